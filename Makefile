@@ -1,0 +1,45 @@
+# Vigil: `make run` starts the agent, `make test` runs the whole suite.
+# Both set up what they need on a fresh Debian 12 machine (as root), idempotently.
+
+VENV    := .venv
+PY      := $(VENV)/bin/python
+PIP     := $(VENV)/bin/pip
+PYTHON  ?= python3
+APT_PKGS := clang llvm libbpf-dev bpftool openssh-server
+BPF_DIR := src/vigil/sensors/ebpf
+
+.PHONY: run test setup apt venv bpf bench clean
+
+run: setup bpf
+	$(VENV)/bin/vigil run $(ARGS)
+
+test: setup bpf
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+setup: apt venv
+
+# Install the Debian packages that are missing (needs root; skipped when all are there).
+apt:
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip >/dev/null 2>&1 || true
+	$(PIP) install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+# The CO-RE BPF object; rebuilt when the C source changes (see sensors/ebpf/Makefile).
+bpf:
+	@if [ -f $(BPF_DIR)/Makefile ]; then $(MAKE) -s -C $(BPF_DIR); fi
+
+bench: setup bpf
+	$(PY) bench/rules_engine.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -1,0 +1,125 @@
+"""The event model: what every sensor produces and every rule, detector and sink reads.
+
+`Event`, `Process` and `FdInfo` are msgspec structs so that one definition serves three
+jobs: fast attribute access on the hot path, the JSONL recording format (`docs/events.md`)
+and decoding of recordings straight into typed objects, with no dict in between.
+
+A value that a sensor did not see is `None`; every comparison on it is false (Falco's rule).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+class Process(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A process (thread group) as seen when the event happened.
+
+    `parent` links to the parent's `Process`, so ancestry (`proc.aname[N]`) is a walk up the
+    chain. In a recording the chain is nested JSON objects, cut at a few levels.
+    """
+
+    pid: int | None = None
+    tid: int | None = None
+    ppid: int | None = None
+    vpid: int | None = None
+    sid: int | None = None
+    pgid: int | None = None
+    #: the thread's comm (at most 15 characters, as the kernel keeps it)
+    name: str | None = None
+    #: argv[0] as the process was started with
+    exe: str | None = None
+    #: the full path of the executable (resolved)
+    exepath: str | None = None
+    args: list[str] = msgspec.field(default_factory=list)
+    #: True when argv was longer than the sensor could copy
+    args_truncated: bool = False
+    cwd: str | None = None
+    tty: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+    euid: int | None = None
+    egid: int | None = None
+    loginuid: int | None = None
+    user: str | None = None
+    group: str | None = None
+    loginname: str | None = None
+    #: process start time, ns since the epoch
+    start_ts: int | None = None
+    cap_effective: int | None = None
+    cap_permitted: int | None = None
+    cap_inheritable: int | None = None
+    exe_from_memfd: bool = False
+    exe_upper_layer: bool = False
+    env: list[str] = msgspec.field(default_factory=list)
+    #: cgroup v2 id and the container id derived from the cgroup path ("host" on the host)
+    cgroup_id: int | None = None
+    container_id: str | None = None
+    container_name: str | None = None
+    container_image: str | None = None
+    container_privileged: bool | None = None
+    k8s_ns: str | None = None
+    k8s_pod: str | None = None
+    parent: Process | None = None
+
+    def cmdline(self) -> str | None:
+        """`proc.cmdline` as Falco prints it: the name followed by the arguments."""
+        if self.name is None:
+            return None
+        if not self.args:
+            return self.name
+        return self.name + " " + " ".join(self.args)
+
+
+class FdInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The file descriptor an event acted on (file, socket, pipe ...).
+
+    For sockets, `lip`/`lport` is the local end and `rip`/`rport` the remote end;
+    `role` says which end is the server ("client" after connect, "server" after accept).
+    """
+
+    num: int | None = None
+    #: Falco's fd.type: file, directory, ipv4, ipv6, unix, pipe, event, signalfd,
+    #: eventpoll, inotify, timerfd, netlink, bpf, userfaultfd, io_uring, memfd
+    type: str | None = None
+    name: str | None = None
+    nameraw: str | None = None
+    l4proto: str | None = None
+    lip: str | None = None
+    lport: int | None = None
+    rip: str | None = None
+    rport: int | None = None
+    role: str | None = None
+    connected: bool | None = None
+    name_changed: bool | None = None
+    #: fd.types of the process' whole fd table, where the sensor tracks it: fd -> type
+    types: dict[int, str] | None = None
+
+
+class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One thing that happened: a syscall, a log line, ...
+
+    `type` uses Falco's event names (`openat`, `execve`, `connect`, ...) for syscalls and
+    `<source>.<kind>` names for other sources (`auth.ssh_failed`, `auth.sudo`, ...).
+    `res` is the raw return value (negative errno on failure); `args` holds the syscall
+    arguments by Falco's names (`flags`, `mode`, `name`, `oldpath`, `newpath`, `request`, ...).
+    """
+
+    type: str
+    ts: int = 0
+    source: str = "syscall"
+    dir: str = "<"
+    num: int | None = None
+    res: int | None = None
+    args: dict[str, Any] = msgspec.field(default_factory=dict)
+    proc: Process = msgspec.field(default_factory=Process)
+    fd: FdInfo | None = None
+    hostname: str | None = None
+    #: the original text of a log-derived event (a sshd line, a journal message)
+    raw: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as plain JSON-compatible data (the recording format)."""
+        return msgspec.to_builtins(self)
