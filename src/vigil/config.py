@@ -1,0 +1,422 @@
+"""`vigil.toml`: the one typed schema of Vigil's configuration, and the one place that reads it.
+
+`load_config(path)` returns a `VigilConfig` (frozen dataclasses); other packages receive
+these typed objects and never read the file themselves. Every problem is a
+`ConfigError` naming the file, line, column and dotted key:
+
+- a TOML syntax error carries the position `tomllib` reports;
+- a validation error (wrong type, bad value, unknown key) is located in the file text by
+  `vigil.config_locate`.
+
+Unknown keys are errors, not ignored. Sections owned by other packages are validated by
+them: `[detectors.<name>]` through `vigil.detectors.registry.DETECTORS[name].Params`,
+`[alerts]` through `vigil.alerts.config.AlertsConfig`; while those modules do not exist
+the raw tables are kept. Every key is documented in docs/config.md.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import socket
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from vigil.config_errors import ConfigError
+from vigil.config_locate import locate_key
+from vigil.config_reader import TableReader, join_key
+from vigil.priority import Priority
+from vigil.suppress.allowlist import Allowlist
+
+DEFAULT_STATE_DIR = Path("/var/lib/vigil")
+#: in `[rules] falco`, the name of Vigil's own default rules file
+BUILTIN_RULES = "builtin"
+BUILTIN_RULES_FILE = Path(__file__).parent / "defaults" / "vigil_rules.yaml"
+DEFAULT_AUTH_LOGS = ("/var/log/auth.log", "/var/log/secure")
+DEFAULT_AUDIT_MAX_BYTES = 50 * 1024 * 1024
+DEFAULT_METRICS_LISTEN = "127.0.0.1:9101"
+
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+_SIZE = re.compile(r"^\s*(\d+)\s*([KMG]i?B?|B)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "B": 1, "K": 1000, "KB": 1000, "KIB": 1024, "KI": 1024,
+               "M": 1000**2, "MB": 1000**2, "MIB": 1024**2, "MI": 1024**2,
+               "G": 1000**3, "GB": 1000**3, "GIB": 1024**3, "GI": 1024**3}
+
+
+# ---------------------------------------------------------------- sections
+
+@dataclass(frozen=True)
+class AuthLogConfig:
+    """`[sensors.authlog]`: follow the first of `paths` that exists."""
+
+    enabled: bool = True
+    paths: tuple[str, ...] = DEFAULT_AUTH_LOGS
+
+
+@dataclass(frozen=True)
+class JournaldConfig:
+    """`[sensors.journald]`: read sshd, sudo and su from the systemd journal."""
+
+    enabled: bool = False
+
+
+@dataclass(frozen=True)
+class SensorsConfig:
+    """`[sensors]`."""
+
+    ebpf: bool = True
+    authlog: AuthLogConfig = field(default_factory=AuthLogConfig)
+    journald: JournaldConfig = field(default_factory=JournaldConfig)
+
+
+def _rule_files(entries: tuple[str, ...], patterns: tuple[str, ...], recursive: bool) -> list[Path]:
+    out: list[Path] = []
+    for entry in entries:
+        if entry == BUILTIN_RULES:
+            out.append(BUILTIN_RULES_FILE)
+            continue
+        path = Path(entry)
+        if path.is_dir():
+            found = {p for pat in patterns
+                     for p in (path.rglob(pat) if recursive else path.glob(pat)) if p.is_file()}
+            out.extend(sorted(found))
+        else:
+            out.append(path)
+    return out
+
+
+@dataclass(frozen=True)
+class RulesConfig:
+    """`[rules]`: which Falco and Sigma rule files to load, and which rules to leave out."""
+
+    #: files and directories, in load order; "builtin" is Vigil's own default rules
+    falco: tuple[str, ...] = (BUILTIN_RULES,)
+    sigma: tuple[str, ...] = ()
+    #: rules below this priority are not loaded (Falco's `priority` setting)
+    min_priority: Priority = Priority.DEBUG
+    #: Falco rule names / Sigma ids or titles that are not loaded at all (nothing audited)
+    disabled: tuple[str, ...] = ()
+
+    def falco_files(self) -> list[Path]:
+        """The Falco rule files in load order: listed files as they come, each directory's
+        `*.yaml`/`*.yml` sorted by name at the place the directory is listed."""
+        return _rule_files(self.falco, ("*.yaml", "*.yml"), recursive=False)
+
+    def sigma_files(self) -> list[Path]:
+        """The Sigma rule files: listed files, and `*.yml`/`*.yaml` under each directory
+        (recursively, as Sigma repositories nest them), sorted."""
+        return _rule_files(self.sigma, ("*.yml", "*.yaml"), recursive=True)
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """`[detectors.<name>]`: whether a built-in detector runs, and its parameters."""
+
+    name: str
+    enabled: bool = True
+    #: the detector's validated `Params` object; None when the registry is not available
+    #: (then the detector uses its defaults) — `raw` keeps the table as written
+    params: Any = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BaselineConfig:
+    """`[baseline]`: learn what this host normally triggers, then suppress it."""
+
+    enabled: bool = False
+    learn_hours: float = 24.0
+    path: Path = DEFAULT_STATE_DIR / "baseline.sqlite"
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """`[audit]`: the append-only audit trail (JSONL, hash-chained)."""
+
+    path: Path = DEFAULT_STATE_DIR / "audit"
+    max_bytes: int = DEFAULT_AUDIT_MAX_BYTES
+    rotate_daily: bool = True
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """`[metrics]`: a Prometheus endpoint, off unless enabled."""
+
+    enabled: bool = False
+    listen: str = DEFAULT_METRICS_LISTEN
+
+    @property
+    def host(self) -> str:
+        """The address part of `listen` (without IPv6 brackets)."""
+        return self.listen.rsplit(":", 1)[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        """The port part of `listen`."""
+        return int(self.listen.rsplit(":", 1)[1])
+
+
+@dataclass(frozen=True)
+class VigilConfig:
+    """The whole of `vigil.toml`, validated. `load_config(None)` gives the defaults."""
+
+    #: the file this came from; None for the built-in defaults
+    source: Path | None = None
+    state_dir: Path = DEFAULT_STATE_DIR
+    hostname: str = field(default_factory=socket.gethostname)
+    sensors: SensorsConfig = field(default_factory=SensorsConfig)
+    rules: RulesConfig = field(default_factory=RulesConfig)
+    #: configured detectors, plus (once the registry exists) every known one with defaults
+    detectors: dict[str, DetectorConfig] = field(default_factory=dict)
+    allowlist: Allowlist = field(default_factory=Allowlist)
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    #: `vigil.alerts.config.AlertsConfig`, or the raw `[alerts]` table until that exists
+    alerts: Any = None
+
+    def detector(self, name: str) -> DetectorConfig:
+        """The configuration of detector `name` (enabled with default params if unset)."""
+        return self.detectors.get(name) or DetectorConfig(name=name)
+
+
+# ---------------------------------------------------------------- optional owners
+
+def _optional_attr(module: str, attr: str) -> Any:
+    """`module.attr`, or None while the module (owned by another package) does not exist.
+    Errors inside an existing module are not hidden."""
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module.startswith(exc.name):
+            return None
+        raise
+    return getattr(mod, attr, None)
+
+
+def _detector_registry() -> dict[str, type] | None:
+    return _optional_attr("vigil.detectors.registry", "DETECTORS")
+
+
+def _within(key: str, call: Callable[[], Any]) -> Any:
+    """Run another package's validator; make its error keys full dotted keys."""
+    try:
+        return call()
+    except ConfigError as exc:
+        sub = exc.key or ""
+        full = sub if sub == key or sub.startswith(key + ".") or sub.startswith(key + "[") \
+            else join_key(key, sub) if sub else key
+        raise ConfigError(full, exc.message) from exc
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(key, str(exc)) from exc
+
+
+# ---------------------------------------------------------------- section readers
+
+def _path(table: TableReader, name: str, default: Path, base: Path | None) -> Path:
+    text = table.get_opt_str(name)
+    if text is None:
+        return default
+    if not text.strip():
+        raise table.error(name, "must not be empty")
+    path = Path(text).expanduser()
+    return path if path.is_absolute() or base is None else base / path
+
+
+def _paths(table: TableReader, name: str, default: tuple[str, ...], base: Path | None,
+           *, must_exist: bool, special: tuple[str, ...] = ()) -> tuple[str, ...]:
+    values = table.get_str_list(name, default)
+    out: list[str] = []
+    for i, text in enumerate(values):
+        if text in special:
+            out.append(text)
+            continue
+        path = Path(text).expanduser()
+        if not path.is_absolute() and base is not None:
+            path = base / path
+        if must_exist and not path.exists():
+            raise ConfigError(join_key(table.key_of(name), i), f"{str(path)!r} does not exist")
+        out.append(str(path))
+    return tuple(out)
+
+
+def _size(table: TableReader, name: str, default: int) -> int:
+    raw = table.raw(name, default)
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        value = raw
+    elif isinstance(raw, str) and (m := _SIZE.match(raw)):
+        value = int(m.group(1)) * _SIZE_UNITS[(m.group(2) or "").upper()]
+    else:
+        raise table.error(name, f"must be a size in bytes (an integer, or a string like "
+                                f"\"50MiB\"), not {raw!r}")
+    if value < 4096:
+        raise table.error(name, f"must be at least 4096 bytes, not {value}")
+    return value
+
+
+def _read_sensors(top: TableReader) -> SensorsConfig:
+    t = top.table("sensors")
+    a = t.table("authlog")
+    authlog = AuthLogConfig(enabled=a.get_bool("enabled", True),
+                            paths=a.get_str_list("paths", DEFAULT_AUTH_LOGS))
+    if authlog.enabled and not authlog.paths:
+        raise a.error("paths", "must list at least one file when the sensor is enabled")
+    a.finish()
+    j = t.table("journald")
+    journald = JournaldConfig(enabled=j.get_bool("enabled", False))
+    j.finish()
+    out = SensorsConfig(ebpf=t.get_bool("ebpf", True), authlog=authlog, journald=journald)
+    t.finish()
+    return out
+
+
+def _read_rules(top: TableReader, base: Path | None) -> RulesConfig:
+    t = top.table("rules")
+    level = t.get_str("min_priority", Priority.DEBUG.label)
+    try:
+        min_priority = Priority.parse(level)
+    except ValueError as exc:
+        raise t.error("min_priority", str(exc)) from None
+    out = RulesConfig(
+        falco=_paths(t, "falco", (BUILTIN_RULES,), base, must_exist=True, special=(BUILTIN_RULES,)),
+        sigma=_paths(t, "sigma", (), base, must_exist=True),
+        min_priority=min_priority,
+        disabled=t.get_str_list("disabled"))
+    t.finish()
+    return out
+
+
+def _read_detectors(top: TableReader, registry: dict[str, type] | None) -> dict[str, DetectorConfig]:
+    t = top.table("detectors")
+    out: dict[str, DetectorConfig] = {}
+    for name, sub in t.sub_tables():
+        if registry is not None and name not in registry:
+            raise ConfigError(sub.key, f"unknown detector {name!r} (known: "
+                                       f"{', '.join(sorted(registry))})")
+        enabled = sub.get_bool("enabled", True)
+        raw = {k: v for k, v in sub.data.items() if k != "enabled"}
+        params = None
+        params_type = getattr(registry[name], "Params", None) if registry is not None else None
+        if params_type is not None:
+            params = _within(sub.key, lambda: params_type.from_dict(raw))
+        # the detector's own Params validates these (not checked while no registry exists)
+        for k in raw:
+            sub.raw(k)
+        sub.finish()
+        out[name] = DetectorConfig(name=name, enabled=enabled, params=params, raw=raw)
+    for name, cls in (registry or {}).items():
+        if name not in out:
+            params_type = getattr(cls, "Params", None)
+            params = _within(join_key("detectors", name),
+                             lambda: params_type.from_dict({})) if params_type else None
+            out[name] = DetectorConfig(name=name, params=params)
+    return out
+
+
+def _read_baseline(top: TableReader, state_dir: Path, base: Path | None) -> BaselineConfig:
+    t = top.table("baseline")
+    out = BaselineConfig(enabled=t.get_bool("enabled", False),
+                         learn_hours=t.get_float("learn_hours", 24.0, minimum=0.0),
+                         path=_path(t, "path", state_dir / "baseline.sqlite", base))
+    t.finish()
+    return out
+
+
+def _read_audit(top: TableReader, state_dir: Path, base: Path | None) -> AuditConfig:
+    t = top.table("audit")
+    out = AuditConfig(path=_path(t, "path", state_dir / "audit", base),
+                      max_bytes=_size(t, "max_bytes", DEFAULT_AUDIT_MAX_BYTES),
+                      rotate_daily=t.get_bool("rotate_daily", True))
+    t.finish()
+    return out
+
+
+def _read_metrics(top: TableReader) -> MetricsConfig:
+    t = top.table("metrics")
+    listen = t.get_str("listen", DEFAULT_METRICS_LISTEN)
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise t.error("listen", f"must be \"host:port\" (e.g. {DEFAULT_METRICS_LISTEN!r}), "
+                                f"not {listen!r}")
+    out = MetricsConfig(enabled=t.get_bool("enabled", False), listen=listen)
+    t.finish()
+    return out
+
+
+def _read_alerts(top: TableReader) -> Any:
+    raw = top.table("alerts").data
+    top.raw("alerts")
+    alerts_config = _optional_attr("vigil.alerts.config", "AlertsConfig")
+    if alerts_config is None:
+        return dict(raw)
+    return _within("alerts", lambda: alerts_config.from_dict(dict(raw)))
+
+
+def config_from_dict(data: dict[str, Any], base_dir: Path | None = None,
+                     source: Path | None = None) -> VigilConfig:
+    """Validate already-parsed TOML data. Relative paths are taken from `base_dir`.
+    Raises `ConfigError` (without a position: `parse_config` adds it)."""
+    top = TableReader(data)
+    state_dir = _path(top, "state_dir", DEFAULT_STATE_DIR, base_dir)
+    hostname = top.get_str("hostname", "") or socket.gethostname()
+    registry = _detector_registry()
+    config = VigilConfig(
+        source=source,
+        state_dir=state_dir,
+        hostname=hostname,
+        sensors=_read_sensors(top),
+        rules=_read_rules(top, base_dir),
+        detectors=_read_detectors(top, registry),
+        allowlist=Allowlist.from_table(top.table("allowlist"),
+                                       registry.keys() if registry is not None else None),
+        baseline=_read_baseline(top, state_dir, base_dir),
+        audit=_read_audit(top, state_dir, base_dir),
+        metrics=_read_metrics(top),
+        alerts=_read_alerts(top),
+    )
+    top.finish()
+    return config
+
+
+# ---------------------------------------------------------------- entry points
+
+def parse_config(text: str, path: str | Path | None = None) -> VigilConfig:
+    """Parse and validate the text of a `vigil.toml`; errors name `path`, line and column."""
+    where = str(path) if path is not None else "<config>"
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        m = _TOML_POSITION.search(message)
+        line = col = None
+        if m:
+            line, col = int(m.group(1)), int(m.group(2))
+            message = message[:m.start()]
+        raise ConfigError("", f"invalid TOML: {message}", path=where, line=line, col=col) from None
+    source = Path(path) if path is not None else None
+    base = source.resolve().parent if source is not None else None
+    try:
+        return config_from_dict(data, base_dir=base, source=source)
+    except ConfigError as exc:
+        pos = locate_key(text, exc.key) if exc.key else None
+        raise ConfigError(exc.key, exc.message, path=where,
+                          line=pos[0] if pos else None, col=pos[1] if pos else None) from None
+
+
+def load_config(path: str | Path | None) -> VigilConfig:
+    """Read `vigil.toml` at `path`; None gives the defaults. Raises `ConfigError`."""
+    if path is None:
+        return config_from_dict({})
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError("", f"cannot read configuration: {exc.strerror or exc}",
+                          path=str(path)) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError("", "not valid UTF-8", path=str(path), line=line) from None
+    return parse_config(text, path)
