@@ -34,6 +34,8 @@ class FieldType(enum.Enum):
     IPADDR = "ipaddr"
     IPNET = "ipnet"
     PORT = "port"
+    #: raw bytes (evt.buffer): compared with `bcontains`/`bstartswith` and hex literals
+    BYTES = "bytes"
     #: several values (`proc.aname` without an index, `fd.types`): a comparison holds
     #: when it holds for any of them; `in`/`intersects` compare as sets
     LIST = "list"
@@ -248,6 +250,8 @@ def _evt_args(e: Event, _a: str | None) -> str:
     return " ".join(parts)
 
 
+_IO_TYPES = frozenset({"read", "write", "readv", "writev", "pread", "pwrite", "preadv",
+                       "pwritev", "recvfrom", "sendto", "recvmsg", "sendmsg"})
 _OPEN_TYPES = frozenset({"open", "openat", "openat2", "creat", "open_by_handle_at"})
 
 
@@ -448,7 +452,12 @@ def build_default_registry() -> FieldRegistry:
     add(_def("evt.is_open_read", B, _is_open_read, "open event with read access"))
     add(_def("evt.is_open_write", B, _is_open_write, "open event with write access"))
     add(_def("evt.is_open_exec", B, _is_open_exec, "open event creating an executable file"))
-    add(_def("evt.buffer", S, _arg_of("data"), "I/O buffer, where the sensor captures it"))
+    add(_def("evt.buffer", FieldType.BYTES, _arg_of("data"),
+             "I/O buffer, where the sensor captures it"))
+    add(_def("evt.is_io", B, lambda e, a: e.type in _IO_TYPES, "read/write family event"))
+    add(_def("evt.cpu", I, _none, "CPU number (not collected)"))
+    add(_def("evt.count", I, lambda e, a: 1, "1 for every event (for counting)"))
+    add(_def("evt.plugininfo", S, _none, "plugin event summary (no plugins in Vigil)"))
     # proc.*
     add(_named(_attr("proc.name", "process name (comm)"), "proc.name"))
     add(_named(_attr("proc.exe", "argv[0]"), "proc.exe"))
@@ -503,6 +512,8 @@ def build_default_registry() -> FieldRegistry:
     add(_def("proc.exe_ino", I, _none, "executable inode (not collected)"))
     # thread.*
     add(_named(_attr("proc.tid", "thread id", I), "thread.tid"))
+    add(_def("thread.cpu", I, _none, "CPU time of the thread (not collected)"))
+    add(_def("proc.pid.ts", I, lambda e, a: e.proc.start_ts, "process start time, ns"))
     add(_def("thread.cap_effective", S, _caps("cap_effective"), "effective capabilities"))
     add(_def("thread.cap_permitted", S, _caps("cap_permitted"), "permitted capabilities"))
     add(_def("thread.cap_inheritable", S, _caps("cap_inheritable"), "inheritable capabilities"))
@@ -585,6 +596,104 @@ def build_default_registry() -> FieldRegistry:
                      ("result", "success or failure"), ("tty", "terminal of sudo/su")):
         add(_def(f"auth.{key}", S, _arg_of(key), doc))
     add(_def("auth.src_port", PORT, _arg_of("src_port"), "source port"))
+    # --- fields for Sigma mappings ---
+    # Fields that Sigma's taxonomy needs and Falco's names do not cover (see docs/sigma.md).
+    # They live here so that Sigma rules, like Falco rules, read events only through the
+    # registry; the helpers are local to keep this block self-contained.
+    _exec_types = ("execve", "execveat")
+    _path_args = ("name", "path", "pathname", "filename", "newpath", "target")
+
+    def _argv(e: Event, arg: str | None) -> str | None:
+        if arg is None or not arg.isdigit():
+            return None
+        i = int(arg)
+        if i == 0:
+            return e.proc.exe
+        return e.proc.args[i - 1] if i <= len(e.proc.args) else None
+
+    def _text(e: Event, _a: str | None) -> str | None:
+        if e.raw is not None:
+            return e.raw
+        return e.proc.cmdline() if e.type in _exec_types else None
+
+    def _initiated(e: Event, _a: str | None) -> bool | None:
+        role = _fd(e).role
+        return None if role is None else role == "client"
+
+    def _audit_arg(e: Event, arg: str | None) -> str | None:
+        if arg is None or not arg.isdigit():
+            return None
+        vals = list(e.args.values())
+        i = int(arg)
+        if i >= len(vals):
+            return None
+        v = vals[i]
+        if isinstance(v, bool) or not isinstance(v, int):
+            return None if v is None else str(v)
+        # auditd prints syscall arguments in hex without a prefix (two's complement)
+        return format(v & 0xFFFFFFFFFFFFFFFF, "x")
+
+    def _audit_path(e: Event, _a: str | None) -> str | None:
+        f = e.fd
+        if f is not None and f.type in ("file", "directory") and f.name:
+            return f.name
+        for k in _path_args:
+            v = e.args.get(k)
+            if isinstance(v, str) and v:
+                return v
+        return e.proc.exepath if e.type in _exec_types else None
+
+    def _nametype(e: Event, _a: str | None) -> str | None:
+        t = e.type
+        if t in ("unlink", "unlinkat", "rmdir"):
+            return "DELETE"
+        if t in ("creat", "mkdir", "mkdirat", "mknod", "mknodat", "symlink", "symlinkat",
+                 "link", "linkat", "rename", "renameat", "renameat2"):
+            return "CREATE"
+        if t in _OPEN_TYPES:
+            return "CREATE" if (e.args.get("flags") or 0) & fl.O_CREAT else "NORMAL"
+        return "NORMAL" if _audit_path(e, None) is not None else None
+
+    def _stopped_unit(e: Event, _a: str | None) -> str | None:
+        if e.type not in _exec_types:
+            return None
+        name, args = e.proc.name, e.proc.args
+        if name == "systemctl" and len(args) >= 2 and args[0] in ("stop", "disable", "kill"):
+            unit = args[-1]
+        elif name == "service" and len(args) >= 2 and args[1] == "stop":
+            unit = args[0]
+        else:
+            return None
+        return unit[:-8] if unit.endswith(".service") else unit
+
+    def _program(e: Event, _a: str | None) -> str | None:
+        if e.source == "syscall":
+            return None
+        if e.proc.name:
+            return e.proc.name
+        raw = e.raw or ""
+        # "Nov 26 12:00:00 host prog[123]: message": the tag before the first ": "
+        head = raw.split(": ", 1)[0].rsplit(" ", 1)[-1] if ": " in raw else ""
+        return head.split("[", 1)[0] or None
+
+    add(_def("proc.argv", S, _argv, "one entry of argv by index; [0] is argv[0] (proc.exe), "
+             "[1] the first argument (auditd's EXECVE a0, a1 ...)", arg=REQ))
+    add(_def("evt.text", S, _text, "the event as text for full-text search: the original "
+             "line of a log event, the command line of an exec event, else none"))
+    add(_def("fd.initiated", B, _initiated, "this process initiated the connection "
+             "(connect: true, accept: false; Sigma's Initiated)"))
+    add(_def("audit.syscall_arg", S, _audit_arg, "syscall argument by position rendered as "
+             "auditd's SYSCALL record does (hex without 0x; strings as they are)", arg=REQ))
+    add(_def("audit.path", S, _audit_path, "the path auditd's PATH record would name: the "
+             "file fd's path, else the path argument, else the executable of an exec"))
+    add(_def("audit.nametype", S, _nametype, "auditd PATH nametype: CREATE (creating opens, "
+             "mkdir, link, rename ...), DELETE (unlink, rmdir) or NORMAL"))
+    add(_def("audit.stopped_unit", S, _stopped_unit, "unit stopped by an exec of "
+             "`systemctl stop|disable|kill <unit>` or `service <unit> stop` (.service "
+             "dropped); stands in for auditd's SERVICE_STOP unit"))
+    add(_def("log.program", S, _program, "program that wrote a log event (the process "
+             "name, else the syslog tag of the raw line); none for syscall events"))
+    # --- end of fields for Sigma mappings ---
     return r
 
 
