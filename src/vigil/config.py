@@ -22,7 +22,7 @@ import socket
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from vigil.config_errors import ConfigError
 from vigil.config_locate import locate_key
@@ -196,7 +196,7 @@ def _optional_attr(module: str, attr: str) -> Any:
     return getattr(mod, attr, None)
 
 
-def _detector_registry() -> dict[str, type] | None:
+def _detector_registry() -> Mapping[str, type] | None:
     return _optional_attr("vigil.detectors.registry", "DETECTORS")
 
 
@@ -288,7 +288,8 @@ def _read_rules(top: TableReader, base: Path | None) -> RulesConfig:
     return out
 
 
-def _read_detectors(top: TableReader, registry: dict[str, type] | None) -> dict[str, DetectorConfig]:
+def _read_detectors(top: TableReader,
+                    registry: Mapping[str, type] | None) -> dict[str, DetectorConfig]:
     t = top.table("detectors")
     out: dict[str, DetectorConfig] = {}
     for name, sub in t.sub_tables():
@@ -355,13 +356,15 @@ def _read_alerts(top: TableReader) -> Any:
 
 
 def config_from_dict(data: dict[str, Any], base_dir: Path | None = None,
-                     source: Path | None = None) -> VigilConfig:
+                     source: Path | None = None,
+                     detector_registry: Mapping[str, type] | None = None) -> VigilConfig:
     """Validate already-parsed TOML data. Relative paths are taken from `base_dir`.
+    `detector_registry` defaults to `vigil.detectors.registry.DETECTORS` (when it exists).
     Raises `ConfigError` (without a position: `parse_config` adds it)."""
     top = TableReader(data)
     state_dir = _path(top, "state_dir", DEFAULT_STATE_DIR, base_dir)
     hostname = top.get_str("hostname", "") or socket.gethostname()
-    registry = _detector_registry()
+    registry = detector_registry if detector_registry is not None else _detector_registry()
     config = VigilConfig(
         source=source,
         state_dir=state_dir,
@@ -382,7 +385,8 @@ def config_from_dict(data: dict[str, Any], base_dir: Path | None = None,
 
 # ---------------------------------------------------------------- entry points
 
-def parse_config(text: str, path: str | Path | None = None) -> VigilConfig:
+def parse_config(text: str, path: str | Path | None = None, *,
+                 detector_registry: Mapping[str, type] | None = None) -> VigilConfig:
     """Parse and validate the text of a `vigil.toml`; errors name `path`, line and column."""
     where = str(path) if path is not None else "<config>"
     try:
@@ -398,7 +402,8 @@ def parse_config(text: str, path: str | Path | None = None) -> VigilConfig:
     source = Path(path) if path is not None else None
     base = source.resolve().parent if source is not None else None
     try:
-        return config_from_dict(data, base_dir=base, source=source)
+        return config_from_dict(data, base_dir=base, source=source,
+                                detector_registry=detector_registry)
     except ConfigError as exc:
         pos = locate_key(text, exc.key) if exc.key else None
         raise ConfigError(exc.key, exc.message, path=where,
