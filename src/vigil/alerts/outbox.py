@@ -1,0 +1,248 @@
+"""The durable outbox: SQLite under the state directory.
+
+Three tables:
+
+- `messages`: one row per alert per sink, `pending` → `sent` | `dead`, with the attempt
+  count, the next attempt time and, for alerts a sink sends in several parts (Telegram's
+  4096-character limit), how many parts already went out.
+- `windows` and `members`: the open batch windows and the incidents counted in them, so
+  a restart resumes batching where it stopped and a held repeat is never lost.
+
+Crash trade-off (documented in docs/alerts.md): a message is marked sent in its own commit
+right after the sink accepted it. A crash between the sink's "OK" and that commit re-sends
+that one message (or that one part) after restart — at-least-once. Marking it sent before
+sending would instead risk losing it, which is the worse failure for a security alert.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from vigil.alerts.batching import Window
+from vigil.alerts.message import Alert, decode_alert, encode_alert
+from vigil.priority import Priority
+
+OUTBOX_FILE = "alerts_outbox.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY,
+    sink TEXT NOT NULL,
+    route TEXT NOT NULL,
+    dedupe TEXT NOT NULL,
+    alert BLOB NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'dead')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    progress INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL,
+    next_attempt REAL NOT NULL,
+    last_error TEXT,
+    done_at REAL,
+    UNIQUE (sink, dedupe)
+);
+CREATE INDEX IF NOT EXISTS messages_due ON messages (state, next_attempt);
+CREATE TABLE IF NOT EXISTS windows (
+    route TEXT NOT NULL,
+    key TEXT NOT NULL,
+    start REAL NOT NULL,
+    end_ts REAL NOT NULL,
+    title TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    hostname TEXT,
+    PRIMARY KEY (route, key)
+);
+CREATE TABLE IF NOT EXISTS members (
+    id INTEGER PRIMARY KEY,
+    route TEXT NOT NULL,
+    key TEXT NOT NULL,
+    ts REAL NOT NULL,
+    ip TEXT,
+    priority INTEGER NOT NULL,
+    held INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS members_kind ON members (route, key);
+"""
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """A message due for delivery."""
+
+    id: int
+    sink: str
+    alert: Alert
+    attempts: int
+    progress: int
+    created: float
+
+
+@dataclass(frozen=True)
+class OutboxCounts:
+    """What `vigil alerts status` shows."""
+
+    pending: int = 0
+    retrying: int = 0
+    dead: int = 0
+    sent: int = 0
+    held: int = 0
+
+
+class Outbox:
+    """The SQLite outbox. Safe to share between the pipeline thread and its owner (one
+    connection behind a lock); other processes may read it concurrently (WAL)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False,
+                                   isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a process crash (not a power cut) and keeps commits cheap
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._depth = 0
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes into one commit (nested use joins the outer transaction)."""
+        with self._lock:
+            if self._depth == 0:
+                self._db.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._db.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if self._depth == 0:
+                self._db.execute("COMMIT")
+
+    # --- accepting --------------------------------------------------------------------
+
+    def enqueue(self, sink: str, dedupe: str, alert: Alert, now: float) -> bool:
+        """Queue `alert` for `sink`; False when the same (sink, dedupe) is already queued
+        (one incident matched two routes to the same sink)."""
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO messages (sink, route, dedupe, alert, created, next_attempt)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (sink, alert.route, dedupe, encode_alert(alert), now, now))
+            return cur.rowcount == 1
+
+    def save_window(self, w: Window) -> None:
+        """Record an opened window."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO windows (route, key, start, end_ts, title, unit, hostname)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (w.route, w.key, w.start, w.end, w.title, w.unit, w.hostname))
+
+    def add_member(self, w: Window, ts: float, ip: str | None, priority: Priority,
+                   held: bool) -> None:
+        """Record one incident counted in window `w`."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO members (route, key, ts, ip, priority, held) VALUES (?, ?, ?, ?, ?, ?)",
+                (w.route, w.key, ts, ip, int(priority), int(held)))
+
+    def drop_window(self, route: str, key: str) -> None:
+        """Forget a closed window and its members."""
+        with self._lock:
+            self._db.execute("DELETE FROM windows WHERE route = ? AND key = ?", (route, key))
+            self._db.execute("DELETE FROM members WHERE route = ? AND key = ?", (route, key))
+
+    def load_windows(self) -> list[tuple[Window, list[tuple[float, str | None, Priority, bool]]]]:
+        """Every open window with its members, to restore the batcher after a restart."""
+        with self._lock:
+            out = []
+            for route, key, start, end, title, unit, host in self._db.execute(
+                    "SELECT route, key, start, end_ts, title, unit, hostname FROM windows"):
+                w = Window(route=route, key=key, start=start, end=end, title=title, unit=unit,
+                           hostname=host)
+                members = [(ts, ip, Priority(p), bool(h)) for ts, ip, p, h in self._db.execute(
+                    "SELECT ts, ip, priority, held FROM members WHERE route = ? AND key = ?"
+                    " ORDER BY id", (route, key))]
+                out.append((w, members))
+            return out
+
+    # --- delivering -------------------------------------------------------------------
+
+    def due(self, now: float, limit: int = 500) -> list[OutboxMessage]:
+        """Pending messages whose next attempt is due, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, sink, alert, attempts, progress, created FROM messages"
+                " WHERE state = 'pending' AND next_attempt <= ? ORDER BY id LIMIT ?",
+                (now, limit)).fetchall()
+        return [OutboxMessage(id=r[0], sink=r[1], alert=decode_alert(r[2]), attempts=r[3],
+                              progress=r[4], created=r[5]) for r in rows]
+
+    def next_attempt(self) -> float | None:
+        """The earliest time a pending message becomes due."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT MIN(next_attempt) FROM messages WHERE state = 'pending'").fetchone()
+        return row[0]
+
+    def mark_progress(self, msg_id: int, parts_done: int) -> None:
+        """Record that the first `parts_done` parts of a message were delivered."""
+        with self._lock:
+            self._db.execute("UPDATE messages SET progress = ? WHERE id = ?", (parts_done, msg_id))
+
+    def mark_sent(self, msg_id: int, now: float) -> None:
+        """The sink accepted the whole message."""
+        with self._lock:
+            self._db.execute("UPDATE messages SET state = 'sent', done_at = ?, last_error = NULL"
+                             " WHERE id = ?", (now, msg_id))
+
+    def mark_retry(self, msg_id: int, next_attempt: float, error: str) -> None:
+        """A delivery attempt failed; try again at `next_attempt`."""
+        with self._lock:
+            self._db.execute("UPDATE messages SET attempts = attempts + 1, next_attempt = ?,"
+                             " last_error = ? WHERE id = ?", (next_attempt, error, msg_id))
+
+    def mark_dead(self, msg_id: int, now: float, error: str) -> None:
+        """Give up on a message (dead letter)."""
+        with self._lock:
+            self._db.execute("UPDATE messages SET state = 'dead', attempts = attempts + 1,"
+                             " done_at = ?, last_error = ? WHERE id = ?", (now, error, msg_id))
+
+    # --- reporting --------------------------------------------------------------------
+
+    def counts(self) -> OutboxCounts:
+        """Pending (never tried), retrying (failed at least once), dead, sent, held."""
+        with self._lock:
+            c = dict.fromkeys(("pending", "retrying", "dead", "sent"), 0)
+            for state, retried, n in self._db.execute(
+                    "SELECT state, attempts > 0, COUNT(*) FROM messages GROUP BY state, attempts > 0"):
+                c["retrying" if state == "pending" and retried else state] += n
+            held = self._db.execute("SELECT COUNT(*) FROM members WHERE held = 1").fetchone()[0]
+        return OutboxCounts(held=held, **c)
+
+    def dead_letters(self, limit: int = 20) -> list[tuple[int, str, str, str]]:
+        """The latest dead messages: (id, sink, title, last error)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, sink, alert, last_error FROM messages WHERE state = 'dead'"
+                " ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [(r[0], r[1], decode_alert(r[2]).title, r[3] or "") for r in rows]
+
+    def prune_sent(self, before: float) -> int:
+        """Delete sent messages finished before `before` (keeps the file small)."""
+        with self._lock:
+            return self._db.execute("DELETE FROM messages WHERE state = 'sent' AND done_at < ?",
+                                    (before,)).rowcount
