@@ -41,7 +41,7 @@ _CMP_OPS = {CompareOperators.LT: "<", CompareOperators.LTE: "<=",
 #: (case-insensitive op, cased op) for equals / contains / startswith / endswith / regex
 _OPS = {"eq": ("iequals", "="), "contains": ("icontains", "contains"),
         "startswith": ("istartswith", "startswith"), "endswith": ("iendswith", "endswith"),
-        "regex": ("iregex", "regex")}
+        "regex": ("iregex", "sregex")}
 
 
 class UnsupportedRule(ValueError):
