@@ -26,6 +26,7 @@ from vigil.detections import Detection
 from vigil.events.model import Process
 
 _GLOB_CHARS = frozenset("*?[")
+_VALUE_NAMES = {str: "a string", int: "an integer"}
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -161,7 +162,7 @@ def _entries(table: TableReader, name: str, convert: Callable[[Any, str], Any] |
     if not isinstance(raw, list):
         raise ConfigError(key, "must be an array of values or {value, reason} tables")
     out: list[AllowEntry] = []
-    what = " or ".join(t.__name__ for t in value_types)
+    what = " or ".join(_VALUE_NAMES.get(t, t.__name__) for t in value_types)
     for i, item in enumerate(raw):
         item_key = join_key(key, i)
         reason = ""
@@ -176,7 +177,7 @@ def _entries(table: TableReader, name: str, convert: Callable[[Any, str], Any] |
         else:
             value, value_key = item, item_key
         if isinstance(value, bool) or not isinstance(value, value_types):
-            raise ConfigError(value_key, f"must be a {what}, not {type(value).__name__}")
+            raise ConfigError(value_key, f"must be {what}, not {type(value).__name__}")
         if isinstance(value, str) and not value.strip():
             raise ConfigError(value_key, "must not be empty")
         if convert is not None:
