@@ -15,6 +15,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
 COMMAND_MODULES = [
     "vigil.commands.rules",
     "vigil.commands.replay",
+    "vigil.commands.config",
 ]
 
 

@@ -31,6 +31,8 @@ from vigil.priority import Priority
 from vigil.suppress.allowlist import Allowlist
 
 DEFAULT_STATE_DIR = Path("/var/lib/vigil")
+#: where `vigil` looks for its configuration when no path is given
+DEFAULT_CONFIG_PATH = Path("/etc/vigil/vigil.toml")
 #: in `[rules] falco`, the name of Vigil's own default rules file
 BUILTIN_RULES = "builtin"
 BUILTIN_RULES_FILE = Path(__file__).parent / "defaults" / "vigil_rules.yaml"

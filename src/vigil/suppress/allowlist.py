@@ -321,6 +321,9 @@ class Allowlist:
             if _text_matches(value, det.name) or (det.rule_id is not None
                                                   and _text_matches(value, det.rule_id)):
                 return e
+        if not (self.detectors or self.processes or self.users or self._networks
+                or self.ports):
+            return None  # no need to gather what the detection is about
         subject = _Subject.of(det)
         if det.kind == "detector":
             own = self.detectors.get(det.name)
