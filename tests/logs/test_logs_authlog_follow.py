@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from vigil.config_errors import ConfigError
-from vigil.sensors.authlog import RETIRE_AFTER, AuthLogParams, AuthLogSensor
+from vigil.sensors.authlog import RETIRE_AFTER, AuthLogSensor
 from vigil.sensors.base import Sensor, SensorUnavailable
 
 NOW = 1_795_000_000.0  # 2026-11-18
@@ -205,13 +204,3 @@ def test_unavailable_when_no_file_exists(tmp_path: Path) -> None:
     s = AuthLogSensor([str(tmp_path / "auth.log"), str(tmp_path / "secure")], None)
     with pytest.raises(SensorUnavailable, match="none of"):
         s.start()
-
-
-def test_params_from_dict() -> None:
-    p = AuthLogParams.from_dict({"paths": ["/var/log/secure"], "start_at_end": False})
-    assert p.paths == ["/var/log/secure"] and p.start_at_end is False
-    with pytest.raises(ConfigError) as err:
-        AuthLogParams.from_dict({"path": "/x"})
-    assert err.value.key == "sensors.authlog.path"
-    with pytest.raises(ConfigError):
-        AuthLogParams.from_dict({"paths": "/var/log/auth.log"})

@@ -20,9 +20,8 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, Callable
 
-from vigil.config_errors import ConfigError
 from vigil.events.model import Event
 from vigil.sensors.authparse import parse_message, parse_syslog_line
 from vigil.sensors.base import SensorUnavailable
@@ -32,39 +31,6 @@ log = logging.getLogger(__name__)
 DEFAULT_PATHS = ("/var/log/auth.log", "/var/log/secure")
 #: a line longer than this is cut (a log line is never this long unless something is wrong)
 MAX_LINE = 64 * 1024
-
-
-@dataclass
-class AuthLogParams:
-    """`[sensors.authlog]` in vigil.toml."""
-
-    paths: list[str] = field(default_factory=lambda: list(DEFAULT_PATHS))
-    #: where the offsets are kept (default: `<state_dir>/authlog.offsets.json`)
-    state_file: str | None = None
-    #: with no saved offset, start at the end of the file (True) or read it all (False)
-    start_at_end: bool = True
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any], prefix: str = "sensors.authlog") -> "AuthLogParams":
-        """Build from a TOML table; raises `ConfigError` naming the bad key."""
-        p = cls()
-        for key, value in d.items():
-            where = f"{prefix}.{key}"
-            if key == "paths":
-                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                    raise ConfigError(where, "must be a list of file paths")
-                p.paths = list(value)
-            elif key == "state_file":
-                if not isinstance(value, str):
-                    raise ConfigError(where, "must be a file path")
-                p.state_file = value
-            elif key == "start_at_end":
-                if not isinstance(value, bool):
-                    raise ConfigError(where, "must be true or false")
-                p.start_at_end = value
-            else:
-                raise ConfigError(where, "unknown key (expected paths, state_file, start_at_end)")
-        return p
 
 
 @dataclass
@@ -120,12 +86,6 @@ class AuthLogSensor:
         self._saved: dict[str, dict[str, int]] = {}
         self._counts = {"events": 0, "lines": 0, "unparsed": 0, "rotations": 0,
                         "truncations": 0, "errors": 0}
-
-    @classmethod
-    def from_params(cls, params: AuthLogParams, state_dir: str | Path) -> "AuthLogSensor":
-        """The sensor as `[sensors.authlog]` describes it."""
-        state = params.state_file or str(Path(state_dir) / "authlog.offsets.json")
-        return cls(params.paths, state, start_at_end=params.start_at_end)
 
     # -- Sensor protocol ---------------------------------------------------------------
 

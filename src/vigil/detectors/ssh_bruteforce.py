@@ -1,0 +1,288 @@
+"""`ssh_bruteforce`: password guessing against sshd, from the `auth.*` log events.
+
+Every failed login attempt becomes one detection, so the alert batcher's summary counts
+attempts and sources exactly ("SSH brute force: 49 attempts from 12 IPs ... Top attacker
+185.1.2.3 (23 attempts)"); the detection's priority and `rule_id` say how bad the picture
+is at that moment:
+
+| rule_id                              | when                                              | priority |
+|--------------------------------------|---------------------------------------------------|----------|
+| `ssh_bruteforce.attempt`             | a failed attempt, no threshold crossed            | Notice   |
+| `ssh_bruteforce.per_ip`              | >= `max_failures` attempts from the IP in `window_seconds` | Warning |
+| `ssh_bruteforce.user_enum`           | >= `enum_users` distinct invalid user names from the IP | Warning |
+| `ssh_bruteforce.distributed`         | >= `distributed_ips` IPs failing on one account   | Warning  |
+| `ssh_bruteforce.success_after_burst` | a login accepted from an IP past `success_after_failures` | Critical |
+
+The defaults follow fail2ban's sshd jail (5 failures in 10 minutes) and CrowdSec's
+`ssh-bf_user-enum` (5 distinct user names). A route with `min_priority = "warning"` thus
+pages only for real brute force, while a route without it sees every attempt, batched.
+
+An *attempt* is one guess, not one log line: sshd logs a failed password as up to three
+lines (`pam_unix ... authentication failure`, `Failed password ...`, then `Connection
+closed by authenticating user ... [preauth]`), and an unknown user adds `Invalid user ...`.
+Lines are grouped per sshd connection (host + pid) so that each guess counts once; a
+connection closed before any user name was sent (a port scan, a load-balancer health
+check) is not an attempt unless `count_probes` is set.
+
+Time is the events' own timestamps, so replays and tests behave like live runs.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from vigil.detections import Detection, Entity
+from vigil.detectors.expiring_map import ExpiringMap
+from vigil.detectors.params import minimum, read_params
+from vigil.events.model import Event
+from vigil.priority import Priority
+
+NAME = "ssh_bruteforce"
+TITLE = "SSH brute force"
+
+#: lines that name a user and start an attempt (a `Failed ...` line may confirm it)
+_ANNOUNCE = frozenset({"auth.ssh_invalid_user", "auth.ssh_user_not_allowed"})
+_PAM = "auth.ssh_pam_failure"
+_FAILED = "auth.ssh_failed"
+_CLOSED = "auth.ssh_preauth_disconnect"
+_PROBE = "auth.ssh_handshake_failed"
+_ACCEPTED = "auth.ssh_accepted"
+
+_TAGS = {
+    "attempt": ("attack.credential_access", "T1110", "T1110.001"),
+    "per_ip": ("attack.credential_access", "T1110", "T1110.001"),
+    "user_enum": ("attack.reconnaissance", "T1589", "attack.credential_access", "T1110"),
+    "distributed": ("attack.credential_access", "T1110", "T1110.001"),
+    "success_after_burst": ("attack.credential_access", "T1110", "attack.initial_access",
+                            "T1078"),
+}
+#: evidence kept per IP for the detection that crosses a threshold
+_EVIDENCE = 20
+#: timestamps kept per key; counts saturate there (far above any threshold)
+_MAX_HISTORY = 10_000
+#: how long a silent sshd connection is remembered (sshd's LoginGraceTime is 120 s)
+_CONNECTION_NS = 600 * 10**9
+
+
+@dataclass(frozen=True)
+class SshBruteforceParams:
+    """`[detectors.ssh_bruteforce]`."""
+
+    enabled: bool = True
+    #: attempts from one IP within `window_seconds` that make it a brute force (fail2ban maxretry)
+    max_failures: int = field(default=5, metadata=minimum(1))
+    window_seconds: float = field(default=600.0, metadata=minimum(0))
+    #: distinct invalid user names from one IP within `enum_window_seconds` (user enumeration)
+    enum_users: int = field(default=5, metadata=minimum(2))
+    enum_window_seconds: float = field(default=600.0, metadata=minimum(0))
+    #: distinct IPs failing against one account within `distributed_window_seconds`
+    distributed_ips: int = field(default=5, metadata=minimum(2))
+    distributed_window_seconds: float = field(default=3600.0, metadata=minimum(0))
+    #: attempts from an IP (within `window_seconds`) after which its successful login is Critical
+    success_after_failures: int = field(default=5, metadata=minimum(1))
+    #: count connections closed before any user name (scans, health checks) as attempts
+    count_probes: bool = False
+    #: IPs / accounts tracked at once; the least recently seen are forgotten first
+    max_tracked: int = field(default=100_000, metadata=minimum(100))
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "SshBruteforceParams":
+        """Read and validate `[detectors.ssh_bruteforce]`; raises `ConfigError`."""
+        return read_params(cls, data, NAME)
+
+
+class _Window:
+    """Timestamps (and a few events) of one key within a sliding window."""
+
+    __slots__ = ("times", "values", "events")
+
+    def __init__(self) -> None:
+        self.times: deque[int] = deque(maxlen=_MAX_HISTORY)
+        self.values: deque[str | None] = deque(maxlen=_MAX_HISTORY)
+        self.events: deque[Event] = deque(maxlen=_EVIDENCE)
+
+    def add(self, ts: int, value: str | None, event: Event, window_ns: int) -> None:
+        self.times.append(ts)
+        self.values.append(value)
+        self.events.append(event)
+        self.prune(ts, window_ns)
+
+    def prune(self, now: int, window_ns: int) -> None:
+        while self.times and now - self.times[0] > window_ns:
+            self.times.popleft()
+            self.values.popleft()
+        while self.events and now - self.events[0].ts > window_ns:
+            self.events.popleft()
+
+    def count(self) -> int:
+        return len(self.times)
+
+    def distinct(self) -> int:
+        return len({v for v in self.values if v is not None})
+
+
+@dataclass
+class _Connection:
+    """One sshd connection: how many attempts it made, and whether the last one is still
+    waiting for its `Failed ...` line."""
+
+    attempts: int = 0
+    pending: bool = False
+
+
+class SshBruteforceDetector:
+    """Count failed SSH logins per source IP, per account and per invalid user name.
+
+    `params`: thresholds and windows (`SshBruteforceParams`, defaults as documented in
+    the module). `on_event` takes `auth.*` events and returns at most one detection.
+    """
+
+    name = NAME
+    Params = SshBruteforceParams
+    event_types = frozenset(_ANNOUNCE | {_PAM, _FAILED, _CLOSED, _PROBE, _ACCEPTED})
+
+    def __init__(self, params: SshBruteforceParams | None = None) -> None:
+        self.params = p = params or SshBruteforceParams()
+        self._window_ns = int(p.window_seconds * 1e9)
+        self._enum_ns = int(p.enum_window_seconds * 1e9)
+        self._dist_ns = int(p.distributed_window_seconds * 1e9)
+        keep_ns = max(self._window_ns, self._enum_ns)
+        self._by_ip: ExpiringMap[str, _Window] = ExpiringMap(keep_ns, p.max_tracked)
+        self._enum_by_ip: ExpiringMap[str, _Window] = ExpiringMap(self._enum_ns, p.max_tracked)
+        self._by_user: ExpiringMap[str, _Window] = ExpiringMap(self._dist_ns, p.max_tracked)
+        self._connections: ExpiringMap[tuple[Any, ...], _Connection] = ExpiringMap(
+            _CONNECTION_NS, p.max_tracked)
+
+    def on_event(self, event: Event) -> list[Detection]:
+        """One auth event in; a detection per failed attempt, or for a login after a burst."""
+        if event.source != "auth" or event.type not in self.event_types:
+            return []
+        ip = event.args.get("src_ip")
+        if not isinstance(ip, str):
+            return []
+        if event.type == _ACCEPTED:
+            self._connections.pop(self._connection_key(event, ip))
+            return self._on_success(event, ip)
+        if self._is_new_attempt(event, ip):
+            return [self._on_attempt(event, ip)]
+        return []
+
+    # -- what counts as an attempt -----------------------------------------------------
+
+    @staticmethod
+    def _connection_key(event: Event, ip: str) -> tuple[Any, ...]:
+        if event.proc.pid is not None:
+            return (event.hostname, event.proc.pid)
+        return (event.hostname, ip, event.args.get("src_port"))
+
+    def _is_new_attempt(self, event: Event, ip: str) -> bool:
+        t = event.type
+        if t == _PROBE or (t == _CLOSED and not event.args.get("user")):
+            return self.params.count_probes
+        if t == _FAILED and event.args.get("method") == "none":
+            return False  # the client asking which methods exist, not a guess
+        key = self._connection_key(event, ip)
+        conn = self._connections.get(key, event.ts) or _Connection()
+        new = True
+        if t in _ANNOUNCE:
+            conn.pending = True
+        elif t == _PAM:
+            new = not conn.pending
+            conn.pending = True
+        elif t == _FAILED:
+            new = not conn.pending
+            conn.pending = False
+        elif t == _CLOSED:
+            new = conn.attempts == 0
+        conn.attempts += new
+        if t == _CLOSED:
+            self._connections.pop(key)
+        else:
+            self._connections.put(key, event.ts, conn)
+        return new
+
+    # -- detections --------------------------------------------------------------------
+
+    def _track(self, table: ExpiringMap[str, _Window], key: str, ts: int, value: str | None,
+               event: Event, window_ns: int) -> _Window:
+        w = table.get(key, ts) or _Window()
+        w.add(ts, value, event, window_ns)
+        table.put(key, ts, w)
+        return w
+
+    def _on_attempt(self, event: Event, ip: str) -> Detection:
+        p, ts = self.params, event.ts
+        user = event.args.get("user")
+        invalid = bool(event.args.get("invalid_user"))
+        by_ip = self._track(self._by_ip, ip, ts, user, event, self._window_ns)
+        enum = self._track(self._enum_by_ip, ip, ts, user if invalid else None, event,
+                           self._enum_ns)
+        accounts = (self._track(self._by_user, user, ts, ip, event, self._dist_ns)
+                    if user else None)
+        n_ip, n_enum = by_ip.count(), enum.distinct()
+        n_dist = accounts.distinct() if accounts else 0
+        flags = {"per_ip": n_ip >= p.max_failures, "user_enum": n_enum >= p.enum_users,
+                 "distributed": n_dist >= p.distributed_ips}
+        subkind = next((k for k, on in flags.items() if on), "attempt")
+        who = f"invalid user {user}" if invalid else (f"user {user}" if user else "no user")
+        if subkind == "per_ip":
+            output = (f"SSH brute force from {ip}: {n_ip} failed attempts in "
+                      f"{_secs(p.window_seconds)} (last: {who})")
+        elif subkind == "user_enum":
+            output = (f"SSH user enumeration from {ip}: {n_enum} invalid user names in "
+                      f"{_secs(p.enum_window_seconds)} (last: {user})")
+        elif subkind == "distributed":
+            output = (f"Distributed SSH brute force on account {user}: {n_dist} source IPs in "
+                      f"{_secs(p.distributed_window_seconds)} (this one: {ip})")
+        else:
+            output = f"SSH failed login from {ip} for {who}"
+        # the detection that crosses a threshold carries the burst as evidence
+        crossing = ((flags["per_ip"] and n_ip == p.max_failures)
+                    or (flags["user_enum"] and n_enum == p.enum_users and invalid))
+        evidence = list(by_ip.events) if crossing else [event]
+        data = {"title": TITLE, "unit": "attempts", "ip_attempts": n_ip,
+                "ip_invalid_users": n_enum, "account_ips": n_dist,
+                "window_seconds": p.window_seconds, **flags}
+        priority = Priority.NOTICE if subkind == "attempt" else Priority.WARNING
+        return self._detection(event, subkind, priority, output, ip, user, evidence, data)
+
+    def _on_success(self, event: Event, ip: str) -> list[Detection]:
+        p = self.params
+        by_ip = self._by_ip.get(ip, event.ts)
+        if by_ip is None:
+            return []
+        by_ip.prune(event.ts, self._window_ns)
+        n = by_ip.count()
+        if n < p.success_after_failures:
+            return []
+        user = event.args.get("user")
+        method = event.args.get("method", "?")
+        output = (f"SSH login accepted for {user} from {ip} ({method}) after {n} failed "
+                  f"attempts from that IP in {_secs(p.window_seconds)}")
+        evidence = [*by_ip.events, event]
+        data = {"title": TITLE, "unit": "attempts", "ip_attempts": n,
+                "window_seconds": p.window_seconds, "method": method}
+        # the burst is now reported; a second session from the same IP is not a new finding
+        self._by_ip.pop(ip)
+        return [self._detection(event, "success_after_burst", Priority.CRITICAL, output, ip,
+                                user, evidence, data)]
+
+    def _detection(self, event: Event, subkind: str, priority: Priority, output: str, ip: str,
+                   user: str | None, evidence: list[Event], data: dict[str, Any]) -> Detection:
+        fields = {"auth.src_ip": ip, "auth.user": user, "auth.src_port": event.args.get("src_port"),
+                  "evt.type": event.type, "proc.name": event.proc.name,
+                  "proc.pid": event.proc.pid}
+        return Detection(
+            kind="detector", name=NAME, rule_id=f"{NAME}.{subkind}", priority=priority,
+            output=output, ts=event.ts, tags=list(_TAGS[subkind]),
+            entity=Entity(ip=ip, user=user, process=event.proc.name, pid=event.proc.pid),
+            output_fields={k: v for k, v in fields.items() if v is not None},
+            evidence=evidence, data=data, source=event.source, hostname=event.hostname)
+
+
+def _secs(seconds: float) -> str:
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{int(seconds // 60)} min"
+    return f"{seconds:g} s"

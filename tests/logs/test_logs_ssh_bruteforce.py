@@ -1,0 +1,221 @@
+"""`SshBruteforceDetector` fed by parsed log lines (the real parser, event-time clock)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import yaml
+
+from vigil.alerts.batching import Batcher
+from vigil.alerts.config import RouteConfig
+from vigil.config_errors import ConfigError
+from vigil.detectors.base import Detector
+from vigil.detectors.ssh_bruteforce import SshBruteforceDetector, SshBruteforceParams
+from vigil.priority import Priority
+from vigil.sensors.authparse import parse_syslog_line
+
+T0 = datetime(2026, 11, 25, 23, 0, tzinfo=timezone.utc)
+NOW = (T0 + timedelta(days=1)).timestamp()
+CROWDSEC = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "ssh" / "crowdsec"
+if not CROWDSEC.is_dir():
+    CROWDSEC = Path("/work/shared/fixtures/ssh/crowdsec")
+
+
+def stamp(seconds: float) -> str:
+    return (T0 + timedelta(seconds=seconds)).strftime("%b %e %H:%M:%S")
+
+
+def sshd(seconds: float, pid: int, msg: str) -> str:
+    return f"{stamp(seconds)} web sshd[{pid}]: {msg}"
+
+
+def failed(seconds: float, ip: str, user: str = "root", pid: int | None = None,
+           port: int = 40000) -> str:
+    return sshd(seconds, pid or int(seconds) + 1000, f"Failed password for {user} from {ip} port {port} ssh2")
+
+
+def run(lines: list[str], det: SshBruteforceDetector | None = None):
+    det = det or SshBruteforceDetector()
+    out = []
+    for line in lines:
+        ev = parse_syslog_line(line, now=NOW, tz=timezone.utc)
+        assert ev is not None, line
+        out += det.on_event(ev)
+    return out
+
+
+def night_lines() -> tuple[list[str], str]:
+    """49 failures from 12 IPs, one IP with 23, spread over a night."""
+    top = "185.220.101.7"
+    lines = [failed(i * 20, top, user=["root", "admin", "ubuntu"][i % 3], pid=2000 + i)
+             for i in range(23)]
+    small = [3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2]
+    t = 3600.0
+    for k, n in enumerate(small):
+        for j in range(n):
+            t += 400  # slow scanners: far apart
+            lines.append(failed(t, f"203.0.113.{10 + k}", user="root", pid=3000 + int(t)))
+    return sorted(lines, key=lambda l: parse_syslog_line(l, now=NOW, tz=timezone.utc).ts), top
+
+
+def test_is_a_detector() -> None:
+    assert isinstance(SshBruteforceDetector(), Detector)
+    assert "auth.ssh_failed" in SshBruteforceDetector.event_types
+
+
+def test_night_49_attempts_from_12_ips_top_23() -> None:
+    lines, top = night_lines()
+    dets = run(lines)
+    assert len(dets) == 49
+    by_ip = Counter(d.entity.ip for d in dets)
+    assert len(by_ip) == 12 and by_ip.most_common(1) == [(top, 23)]
+    assert all(d.name == "ssh_bruteforce" and d.kind == "detector" for d in dets)
+    assert all(d.data["unit"] == "attempts" and "T1110" in d.tags for d in dets)
+    top_dets = [d for d in dets if d.entity.ip == top]
+    assert [d.rule_id for d in top_dets[:4]] == ["ssh_bruteforce.attempt"] * 4
+    assert {d.rule_id for d in top_dets[4:]} == {"ssh_bruteforce.per_ip"}
+    assert top_dets[4].priority == Priority.WARNING and len(top_dets[4].evidence) == 5
+    others = [d for d in dets if d.entity.ip != top]
+    # three slow scanners on root make it a distributed attack on that account
+    assert {d.rule_id for d in others} <= {"ssh_bruteforce.attempt", "ssh_bruteforce.distributed"}
+    assert all(d.priority == Priority.NOTICE for d in others if d.rule_id.endswith("attempt"))
+
+
+def test_night_summary_through_the_alert_batcher() -> None:
+    lines, top = night_lines()
+    route = RouteConfig(name="ops", sink="stdout", batch_window_secs=12 * 3600)
+    batcher = Batcher(hostname="web")
+    sent = []
+    for d in run(lines):
+        sent.append(batcher.offer(d, route, now=d.ts / 1e9).alert)
+    assert sum(a is not None for a in sent) == 1  # the first goes out, the rest are held
+    [closed] = batcher.flush(now=NOW)
+    text = closed.summary.text
+    assert text.startswith("SSH brute force: 49 attempts from 12 IPs"), text
+    assert f"Top attacker: {top} (23 attempts)" in text
+
+
+def test_one_guess_logged_as_several_lines_counts_once() -> None:
+    ip = "198.51.100.9"
+    lines = [
+        sshd(0, 77, "Invalid user oracle from 198.51.100.9 port 5000"),
+        sshd(1, 77, "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=198.51.100.9"),
+        sshd(2, 77, "Failed password for invalid user oracle from 198.51.100.9 port 5000 ssh2"),
+        sshd(3, 77, "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=198.51.100.9"),
+        sshd(4, 77, "Failed password for invalid user oracle from 198.51.100.9 port 5000 ssh2"),
+        sshd(5, 77, "Connection closed by invalid user oracle 198.51.100.9 port 5000 [preauth]"),
+        sshd(6, 78, "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=198.51.100.9  user=root"),
+        sshd(7, 78, "Failed password for root from 198.51.100.9 port 5001 ssh2"),
+        sshd(8, 78, "Disconnected from authenticating user root 198.51.100.9 port 5001 [preauth]"),
+        # a client that gave up before typing any password: one attempt for the connection
+        sshd(9, 79, "Connection closed by authenticating user admin 198.51.100.9 port 5002 [preauth]"),
+    ]
+    dets = run(lines)
+    assert [d.entity.user for d in dets] == ["oracle", None, "root", "admin"]
+    assert all(d.entity.ip == ip for d in dets)
+
+
+def test_probes_without_a_user_are_not_attempts_unless_configured() -> None:
+    lines = [sshd(i, 100 + i, f"Connection closed by 192.0.2.50 port {4000 + i} [preauth]")
+             for i in range(10)]
+    assert run(lines) == []
+    dets = run(lines, SshBruteforceDetector(SshBruteforceParams(count_probes=True)))
+    assert len(dets) == 10 and dets[-1].rule_id == "ssh_bruteforce.per_ip"
+
+
+def test_window_slides() -> None:
+    ip = "192.0.2.8"
+    lines = [failed(i, ip) for i in range(4)] + [failed(601 + 3, ip)]
+    assert [d.rule_id for d in run(lines)] == ["ssh_bruteforce.attempt"] * 5
+    lines = [failed(i, ip) for i in range(4)] + [failed(599, ip)]
+    assert run(lines)[-1].rule_id == "ssh_bruteforce.per_ip"
+
+
+def test_success_after_burst_is_critical() -> None:
+    ip = "192.0.2.77"
+    lines = [failed(i * 10, ip, user="deploy") for i in range(6)]
+    lines.append(sshd(70, 555, f"Accepted password for deploy from {ip} port 4444 ssh2"))
+    lines.append(sshd(80, 556, f"Accepted password for deploy from {ip} port 4445 ssh2"))
+    dets = run(lines)
+    crit = [d for d in dets if d.priority == Priority.CRITICAL]
+    assert len(crit) == 1  # the second session is not a new finding
+    c = crit[0]
+    assert c.rule_id == "ssh_bruteforce.success_after_burst" and "T1078" in c.tags
+    assert c.entity.ip == ip and c.entity.user == "deploy"
+    assert len(c.evidence) == 7 and c.evidence[-1].type == "auth.ssh_accepted"
+
+
+def test_success_after_a_typo_or_from_another_ip_is_quiet() -> None:
+    lines = [failed(0, "192.0.2.1", user="alice"), failed(5, "192.0.2.1", user="alice"),
+             sshd(9, 600, "Accepted password for alice from 192.0.2.1 port 1 ssh2")]
+    assert [d.priority for d in run(lines)] == [Priority.NOTICE, Priority.NOTICE]
+    burst = [failed(i, "192.0.2.66") for i in range(8)]
+    burst.append(sshd(20, 601, "Accepted publickey for alice from 192.0.2.2 port 1 ssh2: ED25519 SHA256:x"))
+    assert all(d.priority != Priority.CRITICAL for d in run(burst))
+
+
+def test_distributed_attack_on_one_account() -> None:
+    lines = [failed(i * 60, f"198.51.100.{i + 1}", user="admin") for i in range(6)]
+    dets = run(lines)
+    assert [d.rule_id for d in dets[:4]] == ["ssh_bruteforce.attempt"] * 4
+    assert dets[4].rule_id == dets[5].rule_id == "ssh_bruteforce.distributed"
+    assert dets[4].priority == Priority.WARNING and dets[5].data["account_ips"] == 6
+
+
+def test_user_enumeration() -> None:
+    users = ["oracle", "postgres", "hadoop", "git", "test", "ftp"]
+    lines = [sshd(i * 200, 900 + i, f"Invalid user {u} from 192.0.2.99 port {5000 + i}")
+             for i, u in enumerate(users[:3])]
+    dets = run(lines, SshBruteforceDetector(SshBruteforceParams(max_failures=50, enum_users=3)))
+    assert dets[-1].rule_id == "ssh_bruteforce.user_enum" and "T1589" in dets[-1].tags
+
+
+def test_fake_address_in_user_name_is_not_blamed() -> None:
+    lines = [sshd(i, 10 + i, "Invalid user x from 10.9.9.9 port 22 from 192.0.2.5 port 7000")
+             for i in range(5)]
+    dets = run(lines)
+    assert {d.entity.ip for d in dets} == {"192.0.2.5"}
+    assert dets[-1].rule_id == "ssh_bruteforce.per_ip"
+
+
+def _fixture_lines(name: str) -> list[str]:
+    folder = CROWDSEC / name
+    cfg = yaml.safe_load((folder / "config.yaml").read_text())
+    return [l for l in (folder / cfg["log_file"]).read_text().splitlines() if l.strip()]
+
+
+@pytest.mark.parametrize("name,rule", [("ssh-bf", "ssh_bruteforce.per_ip"),
+                                       ("sshd-invalid-bf", "ssh_bruteforce.per_ip"),
+                                       ("ssh-slow-bf", "ssh_bruteforce.per_ip")])
+def test_crowdsec_brute_force_scenarios_fire(name: str, rule: str) -> None:
+    dets = run(_fixture_lines(name))
+    assert rule in {d.rule_id for d in dets}
+
+
+def test_crowdsec_ssh_bf_also_shows_user_enumeration() -> None:
+    dets = run(_fixture_lines("ssh-bf"))
+    assert any(d.data["user_enum"] for d in dets)
+
+
+def test_crowdsec_success_logs_are_quiet() -> None:
+    assert run(_fixture_lines("sshd-success-logs")) == []
+
+
+def test_params_from_dict() -> None:
+    p = SshBruteforceParams.from_dict({"max_failures": 10, "window_seconds": 60})
+    assert p.max_failures == 10 and p.window_seconds == 60
+    with pytest.raises(ConfigError) as err:
+        SshBruteforceParams.from_dict({"maxretry": 3})
+    assert "detectors.ssh_bruteforce" in str(err.value)
+    with pytest.raises(ConfigError):
+        SshBruteforceParams.from_dict({"max_failures": 0})
+
+
+def test_state_stays_bounded() -> None:
+    det = SshBruteforceDetector(SshBruteforceParams(max_tracked=100))
+    run([failed(i * 0.01, f"10.{i // 65536}.{(i // 256) % 256}.{i % 256}", pid=i + 1)
+         for i in range(1000)], det)
+    assert len(det._by_ip) <= 100 and len(det._connections) <= 100
