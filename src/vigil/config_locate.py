@@ -41,8 +41,11 @@ class _StructureScanner:
         return line, col
 
     def record(self, path: KeyPath, pos: int) -> None:
-        # the first occurrence wins: that is where the key was defined
-        self.found.setdefault(path, self.position(pos))
+        """Record `path` and its implicitly defined parents (`[a.b]` defines `a`)."""
+        where = self.position(pos)
+        for n in range(1, len(path) + 1):
+            # the first occurrence wins: that is where the key was defined
+            self.found.setdefault(path[:n], where)
 
     def peek(self, n: int = 1) -> str:
         return self.text[self.pos:self.pos + n]
