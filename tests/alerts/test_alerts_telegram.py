@@ -1,0 +1,220 @@
+"""The Telegram sink against a local Bot API server: exact texts, escaping, splitting,
+rate limit, 429 retry_after, 5xx, and the 49-failures acceptance case."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import pytest
+from alerts_factories import T0, TOP_ATTACKER, anomaly, bruteforce_burst, ssh_failure
+from alerts_servers import (CHAT_ID, TOKEN, RecordingServer, Scripted, slack_server,  # noqa: F401
+                            telegram_429, telegram_server, telegram_sink_table, telegram_texts)
+
+from vigil.alerts.config import AlertsConfig
+from vigil.alerts.message import Alert
+from vigil.alerts.pipeline import AlertPipeline
+from vigil.alerts.sinks.telegram import TelegramSink
+from vigil.detections import Detection
+from vigil.priority import Priority
+
+FIRST = ("<b>[Warning] SSH brute force</b>\n"
+         f"Failed password for root from {TOP_ATTACKER} port 22\n"
+         "<i>web-1 · 2026-11-26T12:00:00Z</i>")
+SUMMARY = ("<b>[Warning] SSH brute force</b>\n"
+           "SSH brute force: 49 attempts from 12 IPs in the last 60 s. "
+           f"Top attacker: {TOP_ATTACKER} (23 attempts). "
+           "First 2026-11-26T12:00:00Z, last 2026-11-26T12:00:57Z.\n"
+           "<i>web-1 · 2026-11-26T12:01:00Z</i>")
+
+
+def make_pipeline(server: RecordingServer, state_dir: Path, *, dead=None, clock=None,
+                  **sink_extra) -> AlertPipeline:
+    cfg = AlertsConfig.from_dict({
+        "sinks": {"tg": telegram_sink_table(server.url, **sink_extra)},
+        "routes": [{"name": "oncall", "sink": "tg", "min_priority": "warning"}],
+        "retry": {"initial_backoff_secs": 5, "max_backoff_secs": 60,
+                  "dead_letter_after_secs": 600},
+    })
+    return AlertPipeline(cfg, state_dir, clock=clock or (lambda: T0), on_dead_letter=dead)
+
+
+def test_49_failures_from_12_ips_give_exactly_two_messages(telegram_server, tmp_path) -> None:
+    p = make_pipeline(telegram_server, tmp_path)
+    burst = bruteforce_burst()
+    p.submit(burst[0])
+    p.pump(T0)
+    # the first goes out immediately, before any repeat arrives
+    assert telegram_texts(telegram_server) == [FIRST]
+    for det in burst[1:]:
+        p.submit(det)
+        p.pump(det.ts / 1e9)
+    assert len(telegram_server.accepted) == 1
+    p.pump(T0 + 59.9)
+    assert len(telegram_server.accepted) == 1
+    p.pump(T0 + 60)
+    assert telegram_texts(telegram_server) == [FIRST, SUMMARY]
+    # the kind goes quiet: no empty summary ever follows
+    for t in (120, 180, 600):
+        p.pump(T0 + t)
+    assert len(telegram_server.accepted) == 2
+    path, body = telegram_server.accepted[0]
+    assert path == f"/bot{TOKEN}/sendMessage"
+    assert body["chat_id"] == CHAT_ID and body["parse_mode"] == "HTML"
+    p.stop()
+
+
+def test_background_thread_sends_first_at_once_and_summary_on_the_agent_clock(
+        telegram_server, tmp_path) -> None:
+    now = [T0]
+    p = make_pipeline(telegram_server, tmp_path, clock=lambda: now[0])
+    p.start()
+    for det in bruteforce_burst():
+        assert p.submit(det)
+    telegram_server.wait_for(1)
+    assert telegram_texts(telegram_server) == [FIRST]
+    now[0] = T0 + 60  # the agent's clock moves on; no real 60 s sleep
+    telegram_server.wait_for(2)
+    p.stop()
+    assert telegram_texts(telegram_server) == [FIRST, SUMMARY]
+
+
+def test_untrusted_text_is_html_escaped(telegram_server, tmp_path) -> None:
+    p = make_pipeline(telegram_server, tmp_path)
+    det = Detection(kind="falco", name="Shell <spawned> & co", priority=Priority.CRITICAL,
+                    output="cmdline=sh -c 'echo <b>x</b> && cat /etc/shadow > /tmp/a&b'",
+                    ts=int(T0 * 1e9), hostname="web-1")
+    p.submit(det)
+    p.pump(T0)
+    assert telegram_texts(telegram_server) == [
+        "<b>[Critical] Shell &lt;spawned&gt; &amp; co</b>\n"
+        "cmdline=sh -c 'echo &lt;b&gt;x&lt;/b&gt; &amp;&amp; cat /etc/shadow &gt; /tmp/a&amp;b'\n"
+        "<i>web-1 · 2026-11-26T12:00:00Z</i>"]
+
+
+def test_markdown_v2_escaping() -> None:
+    sink = TelegramSink("tg", token=TOKEN, chat_id=CHAT_ID, parse_mode="MarkdownV2")
+    alert = Alert(kind="incident", route="r", title="rm_rf", text="rm -rf /var/*.log (x)!",
+                  priority=Priority.ERROR, ts=T0, hostname="web-1")
+    assert sink.render(alert) == [
+        "*\\[Error\\] rm\\_rf*\nrm \\-rf /var/\\*\\.log \\(x\\)\\!\n"
+        "_web\\-1 · 2026\\-11\\-26T12:00:00Z_"]
+    sink.close()
+
+
+def test_long_message_is_split_at_4096_and_paced_one_per_second(telegram_server,
+                                                               tmp_path) -> None:
+    p = make_pipeline(telegram_server, tmp_path)
+    # the escaped text is what is measured (conservative: Telegram counts after parsing)
+    out = "A" * 4000 + "\n" + "<x>" * 300
+    p.submit(anomaly("long_output", T0, output=out))
+    p.pump(T0)
+    assert len(telegram_server.accepted) == 1  # second part waits for the rate limit
+    p.pump(T0 + 0.5)
+    assert len(telegram_server.accepted) == 1
+    p.pump(T0 + 1.0)
+    texts = telegram_texts(telegram_server)
+    assert len(texts) == 2
+    assert all(len(t.encode("utf-16-le")) // 2 <= 4096 for t in texts)
+    assert texts[0] == "<b>[Critical] long_output</b>\n" + "A" * 4000
+    assert texts[1] == "&lt;x&gt;" * 300 + "\n<i>web-1 · 2026-11-26T12:00:00Z</i>"
+    assert p.counts().sent == 1
+
+
+def test_429_retry_after_is_honoured_and_message_sent_once(telegram_server, tmp_path) -> None:
+    telegram_server.script.append(telegram_429(7))
+    p = make_pipeline(telegram_server, tmp_path)
+    p.submit(anomaly("reverse_shell", T0))
+    p.pump(T0)
+    assert telegram_server.accepted == [] and p.counts().retrying == 1
+    p.pump(T0 + 6.9)
+    assert len(telegram_server.attempts) == 1  # not retried before retry_after
+    p.pump(T0 + 7)
+    assert len(telegram_server.attempts) == 2 and len(telegram_server.accepted) == 1
+    p.pump(T0 + 100)
+    assert len(telegram_server.accepted) == 1 and p.counts().sent == 1
+
+
+def test_5xx_retries_with_backoff(telegram_server, tmp_path) -> None:
+    for _ in range(2):
+        telegram_server.script.append(Scripted(502, {"ok": False}))
+    p = make_pipeline(telegram_server, tmp_path)
+    p.submit(anomaly("reverse_shell", T0))
+    p.pump(T0)            # fails, next try at +5
+    p.pump(T0 + 4)
+    p.pump(T0 + 5)        # fails, next try at +5+10
+    p.pump(T0 + 14)
+    assert len(telegram_server.attempts) == 2 and telegram_server.accepted == []
+    p.pump(T0 + 15)
+    assert len(telegram_server.accepted) == 1 and p.counts().sent == 1
+
+
+def test_bad_token_is_dead_lettered_without_leaking_it(telegram_server, tmp_path,
+                                                        caplog) -> None:
+    telegram_server.script.append(Scripted(401, {"ok": False, "error_code": 401,
+                                                 "description": "Unauthorized"}))
+    dead: list[tuple[Alert, str, str]] = []
+    caplog.set_level(logging.DEBUG)
+    p = make_pipeline(telegram_server, tmp_path, dead=lambda a, s, r: dead.append((a, s, r)))
+    p.submit(anomaly("reverse_shell", T0))
+    p.pump(T0)
+    assert p.counts().dead == 1 and len(dead) == 1
+    assert "HTTP 401" in dead[0][2] and "Unauthorized" in dead[0][2]
+    p.stop()
+    assert TOKEN not in dead[0][2]
+    assert any("HTTP Request" in r.getMessage() for r in caplog.records), \
+        "httpx should have logged its request (else this test proves nothing)"
+    assert all(TOKEN not in r.getMessage() for r in caplog.records)
+    for f in tmp_path.iterdir():
+        assert TOKEN.encode() not in f.read_bytes(), f
+
+
+def test_connection_error_does_not_leak_token(tmp_path) -> None:
+    # a port with no listener: httpx raises ConnectError
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    sink = TelegramSink("tg", token=TOKEN, chat_id=CHAT_ID, api_url=f"http://127.0.0.1:{port}")
+    from vigil.alerts.sinks.base import SinkError
+    with pytest.raises(SinkError) as ei:
+        sink.deliver("hello")
+    assert ei.value.retryable and TOKEN not in str(ei.value)
+    sink.close()
+
+
+def test_token_from_environment(telegram_server, tmp_path) -> None:
+    cfg = AlertsConfig.from_dict({
+        "sinks": {"tg": {"type": "telegram", "token_env": "VIGIL_TG_TOKEN",
+                         "chat_id_env": "VIGIL_TG_CHAT", "api_url": telegram_server.url}},
+        "routes": [{"sink": "tg"}]})
+    p = AlertPipeline(cfg, tmp_path, clock=lambda: T0,
+                      environ={"VIGIL_TG_TOKEN": TOKEN, "VIGIL_TG_CHAT": CHAT_ID})
+    p.submit(ssh_failure("192.0.2.1", T0))
+    p.pump(T0)
+    p.stop()
+    assert telegram_server.accepted[0][0] == f"/bot{TOKEN}/sendMessage"
+    assert TOKEN not in repr(cfg)
+
+
+def test_concurrent_submit_never_blocks_while_sink_hangs(telegram_server, tmp_path) -> None:
+    gate = threading.Event()
+    telegram_server.script.append(Scripted(200, {"ok": True}, gate=gate))
+    cfg = AlertsConfig.from_dict({"sinks": {"tg": telegram_sink_table(telegram_server.url,
+                                                                      min_interval_secs=0)},
+                                  "routes": [{"sink": "tg"}], "queue_size": 10})
+    p = AlertPipeline(cfg, tmp_path, clock=lambda: T0)
+    p.start()
+    p.submit(anomaly("a0", T0))
+    deadline = threading.Event()
+    while not telegram_server.attempts and not deadline.wait(0.01):
+        pass
+    # the pipeline thread is stuck in an HTTP call: submit still returns at once
+    results = [p.submit(anomaly(f"k{i}", T0)) for i in range(15)]
+    assert results == [True] * 10 + [False] * 5
+    assert p.stats().dropped == 5
+    gate.set()
+    stats = p.stop()
+    assert stats.sent == 11 and len(telegram_server.accepted) == 11
