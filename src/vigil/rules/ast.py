@@ -17,8 +17,11 @@ FALCO_CMP_OPS = frozenset({
 })
 #: Operators whose right-hand side is a list.
 LIST_OPS = frozenset({"in", "intersects", "pmatch"})
-#: Extra operators that only Sigma translation produces (case-insensitive variants, CIDR).
-INTERNAL_OPS = frozenset({"iequals", "istartswith", "iendswith", "iregex", "cidr"})
+#: Extra operators that only Sigma translation produces; not accepted by the Falco parser.
+#: `iequals`/`istartswith`/`iendswith`: case-insensitive variants; `sregex`/`iregex`: regex
+#: *search* (anywhere in the value, as Sigma's `re` means), case-sensitive / insensitive —
+#: Falco's own `regex` is a full match; `cidr`: the value is an IP inside the CIDR network.
+INTERNAL_OPS = frozenset({"iequals", "istartswith", "iendswith", "sregex", "iregex", "cidr"})
 
 
 @dataclass(frozen=True)
@@ -56,22 +59,69 @@ class FieldRef:
 
 
 @dataclass(frozen=True)
+class Join:
+    """`join("sep", (item, ...))`: the items' values joined into one string.
+
+    Items are fields (possibly transformed), quoted strings or numbers.
+    """
+
+    sep: str
+    items: tuple[Union["FieldRef", "Join", Value], ...]
+    transformers: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        """The expression as written in a condition."""
+        inner = ", ".join(i.text() if not isinstance(i, Value) else _value_text(i)
+                          for i in self.items)
+        s = f"join({_value_text(Value(self.sep, True))}, ({inner}))"
+        for t in reversed(self.transformers):
+            s = f"{t}({s})"
+        return s
+
+
+@dataclass(frozen=True)
+class Getopt:
+    """`getopt(field, "optstring")[opt]`: the value of option `opt` in an argv field."""
+
+    field: "FieldRef"
+    optstring: str
+    arg: str | None = None
+    transformers: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        """The expression as written in a condition."""
+        s = f"getopt({self.field.text()}, {_value_text(Value(self.optstring, True))})"
+        if self.arg is not None:
+            s += f"[{self.arg}]"
+        for t in reversed(self.transformers):
+            s = f"{t}({s})"
+        return s
+
+
+@dataclass(frozen=True)
 class FieldValue:
     """`val(field)` on the right: compare with another field of the same event."""
 
-    field: FieldRef
+    field: Union["FieldRef", Join, Getopt]
 
 
 Operand = Union[Value, ListValue, FieldValue]
+#: What can stand on the left of an operator.
+LeftSide = Union[FieldRef, Join, Getopt]
 
 
 @dataclass(frozen=True)
 class Compare:
-    """`field op value`; `exists` has no value."""
+    """`field op value`; `exists` has no value.
 
-    field: FieldRef
+    `quantifier` is `oneof`/`anyof`/`allof` for `field op oneof (a, b)`: the comparison is
+    made against each list item and exactly one / at least one / all must hold.
+    """
+
+    field: LeftSide
     op: str
     value: Operand | None = None
+    quantifier: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,7 +178,8 @@ def to_text(node: Node) -> str:
         f = node.field.text()
         if node.value is None:
             return f"{f} {node.op}"
-        return f"{f} {node.op} {_operand_text(node.value)}"
+        q = f"{node.quantifier} " if node.quantifier else ""
+        return f"{f} {node.op} {q}{_operand_text(node.value)}"
     if isinstance(node, Ident):
         return node.name
     if isinstance(node, Const):
@@ -152,5 +203,8 @@ def _operand_text(v: Operand) -> str:
     if isinstance(v, ListValue):
         return "(" + ", ".join(_value_text(i) for i in v.items) + ")"
     if isinstance(v, FieldValue):
-        return f"val({v.field.text()})"
+        f = v.field
+        if isinstance(f, FieldRef) and not f.transformers:
+            return f"val({f.text()})"
+        return f.text()
     return _value_text(v)

@@ -19,9 +19,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sigma.conditions import (ConditionAND, ConditionFieldEqualsValueExpression, ConditionNOT,
-                              ConditionOR, ConditionValueExpression)
-from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
+from sigma.conditions import (ConditionAND, ConditionFieldEqualsValueExpression,
+                              ConditionIdentifier, ConditionNOT, ConditionOR,
+                              ConditionValueExpression)
+from sigma.rule import SigmaRule
 from sigma.types import (CompareOperators, SigmaBool, SigmaCasedString, SigmaCIDRExpression,
                          SigmaCompareExpression, SigmaExists, SigmaExpansion,
                          SigmaFieldReference, SigmaNull, SigmaNumber, SigmaRegularExpression,
@@ -266,17 +267,24 @@ def _as_contains(value: SigmaString) -> SigmaString:
 
 
 def _record_types(cond: Any) -> frozenset[str]:
-    """auditd `type` values of the selection that `cond` came from (EXECVE, SYSCALL ...)."""
+    """auditd `type` values of the selection that `cond` came from (EXECVE, SYSCALL ...).
+
+    pySigma links a leaf to the AND of its selection's items through `parent`; the `type`
+    item is a sibling there (or an OR of siblings for `type: [A, B]`).
+    """
     p = getattr(cond, "parent", None)
-    while p is not None and not isinstance(p, SigmaDetection):
+    while p is not None and not isinstance(p, ConditionIdentifier):
+        if isinstance(p, ConditionAND):
+            out: set[str] = set()
+            for a in p.args:
+                leaves = a.args if isinstance(a, ConditionOR) else [a]
+                out.update(_plain(x.value).upper() for x in leaves
+                           if isinstance(x, ConditionFieldEqualsValueExpression)
+                           and x.field.lower() == "type")
+            if out:
+                return frozenset(out)
         p = getattr(p, "parent", None)
-    if p is None:
-        return frozenset()
-    out: set[str] = set()
-    for item in p.detection_items:
-        if isinstance(item, SigmaDetectionItem) and (item.field or "").lower() == "type":
-            out.update(_plain(v).upper() for v in item.value)
-    return frozenset(out)
+    return frozenset()
 
 
 def _plain(value: Any) -> str:
