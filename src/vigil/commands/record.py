@@ -1,0 +1,62 @@
+"""`vigil record -o FILE.jsonl [--duration S]`: live kernel events into a replayable file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from vigil.events.jsonl import EventWriter
+from vigil.sensors.base import SensorUnavailable
+from vigil.sensors.ebpf.sensor import EbpfSensor, supported_types
+from vigil.sensors.recorder import Recorder
+
+
+def _types(spec: str | None) -> set[str] | None:
+    if not spec:
+        return None
+    wanted = {t.strip() for t in spec.split(",") if t.strip()}
+    unknown = wanted - supported_types()
+    if unknown:
+        raise typer.BadParameter(f"unknown event type(s): {', '.join(sorted(unknown))}; "
+                                 f"known: {', '.join(sorted(supported_types()))}",
+                                 param_hint="--types")
+    return wanted
+
+
+def record(
+    output: Path = typer.Option(..., "-o", "--output", help="JSONL file to append events to"),
+    duration: Optional[float] = typer.Option(None, "--duration", "-d", min=0,
+                                             help="stop after this many seconds (default: Ctrl-C)"),
+    types: Optional[str] = typer.Option(None, "--types",
+                                        help="comma-separated event types (default: all)"),
+) -> None:
+    """Record live kernel events in the replay format (`vigil replay` reads them back)."""
+    sensor = EbpfSensor(event_types=_types(types))
+    try:
+        sensor.start()
+    except SensorUnavailable as exc:
+        typer.echo(f"vigil record: {exc}", err=True)
+        typer.echo("vigil record: nothing to record without the kernel sensor; "
+                   "`vigil replay` and the log sources still work", err=True)
+        raise typer.Exit(2) from None
+    interrupted = False
+    with EventWriter(output) as writer:
+        rec = Recorder(sensor, writer)
+        try:
+            rec.run(duration)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            rec.write_batch(sensor.read(0.0))
+            sensor.stop()
+    st = sensor.stats()
+    typer.echo(f"recorded {rec.written} events to {output} "
+               f"(kernel drops: {st['drops']}, decode errors: {st['decode_errors']})"
+               + (" [interrupted]" if interrupted else ""), err=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `vigil record` to the CLI."""
+    app.command("record")(record)
