@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "vigil.commands.rules",
     "vigil.commands.replay",
     "vigil.commands.config",
+    "vigil.commands.record",
 ]
 
 
