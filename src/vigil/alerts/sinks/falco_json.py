@@ -16,8 +16,7 @@ from vigil.alerts.message import Alert
 from vigil.alerts.sinks.webhook import JsonWebhookSink
 
 
-def _falco_times(ts: float) -> tuple[str, str]:
-    ns = round(ts * 1e9)
+def _falco_times(ns: int) -> tuple[str, str]:
     secs, frac = divmod(ns, 1_000_000_000)
     dt = datetime.fromtimestamp(secs, tz=timezone.utc)
     return (dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z",
@@ -27,7 +26,9 @@ def _falco_times(ts: float) -> tuple[str, str]:
 def falco_document(alert: Alert) -> dict[str, Any]:
     """`alert` as Falco would have printed it with `json_output: true`."""
     det = alert.detection
-    time_rfc, time_short = _falco_times(alert.ts)
+    # the detection's own ns timestamp keeps Falco's nanosecond precision
+    ns = det.ts if det is not None and det.ts else round(alert.ts * 1e9)
+    time_rfc, time_short = _falco_times(ns)
     fields: dict[str, Any] = dict(det.output_fields) if det is not None else {}
     if alert.summary is not None:
         s = alert.summary
