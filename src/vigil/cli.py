@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "vigil.commands.replay",
     "vigil.commands.config",
     "vigil.commands.record",
+    "vigil.commands.audit",
 ]
 
 

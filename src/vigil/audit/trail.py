@@ -1,0 +1,237 @@
+"""`AuditTrail`: the append-only, hash-chained JSONL record of every incident and every
+suppressed detection (and every alert the outbox gave up on).
+
+Each `record_*` call writes one line (see `vigil.audit.record`) and hands it to the OS;
+`flush()` also fsyncs, and the alert pipeline calls it before any alert leaves, so what
+was alerted is always on disk first. The chain continues across rotation and restarts:
+on open the last record of the newest file gives the next `seq` and `prev`.
+
+Rotation renames `audit.jsonl` to `audit-<stamp>.jsonl` when the next line would make it
+larger than `max_bytes`, or when `rotate_daily` is set and the UTC day changed since the
+file's first record. Rotated files are kept (nothing is deleted here).
+
+A last line left unfinished by a crash cannot be part of the chain: it is moved to
+`<file>.partial-<ns>` (kept, not lost), a warning is logged, and the chain continues
+from the last complete record.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any, Callable
+
+import msgspec
+
+from vigil.audit.layout import current_file, rotated_name, trail_files
+from vigil.audit.record import (DEAD_LETTER, GENESIS, INCIDENT, SUPPRESSED, AuditRecord, seal,
+                                unseal)
+from vigil.detections import Detection
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+#: how far from the end of a file the last record is searched for
+_TAIL_CHUNK = 1 << 16
+
+
+class AuditTrailError(RuntimeError):
+    """The trail cannot be opened or continued (unreadable last record, I/O error)."""
+
+
+class AuditTrail:
+    """Append records to the trail at `path` (a directory, or a `.jsonl` file).
+
+    `max_bytes`: size past which the current file is rotated. `rotate_daily`: rotate when
+    the UTC day changes. `clock`: seconds since the epoch for `at`/rotation (tests inject it).
+    Safe to use from several threads.
+    """
+
+    def __init__(self, path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES,
+                 rotate_daily: bool = True, *, clock: Callable[[], float] = time.time) -> None:
+        self.path = current_file(path)
+        self.max_bytes = max_bytes
+        self.rotate_daily = rotate_daily
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._recover_partial_line()
+        self._seq, self._prev = self._last_link()
+        self._day = self._first_day(self.path)
+        self._fh: IO[bytes] = open(self.path, "ab")
+        self._size = self._fh.tell()
+        self.counts = {INCIDENT: 0, SUPPRESSED: 0, DEAD_LETTER: 0, "rotations": 0}
+
+    # -- writing -----------------------------------------------------------------------
+
+    def record_incident(self, detection: Detection) -> AuditRecord:
+        """Record a detection that became an incident."""
+        return self._append(self._detection_record(INCIDENT, detection))
+
+    def record_suppressed(self, detection: Detection) -> AuditRecord:
+        """Record a suppressed detection; `detection.suppressed` says layer, entry, reason."""
+        rec = self._detection_record(SUPPRESSED, detection)
+        sup = detection.suppressed
+        rec.suppression = (msgspec.to_builtins(sup) if sup is not None
+                           else {"layer": "unknown", "entry": "", "reason": "no suppression given"})
+        return self._append(rec)
+
+    def record_dead_letter(self, alert: Any, sink: str, error: str) -> AuditRecord:
+        """Record an alert that the outbox gave up delivering to `sink` after `error`."""
+        body = msgspec.to_builtins(alert) if not isinstance(alert, dict) else alert
+        rec = AuditRecord(seq=0, type=DEAD_LETTER, at_ns=0, at="", sink=sink, error=error,
+                          alert=body, key=body.get("key") if isinstance(body, dict) else None)
+        return self._append(rec)
+
+    def flush(self) -> None:
+        """Write everything to disk (fsync): call before an alert leaves."""
+        with self._lock:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        """Flush and close; safe to call twice."""
+        with self._lock:
+            if self._fh.closed:
+                return
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+
+    def __enter__(self) -> "AuditTrail":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def last_hash(self) -> str:
+        """The hash of the last record written (GENESIS for an empty trail)."""
+        return self._prev
+
+    # -- internals ---------------------------------------------------------------------
+
+    @staticmethod
+    def _detection_record(kind: str, det: Detection) -> AuditRecord:
+        data = msgspec.to_builtins(det)
+        data["priority"] = det.priority.label
+        return AuditRecord(seq=0, type=kind, at_ns=0, at="", key=det.key, rule_id=det.rule_id,
+                           priority=det.priority.label, ts=det.ts or None, ip=det.entity.ip,
+                           user=det.entity.user, output=det.output, detection=data)
+
+    def _append(self, rec: AuditRecord) -> AuditRecord:
+        with self._lock:
+            if self._fh.closed:
+                raise AuditTrailError(f"audit trail {self.path} is closed")
+            now_ns = int(self._clock() * 1e9)
+            rec.at_ns = now_ns
+            rec.at = _iso(now_ns)
+            rec.seq = self._seq + 1
+            prev = self._prev
+            line, digest = seal(rec, prev)
+            self._maybe_rotate(now_ns, len(line))
+            self._fh.write(line)
+            self._fh.flush()  # to the OS now; fsync in flush()
+            self._size += len(line)
+            self._seq, self._prev = rec.seq, digest
+            if self._day is None:
+                self._day = _day(now_ns)
+            self.counts[rec.type] = self.counts.get(rec.type, 0) + 1
+            return msgspec.structs.replace(rec, prev=prev, hash=digest)
+
+    def _maybe_rotate(self, now_ns: int, incoming: int) -> None:
+        if self._size == 0:
+            return
+        too_big = self._size + incoming > self.max_bytes
+        new_day = self.rotate_daily and self._day is not None and _day(now_ns) != self._day
+        if not (too_big or new_day):
+            return
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        os.replace(self.path, rotated_name(self.path, now_ns))
+        self._fh = open(self.path, "ab")
+        self._size = 0
+        self._day = None
+        self.counts["rotations"] += 1
+
+    def _recover_partial_line(self) -> None:
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        with open(self.path, "rb+") as fh:
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) == b"\n":
+                return
+            size = fh.seek(0, os.SEEK_END)
+            start = max(0, size - _TAIL_CHUNK)
+            while True:
+                fh.seek(start)
+                chunk = fh.read(size - start)
+                cut = chunk.rfind(b"\n")
+                if cut >= 0 or start == 0:
+                    break
+                start = max(0, start - _TAIL_CHUNK)
+            keep = start + cut + 1 if cut >= 0 else 0
+            fh.seek(keep)
+            partial = fh.read()
+            aside = self.path.with_name(f"{self.path.name}.partial-{time.time_ns()}")
+            aside.write_bytes(partial)
+            fh.truncate(keep)
+        log.warning("audit: unfinished last line of %s (%d bytes) moved to %s",
+                    self.path, len(partial), aside)
+
+    def _last_link(self) -> tuple[int, str]:
+        """(seq, hash) of the trail's last record, or (0, GENESIS) for a new trail."""
+        for f in reversed(trail_files(self.path)):
+            line = _last_line(f)
+            if line is None:
+                continue
+            try:
+                rec, digest = unseal(line)
+            except ValueError as exc:
+                raise AuditTrailError(f"{f}: last record unreadable ({exc}); run "
+                                      "`vigil audit verify` and move the damaged file aside") from None
+            return rec.seq, digest
+        return 0, GENESIS
+
+    @staticmethod
+    def _first_day(f: Path) -> str | None:
+        try:
+            with open(f, "rb") as fh:
+                first = fh.readline().rstrip(b"\n")
+        except FileNotFoundError:
+            return None
+        if not first:
+            return None
+        try:
+            rec, _ = unseal(first)
+        except ValueError:
+            return None
+        return _day(rec.at_ns)
+
+
+def _last_line(f: Path) -> bytes | None:
+    with open(f, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        start = size
+        data = b""
+        while start > 0:
+            start = max(0, start - _TAIL_CHUNK)
+            fh.seek(start)
+            data = fh.read(size - start).rstrip(b"\n")
+            cut = data.rfind(b"\n")
+            if cut >= 0:
+                return data[cut + 1:]
+        return data or None
+
+
+def _iso(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _day(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9, timezone.utc).strftime("%Y-%m-%d")
