@@ -62,7 +62,10 @@ def test_ips_from_evidence_need_every_remote_address_allowlisted() -> None:
     two = detection(extra_events=[connect("203.0.113.9", 443), connect("198.51.100.7", 443)])
     assert label(allow(ips=["203.0.113.9"]), one) == "allowlist.ips=203.0.113.9"
     assert label(allow(ips=["203.0.113.9"]), two) is None
-    assert label(allow(cidrs=["203.0.113.0/24", "198.51.100.0/24"]), two) is None
+    assert label(allow(cidrs=["203.0.113.0/24", "192.0.2.0/24"]), two) is None
+    # every address covered, by whichever entries: the first address's entry is named
+    assert label(allow(cidrs=["198.51.100.0/24"], ips=["203.0.113.9"]), two) \
+        == "allowlist.ips=203.0.113.9"
     assert label(allow(cidrs=["0.0.0.0/0"]), two) == "allowlist.cidrs=0.0.0.0/0"
 
 

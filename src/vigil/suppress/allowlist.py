@@ -15,7 +15,6 @@ also match as directory prefixes. See docs/config.md for every key.
 
 from __future__ import annotations
 
-import fnmatch
 import ipaddress
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
@@ -23,13 +22,11 @@ from typing import Any, Callable, Iterable, Iterator
 from vigil.config_errors import ConfigError
 from vigil.config_reader import TableReader, join_key
 from vigil.detections import Detection
-from vigil.events.model import Process
+from vigil.suppress.allowlist_match import (NetworkPatterns, PathPatterns, ProcessPatterns,
+                                            Subject, TextPatterns, first_for_all,
+                                            first_for_any)
 
-_GLOB_CHARS = frozenset("*?[")
 _VALUE_NAMES = {str: "a string", int: "an integer"}
-
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass(frozen=True)
@@ -46,110 +43,8 @@ class AllowEntry:
         return f"{self.key}={self.value}"
 
 
-def _is_glob(text: str) -> bool:
-    return not _GLOB_CHARS.isdisjoint(text)
-
-
-def _text_matches(pattern: str, value: str) -> bool:
-    if _is_glob(pattern):
-        return fnmatch.fnmatchcase(value, pattern)
-    return pattern == value
-
-
-def _path_matches(pattern: str, path: str) -> bool:
-    """A glob, an exact path, or a directory prefix (`/etc/letsencrypt` or `.../`)."""
-    if _is_glob(pattern):
-        return fnmatch.fnmatchcase(path, pattern)
-    prefix = pattern.rstrip("/")
-    return path == prefix or path.startswith(prefix + "/") or (prefix == "" and path.startswith("/"))
-
-
-def _process_matches(pattern: str, names: Iterable[str], paths: Iterable[str]) -> bool:
-    """A pattern with a `/` judges executable paths; one without judges names."""
-    if "/" in pattern:
-        return any(_text_matches(pattern, p) for p in paths)
-    return any(_text_matches(pattern, n) for n in names)
-
-
-@dataclass(frozen=True)
-class _Subject:
-    """What a detection is about, gathered once for all entries to compare against."""
-
-    names: frozenset[str]
-    paths: frozenset[str]
-    users: frozenset[str]
-    ips: tuple[IpAddress, ...]
-    ports: frozenset[int]
-    files: frozenset[str]
-    service: str | None
-
-    @classmethod
-    def of(cls, det: Detection) -> "_Subject":
-        proc: Process | None = det.evidence[0].proc if det.evidence else None
-        names: set[str] = set()
-        paths: set[str] = set()
-        users: set[str] = set()
-        if det.entity.process:
-            (paths if "/" in det.entity.process else names).add(det.entity.process)
-            names.add(det.entity.process.rsplit("/", 1)[-1])
-        if proc is not None:
-            for path in (proc.exepath, proc.exe):
-                if path and "/" in path:
-                    paths.add(path)
-                    names.add(path.rsplit("/", 1)[-1])
-            if proc.name:
-                names.add(proc.name)
-            if proc.user:
-                users.add(proc.user)
-        if det.entity.user:
-            users.add(det.entity.user)
-        return cls(frozenset(names), frozenset(paths), frozenset(users), _ips_of(det),
-                   _ports_of(det), _files_of(det), _service_of(det))
-
-
-def _ips_of(det: Detection) -> tuple[IpAddress, ...]:
-    """The entity's IP; without one, every remote IP among the evidence events."""
-    texts = [det.entity.ip] if det.entity.ip else [
-        ev.fd.rip for ev in det.evidence if ev.fd is not None and ev.fd.rip]
-    out: list[IpAddress] = []
-    for text in texts:
-        try:
-            out.append(ipaddress.ip_address(text))
-        except ValueError:
-            continue
-    return tuple(out)
-
-
-def _ports_of(det: Detection) -> frozenset[int]:
-    port = det.data.get("port")
-    if isinstance(port, int) and not isinstance(port, bool):
-        return frozenset([port])
-    return frozenset(ev.fd.rport for ev in det.evidence
-                     if ev.fd is not None and ev.fd.rport is not None)
-
-
-def _files_of(det: Detection) -> frozenset[str]:
-    """The file a detection is about: the entity's, `data["path"]`, or the evidence fds."""
-    named = [p for p in (det.entity.path, det.data.get("path")) if isinstance(p, str) and p]
-    if named:
-        return frozenset(named)
-    return frozenset(ev.fd.name for ev in det.evidence
-                     if ev.fd is not None and ev.fd.name and ev.fd.name.startswith("/"))
-
-
-def _service_of(det: Detection) -> str | None:
-    service = det.data.get("service")
-    return service if isinstance(service, str) and service else None
-
-
-def _all_in(values: Iterable[Any], accept: Callable[[Any], bool]) -> bool:
-    """True when there is at least one value and every value is accepted.
-
-    A detection about two IPs is only allowlisted when both are: one trusted address must
-    not hide an untrusted one.
-    """
-    values = list(values)
-    return bool(values) and all(accept(v) for v in values)
+def _items(entries: Iterable[AllowEntry]) -> Iterator[tuple[str, AllowEntry]]:
+    return ((str(e.value), e) for e in entries)
 
 
 # ---------------------------------------------------------------- parsing entries
@@ -241,21 +136,19 @@ class DetectorAllowlist:
         yield from self.skip_services
         yield from self.skip_users
 
-    def match(self, subject: _Subject) -> AllowEntry | None:
+    def match(self, subject: Subject) -> AllowEntry | None:
         """The first entry that covers the subject, or None."""
-        for e in self.skip_binaries:
-            if _process_matches(str(e.value), subject.names, subject.paths):
-                return e
-        for e in self.skip_paths:
-            if _all_in(subject.files, lambda p, pat=str(e.value): _path_matches(pat, p)):
-                return e
-        for e in self.skip_services:
-            if subject.service is not None and _text_matches(str(e.value), subject.service):
-                return e
-        for e in self.skip_users:
-            if any(_text_matches(str(e.value), u) for u in subject.users):
-                return e
-        return None
+        return (self._binaries.find(subject)
+                or first_for_all(subject.files, self._paths.find)
+                or (self._services.find(subject.service) if subject.service else None)
+                or first_for_any(subject.users, self._users.find))
+
+    def __post_init__(self) -> None:
+        # indexes for matching, built once per (immutable) allowlist
+        object.__setattr__(self, "_binaries", ProcessPatterns(_items(self.skip_binaries)))
+        object.__setattr__(self, "_paths", PathPatterns(_items(self.skip_paths)))
+        object.__setattr__(self, "_services", TextPatterns(_items(self.skip_services)))
+        object.__setattr__(self, "_users", TextPatterns(_items(self.skip_users)))
 
 
 @dataclass(frozen=True)
@@ -270,8 +163,18 @@ class Allowlist:
     detectors: dict[str, DetectorAllowlist] = field(default_factory=dict)
     #: `[allowlist.rules] suppress`: Falco rule names, Sigma ids (or titles)
     rules: tuple[AllowEntry, ...] = ()
-    #: `ips` and `cidrs` entries, parsed once
-    _networks: tuple[tuple[AllowEntry, IpNetwork], ...] = field(default=(), repr=False)
+
+    def __post_init__(self) -> None:
+        # indexes for matching, built once per (immutable) allowlist
+        object.__setattr__(self, "_rules", TextPatterns(_items(self.rules)))
+        object.__setattr__(self, "_processes", ProcessPatterns(_items(self.processes)))
+        object.__setattr__(self, "_users", TextPatterns(_items(self.users)))
+        object.__setattr__(self, "_networks", NetworkPatterns(_items(self.ips),
+                                                              _items(self.cidrs)))
+        object.__setattr__(self, "_ports", {e.value: e for e in reversed(self.ports)})
+        object.__setattr__(self, "_needs_subject", bool(
+            self.detectors or self.processes or self.users or self.ips or self.cidrs
+            or self.ports))
 
     @classmethod
     def from_table(cls, table: TableReader,
@@ -288,17 +191,13 @@ class Allowlist:
         rules_table = table.table("rules")
         rules = _entries(rules_table, "suppress")
         rules_table.finish()
-        ips = _entries(table, "ips", _check_ip)
-        cidrs = _entries(table, "cidrs", _check_cidr)
         out = cls(processes=_entries(table, "processes"),
                   users=_entries(table, "users"),
-                  ips=ips,
-                  cidrs=cidrs,
+                  ips=_entries(table, "ips", _check_ip),
+                  cidrs=_entries(table, "cidrs", _check_cidr),
                   ports=_entries(table, "ports", _check_port, (int,)),
                   detectors=detectors,
-                  rules=rules,
-                  _networks=tuple((e, ipaddress.ip_network(str(e.value), strict=False))
-                                  for e in ips + cidrs))
+                  rules=rules)
         table.finish()
         return out
 
@@ -316,32 +215,21 @@ class Allowlist:
     def match(self, det: Detection) -> AllowEntry | None:
         """The entry that allowlists `det`, or None. Rules first, then the detector's own
         table, then the global process/user/ip/network/port entries."""
-        for e in self.rules:
-            value = str(e.value)
-            if _text_matches(value, det.name) or (det.rule_id is not None
-                                                  and _text_matches(value, det.rule_id)):
-                return e
-        if not (self.detectors or self.processes or self.users or self._networks
-                or self.ports):
+        if self._rules:
+            hit = self._rules.find(det.name) or (
+                self._rules.find(det.rule_id) if det.rule_id is not None else None)
+            if hit is not None:
+                return hit
+        if not self._needs_subject:
             return None  # no need to gather what the detection is about
-        subject = _Subject.of(det)
+        subject = Subject.of(det)
         if det.kind == "detector":
             own = self.detectors.get(det.name)
             if own is not None:
                 hit = own.match(subject)
                 if hit is not None:
                     return hit
-        for e in self.processes:
-            if _process_matches(str(e.value), subject.names, subject.paths):
-                return e
-        for e in self.users:
-            if any(_text_matches(str(e.value), u) for u in subject.users):
-                return e
-        # `ips` entries are kept as single-address networks beside `cidrs`
-        for e, net in self._networks:
-            if _all_in(subject.ips, lambda ip, n=net: ip.version == n.version and ip in n):
-                return e
-        for e in self.ports:
-            if _all_in(subject.ports, lambda p, v=e.value: p == v):
-                return e
-        return None
+        return (self._processes.find(subject)
+                or first_for_any(subject.users, self._users.find)
+                or first_for_all(subject.ips, self._networks.find)
+                or first_for_all(subject.ports, self._ports.get))
