@@ -1,0 +1,97 @@
+"""`kernel_module`: a kernel module being loaded (`init_module`, `finit_module`).
+
+A module runs with full kernel privilege: rootkits arrive this way. Critical when the
+module comes from memory (`init_module` by anything but kmod) or from a file outside
+`/lib/modules/`; an error otherwise.
+
+Static allowlist (returned suppressed): the kernel's own on-demand loading (modprobe
+started by `kthreadd`), `systemd-udevd` and `systemd-modules-load` (hardware and boot-time
+modules), `systemd` itself, and package managers / `dkms` building and installing modules.
+An administrator running `modprobe` or `insmod` by hand is reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vigil.detections import Detection, Suppression
+from vigil.detectors.detection_builder import (build_detection, describe_process,
+                                               static_suppression)
+from vigil.detectors.params import read_params
+from vigil.detectors.process_identity import (PACKAGE_MANAGERS, AgentIdentity, lineage_binary,
+                                              matched_binary)
+from vigil.events.model import Event
+from vigil.priority import Priority
+
+NAME = "kernel_module"
+TAGS = ("attack.persistence", "attack.privilege_escalation", "T1547.006")
+_LOAD = frozenset({"init_module", "finit_module"})
+MODULE_DIRS: tuple[str, ...] = ("/lib/modules/", "/usr/lib/modules/")
+#: programs that load modules as part of the system's normal running
+SYSTEM_LOADERS: frozenset[str] = frozenset({"systemd-udevd", "systemd-modules-load", "systemd",
+                                            "udevd"})
+MODULE_BUILDERS: frozenset[str] = PACKAGE_MANAGERS | frozenset({"dkms"})
+_KMOD = frozenset({"kmod", "modprobe", "insmod"})
+
+
+@dataclass(frozen=True)
+class KernelModuleParams:
+    """`[detectors.kernel_module]`."""
+
+    enabled: bool = True
+    #: more programs allowed to load modules (binary names)
+    extra_loaders: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "KernelModuleParams":
+        """Read and validate `[detectors.kernel_module]`; raises `ConfigError`."""
+        return read_params(cls, data, NAME)
+
+
+class KernelModuleDetector:
+    """Kernel module loads outside the system's own loaders."""
+
+    name = NAME
+    Params = KernelModuleParams
+    event_types = _LOAD
+
+    def __init__(self, params: KernelModuleParams | None = None,
+                 own: AgentIdentity | None = None) -> None:
+        self.params = params or KernelModuleParams()
+        self.own = own or AgentIdentity()
+        self._loaders = SYSTEM_LOADERS | frozenset(self.params.extra_loaders)
+
+    def _suppression(self, event: Event) -> Suppression | None:
+        proc = event.proc
+        parent = proc.parent
+        if matched_binary(proc, _KMOD) and (proc.ppid == 2 or (
+                parent is not None and (parent.pid == 2 or parent.name == "kthreadd"))):
+            return static_suppression(NAME, "kernel_request", "modprobe",
+                                      "the kernel loading a module on demand")
+        loader = matched_binary(proc, self._loaders) or (
+            matched_binary(parent, self._loaders) if parent is not None else None)
+        if loader:
+            return static_suppression(NAME, "system_loaders", loader,
+                                      "hardware and boot-time module loading")
+        builder = lineage_binary(proc, MODULE_BUILDERS)
+        if builder:
+            return static_suppression(NAME, "module_installers", builder,
+                                      "package managers and dkms install kernel modules")
+        return None
+
+    def on_event(self, event: Event) -> list[Detection]:
+        """Report a module load."""
+        if event.type not in _LOAD or (event.res is not None and event.res < 0):
+            return []
+        path = event.fd.name if event.type == "finit_module" and event.fd is not None else None
+        from_memory = event.type == "init_module" and not matched_binary(event.proc, _KMOD)
+        outside = path is not None and not path.startswith(MODULE_DIRS)
+        where = f"from {path}" if path else "from memory" if event.type == "init_module" else ""
+        params = event.args.get("uargs") or event.args.get("param_values") or ""
+        output = (f"Kernel module loaded {where} ({event.type}) by {describe_process(event)}: "
+                  f"{event.proc.cmdline() or '?'}" + (f" params={params}" if params else ""))
+        return [build_detection(
+            NAME, "memory_load" if from_memory else "load",
+            Priority.CRITICAL if from_memory or outside else Priority.ERROR, output, TAGS,
+            event, path=path, data={"from_memory": from_memory, "outside_module_dirs": outside},
+            suppressed=self._suppression(event))]

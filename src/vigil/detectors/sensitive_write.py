@@ -1,0 +1,120 @@
+"""`sensitive_write`: writes, renames and unlinks of the files that control a host.
+
+Accounts (`passwd`, `shadow`, ...), sudoers, `sshd_config`, `authorized_keys`, PAM, cron,
+systemd units, `ld.so.preload`, shell profiles and TLS private keys. A write by the tool
+made for the file (`visudo` for sudoers, `certbot` under `/etc/letsencrypt/`, package
+managers and their maintainer scripts for anything) is returned suppressed (static layer);
+any other writer is reported. Failed syscalls are ignored unless `report_failed` is set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vigil.detections import Detection, Suppression
+from vigil.detectors.detection_builder import (build_detection, describe_process,
+                                               static_suppression)
+from vigil.detectors.params import read_params
+from vigil.detectors.path_patterns import PathPatterns
+from vigil.detectors.process_identity import (PACKAGE_MANAGERS, AgentIdentity, ancestors,
+                                              matched_binary)
+from vigil.detectors.sensitive_write_allowlist import (CATEGORY_OWNERS, CATEGORY_TAGS, LAUNCHERS,
+                                                       SENSITIVE_WRITE_PATHS)
+from vigil.events.flags import O_CREAT, is_open_write
+from vigil.events.model import Event
+from vigil.priority import Priority
+
+NAME = "sensitive_write"
+_OPEN_TYPES = frozenset({"open", "openat", "openat2", "creat"})
+_RENAME_TYPES = frozenset({"rename", "renameat", "renameat2"})
+_UNLINK_TYPES = frozenset({"unlink", "unlinkat"})
+_TRUNCATE_TYPES = frozenset({"truncate", "ftruncate"})
+
+_PRIORITY: dict[str, Priority] = {
+    "ld_preload": Priority.CRITICAL, "accounts": Priority.ERROR, "sudoers": Priority.ERROR,
+    "pam": Priority.ERROR, "sshd_config": Priority.ERROR, "authorized_keys": Priority.ERROR,
+}
+
+
+@dataclass(frozen=True)
+class SensitiveWriteParams:
+    """`[detectors.sensitive_write]`."""
+
+    enabled: bool = True
+    #: more files to watch (exact path, directory prefix ending in `/`, or glob)
+    extra_paths: tuple[str, ...] = ()
+    #: also report attempts that failed (EACCES, EPERM ...)
+    report_failed: bool = False
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "SensitiveWriteParams":
+        """Read and validate `[detectors.sensitive_write]`; raises `ConfigError`."""
+        return read_params(cls, data, NAME)
+
+
+def _written_paths(event: Event) -> list[tuple[str, str]]:
+    """(verb, path) pairs the event modifies."""
+    t, args = event.type, event.args
+    if t in _OPEN_TYPES:
+        flags = args.get("flags")
+        if t != "creat" and (flags is None or not (is_open_write(flags) or flags & O_CREAT)):
+            return []
+        path = event.fd.name if event.fd is not None and event.fd.name else args.get("name")
+        return [("write", path)] if path else []
+    if t in _RENAME_TYPES:
+        return [(verb, p) for verb, p in (("rename onto", args.get("newpath")),
+                                          ("rename away", args.get("oldpath"))) if p]
+    if t in _UNLINK_TYPES:
+        path = args.get("path") or args.get("name")
+        return [("unlink", path)] if path else []
+    if t in _TRUNCATE_TYPES:
+        path = args.get("path") or (event.fd.name if event.fd is not None else None)
+        return [("truncate", path)] if path else []
+    return []
+
+
+class SensitiveWriteDetector:
+    """Changes to account, auth, persistence and key files by anything but their tools."""
+
+    name = NAME
+    Params = SensitiveWriteParams
+    event_types = frozenset(_OPEN_TYPES | _RENAME_TYPES | _UNLINK_TYPES | _TRUNCATE_TYPES)
+
+    def __init__(self, params: SensitiveWriteParams | None = None,
+                 own: AgentIdentity | None = None) -> None:
+        self.params = params or SensitiveWriteParams()
+        self.own = own or AgentIdentity()
+        self._extra = PathPatterns({"configured": self.params.extra_paths})
+
+    def _suppression(self, event: Event, category: str) -> Suppression | None:
+        proc = event.proc
+        owners = CATEGORY_OWNERS.get(category, frozenset())
+        tool = matched_binary(proc, owners | PACKAGE_MANAGERS)
+        if tool is None:
+            launchers = (owners | PACKAGE_MANAGERS) & LAUNCHERS
+            tool = next((hit for a in ancestors(proc, 8)
+                         if (hit := matched_binary(a, launchers))), None)
+        if tool is None:
+            return None
+        which = "package_managers" if tool in PACKAGE_MANAGERS else "owners"
+        return static_suppression(NAME, which, tool,
+                                  f"{tool} is the tool made to change {category} files")
+
+    def on_event(self, event: Event) -> list[Detection]:
+        """Report a sensitive file being modified."""
+        if event.res is not None and event.res < 0 and not self.params.report_failed:
+            return []
+        for verb, path in _written_paths(event):
+            hit = SENSITIVE_WRITE_PATHS.match(path) or self._extra.match(path)
+            if hit is None:
+                continue
+            category = hit[0]
+            output = (f"Sensitive file {path} ({category}) modified ({verb}, {event.type}) "
+                      f"by {describe_process(event)}: {event.proc.cmdline() or '?'}")
+            return [build_detection(
+                NAME, category if category != "configured" else "configured_path",
+                _PRIORITY.get(category, Priority.WARNING), output,
+                CATEGORY_TAGS.get(category, ("attack.persistence",)), event, path=path,
+                data={"category": category, "operation": verb, "pattern": hit[1]},
+                suppressed=self._suppression(event, category))]
+        return []

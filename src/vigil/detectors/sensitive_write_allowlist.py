@@ -1,0 +1,82 @@
+"""Static knowledge for `sensitive_write`: the files that control a host, and their tools.
+
+Always true, everywhere: `passwd`/`useradd` write the account files, `visudo` writes
+sudoers, `crontab` writes the cron spool, `certbot` renews under `/etc/letsencrypt/`,
+package managers (and the maintainer scripts they run) write all of `/etc`. A write by the
+tool made for the file is audited, never alerted; anything else writing there is.
+"""
+
+from __future__ import annotations
+
+from vigil.detectors.path_patterns import PathPatterns
+from vigil.detectors.process_identity import PACKAGE_MANAGERS
+
+#: category -> (patterns, MITRE tags)
+CATEGORY_PATTERNS: dict[str, tuple[str, ...]] = {
+    "accounts": ("/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/passwd-",
+                 "/etc/shadow-", "/etc/group-", "/etc/gshadow-", "/etc/passwd+",
+                 "/etc/shadow+", "/etc/group+", "/etc/gshadow+", "/etc/subuid", "/etc/subgid"),
+    "sudoers": ("/etc/sudoers", "/etc/sudoers.d/", "/etc/sudoers.tmp", "/etc/doas.conf"),
+    "sshd_config": ("/etc/ssh/sshd_config", "/etc/ssh/sshd_config.d/"),
+    "authorized_keys": ("*/.ssh/authorized_keys", "*/.ssh/authorized_keys2"),
+    "pam": ("/etc/pam.d/", "/etc/pam.conf", "/etc/security/", "/lib/security/",
+            "/usr/lib/security/", "/lib/x86_64-linux-gnu/security/",
+            "/usr/lib/x86_64-linux-gnu/security/"),
+    "cron": ("/etc/crontab", "/etc/cron.d/", "/etc/cron.hourly/", "/etc/cron.daily/",
+             "/etc/cron.weekly/", "/etc/cron.monthly/", "/var/spool/cron/", "/etc/anacrontab"),
+    "systemd_units": ("/etc/systemd/system/", "/lib/systemd/system/",
+                      "/usr/lib/systemd/system/", "/etc/systemd/user/",
+                      "*/.config/systemd/user/*", "/etc/init.d/", "/etc/rc.local"),
+    "ld_preload": ("/etc/ld.so.preload",),
+    "shell_profiles": ("/etc/profile", "/etc/profile.d/", "/etc/bash.bashrc", "/etc/environment",
+                       "/etc/zsh/", "*/.bashrc", "*/.bash_profile", "*/.bash_login",
+                       "*/.profile", "*/.zshrc", "*/.zprofile", "*/.bash_logout"),
+    "tls_keys": ("/etc/letsencrypt/", "/etc/ssl/private/"),
+}
+
+SENSITIVE_WRITE_PATHS = PathPatterns(CATEGORY_PATTERNS)
+
+CATEGORY_TAGS: dict[str, tuple[str, ...]] = {
+    "accounts": ("attack.persistence", "T1098", "T1136.001"),
+    "sudoers": ("attack.privilege_escalation", "T1548.003"),
+    "sshd_config": ("attack.persistence", "attack.credential_access", "T1556"),
+    "authorized_keys": ("attack.persistence", "T1098.004"),
+    "pam": ("attack.persistence", "attack.credential_access", "T1556.003"),
+    "cron": ("attack.persistence", "attack.execution", "T1053.003"),
+    "systemd_units": ("attack.persistence", "T1543.002"),
+    "ld_preload": ("attack.persistence", "attack.defense_evasion", "T1574.006"),
+    "shell_profiles": ("attack.persistence", "T1546.004"),
+    "tls_keys": ("attack.credential_access", "attack.defense_evasion", "T1552.004"),
+}
+
+_ACCOUNT_TOOLS = frozenset({
+    "passwd", "useradd", "usermod", "userdel", "groupadd", "groupmod", "groupdel", "chpasswd",
+    "chage", "chsh", "chfn", "vipw", "vigr", "gpasswd", "newusers", "pwck", "grpck",
+    "adduser", "deluser", "addgroup", "delgroup", "systemd-sysusers", "pwconv", "grpconv",
+    "pwunconv", "grpunconv", "lusermod", "luseradd",
+})
+_EDITORS = frozenset({"vi", "vim", "vim.basic", "vim.tiny", "nvim", "nano", "emacs", "ed",
+                      "micro", "joe", "mcedit"})
+
+#: category -> the tools made to write those files
+CATEGORY_OWNERS: dict[str, frozenset[str]] = {
+    "accounts": _ACCOUNT_TOOLS,
+    "sudoers": frozenset({"visudo"}),
+    "sshd_config": frozenset(),
+    "authorized_keys": frozenset(),
+    "pam": frozenset({"pam-auth-update", "authselect", "authconfig"}),
+    "cron": frozenset({"crontab"}),
+    "systemd_units": frozenset({"systemd", "systemctl", "update-rc.d", "insserv",
+                                "systemd-sysv-install"}),
+    "ld_preload": frozenset(),
+    # a user editing their own profile in an editor is normal work; new accounts get skel copies
+    "shell_profiles": _EDITORS | frozenset({"useradd", "adduser"}),
+    "tls_keys": frozenset({"certbot", "letsencrypt", "lego", "acme.sh", "make-ssl-cert"}),
+}
+
+#: tools whose children write on their behalf (editors under visudo, hooks under certbot,
+#: maintainer scripts under dpkg); systemd is not one, everything descends from it
+LAUNCHERS: frozenset[str] = PACKAGE_MANAGERS | frozenset({
+    "visudo", "vipw", "vigr", "crontab", "certbot", "letsencrypt", "lego", "acme.sh",
+    "adduser", "deluser", "useradd", "pam-auth-update", "authselect",
+})

@@ -1,0 +1,268 @@
+"""`service_tamper`: taking security tooling out of action, or erasing its traces.
+
+- `service_tamper.service_stop`: `systemctl stop|disable|mask|kill`, `service X stop`,
+  `/etc/init.d/X stop`, `invoke-rc.d`, `update-rc.d X disable|remove`, `rc-service`,
+  `chkconfig X off`, `pkill`/`killall` of a security service (Vigil, auditd, Falco,
+  CrowdSec, fail2ban, AppArmor, ufw/nftables, syslog ...).
+- `service_tamper.security_off`: `auditctl -e 0|-D`, `setenforce 0`, `aa-teardown`,
+  `ufw disable`, `nft flush ruleset`, `iptables -F`.
+- `service_tamper.agent_kill`: a terminating signal sent to the agent's pid.
+- `service_tamper.log_clear`: truncating or deleting security logs or shell history,
+  `journalctl --vacuum-*`.
+
+Root stopping Vigil (a deploy), package upgrades restarting services, systemd delivering a
+stop and log rotation by its daemons are returned suppressed (static layer).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from vigil.detections import Detection, Suppression
+from vigil.detectors.detection_builder import (build_detection, describe_process,
+                                               static_suppression)
+from vigil.detectors.expiring_map import ExpiringMap
+from vigil.detectors.params import minimum, read_params
+from vigil.detectors.path_patterns import PathPatterns
+from vigil.detectors.process_identity import (PACKAGE_INSTALLERS, AgentIdentity, ancestors,
+                                              binary_name, command_of, lineage_binary, matched_binary)
+from vigil.detectors.service_tamper_allowlist import (AGENT_SERVICES, LOG_KEEPERS,
+                                                      SCRIPT_STOP_ACTIONS, SECURITY_LOGS,
+                                                      SECURITY_SERVICES, STOP_VERBS,
+                                                      TERMINATING_SIGNALS)
+from vigil.events.flags import is_open_write
+from vigil.events.model import Event
+from vigil.priority import Priority
+
+NAME = "service_tamper"
+STOP_TAGS = ("attack.defense_evasion", "T1562.001", "attack.impact", "T1489")
+FIREWALL_TAGS = ("attack.defense_evasion", "T1562.004")
+LOG_TAGS = ("attack.defense_evasion", "T1070.002")
+HISTORY_TAGS = ("attack.defense_evasion", "T1070.003")
+_EXEC = frozenset({"execve", "execveat"})
+_KILL = frozenset({"kill", "tkill", "tgkill"})
+_OPEN = frozenset({"open", "openat", "openat2"})
+_REMOVE = frozenset({"unlink", "unlinkat", "truncate", "ftruncate"})
+_O_TRUNC = 0o1000
+
+
+@dataclass(frozen=True)
+class ServiceTamperParams:
+    """`[detectors.service_tamper]`."""
+
+    enabled: bool = True
+    #: more service names to protect (as in `systemctl stop <name>`)
+    extra_services: tuple[str, ...] = ()
+    #: more logs to protect (exact path, directory prefix ending in `/`, or glob)
+    extra_log_paths: tuple[str, ...] = ()
+    #: a child repeating its parent's stop (`service` running `systemctl`) within this
+    #: many seconds is folded into the parent's detection
+    dedupe_seconds: float = field(default=30.0, metadata=minimum(0))
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "ServiceTamperParams":
+        """Read and validate `[detectors.service_tamper]`; raises `ConfigError`."""
+        return read_params(cls, data, NAME)
+
+
+def _unit(name: str) -> str:
+    base = os.path.basename(name)
+    for suffix in (".service", ".socket", ".timer"):
+        if base.endswith(suffix):
+            return base[: -len(suffix)]
+    return base
+
+
+def _positional(args: list[str]) -> list[str]:
+    return [a for a in args if not a.startswith("-")]
+
+
+def _stop_targets(binary: str, args: list[str], exe: str | None) -> tuple[str, list[str]] | None:
+    """(action, units) when the command stops or disables services."""
+    pos = _positional(args)
+    if binary == "systemctl" and pos and pos[0] in STOP_VERBS:
+        return pos[0], [_unit(u) for u in pos[1:]]
+    if binary in ("service", "invoke-rc.d", "rc-service", "update-rc.d", "chkconfig",
+                  "rc-update") and len(pos) >= 2:
+        unit, action = (pos[1], pos[0]) if binary == "rc-update" else (pos[0], pos[1])
+        if action in SCRIPT_STOP_ACTIONS:
+            return action, [_unit(unit)]
+    if exe and exe.startswith("/etc/init.d/") and pos and pos[0] in SCRIPT_STOP_ACTIONS:
+        return pos[0], [_unit(exe)]
+    if binary in ("pkill", "killall", "pgrep") and binary != "pgrep" and pos:
+        signal = next((a for a in args if a.startswith("-") and a[1:].upper().lstrip("SIG")
+                       in ("HUP", "USR1", "USR2", "1", "10", "12")), None)
+        if signal is None:
+            return "kill", [_unit(p) for p in pos]
+    return None
+
+
+def _security_off(binary: str, args: list[str]) -> str | None:
+    """A description when the command switches a security mechanism off."""
+    joined = " ".join(args)
+    if binary == "auditctl" and ("-D" in args or "-e 0" in joined):
+        return "auditing disabled (auditctl " + joined + ")"
+    if binary == "setenforce" and args[:1] in (["0"], ["Permissive"], ["permissive"]):
+        return "SELinux set to permissive"
+    if binary in ("aa-teardown", "aa-disable") or (binary == "apparmor_parser" and "-R" in args):
+        return f"AppArmor profiles removed ({binary})"
+    if binary == "ufw" and args[:1] == ["disable"]:
+        return "ufw firewall disabled"
+    if binary == "nft" and "flush" in args and "ruleset" in args:
+        return "nftables ruleset flushed"
+    if binary in ("iptables", "ip6tables", "iptables-legacy", "iptables-nft") and (
+            "-F" in args or "--flush" in args):
+        return f"{binary} rules flushed"
+    return None
+
+
+class ServiceTamperDetector:
+    """Stopping security services, killing the agent, clearing logs."""
+
+    name = NAME
+    Params = ServiceTamperParams
+    event_types = frozenset(_EXEC | _KILL | _OPEN | _REMOVE)
+
+    def __init__(self, params: ServiceTamperParams | None = None,
+                 own: AgentIdentity | None = None) -> None:
+        self.params = params or ServiceTamperParams()
+        self.own = own or AgentIdentity()
+        self._services = SECURITY_SERVICES | frozenset(self.params.extra_services)
+        self._extra_logs = PathPatterns({"configured_logs": self.params.extra_log_paths})
+        #: (pid, unit) already reported, so `service` -> `systemctl` is one detection
+        self._reported: ExpiringMap[tuple[int | None, str], bool] = ExpiringMap(
+            int(self.params.dedupe_seconds * 1e9))
+
+    def on_event(self, event: Event) -> list[Detection]:
+        """Report tampering with security services, the agent or logs."""
+        t = event.type
+        if t in _EXEC:
+            return self._on_exec(event)
+        if t in _KILL:
+            return self._on_kill(event)
+        return self._on_log_change(event)
+
+    # -- commands -------------------------------------------------------------------------
+
+    def _stop_suppression(self, event: Event, action: str, unit: str) -> Suppression | None:
+        proc = event.proc
+        installer = next((hit for a in ancestors(proc, 8)
+                          if (hit := matched_binary(a, PACKAGE_INSTALLERS))), None)
+        if installer:
+            return static_suppression(NAME, "package_managers", installer,
+                                      "package upgrade restarts the service it updates")
+        if unit in AGENT_SERVICES and action == "stop" and proc.uid == 0:
+            return static_suppression(NAME, "root_manages_vigil", unit,
+                                      "root service management of vigil (deploy)")
+        return None
+
+    def _already_reported(self, event: Event, unit: str) -> bool:
+        for anc in ancestors(event.proc, 3):
+            if self._reported.get((anc.pid, unit), event.ts):
+                return True
+        self._reported.put((event.proc.pid, unit), event.ts, True)
+        return False
+
+    def _on_exec(self, event: Event) -> list[Detection]:
+        proc = event.proc
+        command = command_of(proc)
+        if command is None:
+            return []  # an untrusted copy named like a tool is not that tool
+        binary, path, args = command
+        out: list[Detection] = []
+        stop = _stop_targets(binary, args, path)
+        if stop:
+            action, units = stop
+            for unit in units:
+                if unit not in self._services or self._already_reported(event, unit):
+                    continue
+                agent = unit in AGENT_SERVICES
+                output = (f"Security service {unit} {action} requested: "
+                          f"`{proc.cmdline()}` by {describe_process(event)}")
+                out.append(build_detection(
+                    NAME, "service_stop", Priority.CRITICAL if agent else Priority.ERROR,
+                    output, STOP_TAGS, event, data={"service": unit, "action": action},
+                    suppressed=self._stop_suppression(event, action, unit)))
+            return out
+        what = _security_off(binary, args)
+        if what:
+            out.append(build_detection(
+                NAME, "security_off", Priority.ERROR,
+                f"Security mechanism switched off: {what}, by {describe_process(event)}",
+                FIREWALL_TAGS if binary in ("ufw", "nft") or "tables" in binary else STOP_TAGS,
+                event, data={"command": proc.cmdline()},
+                suppressed=self._installer_suppression(event)))
+        elif binary == "journalctl" and any(a.startswith("--vacuum") for a in args):
+            out.append(build_detection(
+                NAME, "log_clear", Priority.ERROR,
+                f"Journal vacuumed: `{proc.cmdline()}` by {describe_process(event)}",
+                LOG_TAGS, event, path="/var/log/journal/", data={"command": proc.cmdline()}))
+        return out
+
+    def _installer_suppression(self, event: Event) -> Suppression | None:
+        installer = lineage_binary(event.proc, PACKAGE_INSTALLERS)
+        if installer is None:
+            return None
+        return static_suppression(NAME, "package_managers", installer,
+                                  "package installation reconfigures security tooling")
+
+    # -- signals to the agent -----------------------------------------------------------
+
+    def _on_kill(self, event: Event) -> list[Detection]:
+        target = event.args.get("pid")
+        sig = event.args.get("sig")
+        if self.own.pid is None or target != self.own.pid or sig not in TERMINATING_SIGNALS:
+            return []
+        if self.own.owns(event.proc):
+            return []
+        proc = event.proc
+        suppression = None
+        if proc.pid == 1 or matched_binary(proc, {"systemd"}):
+            suppression = static_suppression(NAME, "service_manager", binary_name(proc),
+                                             "the service manager delivering a stop")
+        result = "" if event.res is None or event.res >= 0 else " (failed)"
+        output = (f"Signal {sig} sent to the Vigil agent (pid {target}) by "
+                  f"{describe_process(event)}{result}: {proc.cmdline() or '?'}")
+        return [build_detection(NAME, "agent_kill", Priority.CRITICAL, output, STOP_TAGS, event,
+                                data={"signal": sig, "target_pid": target},
+                                suppressed=suppression)]
+
+    # -- logs -----------------------------------------------------------------------------
+
+    def _on_log_change(self, event: Event) -> list[Detection]:
+        if event.res is not None and event.res < 0:
+            return []
+        t = event.type
+        fd = event.fd
+        if t in _OPEN:
+            flags = event.args.get("flags")
+            if flags is None or not (flags & _O_TRUNC and is_open_write(flags)):
+                return []
+            path, verb = (fd.name if fd else None) or event.args.get("name"), "truncated"
+        elif t == "ftruncate":
+            path, verb = (fd.name if fd else None), "truncated"
+        elif t == "truncate":
+            path, verb = event.args.get("path"), "truncated"
+        else:
+            path, verb = event.args.get("path") or event.args.get("name"), "deleted"
+        hit = SECURITY_LOGS.match(path) or self._extra_logs.match(path)
+        if hit is None:
+            return []
+        if t in ("truncate", "ftruncate") and event.args.get("length") not in (None, 0):
+            return []
+        suppression = None
+        keeper = matched_binary(event.proc, LOG_KEEPERS) or (
+            "own" if self.own.owns(event.proc) else None)
+        if keeper:
+            suppression = static_suppression(NAME, "log_keepers", keeper,
+                                             "log rotation by the daemons that own the logs")
+        else:
+            suppression = self._installer_suppression(event)
+        history = hit[0] == "shell_history"
+        output = (f"{'Shell history' if history else 'Security log'} {path} {verb} by "
+                  f"{describe_process(event)}: {event.proc.cmdline() or '?'}")
+        return [build_detection(NAME, "history_clear" if history else "log_clear",
+                                Priority.WARNING if history else Priority.ERROR, output,
+                                HISTORY_TAGS if history else LOG_TAGS, event, path=path,
+                                data={"operation": verb}, suppressed=suppression)]

@@ -1,0 +1,88 @@
+"""`suid_binary`: a file made set-user-ID or set-group-ID (`chmod u+s`, `chmod 4755`).
+
+A new SUID binary is a classic persistence and escalation backdoor (a root-owned copy of a
+shell with the SUID bit). Reported from `chmod`, `fchmod` and `fchmodat` that succeed with
+`S_ISUID` or `S_ISGID` in the mode. Critical when the file is in a world-writable place.
+
+Static allowlist: package managers (and what they run) install SUID binaries by design;
+set-group-ID on a directory (group inheritance for shared folders) is not a binary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vigil.detections import Detection, Suppression
+from vigil.detectors.detection_builder import (build_detection, describe_process,
+                                               static_suppression)
+from vigil.detectors.params import read_params
+from vigil.detectors.process_identity import (PACKAGE_MANAGERS, UNTRUSTED_DIRS, AgentIdentity,
+                                              lineage_binary)
+from vigil.events.flags import format_mode
+from vigil.events.model import Event
+from vigil.priority import Priority
+
+NAME = "suid_binary"
+TAGS = ("attack.privilege_escalation", "attack.persistence", "T1548.001")
+S_ISUID = 0o4000
+S_ISGID = 0o2000
+_CHMOD = frozenset({"chmod", "fchmod", "fchmodat", "fchmodat2"})
+
+
+@dataclass(frozen=True)
+class SuidBinaryParams:
+    """`[detectors.suid_binary]`."""
+
+    enabled: bool = True
+    #: more programs that may set SUID/SGID bits (binary names, e.g. an in-house installer)
+    extra_installers: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "SuidBinaryParams":
+        """Read and validate `[detectors.suid_binary]`; raises `ConfigError`."""
+        return read_params(cls, data, NAME)
+
+
+class SuidBinaryDetector:
+    """New SUID/SGID files."""
+
+    name = NAME
+    Params = SuidBinaryParams
+    event_types = _CHMOD
+
+    def __init__(self, params: SuidBinaryParams | None = None,
+                 own: AgentIdentity | None = None) -> None:
+        self.params = params or SuidBinaryParams()
+        self.own = own or AgentIdentity()
+        self._installers = PACKAGE_MANAGERS | frozenset(self.params.extra_installers)
+
+    def _suppression(self, event: Event, mode: int) -> Suppression | None:
+        installer = lineage_binary(event.proc, self._installers)
+        if installer:
+            return static_suppression(NAME, "package_managers", installer,
+                                      "package managers install SUID/SGID binaries")
+        is_dir = event.fd is not None and event.fd.type == "directory"
+        if is_dir and not mode & S_ISUID:
+            return static_suppression(NAME, "sgid_directories", "directory",
+                                      "set-group-ID on a directory makes new files inherit "
+                                      "its group")
+        return None
+
+    def on_event(self, event: Event) -> list[Detection]:
+        """Report a chmod that sets SUID or SGID."""
+        if event.type not in _CHMOD or (event.res is not None and event.res < 0):
+            return []
+        mode = event.args.get("mode")
+        if not isinstance(mode, int) or not mode & (S_ISUID | S_ISGID):
+            return []
+        path = event.args.get("filename") or event.args.get("path") or (
+            event.fd.name if event.fd is not None else None)
+        bits = "+".join(b for b, m in (("SUID", S_ISUID), ("SGID", S_ISGID)) if mode & m)
+        writable = bool(path) and path.startswith(UNTRUSTED_DIRS)
+        priority = Priority.CRITICAL if writable else (
+            Priority.ERROR if mode & S_ISUID else Priority.WARNING)
+        output = (f"{bits} bit set on {path or '?'} (mode {format_mode(mode)}) by "
+                  f"{describe_process(event)}: {event.proc.cmdline() or '?'}")
+        return [build_detection(NAME, "suid" if mode & S_ISUID else "sgid", priority, output,
+                                TAGS, event, path=path, data={"mode": format_mode(mode)},
+                                suppressed=self._suppression(event, mode))]

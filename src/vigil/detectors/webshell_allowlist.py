@@ -1,0 +1,61 @@
+"""Static knowledge for `webshell`: who serves the web, and what their children may be.
+
+Always true, everywhere: JavaScript/Java/Python toolchains run their build and test
+scripts through `sh -c` (`npm run build` is `sh -c "react-scripts build"` under node), and
+web applications send mail and convert images through helper programs. A shell whose every
+command is such a tool is audited, never alerted; `id`, `cat /etc/passwd`, downloaders or
+an interactive shell under a web server or runtime are alerted.
+"""
+
+from __future__ import annotations
+
+#: pure web servers: a shell under them is never normal work
+WEB_SERVERS: frozenset[str] = frozenset({
+    "nginx", "apache2", "httpd", "lighttpd", "caddy", "php-fpm", "php-cgi", "hhvm",
+    "openresty", "traefik", "tomcat", "jetty", "httpd-prefork", "httpd-worker",
+})
+#: name prefixes of versioned web server binaries (php-fpm8.2, php-cgi7.4 ...)
+WEB_SERVER_PREFIXES: tuple[str, ...] = ("php-fpm", "php-cgi", "php")
+
+#: application runtimes that serve the web but also run build tooling
+APP_RUNTIMES: frozenset[str] = frozenset({
+    "node", "nodejs", "java", "deno", "bun", "dotnet", "ruby", "puma", "unicorn",
+    "passenger", "gunicorn", "uvicorn", "uwsgi", "daphne", "hypercorn", "waitress-serve",
+})
+#: python entry points that make a python process a web server
+PYTHON_WEB_ENTRY_POINTS: frozenset[str] = frozenset({
+    "gunicorn", "uvicorn", "uwsgi", "daphne", "hypercorn", "waitress-serve", "waitress",
+    "flask", "manage.py", "http.server", "wsgi.py", "asgi.py", "granian",
+})
+#: accounts web servers run as
+WEB_USERS: frozenset[str] = frozenset({"www-data", "nginx", "apache", "http", "httpd",
+                                       "wwwrun", "lighttpd"})
+
+#: what npm/yarn scripts and JVM/Python build tooling run through `sh -c`
+BUILD_SCRIPT_TOOLS: frozenset[str] = frozenset({
+    "npm", "npx", "yarn", "yarnpkg", "pnpm", "pnpx", "node", "nodejs", "corepack",
+    "react-scripts", "vite", "webpack", "webpack-cli", "webpack-dev-server", "tsc", "jest",
+    "vitest", "mocha", "next", "nuxt", "nuxi", "ng", "vue-cli-service", "svelte-kit",
+    "astro", "remix", "gatsby", "parcel", "rollup", "esbuild", "swc", "babel", "eslint",
+    "prettier", "stylelint", "tailwindcss", "postcss", "sass", "lessc", "turbo", "nx",
+    "lerna", "rimraf", "cross-env", "concurrently", "nodemon", "ts-node", "tsx",
+    "playwright", "cypress", "storybook", "husky", "lint-staged", "patch-package",
+    "node-gyp", "prisma", "tsup", "unbuild", "changeset", "semantic-release",
+    "git", "mvn", "gradle", "gradlew", "ant", "sbt", "pip", "pip3", "poetry", "pytest",
+    "make", "echo", "true", "test", "[", "mkdir", "cp", "mv", "rm", "touch", "printf",
+    "cd", "exit", "sleep",
+})
+#: helpers web applications legitimately run (mail, images, documents)
+APP_HELPERS: frozenset[str] = frozenset({
+    "sendmail", "postdrop", "msmtp", "ssmtp", "exim", "exim4", "convert", "magick",
+    "identify", "gs", "ffmpeg", "ffprobe", "wkhtmltopdf", "pdftotext", "pdftoppm",
+    "libreoffice", "soffice", "optipng", "jpegoptim", "pngquant", "cwebp", "gifsicle",
+})
+
+#: recon and download tools: spawned by a web server or runtime, they mean a web shell
+RECON_TOOLS: frozenset[str] = frozenset({
+    "id", "whoami", "uname", "hostname", "ifconfig", "ip", "netstat", "ss", "ps", "w",
+    "who", "last", "lastlog", "env", "printenv", "getent", "groups", "lsb_release",
+    "arp", "route", "nmap", "nc", "ncat", "netcat", "socat", "wget", "curl", "crontab",
+    "sudo", "su", "passwd", "base64", "lsof", "lscpu", "dmesg",
+})
