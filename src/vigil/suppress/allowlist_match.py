@@ -20,6 +20,7 @@ from vigil.detections import Detection
 
 T = TypeVar("T")
 V = TypeVar("V")
+K = TypeVar("K")
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -128,30 +129,37 @@ def first_for_all(values: Iterable[V], find: Callable[[V], T | None]) -> T | Non
     return first
 
 
-class TextPatterns(Generic[T]):
-    """Literal strings (one dict lookup) and shell-style globs (tried in order)."""
+class _ExactThenTried(Generic[K, T]):
+    """Exact keys in a dict (one lookup), then tests tried in order (globs, networks)."""
 
-    def __init__(self, items: Iterable[tuple[str, T]]) -> None:
-        self.exact: dict[str, T] = {}
-        self.globs: list[tuple[Callable[[str], object], T]] = []
-        for text, item in items:
-            if is_glob(text):
-                self.globs.append((re.compile(fnmatch.translate(text)).match, item))
-            else:
-                self.exact.setdefault(text, item)
+    def __init__(self) -> None:
+        self.exact: dict[K, T] = {}
+        self.tried: list[tuple[Callable[[K], object], T]] = []
 
     def __bool__(self) -> bool:
-        return bool(self.exact or self.globs)
+        return bool(self.exact or self.tried)
 
-    def find(self, value: str) -> T | None:
+    def find(self, value: K) -> T | None:
         """The item for `value`, or None."""
         hit = self.exact.get(value)
         if hit is not None:
             return hit
-        for match, item in self.globs:
-            if match(value):
+        for test, item in self.tried:
+            if test(value):
                 return item
         return None
+
+
+class TextPatterns(_ExactThenTried[str, T]):
+    """Literal strings and shell-style globs (case-sensitive)."""
+
+    def __init__(self, items: Iterable[tuple[str, T]]) -> None:
+        super().__init__()
+        for text, item in items:
+            if is_glob(text):
+                self.tried.append((re.compile(fnmatch.translate(text)).match, item))
+            else:
+                self.exact.setdefault(text, item)
 
 
 class ProcessPatterns(Generic[T]):
@@ -199,25 +207,17 @@ class PathPatterns(Generic[T]):
         return self.globs.find(path)
 
 
-class NetworkPatterns(Generic[T]):
-    """Addresses (one dict lookup) and networks (tried in order)."""
+def _in_network(net: IpNetwork) -> Callable[[IpAddress], bool]:
+    return lambda ip: ip.version == net.version and ip in net
 
-    def __init__(self, addresses: Iterable[tuple[str, T]], networks: Iterable[tuple[str, T]]) -> None:
-        self.addresses: dict[IpAddress, T] = {}
+
+class NetworkPatterns(_ExactThenTried[IpAddress, T]):
+    """Addresses and networks."""
+
+    def __init__(self, addresses: Iterable[tuple[str, T]],
+                 networks: Iterable[tuple[str, T]]) -> None:
+        super().__init__()
         for text, item in addresses:
-            self.addresses.setdefault(ipaddress.ip_address(text), item)
-        self.networks = [(ipaddress.ip_network(text, strict=False), item)
-                         for text, item in networks]
-
-    def __bool__(self) -> bool:
-        return bool(self.addresses or self.networks)
-
-    def find(self, ip: IpAddress) -> T | None:
-        """The item for `ip`, or None."""
-        hit = self.addresses.get(ip)
-        if hit is not None:
-            return hit
-        for net, item in self.networks:
-            if ip.version == net.version and ip in net:
-                return item
-        return None
+            self.exact.setdefault(ipaddress.ip_address(text), item)
+        for text, item in networks:
+            self.tried.append((_in_network(ipaddress.ip_network(text, strict=False)), item))
