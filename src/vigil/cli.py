@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "vigil.commands.config",
     "vigil.commands.record",
     "vigil.commands.audit",
+    "vigil.commands.alerts",
 ]
 
 
