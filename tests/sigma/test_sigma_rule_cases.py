@@ -12,7 +12,7 @@ import yaml
 from sigma_event_spec import build_event
 from vigil.rules.sigma import SigmaEngine, load_sigma_paths, validate_sigma
 
-SIGMA_LINUX = Path(__file__).resolve().parents[2] / ".." / "shared" / "rules" / "sigma" / "linux"
+SIGMA_LINUX = Path(__file__).resolve().parents[3] / "shared" / "rules" / "sigma" / "linux"
 CASES = yaml.safe_load((Path(__file__).parent / "fixtures" / "sigma_cases.yaml").read_text())
 
 
