@@ -119,8 +119,9 @@ class DetectorConfig:
     name: str
     enabled: bool = True
     #: the detector's validated `Params` object; None when the registry is not available
-    #: (then the detector uses its defaults) — `raw` keeps the table as written
+    #: (then the detector uses its defaults)
     params: Any = None
+    #: the table as written (with `enabled`), for `vigil.detectors.registry.build_detectors`
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -182,6 +183,10 @@ class VigilConfig:
     def detector(self, name: str) -> DetectorConfig:
         """The configuration of detector `name` (enabled with default params if unset)."""
         return self.detectors.get(name) or DetectorConfig(name=name)
+
+    def detector_tables(self) -> dict[str, dict[str, Any]]:
+        """`[detectors.<name>]` tables as written, by name (what `build_detectors` takes)."""
+        return {name: dict(d.raw) for name, d in self.detectors.items()}
 
 
 # ---------------------------------------------------------------- optional owners
@@ -299,7 +304,8 @@ def _read_detectors(top: TableReader,
             raise ConfigError(sub.key, f"unknown detector {name!r} (known: "
                                        f"{', '.join(sorted(registry))})")
         enabled = sub.get_bool("enabled", True)
-        raw = {k: v for k, v in sub.data.items() if k != "enabled"}
+        # the whole table, `enabled` included: each detector's Params declares it too
+        raw = dict(sub.data)
         params = None
         params_type = getattr(registry[name], "Params", None) if registry is not None else None
         if params_type is not None:

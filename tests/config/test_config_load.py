@@ -162,6 +162,7 @@ def test_missing_file_and_bad_encoding_are_config_errors(tmp_path: Path) -> None
 
 @dataclasses.dataclass(frozen=True)
 class _WindowParams:
+    enabled: bool = True
     window_secs: float = dataclasses.field(default=60.0, metadata=minimum(0))
     threshold: int = dataclasses.field(default=5, metadata=minimum(1))
 
@@ -181,8 +182,8 @@ def test_detector_params_are_validated_by_the_detector(tmp_path: Path) -> None:
     text = '[detectors.burst]\nenabled = false\nthreshold = 9\n'
     cfg = parse_config(text, write(tmp_path, text), detector_registry=REGISTRY)
     assert cfg.detector("burst").enabled is False
-    assert cfg.detector("burst").params == _WindowParams(threshold=9)
-    assert cfg.detector("burst").raw == {"threshold": 9}
+    assert cfg.detector("burst").params == _WindowParams(enabled=False, threshold=9)
+    assert cfg.detector_tables() == {"burst": {"enabled": False, "threshold": 9}}
 
 
 def test_every_registered_detector_gets_default_params(tmp_path: Path) -> None:
@@ -208,3 +209,16 @@ def test_config_is_immutable() -> None:
     cfg: VigilConfig = load_config(None)
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.state_dir = Path("/elsewhere")  # type: ignore[misc]
+
+
+def test_the_real_detector_registry_validates_detector_tables(tmp_path: Path) -> None:
+    from vigil.detectors.registry import DETECTORS, build_detectors
+
+    err = error_of(tmp_path, '[detectors.data_exfill]\nenabled = false\n')
+    assert err.key == "detectors.data_exfill" and "unknown detector" in err.message
+    cfg = load_config(write(tmp_path, '[detectors.data_exfil]\nenabled = false\n'))
+    assert set(cfg.detectors) == set(DETECTORS)
+    assert cfg.detector("data_exfil").enabled is False
+    assert cfg.detector("data_exfil").params.enabled is False
+    built = {d.name for d in build_detectors(cfg.detector_tables(), own_pid=1, own_uid=0)}
+    assert "data_exfil" not in built and "webshell" in built
