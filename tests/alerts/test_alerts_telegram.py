@@ -199,22 +199,37 @@ def test_token_from_environment(telegram_server, tmp_path) -> None:
     assert TOKEN not in repr(cfg)
 
 
-def test_concurrent_submit_never_blocks_while_sink_hangs(telegram_server, tmp_path) -> None:
+def test_a_hanging_sink_blocks_neither_submit_nor_acceptance(telegram_server, tmp_path) -> None:
     gate = threading.Event()
     telegram_server.script.append(Scripted(200, {"ok": True}, gate=gate))
     cfg = AlertsConfig.from_dict({"sinks": {"tg": telegram_sink_table(telegram_server.url,
                                                                       min_interval_secs=0)},
                                   "routes": [{"sink": "tg"}], "queue_size": 10})
-    p = AlertPipeline(cfg, tmp_path, clock=lambda: T0)
+    p = AlertPipeline(cfg, tmp_path, clock=lambda: T0, poll_interval=0.01)
     p.start()
     p.submit(anomaly("a0", T0))
-    deadline = threading.Event()
-    while not telegram_server.attempts and not deadline.wait(0.01):
+    waited = threading.Event()
+    while not telegram_server.attempts and not waited.wait(0.01):
         pass
-    # the pipeline thread is stuck in an HTTP call: submit still returns at once
-    results = [p.submit(anomaly(f"k{i}", T0)) for i in range(15)]
-    assert results == [True] * 10 + [False] * 5
-    assert p.stats().dropped == 5
+    # the Telegram thread is stuck in an HTTP call; submits still return at once and
+    # the acceptance thread still moves them into the outbox
+    for i in range(30):
+        assert p.submit(anomaly(f"k{i}", T0))
+        waited.wait(0.005)
+    while p.counts().pending < 31 and not waited.wait(0.01):
+        pass
+    # 30 new ones, plus the one in flight (pending until the sink answers)
+    assert p.counts().pending == 31 and telegram_server.accepted == []
     gate.set()
     stats = p.stop()
-    assert stats.sent == 11 and len(telegram_server.accepted) == 11
+    assert stats.sent == 31 and len(telegram_server.accepted) == 31 and stats.dropped == 0
+
+
+def test_full_queue_refuses_and_counts_without_blocking(tmp_path) -> None:
+    cfg = AlertsConfig.from_dict({"sinks": {"o": {"type": "stdout"}},
+                                  "routes": [{"sink": "o"}], "queue_size": 10})
+    p = AlertPipeline(cfg, tmp_path, clock=lambda: T0)  # not started: nothing drains
+    results = [p.submit(anomaly(f"k{i}", T0)) for i in range(15)]
+    assert results == [True] * 10 + [False] * 5
+    assert p.stats().dropped == 5 and p.stats().submitted == 10
+    p.close()

@@ -56,17 +56,19 @@ class Deliverer:
         """The earliest time a paused sink may send again."""
         return min(self._ready_at.values(), default=None)
 
-    def deliver_due(self, now: float, limit: int = 500) -> DeliveryStats:
-        """One round: try every due message whose sink is ready."""
+    def deliver_due(self, now: float, limit: int = 500, *, sink: str | None = None
+                    ) -> DeliveryStats:
+        """One round: try every due message (of `sink` only, when given) whose sink is
+        ready. Messages for sinks no longer configured are dead-lettered."""
         stats = DeliveryStats()
-        for msg in self._outbox.due(now, limit):
+        for msg in self._outbox.due(now, limit, sink=sink):
             if self._ready_at.get(msg.sink, 0.0) > now:
                 continue
-            sink = self._sinks.get(msg.sink)
-            if sink is None:
+            target = self._sinks.get(msg.sink)
+            if target is None:
                 self._dead(msg, now, f"sink {msg.sink!r} is not configured", stats)
                 continue
-            self._deliver_one(sink, msg, now, stats)
+            self._deliver_one(target, msg, now, stats)
         return stats
 
     def _deliver_one(self, sink: Sink, msg: OutboxMessage, now: float,

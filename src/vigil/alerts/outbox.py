@@ -181,13 +181,15 @@ class Outbox:
 
     # --- delivering -------------------------------------------------------------------
 
-    def due(self, now: float, limit: int = 500) -> list[OutboxMessage]:
-        """Pending messages whose next attempt is due, oldest first."""
+    def due(self, now: float, limit: int = 500, *, sink: str | None = None
+            ) -> list[OutboxMessage]:
+        """Pending messages whose next attempt is due (for one sink, or all), oldest first."""
+        where = "state = 'pending' AND next_attempt <= ?" + (" AND sink = ?" if sink else "")
+        args = (now, sink, limit) if sink else (now, limit)
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, sink, alert, attempts, progress, created FROM messages"
-                " WHERE state = 'pending' AND next_attempt <= ? ORDER BY id LIMIT ?",
-                (now, limit)).fetchall()
+                f" WHERE {where} ORDER BY id LIMIT ?", args).fetchall()
         return [OutboxMessage(id=r[0], sink=r[1], alert=decode_alert(r[2]), attempts=r[3],
                               progress=r[4], created=r[5]) for r in rows]
 

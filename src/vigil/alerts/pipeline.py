@@ -3,13 +3,16 @@
 The engine calls `submit(detection)`, which only appends to a bounded in-memory queue and
 never blocks; when the queue is full the incident is counted as dropped and `submit`
 returns False (it is still in the audit trail, which the suppression stage writes).
-Everything after the queue happens in `pump(now)`, either on the pipeline's own thread
-(`start()`/`stop()`) or called directly with an injected clock (tests, replays):
+Everything after the queue happens in two stages, run by `pump(now)` with an injected clock
+(tests, replays) or by background threads (`start()`/`stop()`):
 
-1. drain the queue; close the batch windows that ended by `now`;
-2. route each incident, let the batcher decide (send now / hold), and write the outcome —
-   queued messages, window members — to the SQLite outbox in one transaction;
-3. deliver due messages, with retries, backoff and dead-lettering.
+1. accept: drain the queue; close the batch windows that ended by `now`; route each
+   incident, let the batcher decide (send now / hold), and write the outcome — queued
+   messages, window members — to the SQLite outbox in one transaction;
+2. deliver: send due messages, with retries, backoff and dead-lettering.
+
+With `start()`, acceptance runs on one thread and delivery on one thread per sink, so a
+sink that hangs for its whole timeout delays neither the queue nor the other sinks.
 
 So an incident is durable once a pump has accepted it: a crash after that loses nothing,
 and a restart resumes open windows and pending deliveries from the outbox.
@@ -89,9 +92,11 @@ class AlertPipeline:
         self._batcher = Batcher(hostname=config.hostname or socket.gethostname())
         self._queue: deque[Detection] = deque()
         self._lock = threading.RLock()
+        self._stats_lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._sink_wakes: dict[str, threading.Event] = {}
         self._stats = PipelineStats()
         self._sinks = dict(sinks) if sinks is not None else build_sinks(
             config.sinks, environ=environ, transport=transport)
@@ -120,18 +125,12 @@ class AlertPipeline:
     # --- the pipeline side --------------------------------------------------------------
 
     def pump(self, now: float | None = None) -> PipelineStats:
-        """One round at time `now` (default: the clock): accept queued incidents, close
-        ended windows, deliver what is due. Returns the stats so far."""
-        with self._lock:
-            now = self._clock() if now is None else now
-            depth = len(self._queue)
-            self._stats.max_queue_depth = max(self._stats.max_queue_depth, depth)
-            with self.outbox.transaction():
-                self._persist_closed(self._batcher.close_due(now), now)
-                for _ in range(depth):
-                    self._accept(self._queue.popleft(), now)
-            self._deliver(now)
-            return self.stats()
+        """One synchronous round at time `now` (default: the clock): accept queued
+        incidents, close ended windows, deliver what is due. Returns the stats so far."""
+        now = self._clock() if now is None else now
+        self._accept_queued(now)
+        self._deliver(now)
+        return self.stats()
 
     tick = pump
 
@@ -152,13 +151,12 @@ class AlertPipeline:
     def flush(self, now: float | None = None) -> PipelineStats:
         """Close every open window now (their summaries go out early) and deliver: for the
         end of a replay, or an agent stopping for good."""
-        with self._lock:
-            now = self._clock() if now is None else now
-            self.pump(now)
-            with self.outbox.transaction():
-                self._persist_closed(self._batcher.flush(now), now)
-            self._deliver(now)
-            return self.stats()
+        now = self._clock() if now is None else now
+        self._accept_queued(now)
+        with self._lock, self.outbox.transaction():
+            self._persist_closed(self._batcher.flush(now), now)
+        self._deliver(now)
+        return self.stats()
 
     def stats(self) -> PipelineStats:
         """A snapshot of the counters."""
@@ -171,22 +169,33 @@ class AlertPipeline:
     # --- thread -------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Run pumps on a background thread until `stop()`."""
-        if self._thread is not None:
+        """Run acceptance on one background thread and delivery on one thread per sink,
+        until `stop()`."""
+        if self._threads:
             raise RuntimeError("alert pipeline already started")
         self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="vigil-alerts", daemon=True)
-        self._thread.start()
+        self._sink_wakes = {name: threading.Event() for name in self._sinks}
+        self._threads = [threading.Thread(target=self._accept_loop, name="vigil-alerts-accept",
+                                          daemon=True)]
+        self._threads += [threading.Thread(target=self._deliver_loop, args=(name, ev),
+                                           name=f"vigil-alerts-{name}", daemon=True)
+                          for name, ev in self._sink_wakes.items()]
+        for t in self._threads:
+            t.start()
 
     def stop(self, *, flush_windows: bool = False) -> PipelineStats:
-        """Stop the thread, accept what is queued and deliver what is due, then close the
+        """Stop the threads, accept what is queued and deliver what is due, then close the
         sinks and the outbox. Open windows stay in the outbox and resume on the next start,
-        unless `flush_windows` sends their summaries now."""
-        if self._thread is not None:
+        unless `flush_windows` sends their summaries now. A sink that is down keeps its
+        messages in the outbox for the next start."""
+        if self._threads:
             self._stopping.set()
             self._wake.set()
-            self._thread.join()
-            self._thread = None
+            for ev in self._sink_wakes.values():
+                ev.set()
+            for t in self._threads:
+                t.join()
+            self._threads = []
         stats = self.flush() if flush_windows else self.pump()
         self.close()
         return stats
@@ -197,14 +206,25 @@ class AlertPipeline:
             sink.close()
         self.outbox.close()
 
-    def _run(self) -> None:
+    def _accept_loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                self.pump()
+                if self._accept_queued(self._clock()):
+                    for ev in self._sink_wakes.values():
+                        ev.set()
             except Exception:  # one bad round must not end alerting for good
-                log.exception("alert pipeline round failed; retrying")
+                log.exception("alert acceptance round failed; retrying")
             self._wake.wait(self._poll_interval)
             self._wake.clear()
+
+    def _deliver_loop(self, sink: str, wake: threading.Event) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._deliver(self._clock(), sink)
+            except Exception:
+                log.exception("alert delivery round for sink %s failed; retrying", sink)
+            wake.wait(self._poll_interval)
+            wake.clear()
 
     # --- internals ----------------------------------------------------------------------
 
@@ -217,6 +237,18 @@ class AlertPipeline:
                             "configured (its incidents are in the audit trail)", w.key, w.route)
                 with self.outbox.transaction():
                     self.outbox.drop_window(w.route, w.key)
+
+    def _accept_queued(self, now: float) -> int:
+        """Accept everything queued at `now`; returns how many messages were queued."""
+        with self._lock:
+            depth = len(self._queue)
+            self._stats.max_queue_depth = max(self._stats.max_queue_depth, depth)
+            before = self._stats.immediate + self._stats.summaries
+            with self.outbox.transaction():
+                self._persist_closed(self._batcher.close_due(now), now)
+                for _ in range(depth):
+                    self._accept(self._queue.popleft(), now)
+            return self._stats.immediate + self._stats.summaries - before
 
     def _accept(self, det: Detection, now: float) -> None:
         routes = self._router.routes_for(det)
@@ -252,8 +284,9 @@ class AlertPipeline:
             if c.next_window is not None:
                 self.outbox.save_window(c.next_window)
 
-    def _deliver(self, now: float) -> None:
-        d = self._deliverer.deliver_due(now)
-        self._stats.sent += d.sent
-        self._stats.failed += d.failed
-        self._stats.dead += d.dead
+    def _deliver(self, now: float, sink: str | None = None) -> None:
+        d = self._deliverer.deliver_due(now, sink=sink)
+        with self._stats_lock:
+            self._stats.sent += d.sent
+            self._stats.failed += d.failed
+            self._stats.dead += d.dead
