@@ -204,3 +204,29 @@ def test_unavailable_when_no_file_exists(tmp_path: Path) -> None:
     s = AuthLogSensor([str(tmp_path / "auth.log"), str(tmp_path / "secure")], None)
     with pytest.raises(SensorUnavailable, match="none of"):
         s.start()
+
+
+def test_read_waits_for_a_line_written_meanwhile(tmp_path: Path) -> None:
+    import threading
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    s = make(tmp_path, log)
+    s.start()
+    writer = threading.Timer(0.1, append, args=(log, line(4)))
+    writer.start()
+    try:
+        assert ports(s.read(5.0)) == [4]
+    finally:
+        writer.cancel()
+        s.stop()
+
+
+def test_follows_the_first_existing_candidate(tmp_path: Path) -> None:
+    secure = tmp_path / "secure"
+    secure.write_text(line(1))
+    other = tmp_path / "other"
+    other.write_text(line(2))
+    s = AuthLogSensor([str(tmp_path / "auth.log"), str(secure), str(other)], None, start_at_end=False)
+    s.start()
+    assert ports(s.read(0)) == [1]
+    s.stop()

@@ -29,7 +29,7 @@ Time is the events' own timestamps, so replays and tests behave like live runs.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,25 +94,38 @@ class SshBruteforceParams:
 
 
 class _Window:
-    """Timestamps (and a few events) of one key within a sliding window."""
+    """Timestamps, distinct values (kept counted, so `distinct()` is O(1)) and a few
+    evidence events of one key within a sliding window."""
 
-    __slots__ = ("times", "values", "events")
+    __slots__ = ("times", "values", "counts", "events")
 
     def __init__(self) -> None:
-        self.times: deque[int] = deque(maxlen=_MAX_HISTORY)
-        self.values: deque[str | None] = deque(maxlen=_MAX_HISTORY)
+        self.times: deque[int] = deque()
+        self.values: deque[str | None] = deque()
+        self.counts: Counter[str] = Counter()
         self.events: deque[Event] = deque(maxlen=_EVIDENCE)
 
     def add(self, ts: int, value: str | None, event: Event, window_ns: int) -> None:
         self.times.append(ts)
         self.values.append(value)
+        if value is not None:
+            self.counts[value] += 1
         self.events.append(event)
+        if len(self.times) > _MAX_HISTORY:
+            self._drop_oldest()
         self.prune(ts, window_ns)
+
+    def _drop_oldest(self) -> None:
+        self.times.popleft()
+        value = self.values.popleft()
+        if value is not None:
+            self.counts[value] -= 1
+            if not self.counts[value]:
+                del self.counts[value]
 
     def prune(self, now: int, window_ns: int) -> None:
         while self.times and now - self.times[0] > window_ns:
-            self.times.popleft()
-            self.values.popleft()
+            self._drop_oldest()
         while self.events and now - self.events[0].ts > window_ns:
             self.events.popleft()
 
@@ -120,7 +133,7 @@ class _Window:
         return len(self.times)
 
     def distinct(self) -> int:
-        return len({v for v in self.values if v is not None})
+        return len(self.counts)
 
 
 @dataclass

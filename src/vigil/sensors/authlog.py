@@ -1,6 +1,6 @@
 """`AuthLogSensor`: follow `/var/log/auth.log` (Debian) or `/var/log/secure` (RHEL).
 
-The sensor tails each configured file that exists, survives rotation (the path now names a
+The sensor tails the first of its candidate paths that exists, survives rotation (the path now names a
 new inode: the rest of the old file is read first, then the new one from its start) and
 truncation (the file got shorter than our offset: read again from 0), and remembers
 `{path: inode, offset}` in a small JSON state file so a restart neither loses nor repeats
@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,8 @@ class _Tail:
     retired: list[_Retired] = field(default_factory=list)
 
 
+#: how often files are checked for new lines while `read()` waits
+POLL_INTERVAL = 0.25
 #: seconds an old inode is still drained after a rotation
 RETIRE_AFTER = 5.0
 
@@ -65,7 +68,7 @@ RETIRE_AFTER = 5.0
 class AuthLogSensor:
     """Tail authentication logs and yield `auth.*` events.
 
-    `paths`: files to follow (missing ones are skipped; at least one must exist at start).
+    `paths`: candidate files; the first that exists at start is followed.
     `state_file`: JSON file keeping each path's inode and offset across restarts (None: no
     persistence). `now`: the clock used to give syslog stamps their year (tests inject it).
     `bare_program`: the files hold bare messages of that program with no syslog header
@@ -84,6 +87,7 @@ class AuthLogSensor:
         self._bare_program = bare_program
         self._tails: list[_Tail] = []
         self._saved: dict[str, dict[str, int]] = {}
+        self._stopping = threading.Event()
         self._counts = {"events": 0, "lines": 0, "unparsed": 0, "rotations": 0,
                         "truncations": 0, "errors": 0}
 
@@ -92,19 +96,32 @@ class AuthLogSensor:
     def start(self) -> None:
         """Open every existing file at its saved offset (or at its end / start)."""
         saved = self._load_state()
+        # the candidates name one log in different distributions (auth.log on Debian,
+        # secure on RHEL); following two would double every line where one links the other
         for path in self._paths:
-            if not os.path.exists(path):
-                continue
-            tail = _Tail(path)
-            self._open_at_saved(tail, saved.get(path))
-            self._tails.append(tail)
+            if os.path.exists(path):
+                tail = _Tail(path)
+                self._open_at_saved(tail, saved.get(path))
+                self._tails.append(tail)
+                break
         if not self._tails:
             raise SensorUnavailable(
                 f"authlog: none of {', '.join(self._paths)} exists (no syslog daemon writing "
                 "auth logs; use the journald sensor instead)")
 
     def read(self, timeout: float = 0.0) -> list[Event]:
-        """New events from every file; does not block (the caller sleeps between calls)."""
+        """New events from every file; with none, waits up to `timeout` (polling every
+        `POLL_INTERVAL` s) so that the caller's loop does not spin."""
+        events = self._poll()
+        deadline = time.monotonic() + timeout
+        while not events and not self._stopping.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0 or self._stopping.wait(min(left, POLL_INTERVAL)):
+                break
+            events = self._poll()
+        return events
+
+    def _poll(self) -> list[Event]:
         events: list[Event] = []
         for tail in self._tails:
             try:
@@ -117,6 +134,7 @@ class AuthLogSensor:
 
     def stop(self) -> None:
         """Save offsets and close the files; safe to call twice."""
+        self._stopping.set()
         if self._tails:
             self._save_state()
         for tail in self._tails:
