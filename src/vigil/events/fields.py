@@ -64,11 +64,16 @@ class FieldDef:
     arg: ArgMode = ArgMode.NONE
     #: the type when the field is used without an argument, if it differs (proc.aname)
     noarg_type: FieldType | None = None
+    #: the type as a function of the argument, for fields whose type depends on it
+    #: (`evt.rawarg.mode` is a number, `evt.rawarg.name` a string)
+    arg_type: Callable[[str], FieldType] | None = None
 
     def type_for(self, arg: str | None) -> FieldType:
         """The field's type for this argument (list-valued without an index)."""
         if arg is None and self.noarg_type is not None:
             return self.noarg_type
+        if arg is not None and self.arg_type is not None:
+            return self.arg_type(arg)
         return self.type
 
 
@@ -250,6 +255,10 @@ def _evt_args(e: Event, _a: str | None) -> str:
     return " ".join(parts)
 
 
+#: syscall arguments that sensors record as raw integers
+_NUMERIC_ARGS = frozenset({"flags", "mode", "request", "domain", "type", "protocol", "uid",
+                           "gid", "euid", "egid", "ruid", "suid", "pid", "sig", "fd", "res",
+                           "newfd", "oldfd", "backlog", "dirfd", "size", "len"})
 _IO_TYPES = frozenset({"read", "write", "readv", "writev", "pread", "pwrite", "preadv",
                        "pwritev", "recvfrom", "sendto", "recvmsg", "sendmsg"})
 _OPEN_TYPES = frozenset({"open", "openat", "openat2", "creat", "open_by_handle_at"})
@@ -447,7 +456,9 @@ def build_default_registry() -> FieldRegistry:
              "true when the syscall failed"))
     add(_def("evt.arg", S, _evt_arg, "argument by name or index, rendered as Falco does",
              arg=REQ))
-    add(_def("evt.rawarg", S, _evt_rawarg, "argument by name, raw value", arg=REQ))
+    add(_def("evt.rawarg", S, _evt_rawarg, "argument by name, raw value (numbers for "
+             "flags, mode, request, domain, uid, gid, pid, sig, fd, res)", arg=REQ,
+             arg_type=lambda a: I if a in _NUMERIC_ARGS else S))
     add(_def("evt.args", S, _evt_args, "all arguments as one string"))
     add(_def("evt.is_open_read", B, _is_open_read, "open event with read access"))
     add(_def("evt.is_open_write", B, _is_open_write, "open event with write access"))

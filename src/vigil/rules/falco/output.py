@@ -6,11 +6,12 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from vigil.events.fields import DEFAULT_FIELDS, FieldRegistry, UnknownFieldError
+from vigil.events.fields import ArgMode, DEFAULT_FIELDS, FieldRegistry, UnknownFieldError
 from vigil.events.model import Event
 from vigil.priority import Priority
 
-_TOKEN = re.compile(r"%([a-zA-Z][a-zA-Z0-9_]*(?:\.[a-zA-Z0-9_]+)*(?:\[[^\]\s]*\])?)")
+_TOKEN = re.compile(r"%([a-zA-Z][a-zA-Z0-9_]*(?:\.[a-zA-Z0-9_]+)*)")
+_ARG = re.compile(r"\[([^\]\s]*)\]")
 #: tokens Falco drops from outputs when they have no meaning for this deployment
 _DROPPED_TOKENS = ("%container.info",)
 NA = "<NA>"
@@ -48,19 +49,29 @@ class OutputFormat:
         self._parts: list[str | tuple[str, Callable[[Event], Any]]] = []
         self.fields: list[str] = []
         pos = 0
-        for m in _TOKEN.finditer(self.template):
-            token = m.group(1)
-            name, _, rest = token.partition("[")
-            arg = rest[:-1] if rest else None
+        text = self.template
+        m = _TOKEN.search(text)
+        while m is not None:
+            name, end, arg = m.group(1), m.end(), None
+            try:
+                fd, _a = registry.resolve(name)
+            except UnknownFieldError:
+                fd = None
+            am = _ARG.match(text, end)
+            if am is not None and (fd is None or fd.arg is not ArgMode.NONE):
+                arg, end = am.group(1), am.end()
             try:
                 ex = registry.extractor(name, arg)
             except UnknownFieldError:
+                token = name if arg is None else f"{name}[{arg}]"
                 raise OutputError(f"invalid formatting token %{token}: unknown field") from None
-            self._parts.append(self.template[pos: m.start()])
+            token = name if arg is None else f"{name}[{arg}]"
+            self._parts.append(text[pos: m.start()])
             self._parts.append((token, ex))
             if token not in self.fields:
                 self.fields.append(token)
-            pos = m.end()
+            pos = end
+            m = _TOKEN.search(text, end)
         self._parts.append(self.template[pos:])
 
     def render(self, event: Event) -> str:

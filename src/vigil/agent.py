@@ -1,0 +1,174 @@
+"""Assembling Vigil from its configuration: rules, detectors, suppression, audit, alerts.
+
+`build_pipeline()` is shared by `vigil run` (live sensors) and `vigil replay` (recordings),
+so a recording replays through exactly what the agent runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from vigil.config import VigilConfig, load_config
+from vigil.config_errors import ConfigError
+from vigil.pipeline import DetectionPipeline
+from vigil.rules.falco.engine import FalcoEngine
+from vigil.rules.falco.loader import RuleSet, load_rules
+from vigil.rules.sources import classify_paths
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BuiltPipeline:
+    """A ready pipeline plus what was found while building it."""
+
+    pipeline: DetectionPipeline
+    config: VigilConfig
+    falco: FalcoEngine | None = None
+    sigma: Any | None = None
+    detectors: list[Any] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    fatal: bool = False
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def event_types(self) -> set[str] | None:
+        """Every syscall event type a rule or detector needs (None: all of them)."""
+        types: set[str] = set()
+        for part in (self.falco, self.sigma):
+            if part is None:
+                continue
+            t = part.event_types if not callable(part.event_types) else part.event_types()
+            if t is None:
+                return None
+            types |= set(t)
+        for d in self.detectors:
+            types |= {t for t in d.event_types if not t.startswith("auth.")}
+        return types
+
+    def close(self) -> None:
+        """Flush and close what the pipeline opened (audit trail, alert outbox)."""
+        for c in reversed(self.closers):
+            try:
+                c()
+            except Exception:
+                log.exception("closing failed")
+
+
+def load_falco(paths: Sequence[str | Path], config: VigilConfig,
+               rule_matching: str = "first") -> tuple[FalcoEngine | None, RuleSet]:
+    """Load Falco rules and build their engine (None when there are no rules)."""
+    rs = load_rules(paths, min_priority=config.rules.min_priority,
+                    disabled=config.rules.disabled)
+    engine = FalcoEngine(rs, rule_matching=rule_matching, hostname=config.hostname) \
+        if rs.rules else None
+    return engine, rs
+
+
+def build_pipeline(*, config_path: str | Path | None = None, config: VigilConfig | None = None,
+                   rule_paths: Sequence[str] | None = None, suppress: bool = True,
+                   rule_matching: str = "first", audit: bool = True, alerts: bool = True,
+                   detectors: bool | None = None) -> BuiltPipeline:
+    """Build the detection pipeline.
+
+    `rule_paths` (command line) overrides the configured rules; without a config only
+    rules run (detectors need `detectors=True` or a config).
+    """
+    problems: list[str] = []
+    try:
+        cfg = config if config is not None else load_config(config_path)
+    except ConfigError as exc:
+        cfg = load_config(None)
+        return BuiltPipeline(DetectionPipeline([]), cfg, problems=[str(exc)], fatal=True)
+    if rule_paths:
+        rp = classify_paths(rule_paths)
+        falco_paths: list[Path] = rp.falco
+        sigma_paths: list[Path] = rp.sigma
+    else:
+        falco_paths = cfg.rules.falco_files()
+        sigma_paths = cfg.rules.sigma_files()
+    built = BuiltPipeline(DetectionPipeline([]), cfg)
+    consumers: list[Any] = []
+    if falco_paths:
+        engine, rs = load_falco(falco_paths, cfg, rule_matching)
+        problems.extend(str(e) for e in rs.errors)
+        built.warnings.extend(str(w) for w in rs.warnings)
+        if not rs.ok:
+            built.problems = problems
+            built.fatal = True
+            return built
+        built.falco = engine
+        if engine is not None:
+            consumers.append(engine)
+    if sigma_paths:
+        from vigil.rules.sigma import SigmaEngine, load_sigma_paths
+
+        res = load_sigma_paths(sigma_paths)
+        problems.extend(str(e) for e in res.errors)
+        built.warnings.extend(f"unsupported Sigma rule {u}" for u in res.unsupported)
+        disabled = set(cfg.rules.disabled)
+        rules = [r for r in res.rules if r.rule_id not in disabled and r.title not in disabled
+                 and r.priority.at_least(cfg.rules.min_priority)]
+        built.sigma = SigmaEngine(rules)
+        consumers.append(built.sigma)
+    use_detectors = detectors if detectors is not None else (config is not None
+                                                            or config_path is not None)
+    if use_detectors:
+        built.detectors = _build_detectors(cfg)
+        consumers.extend(built.detectors)
+    suppressor = _build_suppressor(cfg, built) if suppress else None
+    trail = _build_audit(cfg, built) if audit else None
+    alert = _build_alerts(cfg, built) if alerts else None
+    built.pipeline = DetectionPipeline(consumers, suppress=suppressor, audit=trail, alert=alert)
+    built.problems = problems
+    return built
+
+
+def _build_detectors(cfg: VigilConfig) -> list[Any]:
+    from vigil.detectors.registry import build_detectors
+
+    tables = {name: dc.raw for name, dc in cfg.detectors.items()}
+    for name, dc in cfg.detectors.items():
+        tables[name] = {**dc.raw, "enabled": dc.enabled}
+    return build_detectors(tables, own_pid=os.getpid(), own_uid=os.getuid())
+
+
+def _build_suppressor(cfg: VigilConfig, built: BuiltPipeline) -> Callable[[Any], Any]:
+    from vigil.suppress.holder import AllowlistHolder
+    from vigil.suppress.suppressor import Suppressor
+
+    holder = AllowlistHolder(cfg.allowlist)
+    baseline = None
+    if cfg.baseline.enabled:
+        from vigil.suppress.baseline import Baseline
+
+        baseline = Baseline.open(cfg.baseline.path, learn_hours=cfg.baseline.learn_hours)
+        built.closers.append(baseline.close)
+    sup = Suppressor(holder, baseline=baseline)
+    built.allowlist_holder = holder  # type: ignore[attr-defined]
+    return sup.process
+
+
+def _build_audit(cfg: VigilConfig, built: BuiltPipeline) -> Any:
+    from vigil.audit.trail import AuditTrail
+
+    trail = AuditTrail(cfg.audit.path, max_bytes=cfg.audit.max_bytes,
+                       rotate_daily=cfg.audit.rotate_daily)
+    built.closers.append(trail.close)
+    return trail
+
+
+def _build_alerts(cfg: VigilConfig, built: BuiltPipeline) -> Callable[[Any], Any] | None:
+    if cfg.alerts is None or isinstance(cfg.alerts, dict):
+        return None
+    from vigil.alerts.pipeline import AlertPipeline
+
+    pipe = AlertPipeline(cfg.alerts, cfg.state_dir)
+    pipe.start()
+    built.closers.append(pipe.stop)
+    built.alert_pipeline = pipe  # type: ignore[attr-defined]
+    return pipe.submit

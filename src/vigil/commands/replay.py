@@ -1,0 +1,88 @@
+"""`vigil replay EVENTS.jsonl`: run rules (and, with a config, the whole pipeline) over a
+recording."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from vigil.detections import Detection
+from vigil.events.jsonl import BadLine, read_events
+from vigil.rules.falco.engine import detection_to_falco_json
+from vigil.rules.falco.output import format_time
+
+
+def _print_detection(det: Detection, as_json: bool) -> None:
+    if as_json:
+        doc = detection_to_falco_json(det)
+        if det.kind != "falco":
+            doc["vigil"] = {"kind": det.kind, "rule_id": det.rule_id}
+        if det.suppressed is not None:
+            doc["vigil"] = {**doc.get("vigil", {}), "suppressed": {
+                "layer": det.suppressed.layer, "entry": det.suppressed.entry,
+                "reason": det.suppressed.reason}}
+        typer.echo(json.dumps(doc, default=str))
+        return
+    mark = ""
+    if det.suppressed is not None:
+        mark = f" [suppressed by {det.suppressed.layer}: {det.suppressed.entry}]"
+    name = det.name if det.kind != "sigma" else f"{det.name} ({det.rule_id})"
+    typer.echo(f"{format_time(det.ts)} {det.priority.label} [{name}] {det.output}{mark}")
+
+
+def replay(events: Path = typer.Argument(..., help="JSONL recording (docs/events.md)",
+                                         exists=True, dir_okay=False),
+           rules: Optional[list[str]] = typer.Option(
+               None, "--rules", "-r", help="Falco or Sigma rule file/dir (repeatable; "
+                                           "default: the config's rules, else `builtin`)"),
+           config: Optional[Path] = typer.Option(
+               None, "--config", "-c", help="vigil.toml: run the whole pipeline "
+                                            "(rules, detectors, suppression) it describes"),
+           as_json: bool = typer.Option(False, "--json", help="Falco JSON lines"),
+           show_suppressed: bool = typer.Option(False, "--show-suppressed",
+                                                help="Also print suppressed detections"),
+           no_suppress: bool = typer.Option(False, "--no-suppress",
+                                            help="Turn suppression off (see every detection)"),
+           rule_matching: str = typer.Option("first", help="first (Falco's default) or all"),
+           ) -> None:
+    """Replay recorded events through the rules and print each match and a summary."""
+    from vigil.agent import build_pipeline
+
+    built = build_pipeline(config_path=config, rule_paths=rules, suppress=not no_suppress,
+                           rule_matching=rule_matching, audit=False, alerts=False)
+    for problem in built.problems:
+        typer.echo(f"ERROR {problem}", err=True)
+    if built.fatal:
+        raise typer.Exit(1)
+    pipe = built.pipeline
+    bad = 0
+    t0 = time.perf_counter()
+    for item in read_events(events):
+        if isinstance(item, BadLine):
+            bad += 1
+            typer.echo(f"{events}:{item.lineno}: skipped malformed event: {item.error}",
+                       err=True)
+            continue
+        for det in pipe.process(item):
+            if det.suppressed is None or show_suppressed:
+                _print_detection(det, as_json)
+    elapsed = time.perf_counter() - t0
+    built.close()
+    st = pipe.stats
+    rate = st.events / elapsed if elapsed > 0 else 0.0
+    out = typer.echo if not as_json else (lambda s: typer.echo(s, err=True))
+    out(f"--- {st.events} events ({bad} malformed lines skipped), {st.detections} "
+        f"detections: {st.incidents} incidents, {st.suppressed} suppressed; "
+        f"{rate:,.0f} events/s")
+    for name, n in sorted(st.per_name.items(), key=lambda kv: (-kv[1], kv[0])):
+        sup = st.suppressed_per_name.get(name, 0)
+        out(f"{n:8d}  {name}" + (f"  ({sup} suppressed)" if sup else ""))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `replay` command."""
+    app.command("replay")(replay)
