@@ -93,3 +93,15 @@ def test_fp6_noisy_rules_switched_off_by_name_and_id_in_vigil_toml(tmp_path: Pat
         "allowlist.rules.suppress=4f5e2a10-1c2d-4e3f-8a9b-0c1d2e3f4a5b"
     assert outs[2].suppressed is None
     assert sup.counts == {"dynamic": 2, "incident": 1}
+
+
+def test_from_config_builds_allowlist_and_baseline(tmp_path: Path) -> None:
+    path = tmp_path / "vigil.toml"
+    path.write_text('state_dir = "state"\n[baseline]\nenabled = true\nlearn_hours = 1\n'
+                    '[allowlist]\nprocesses = ["cc"]\n')
+    sup = Suppressor.from_config(load_config(path))
+    assert sup.baseline is not None and sup.baseline.path == tmp_path / "state" / "baseline.sqlite"
+    assert sup.baseline.path.exists()
+    assert sup.process(detection(process=proc("/usr/bin/cc"))).suppressed.layer == "dynamic"
+    sup.baseline.close()
+    assert Suppressor.from_config(load_config(None)).baseline is None

@@ -13,6 +13,7 @@ from collections import Counter
 
 import msgspec
 
+from vigil.config import VigilConfig
 from vigil.detections import Detection, Suppression
 from vigil.suppress.allowlist import Allowlist
 from vigil.suppress.baseline import Baseline
@@ -36,6 +37,25 @@ class Suppressor:
         self._baseline = baseline
         #: detections seen per outcome: "incident", "static", "dynamic", "baseline"
         self.counts: Counter[str] = Counter()
+
+    @classmethod
+    def from_config(cls, config: VigilConfig) -> "Suppressor":
+        """The stage as `vigil.toml` sets it up: its allowlist in a fresh holder (give
+        `suppressor.holder` to a `ConfigReloader` for hot reload) and, when
+        `[baseline] enabled`, the baseline file."""
+        baseline = (Baseline(config.baseline.path, config.baseline.learn_hours)
+                    if config.baseline.enabled else None)
+        return cls(AllowlistHolder(config.allowlist), baseline)
+
+    @property
+    def holder(self) -> AllowlistHolder:
+        """The holder whose allowlist is consulted on every detection."""
+        return self._holder
+
+    @property
+    def baseline(self) -> Baseline | None:
+        """The baseline layer, if any (close it on shutdown)."""
+        return self._baseline
 
     def process(self, det: Detection) -> Detection:
         """Return `det` unchanged (an incident, or already suppressed by its detector), or
