@@ -34,6 +34,8 @@ AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10
 _L4 = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp", 136: "udp"}
 _SOCKTYPE_L4 = {1: "tcp", 2: "udp", 3: "raw", 5: "tcp"}
 _FAMILY_TYPE = {AF_INET: "ipv4", AF_INET6: "ipv6", AF_UNIX: "unix", 16: "netlink"}
+#: open, openat, creat: decoded by `_open`
+_OPEN_FAST = frozenset({2, 257, 85})
 _SERVER_CALLS = frozenset({"accept", "accept4", "listen", "bind"})
 _UNSENT_CALLS = frozenset({"sendto", "sendmsg"})
 
@@ -84,10 +86,6 @@ def parse_sockaddr(raw: bytes) -> tuple[int, str | None, int | None]:
     return family, None, None
 
 
-def _endpoint(ip: str | None, port: int | None, family: int) -> str:
-    return f"{ip}:{port}" if ip is not None else ""
-
-
 class RecordDecoder:
     """Turns records into events and keeps the process table in step with them."""
 
@@ -124,6 +122,8 @@ class RecordDecoder:
             table.on_exit(tgid)
             return Event(type="procexit", ts=ts, res=0, proc=proc, hostname=self.hostname,
                          args={"status": res})
+        if nr in _OPEN_FAST:
+            return self._open(nr, ts, res, a0, a1, a2, a3, proc, buf, off + HEADER_SIZE, l0)
         sdef = sc.BY_NR.get(nr)
         if sdef is None:
             self.errors += 1
@@ -132,6 +132,33 @@ class RecordDecoder:
         if sdef.kind == sc.KIND_EXEC and res == 0:
             return self._exec(sdef, ts, proc, flags, segs, a0, a1, a2)
         return self._syscall(sdef, ts, res, proc, (a0, a1, a2, a3, a4, a5), segs)
+
+    def _open(self, nr: int, ts: int, res: int, a0: int, a1: int, a2: int, a3: int,
+              proc: Process, buf: memoryview | bytes, start: int, plen: int) -> Event:
+        """open/openat/creat: the bulk of the events, decoded without the generic loop."""
+        raw = str(buf[start:start + plen - 1], "utf-8", "backslashreplace") if plen else ""
+        if nr == 257:
+            dirfd, flags, mode = _i32(a0), a2 & 0xFFFFFFFF, a3 & 0xFFFFFFFF
+            args = {"dirfd": dirfd, "name": raw, "flags": flags, "mode": mode}
+            name = "openat"
+        elif nr == 2:
+            dirfd, flags, mode = AT_FDCWD, a1 & 0xFFFFFFFF, a2 & 0xFFFFFFFF
+            args = {"name": raw, "flags": flags, "mode": mode}
+            name = "open"
+        else:
+            dirfd, flags, mode = AT_FDCWD, 0o1101, a1 & 0xFFFFFFFF
+            args = {"name": raw, "mode": mode}
+            name = "creat"
+        path = raw
+        if raw[:1] != "/" or "/." in raw or "//" in raw:
+            path = self._abspath(proc, raw, dirfd)
+            args["name"] = path
+        fd = FdInfo(num=res if res >= 0 else -1,
+                    type="directory" if flags & O_DIRECTORY else "file", name=path, nameraw=raw)
+        if res >= 0:
+            self.table.set_fd(proc.pid or 0, res, fd)
+        return Event(type=name, ts=ts, res=res, args=args, proc=proc, fd=fd,
+                     hostname=self.hostname)
 
     def _exec(self, sdef: sc.SyscallDef, ts: int, proc: Process, flags: int,
               segs: list[bytes], tty: int, sid: int, pgid: int) -> Event:
