@@ -11,6 +11,7 @@ long message, by leaving the rest for a later round instead of sleeping.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -56,20 +57,28 @@ class Deliverer:
         """The earliest time a paused sink may send again."""
         return min(self._ready_at.values(), default=None)
 
-    def deliver_due(self, now: float, limit: int = 500, *, sink: str | None = None
-                    ) -> DeliveryStats:
+    def deliver_due(self, now: float, limit: int = 500, *, sink: str | None = None,
+                    stop: threading.Event | None = None) -> DeliveryStats:
         """One round: try every due message (of `sink` only, when given) whose sink is
-        ready. Messages for sinks no longer configured are dead-lettered."""
+        ready. Messages for sinks no longer configured are dead-lettered. A set `stop`
+        ends the round between two messages (shutdown does not wait for a backlog)."""
         stats = DeliveryStats()
-        for msg in self._outbox.due(now, limit, sink=sink):
-            if self._ready_at.get(msg.sink, 0.0) > now:
-                continue
-            target = self._sinks.get(msg.sink)
-            if target is None:
-                self._dead(msg, now, f"sink {msg.sink!r} is not configured", stats)
-                continue
-            self._deliver_one(target, msg, now, stats)
-        return stats
+        while True:
+            batch = self._outbox.due(now, limit, sink=sink)
+            before = (stats.parts, stats.dead, stats.failed)
+            for msg in batch:
+                if stop is not None and stop.is_set():
+                    return stats
+                if self._ready_at.get(msg.sink, 0.0) > now:
+                    continue
+                target = self._sinks.get(msg.sink)
+                if target is None:
+                    self._dead(msg, now, f"sink {msg.sink!r} is not configured", stats)
+                    continue
+                self._deliver_one(target, msg, now, stats)
+            # a full batch that made progress may hide more due messages behind it
+            if len(batch) < limit or (stats.parts, stats.dead, stats.failed) == before:
+                return stats
 
     def _deliver_one(self, sink: Sink, msg: OutboxMessage, now: float,
                      stats: DeliveryStats) -> None:

@@ -183,11 +183,12 @@ class AlertPipeline:
         for t in self._threads:
             t.start()
 
-    def stop(self, *, flush_windows: bool = False) -> PipelineStats:
+    def stop(self, *, flush_windows: bool = False, drain: bool = True) -> PipelineStats:
         """Stop the threads, accept what is queued and deliver what is due, then close the
         sinks and the outbox. Open windows stay in the outbox and resume on the next start,
         unless `flush_windows` sends their summaries now. A sink that is down keeps its
-        messages in the outbox for the next start."""
+        messages in the outbox for the next start. `drain=False` skips the final round
+        (what is queued in memory is then lost; the outbox keeps the rest)."""
         if self._threads:
             self._stopping.set()
             self._wake.set()
@@ -196,7 +197,10 @@ class AlertPipeline:
             for t in self._threads:
                 t.join()
             self._threads = []
-        stats = self.flush() if flush_windows else self.pump()
+        if not drain:
+            stats = self.stats()
+        else:
+            stats = self.flush() if flush_windows else self.pump()
         self.close()
         return stats
 
@@ -220,7 +224,7 @@ class AlertPipeline:
     def _deliver_loop(self, sink: str, wake: threading.Event) -> None:
         while not self._stopping.is_set():
             try:
-                self._deliver(self._clock(), sink)
+                self._deliver(self._clock(), sink, stop=self._stopping)
             except Exception:
                 log.exception("alert delivery round for sink %s failed; retrying", sink)
             wake.wait(self._poll_interval)
@@ -284,8 +288,9 @@ class AlertPipeline:
             if c.next_window is not None:
                 self.outbox.save_window(c.next_window)
 
-    def _deliver(self, now: float, sink: str | None = None) -> None:
-        d = self._deliverer.deliver_due(now, sink=sink)
+    def _deliver(self, now: float, sink: str | None = None,
+                 stop: threading.Event | None = None) -> None:
+        d = self._deliverer.deliver_due(now, sink=sink, stop=stop)
         with self._stats_lock:
             self._stats.sent += d.sent
             self._stats.failed += d.failed
