@@ -427,6 +427,12 @@ def load_config(path: str | Path | None) -> VigilConfig:
     except OSError as exc:
         raise ConfigError("", f"cannot read configuration: {exc.strerror or exc}",
                           path=str(path)) from None
+    return decode_config(raw, path)
+
+
+def decode_config(raw: bytes, path: str | Path) -> VigilConfig:
+    """Parse and validate the bytes of the `vigil.toml` at `path` (for a caller that has
+    read them already, e.g. to fingerprint them). Raises `ConfigError`."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

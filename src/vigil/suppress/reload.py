@@ -5,7 +5,8 @@ since editors often save by writing a new file and renaming it over the old one,
 poll of the file's identity (inode, size, mtime) every `poll_interval` seconds, for the
 cases inotify misses (network file systems, symlink swaps, exhausted inotify watches).
 
-A change is loaded through `vigil.config.load_config`, the one reader of the file. When
+A change is parsed and validated by `vigil.config` (`decode_config`), the one place
+that knows the file's schema. When
 it parses and validates, the new allowlist is swapped into the `AllowlistHolder` and the
 `on_config` listeners get the whole new `VigilConfig`. When it does not, the previous
 allowlist stays active and ONE error is logged with file, line and column; the same
@@ -22,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable
 
-from vigil.config import VigilConfig, load_config
+from vigil.config import VigilConfig, decode_config
 from vigil.config_errors import ConfigError
 from vigil.suppress.holder import AllowlistHolder
 
@@ -42,11 +43,13 @@ def _fingerprint(path: Path) -> Fingerprint | None:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _digest(path: Path) -> str | None:
+def _read(path: Path) -> tuple[bytes, str] | None:
+    """The file's bytes and their digest, or None when it cannot be read."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        raw = path.read_bytes()
     except OSError:
         return None
+    return raw, hashlib.sha256(raw).hexdigest()
 
 
 class ConfigReloader:
@@ -68,10 +71,12 @@ class ConfigReloader:
         self.use_inotify = use_inotify
         self._listeners = list(on_config)
         self._fingerprint = _fingerprint(self.path)
-        self._applied_digest = _digest(self.path)
+        initial = _read(self.path)
+        self._applied_digest = initial[1] if initial is not None else None
         self._reported_digest: str | None = None
         #: the error of the current (rejected) file content; None when the file is valid
         self.last_error: ConfigError | None = None
+        self._check_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -157,6 +162,10 @@ class ConfigReloader:
         The file's identity (inode, size, mtime) decides whether to read it, except with
         `force` (an inotify event) or while its mtime is recent: two saves of the same size
         within one mtime tick would otherwise look alike."""
+        with self._check_lock:  # the watcher thread and a direct caller may overlap
+            return self._check(force)
+
+    def _check(self, force: bool) -> bool:
         fingerprint = _fingerprint(self.path)
         recent = fingerprint is not None and time.time_ns() - fingerprint[3] < _RECENT_NS
         if fingerprint == self._fingerprint and not (force or recent):
@@ -166,9 +175,10 @@ class ConfigReloader:
             self._report(None, f"{self.path}: configuration file is gone; keeping the "
                                "previous allowlist")
             return False
-        digest = _digest(self.path)
-        if digest is None:
+        content = _read(self.path)
+        if content is None:
             return False
+        raw, digest = content
         if digest == self._applied_digest:
             if self.last_error is not None:
                 self.last_error = None
@@ -178,7 +188,8 @@ class ConfigReloader:
         if digest == self._reported_digest:
             return False  # the same rejected content: already reported
         try:
-            config = load_config(self.path)
+            # parse the very bytes that were fingerprinted, not a later version
+            config = decode_config(raw, self.path)
         except ConfigError as exc:
             self.last_error = exc
             self._report(digest, f"{exc} (keeping the previous allowlist)")
