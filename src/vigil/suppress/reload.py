@@ -6,9 +6,9 @@ poll of the file's identity (inode, size, mtime) every `poll_interval` seconds, 
 cases inotify misses (network file systems, symlink swaps, exhausted inotify watches).
 
 A change is parsed and validated by `vigil.config` (`decode_config`), the one place
-that knows the file's schema. When
-it parses and validates, the new allowlist is swapped into the `AllowlistHolder` and the
-`on_config` listeners get the whole new `VigilConfig`. When it does not, the previous
+that knows the file's schema. When it is valid, the new allowlist is swapped into the
+`AllowlistHolder` and the `on_config` listeners get the whole new `VigilConfig`. When
+it is not, the previous
 allowlist stays active and ONE error is logged with file, line and column; the same
 broken content is not reported again, and the next valid save recovers.
 """
