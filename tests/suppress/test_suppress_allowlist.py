@@ -145,6 +145,14 @@ def test_rules_suppress_by_falco_name_or_sigma_id() -> None:
     assert label(al, other) is None
 
 
+def test_rule_names_with_glob_characters_match_literally_too() -> None:
+    al = allow(rules={"suppress": ["Launch Privileged Container [k8s]", "Read * untrusted"]})
+    assert label(al, detection(kind="falco", name="Launch Privileged Container [k8s]")) \
+        == "allowlist.rules.suppress=Launch Privileged Container [k8s]"
+    assert label(al, detection(kind="falco", name="Read sensitive file untrusted")) \
+        == "allowlist.rules.suppress=Read * untrusted"
+
+
 # ---- reasons and validation
 
 def test_entries_carry_their_reason() -> None:

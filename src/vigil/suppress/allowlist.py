@@ -49,7 +49,7 @@ def _items(entries: Iterable[AllowEntry]) -> Iterator[tuple[str, AllowEntry]]:
 
 # ---------------------------------------------------------------- parsing entries
 
-def _entries(table: TableReader, name: str, convert: Callable[[Any, str], Any] | None = None,
+def _entries(table: TableReader, name: str, check: Callable[[Any, str], None] | None = None,
              value_types: tuple[type, ...] = (str,)) -> tuple[AllowEntry, ...]:
     """Read an array whose items are values or `{ value = ..., reason = ... }` tables."""
     raw = table.raw(name, [])
@@ -75,8 +75,8 @@ def _entries(table: TableReader, name: str, convert: Callable[[Any, str], Any] |
             raise ConfigError(value_key, f"must be {what}, not {type(value).__name__}")
         if isinstance(value, str) and not value.strip():
             raise ConfigError(value_key, "must not be empty")
-        if convert is not None:
-            convert(value, value_key)
+        if check is not None:
+            check(value, value_key)
         out.append(AllowEntry(key=key, value=value, reason=reason))
     return tuple(out)
 

@@ -151,15 +151,17 @@ class _ExactThenTried(Generic[K, T]):
 
 
 class TextPatterns(_ExactThenTried[str, T]):
-    """Literal strings and shell-style globs (case-sensitive)."""
+    """Literal strings and shell-style globs (case-sensitive).
+
+    A glob also matches itself literally: a Falco rule may well be named
+    "Launch Privileged Container [k8s]", which as a glob would not match its own name."""
 
     def __init__(self, items: Iterable[tuple[str, T]]) -> None:
         super().__init__()
         for text, item in items:
+            self.exact.setdefault(text, item)
             if is_glob(text):
                 self.tried.append((re.compile(fnmatch.translate(text)).match, item))
-            else:
-                self.exact.setdefault(text, item)
 
 
 class ProcessPatterns(Generic[T]):
