@@ -35,16 +35,20 @@ class Clock:
         return self.t
 
 
-def make(tmp_path: Path, log: Path, **kw) -> AuthLogSensor:
-    return AuthLogSensor([str(log)], tmp_path / "state.json", **kw)
+def started(tmp_path: Path, content: str | None, **kw) -> tuple[Path, AuthLogSensor]:
+    """`auth.log` in tmp_path (written when `content` is given) and a started sensor on it."""
+    log = tmp_path / "auth.log"
+    if content is not None:
+        log.write_text(content)
+    kw.setdefault("now", Clock())
+    sensor = AuthLogSensor([str(log)], tmp_path / "state.json", **kw)
+    sensor.start()
+    return log, sensor
 
 
 def test_is_a_sensor_and_follows_appends(tmp_path: Path) -> None:
-    log = tmp_path / "auth.log"
-    log.write_text(line(0))
-    s = make(tmp_path, log, start_at_end=False, now=Clock())
+    log, s = started(tmp_path, line(0), start_at_end=False)
     assert isinstance(s, Sensor)
-    s.start()
     assert ports(s.read(0)) == [0]
     assert s.read(0) == []
     append(log, line(1) + "Nov 18 10:00:02 web CRON[1]: session opened\n" + line(2))
@@ -55,10 +59,7 @@ def test_is_a_sensor_and_follows_appends(tmp_path: Path) -> None:
 
 
 def test_start_at_end_skips_history(tmp_path: Path) -> None:
-    log = tmp_path / "auth.log"
-    log.write_text(line(0) + line(1))
-    s = make(tmp_path, log, now=Clock())
-    s.start()
+    log, s = started(tmp_path, line(0) + line(1))
     assert s.read(0) == []
     append(log, line(2))
     assert ports(s.read(0)) == [2]
@@ -66,28 +67,21 @@ def test_start_at_end_skips_history(tmp_path: Path) -> None:
 
 
 def test_partial_line_waits_for_its_newline(tmp_path: Path) -> None:
-    log = tmp_path / "auth.log"
-    log.write_text("")
-    s = make(tmp_path, log, now=Clock())
-    s.start()
+    log, s = started(tmp_path, "")
     full = line(3)
     append(log, full[:30])
     assert s.read(0) == []
     # a restart in the middle of the line re-reads it whole
     s.stop()
-    s = make(tmp_path, log, now=Clock())
-    s.start()
+    s = started(tmp_path, None)[1]
     append(log, full[30:])
     assert ports(s.read(0)) == [3]
     s.stop()
 
 
 def test_rotation_by_rename_reads_old_tail_then_new_file(tmp_path: Path) -> None:
-    log = tmp_path / "auth.log"
-    log.write_text(line(0))
     clock = Clock()
-    s = make(tmp_path, log, start_at_end=False, now=clock)
-    s.start()
+    log, s = started(tmp_path, line(0), start_at_end=False, now=clock)
     assert ports(s.read(0)) == [0]
     append(log, line(1))
     os.rename(log, tmp_path / "auth.log.1")
@@ -106,10 +100,7 @@ def test_rotation_by_rename_reads_old_tail_then_new_file(tmp_path: Path) -> None
 
 
 def test_file_missing_between_rename_and_create(tmp_path: Path) -> None:
-    log = tmp_path / "auth.log"
-    log.write_text("")
-    s = make(tmp_path, log, now=Clock())
-    s.start()
+    log, s = started(tmp_path, "")
     append(log, line(1))
     os.rename(log, tmp_path / "auth.log.1")
     assert ports(s.read(0)) == [1]
@@ -120,10 +111,7 @@ def test_file_missing_between_rename_and_create(tmp_path: Path) -> None:
 
 
 def test_truncation_restarts_from_zero(tmp_path: Path) -> None:
-    log = tmp_path / "auth.log"
-    log.write_text(line(0) + line(1))
-    s = make(tmp_path, log, start_at_end=False, now=Clock())
-    s.start()
+    log, s = started(tmp_path, line(0) + line(1), start_at_end=False)
     assert ports(s.read(0)) == [0, 1]
     with open(log, "w") as fh:  # copytruncate
         fh.truncate(0)
@@ -135,15 +123,11 @@ def test_truncation_restarts_from_zero(tmp_path: Path) -> None:
 
 
 def test_restart_resumes_at_saved_offset(tmp_path: Path) -> None:
-    log = tmp_path / "auth.log"
-    log.write_text(line(0))
-    s = make(tmp_path, log, start_at_end=False, now=Clock())
-    s.start()
+    log, s = started(tmp_path, line(0), start_at_end=False)
     assert ports(s.read(0)) == [0]
     s.stop()
     append(log, line(1))
-    s = make(tmp_path, log, start_at_end=False, now=Clock())
-    s.start()
+    s = started(tmp_path, None, start_at_end=False)[1]
     assert ports(s.read(0)) == [1]
     s.stop()
     state = json.loads((tmp_path / "state.json").read_text())
@@ -151,32 +135,24 @@ def test_restart_resumes_at_saved_offset(tmp_path: Path) -> None:
 
 
 def test_restart_after_rotation_while_down_reads_rest_of_old_file(tmp_path: Path) -> None:
-    log = tmp_path / "auth.log"
-    log.write_text(line(0))
-    s = make(tmp_path, log, start_at_end=False, now=Clock())
-    s.start()
+    log, s = started(tmp_path, line(0), start_at_end=False)
     assert ports(s.read(0)) == [0]
     s.stop()
     append(log, line(1))
     os.rename(log, tmp_path / "auth.log.1")
     log.write_text(line(2))
-    s = make(tmp_path, log, now=Clock())
-    s.start()
+    s = started(tmp_path, None)[1]
     assert ports(s.read(0)) == [1, 2]
     s.stop()
 
 
 def test_restart_after_truncation_while_down(tmp_path: Path) -> None:
-    log = tmp_path / "auth.log"
-    log.write_text(line(0) + line(1))
-    s = make(tmp_path, log, start_at_end=False, now=Clock())
-    s.start()
+    log, s = started(tmp_path, line(0) + line(1), start_at_end=False)
     s.read(0)
     s.stop()
     with open(log, "w") as fh:
         fh.write(line(9))
-    s = make(tmp_path, log, now=Clock())
-    s.start()
+    s = started(tmp_path, None)[1]
     assert ports(s.read(0)) == [9]
     s.stop()
 
@@ -185,8 +161,7 @@ def test_corrupt_state_file_is_ignored(tmp_path: Path) -> None:
     log = tmp_path / "auth.log"
     log.write_text(line(0))
     (tmp_path / "state.json").write_text("{not json")
-    s = make(tmp_path, log, start_at_end=False, now=Clock())
-    s.start()
+    s = started(tmp_path, None, start_at_end=False)[1]
     assert ports(s.read(0)) == [0]
     s.stop()
 
@@ -194,8 +169,7 @@ def test_corrupt_state_file_is_ignored(tmp_path: Path) -> None:
 def test_binary_garbage_does_not_crash(tmp_path: Path) -> None:
     log = tmp_path / "auth.log"
     log.write_bytes(b"\xff\xfe\x00garbage\n" + line(1).encode())
-    s = make(tmp_path, log, start_at_end=False, now=Clock())
-    s.start()
+    s = started(tmp_path, None, start_at_end=False)[1]
     assert ports(s.read(0)) == [1]
     s.stop()
 
@@ -208,10 +182,7 @@ def test_unavailable_when_no_file_exists(tmp_path: Path) -> None:
 
 def test_read_waits_for_a_line_written_meanwhile(tmp_path: Path) -> None:
     import threading
-    log = tmp_path / "auth.log"
-    log.write_text("")
-    s = make(tmp_path, log)
-    s.start()
+    log, s = started(tmp_path, "")
     writer = threading.Timer(0.1, append, args=(log, line(4)))
     writer.start()
     try:
