@@ -67,6 +67,8 @@ class FieldDef:
     #: the type as a function of the argument, for fields whose type depends on it
     #: (`evt.rawarg.mode` is a number, `evt.rawarg.name` a string)
     arg_type: Callable[[str], FieldType] | None = None
+    #: an inline expression for a given argument (`proc.aname[2]`), or None to call
+    expr_fn: Callable[[str], str | None] | None = None
 
     def type_for(self, arg: str | None) -> FieldType:
         """The field's type for this argument (list-valued without an index)."""
@@ -305,13 +307,15 @@ def _typechar(e: Event, _a: str | None) -> str | None:
 
 
 def _fd_directory(e: Event, _a: str | None) -> str | None:
-    f = _fd(e)
+    f = e.fd
+    if f is None:
+        return None
     if f.type == "directory":
         return f.name
-    if f.type != "file" or f.name is None:
+    name = f.name
+    if f.type != "file" or not name or "/" not in name:
         return None
-    d = os.path.dirname(f.name)
-    return d or None
+    return name.rpartition("/")[0] or "/"
 
 
 def _fd_filename(e: Event, _a: str | None) -> str | None:
@@ -437,6 +441,18 @@ def _named(fd: FieldDef, name: str) -> FieldDef:
     return FieldDef(name, fd.type, fd.extract, fd.desc, fd.expr, fd.arg, fd.noarg_type)
 
 
+def _anc_expr(attr: str) -> Callable[[str], str | None]:
+    """Inline code for `proc.a<attr>[N]`: walk N parents with None checks."""
+    def build(arg: str) -> str | None:
+        if not arg.isdigit() or int(arg) > 8:
+            return None
+        expr = "e.proc"
+        for _ in range(int(arg)):
+            expr = f"(_anc.parent if (_anc := {expr}) is not None else None)"
+        return f"(_anc.{attr} if (_anc := {expr}) is not None else None)"
+    return build
+
+
 def build_default_registry() -> FieldRegistry:
     """The registry of every field Vigil knows (Falco names plus Vigil's `auth.*`)."""
     r = FieldRegistry()
@@ -449,7 +465,8 @@ def build_default_registry() -> FieldRegistry:
     add(_named(_attr("e.ts", "event timestamp, ns since the epoch", I), "evt.rawtime"))
     add(_def("evt.time", I, lambda e, a: e.ts, "event timestamp, ns since the epoch", expr="e.ts"))
     add(_def("evt.hostname", S, lambda e, a: e.hostname, "host name", expr="e.hostname"))
-    add(_def("evt.res", S, _res, "SUCCESS or the errno name (ENOENT, EACCES, ...)"))
+    add(_def("evt.res", S, _res, "SUCCESS or the errno name (ENOENT, EACCES, ...)",
+             expr="(None if (_r := e.res) is None else 'SUCCESS' if _r >= 0 else _errno(_r))"))
     add(_def("evt.rawres", I, lambda e, a: e.res, "raw return value (negative errno on failure)",
              expr="e.res"))
     add(_def("evt.failed", B, lambda e, a: None if e.res is None else e.res < 0,
@@ -460,8 +477,12 @@ def build_default_registry() -> FieldRegistry:
              "flags, mode, request, domain, uid, gid, pid, sig, fd, res)", arg=REQ,
              arg_type=lambda a: I if a in _NUMERIC_ARGS else S))
     add(_def("evt.args", S, _evt_args, "all arguments as one string"))
-    add(_def("evt.is_open_read", B, _is_open_read, "open event with read access"))
-    add(_def("evt.is_open_write", B, _is_open_write, "open event with write access"))
+    add(_def("evt.is_open_read", B, _is_open_read, "open event with read access",
+             expr="((None if (_fl := e.args.get('flags')) is None else _fl & 3 != 1) "
+                  "if e.type in _OPEN_TYPES else False)"))
+    add(_def("evt.is_open_write", B, _is_open_write, "open event with write access",
+             expr="((None if (_fl := e.args.get('flags')) is None else _fl & 3 != 0) "
+                  "if e.type in _OPEN_TYPES and e.type != 'creat' else e.type == 'creat')"))
     add(_def("evt.is_open_exec", B, _is_open_exec, "open event creating an executable file"))
     add(_def("evt.buffer", FieldType.BYTES, _arg_of("data"),
              "I/O buffer, where the sensor captures it"))
@@ -485,7 +506,8 @@ def build_default_registry() -> FieldRegistry:
     add(_named(_attr("proc.pgid", "process group id", I), "proc.vpgid"))
     add(_named(_attr("proc.cwd", "current working directory"), "proc.cwd"))
     add(_named(_attr("proc.tty", "controlling terminal (0 for none)", I), "proc.tty"))
-    add(_def("proc.pname", S, _parent_attr("name"), "parent name"))
+    add(_def("proc.pname", S, _parent_attr("name"), "parent name",
+             expr="(_par.name if (_par := e.proc.parent) is not None else None)"))
     add(_def("proc.pexe", S, _parent_attr("exe"), "parent argv[0]"))
     add(_def("proc.pexepath", S, _parent_attr("exepath"), "parent executable path"))
     add(_def("proc.pcmdline", S, lambda e, a: _cmdline(e.proc.parent), "parent command line"))
@@ -503,7 +525,8 @@ def build_default_registry() -> FieldRegistry:
     add(_def("proc.duration", I, _duration, "ns since the process started"))
     add(_def("proc.ppid.duration", I, _pduration, "ns since the parent started"))
     add(_def("proc.aname", S, _anc_field(lambda p: p.name), "ancestor name; [0] is the "
-             "process, [1] the parent ...; without index: any ancestor", arg=OPT, noarg_type=L))
+             "process, [1] the parent ...; without index: any ancestor", arg=OPT, noarg_type=L,
+             expr_fn=_anc_expr("name")))
     add(_def("proc.apid", I, _anc_field(lambda p: p.pid), "ancestor pid", arg=OPT, noarg_type=L))
     add(_def("proc.aexe", S, _anc_field(lambda p: p.exe), "ancestor argv[0]", arg=OPT,
              noarg_type=L))
@@ -541,7 +564,8 @@ def build_default_registry() -> FieldRegistry:
     add(_named(_attr("fd.num", "file descriptor number (-1 on a failed open)", I), "fd.num"))
     add(_named(_attr("fd.type", "fd type: file, directory, ipv4, ipv6, unix, pipe, ..."),
                "fd.type"))
-    add(_def("fd.typechar", S, _typechar, "fd type as one character (f, d, 4, 6, u, p ...)"))
+    add(_def("fd.typechar", S, _typechar, "fd type as one character (f, d, 4, 6, u, p ...)",
+             expr="_TYPECHAR_OF.get((e.fd or _NOFD).type, 'o')"))
     add(_named(_attr("fd.name", "file path, or socket tuple cip:cport->sip:sport"), "fd.name"))
     add(_def("fd.nameraw", S, lambda e, a: _fd(e).nameraw or _fd(e).name,
              "the path as passed to the syscall"))
@@ -713,4 +737,9 @@ def build_default_registry() -> FieldRegistry:
 DEFAULT_FIELDS = build_default_registry()
 
 #: Names the compiler binds in generated code so inlined `expr` templates can run.
-EXPR_GLOBALS: dict[str, Any] = {"_NOFD": _NOFD}
+EXPR_GLOBALS: dict[str, Any] = {
+    "_NOFD": _NOFD,
+    "_TYPECHAR_OF": {**_TYPECHAR, None: None},
+    "_OPEN_TYPES": _OPEN_TYPES,
+    "_errno": fl.errno_name,
+}

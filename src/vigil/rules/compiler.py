@@ -374,9 +374,13 @@ class _CodeGen:
             ftype = fd.type_for(arg)
             if fd.expr is not None and arg is None:
                 return f"({fd.expr})", ftype, fd.type
-            ex = fd.extract
-            name = self.bind((lambda e: ex(e, arg)), "_f")
-            return f"{name}(e)", ftype, fd.type
+            if fd.expr_fn is not None and arg is not None:
+                code = fd.expr_fn(arg)
+                if code is not None:
+                    return f"({code})", ftype, fd.type
+            # one direct call of the extractor with its argument as a literal
+            name = self.bind(fd.extract, "_x")
+            return f"{name}(e, {arg!r})", ftype, fd.type
         getter, ftype = self.value_getter(left)
         return f"{self.bind(getter, '_f')}(e)", ftype, ftype
 

@@ -106,13 +106,14 @@ class FalcoEngine:
             ip = fd.rip
         if ip is None and event.source == "auth":
             ip = event.args.get("src_ip")
+        text, values = rule.output.render_with_values(event)
         return Detection(
             kind="falco", name=rule.name, priority=rule.priority,
-            output=rule.output.render(event), ts=event.ts, tags=list(rule.tags),
+            output=text, ts=event.ts, tags=list(rule.tags),
             entity=Entity(ip=ip, user=p.user or event.args.get("user"), process=p.name,
                           pid=p.pid, path=fd.name if fd is not None and fd.type in
                           ("file", "directory") else None),
-            output_fields=rule.output.field_values(event), evidence=[event],
+            output_fields=values, evidence=[event],
             source=rule.source, hostname=event.hostname or self.hostname)
 
 

@@ -84,6 +84,19 @@ class OutputFormat:
                 out.append(_render_value(p[1](event)))
         return "".join(out)
 
+    def render_with_values(self, event: Event) -> tuple[str, dict[str, Any]]:
+        """The output text and `output_fields` together, extracting each field once."""
+        out = []
+        vals: dict[str, Any] = {}
+        for p in self._parts:
+            if isinstance(p, str):
+                out.append(p)
+            else:
+                v = p[1](event)
+                vals[p[0]] = _json_value(v)
+                out.append(_render_value(v))
+        return "".join(out), vals
+
     def field_values(self, event: Event) -> dict[str, Any]:
         """Falco's `output_fields`: each field of the template with its value."""
         vals: dict[str, Any] = {}
