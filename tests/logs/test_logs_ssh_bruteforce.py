@@ -219,3 +219,21 @@ def test_state_stays_bounded() -> None:
     run([failed(i * 0.01, f"10.{i // 65536}.{(i // 256) % 256}.{i % 256}", pid=i + 1)
          for i in range(1000)], det)
     assert len(det._by_ip) <= 100 and len(det._connections) <= 100
+
+
+def test_night_auth_log_fixture_through_sensor_and_detector(tmp_path: Path) -> None:
+    """tests/logs/fixtures/night-auth.log: a night as sshd logs it (PAM + Failed + closed
+    lines per guess, health checks, deploy logins, sudo, cron): 49 guesses, 12 IPs, top 23."""
+    from vigil.sensors.authlog import AuthLogSensor
+    fixture = Path(__file__).parent / "fixtures" / "night-auth.log"
+    sensor = AuthLogSensor([str(fixture)], None, start_at_end=False, now=lambda: NOW)
+    sensor.start()
+    events = sensor.read(0)
+    sensor.stop()
+    det = SshBruteforceDetector()
+    dets = [d for ev in events for d in det.on_event(ev)]
+    by_ip = Counter(d.entity.ip for d in dets)
+    assert len(dets) == 49 and len(by_ip) == 12
+    assert by_ip.most_common(1) == [("185.220.101.47", 23)]
+    assert not any(d.priority == Priority.CRITICAL for d in dets)
+    assert {d.rule_id for d in dets if d.entity.ip == "185.220.101.47"} >= {"ssh_bruteforce.per_ip"}
