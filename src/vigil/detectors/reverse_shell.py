@@ -9,6 +9,9 @@
   `nc -e /bin/sh`, `ncat --exec`, `socat ... exec:...`, python/perl/ruby/php code that
   connects a socket and spawns a shell or pty.
 
+One attack is one detection: once a process is reported, its socket dup2s and the shell
+it becomes are folded into that detection.
+
 Static allowlist: super-servers that hand sockets to their children as stdio by design
 (`inetd`, `xinetd`, `systemd` socket activation, `tcpserver`, `sshd` in inetd mode), and a
 bare `/dev/tcp` port probe (`echo > /dev/tcp/db/5432` in a healthcheck), which is returned
@@ -142,6 +145,11 @@ class ReverseShellDetector:
         return static_suppression(NAME, "superservers", hit,
                                   "super-servers give a connection to a child as its stdio")
 
+    def _mark(self, event: Event) -> None:
+        """The process is reported: its own later dup2s are the same attack."""
+        if event.proc.pid is not None:
+            self._reported.put(event.proc.pid, event.ts, True)
+
     def _report_socket_stdio(self, event: Event, sockets: dict[int, str]) -> list[Detection]:
         pid = event.proc.pid
         if pid is not None and self._reported.seen_recently(pid, event.ts):
@@ -193,12 +201,15 @@ class ReverseShellDetector:
                 "a /dev/tcp port probe (healthcheck) without redirected standard streams")
             output = (f"Shell wired to {m.group(1).upper()} {m.group(2)}:{m.group(3)} through "
                       f"/dev/{m.group(1)}: `{text}` by {describe_process(event)}")
+            if redirected:
+                self._mark(event)
             out.append(build_detection(
                 NAME, "dev_tcp", Priority.CRITICAL, output, TAGS, event, ip=m.group(2),
                 data={"command": text, "port": int(m.group(3))}, suppressed=suppression))
             return out
         what = _one_liner(binary, args)
         if what:
+            self._mark(event)
             out.append(build_detection(
                 NAME, "one_liner", Priority.CRITICAL,
                 f"Reverse-shell one-liner: {what}, by {describe_process(event)}", TAGS, event,

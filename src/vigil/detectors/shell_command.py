@@ -12,6 +12,7 @@ import os
 import re
 import shlex
 from dataclasses import dataclass
+from functools import lru_cache
 
 from vigil.events.model import Process
 from vigil.detectors.process_identity import is_shell
@@ -90,8 +91,13 @@ def _flush(stages: list[Stage], words: list[str], piped: bool) -> None:
         stages.append(Stage(binary, tuple(cleaned), piped))
 
 
-def command_stages(command: str) -> list[Stage]:
-    """The simple commands of a shell command line, in order."""
+@lru_cache(maxsize=4096)
+def command_stages(command: str) -> tuple[Stage, ...]:
+    """The simple commands of a shell command line, in order.
+
+    Cached: servers run the same few command lines over and over, and the result is
+    immutable.
+    """
     stages: list[Stage] = []
     words: list[str] = []
     for tok in _tokens(command.replace("\n", " ; ")):
@@ -104,10 +110,10 @@ def command_stages(command: str) -> list[Stage]:
         else:
             words.append(tok)
     _flush(stages, words, False)
-    return stages
+    return tuple(stages)
 
 
-def pipelines(stages: list[Stage]) -> list[list[Stage]]:
+def pipelines(stages: tuple[Stage, ...] | list[Stage]) -> list[list[Stage]]:
     """Stages grouped into pipelines (`a | b | c` is one group)."""
     groups: list[list[Stage]] = []
     current: list[Stage] = []
