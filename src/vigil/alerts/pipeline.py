@@ -44,6 +44,9 @@ from vigil.detections import Detection
 
 log = logging.getLogger(__name__)
 
+#: sent messages older than this are deleted from the outbox when a pipeline starts
+SENT_RETENTION_SECS = 7 * 86400
+
 
 @dataclass
 class PipelineStats:
@@ -102,6 +105,7 @@ class AlertPipeline:
             config.sinks, environ=environ, transport=transport)
         self.outbox = Outbox(Path(state_dir) / OUTBOX_FILE)
         self._deliverer = Deliverer(self.outbox, self._sinks, config.retry, on_dead_letter)
+        self.outbox.prune_sent(clock() - SENT_RETENTION_SECS)
         self._restore()
 
     # --- the engine side ----------------------------------------------------------------
