@@ -15,12 +15,14 @@ from __future__ import annotations
 import ipaddress
 import os
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from vigil.detections import Detection
+from vigil.detectors.builtin import BuiltinDetector, DetectorParams
 from vigil.detectors.detection_builder import (build_detection, describe_process,
                                                static_suppression)
 from vigil.detectors.expiring_map import ExpiringMap
-from vigil.detectors.params import minimum, read_params
+from vigil.detectors.params import minimum
 from vigil.detectors.process_identity import AgentIdentity, matched_binary
 from vigil.events.model import Event
 from vigil.priority import Priority
@@ -43,30 +45,26 @@ _STRATUM = ("stratum+tcp://", "stratum+ssl://", "stratum2+tcp://", "stratum+tls:
 
 
 @dataclass(frozen=True)
-class CryptoMiningParams:
+class CryptoMiningParams(DetectorParams):
     """`[detectors.crypto_mining]`."""
 
-    enabled: bool = True
+    DETECTOR: ClassVar[str] = NAME
     pool_ports: tuple[int, ...] = field(default=DEFAULT_POOL_PORTS, metadata=minimum(1))
     dedupe_seconds: float = field(default=600.0, metadata=minimum(0))
 
-    @classmethod
-    def from_dict(cls, data: dict | None) -> "CryptoMiningParams":
-        """Read and validate `[detectors.crypto_mining]`; raises `ConfigError`."""
-        return read_params(cls, data, NAME)
 
-
-class CryptoMiningDetector:
+class CryptoMiningDetector(BuiltinDetector):
     """Miner binaries, stratum URLs and mining-pool ports."""
 
     name = NAME
     Params = CryptoMiningParams
     event_types = frozenset(_EXEC | {"connect"})
 
+    params: CryptoMiningParams
+
     def __init__(self, params: CryptoMiningParams | None = None,
                  own: AgentIdentity | None = None) -> None:
-        self.params = params or CryptoMiningParams()
-        self.own = own or AgentIdentity()
+        super().__init__(params, own)
         self._ports = frozenset(self.params.pool_ports)
         self._seen: ExpiringMap[tuple[int | None, str, int], bool] = ExpiringMap(
             int(self.params.dedupe_seconds * 1e9))

@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from vigil.detections import Detection, Suppression
 from vigil.detectors.data_exfil_allowlist import (ARCHIVE_ENCODE_TOOLS, BUILD_TOOLS,
                                                   CREDENTIAL_OWNERS, NETWORK_TOOLS,
                                                   SENSITIVE_FILES)
+from vigil.detectors.builtin import BuiltinDetector, DetectorParams
 from vigil.detectors.detection_builder import (build_detection, describe_process,
                                                static_suppression)
 from vigil.detectors.expiring_map import ExpiringMap
-from vigil.detectors.params import minimum, read_params
+from vigil.detectors.params import minimum
 from vigil.detectors.path_patterns import PathPatterns
 from vigil.detectors.process_identity import (INTERPRETERS, PACKAGE_MANAGERS, AgentIdentity,
                                               binary_names, lineage_binary, matched_binary)
@@ -45,21 +47,16 @@ _EINPROGRESS = -115
 
 
 @dataclass(frozen=True)
-class DataExfilParams:
+class DataExfilParams(DetectorParams):
     """`[detectors.data_exfil]`."""
 
-    enabled: bool = True
+    DETECTOR: ClassVar[str] = NAME
     #: how long after a sensitive read an outbound connection still counts
     window_seconds: float = field(default=60.0, metadata=minimum(0))
     #: how many ancestors of the connecting process are searched for the reader
     lineage_depth: int = field(default=2, metadata=minimum(0))
     #: more sensitive files (exact path, directory prefix ending in `/`, or glob)
     extra_sensitive_paths: tuple[str, ...] = ()
-
-    @classmethod
-    def from_dict(cls, data: dict | None) -> "DataExfilParams":
-        """Read and validate `[detectors.data_exfil]`; raises `ConfigError`."""
-        return read_params(cls, data, NAME)
 
 
 @dataclass
@@ -90,17 +87,18 @@ def _is_outbound(event: Event) -> str | None:
     return fd.rip
 
 
-class DataExfilDetector:
+class DataExfilDetector(BuiltinDetector):
     """Sensitive read followed by an outbound connection; archive piped to a network tool."""
 
     name = NAME
     Params = DataExfilParams
     event_types = frozenset(_OPEN_TYPES | _CONNECT_TYPES | _EXEC_TYPES)
 
+    params: DataExfilParams
+
     def __init__(self, params: DataExfilParams | None = None,
                  own: AgentIdentity | None = None) -> None:
-        self.params = params or DataExfilParams()
-        self.own = own or AgentIdentity()
+        super().__init__(params, own)
         self._extra = PathPatterns({"configured": self.params.extra_sensitive_paths})
         window_ns = int(self.params.window_seconds * 1e9)
         #: lineage key (pid of the reader, or of its script) -> recent sensitive reads

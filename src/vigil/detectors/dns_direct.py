@@ -18,12 +18,14 @@ from __future__ import annotations
 import ipaddress
 import logging
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from vigil.detections import Detection
+from vigil.detectors.builtin import BuiltinDetector, DetectorParams
 from vigil.detectors.detection_builder import (build_detection, describe_process,
                                                static_suppression)
 from vigil.detectors.expiring_map import ExpiringMap
-from vigil.detectors.params import minimum, read_params
+from vigil.detectors.params import minimum
 from vigil.detectors.process_identity import AgentIdentity, matched_binary
 from vigil.events.model import Event
 from vigil.priority import Priority
@@ -43,10 +45,10 @@ RESOLVERS: frozenset[str] = frozenset({
 
 
 @dataclass(frozen=True)
-class DnsDirectParams:
+class DnsDirectParams(DetectorParams):
     """`[detectors.dns_direct]`."""
 
-    enabled: bool = True
+    DETECTOR: ClassVar[str] = NAME
     #: destination ports that count as DNS
     ports: tuple[int, ...] = field(default=(53,), metadata=minimum(1))
     #: the host's resolvers; unset = read the `nameserver` lines of `resolv_conf`
@@ -54,11 +56,6 @@ class DnsDirectParams:
     resolv_conf: str = "/etc/resolv.conf"
     #: one detection per process and server within this many seconds
     dedupe_seconds: float = field(default=600.0, metadata=minimum(0))
-
-    @classmethod
-    def from_dict(cls, data: dict | None) -> "DnsDirectParams":
-        """Read and validate `[detectors.dns_direct]`; raises `ConfigError`."""
-        return read_params(cls, data, NAME)
 
 
 def read_nameservers(path: str) -> tuple[str, ...]:
@@ -77,17 +74,18 @@ def read_nameservers(path: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-class DnsDirectDetector:
+class DnsDirectDetector(BuiltinDetector):
     """DNS to remote servers from programs that are not resolvers."""
 
     name = NAME
     Params = DnsDirectParams
     event_types = _NET_EVENTS
 
+    params: DnsDirectParams
+
     def __init__(self, params: DnsDirectParams | None = None,
                  own: AgentIdentity | None = None) -> None:
-        self.params = params or DnsDirectParams()
-        self.own = own or AgentIdentity()
+        super().__init__(params, own)
         resolvers = self.params.system_resolvers
         if resolvers is None:
             resolvers = read_nameservers(self.params.resolv_conf)

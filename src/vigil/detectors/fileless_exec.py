@@ -11,12 +11,14 @@ CVE-2019-5736, memfd named `runc_cloned:...`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from vigil.detections import Detection
+from vigil.detectors.builtin import BuiltinDetector, DetectorParams
 from vigil.detectors.detection_builder import (build_detection, describe_process,
                                                static_suppression)
 from vigil.detectors.expiring_map import ExpiringMap
-from vigil.detectors.params import minimum, read_params
+from vigil.detectors.params import minimum
 from vigil.detectors.process_identity import AgentIdentity
 from vigil.events.model import Event
 from vigil.priority import Priority
@@ -29,17 +31,12 @@ SELF_CLONING_MEMFDS: tuple[str, ...] = ("runc_cloned:", "crun_cloned", "youki_cl
 
 
 @dataclass(frozen=True)
-class FilelessExecParams:
+class FilelessExecParams(DetectorParams):
     """`[detectors.fileless_exec]`."""
 
-    enabled: bool = True
+    DETECTOR: ClassVar[str] = NAME
     #: how long a `memfd_create` name is remembered for the output of a later exec
     window_seconds: float = field(default=600.0, metadata=minimum(0))
-
-    @classmethod
-    def from_dict(cls, data: dict | None) -> "FilelessExecParams":
-        """Read and validate `[detectors.fileless_exec]`; raises `ConfigError`."""
-        return read_params(cls, data, NAME)
 
 
 def _memfd_path(event: Event) -> str | None:
@@ -49,17 +46,18 @@ def _memfd_path(event: Event) -> str | None:
     return None
 
 
-class FilelessExecDetector:
+class FilelessExecDetector(BuiltinDetector):
     """Execution of a memfd."""
 
     name = NAME
     Params = FilelessExecParams
     event_types = frozenset(_EXEC | {"memfd_create"})
 
+    params: FilelessExecParams
+
     def __init__(self, params: FilelessExecParams | None = None,
                  own: AgentIdentity | None = None) -> None:
-        self.params = params or FilelessExecParams()
-        self.own = own or AgentIdentity()
+        super().__init__(params, own)
         self._memfds: ExpiringMap[int, Event] = ExpiringMap(int(self.params.window_seconds * 1e9))
 
     def on_event(self, event: Event) -> list[Detection]:

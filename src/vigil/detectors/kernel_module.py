@@ -13,11 +13,12 @@ An administrator running `modprobe` or `insmod` by hand is reported.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from vigil.detections import Detection, Suppression
+from vigil.detectors.builtin import BuiltinDetector, DetectorParams
 from vigil.detectors.detection_builder import (build_detection, describe_process,
                                                static_suppression)
-from vigil.detectors.params import read_params
 from vigil.detectors.process_identity import (PACKAGE_MANAGERS, AgentIdentity, lineage_binary,
                                               matched_binary)
 from vigil.events.model import Event
@@ -35,30 +36,26 @@ _KMOD = frozenset({"kmod", "modprobe", "insmod"})
 
 
 @dataclass(frozen=True)
-class KernelModuleParams:
+class KernelModuleParams(DetectorParams):
     """`[detectors.kernel_module]`."""
 
-    enabled: bool = True
+    DETECTOR: ClassVar[str] = NAME
     #: more programs allowed to load modules (binary names)
     extra_loaders: tuple[str, ...] = ()
 
-    @classmethod
-    def from_dict(cls, data: dict | None) -> "KernelModuleParams":
-        """Read and validate `[detectors.kernel_module]`; raises `ConfigError`."""
-        return read_params(cls, data, NAME)
 
-
-class KernelModuleDetector:
+class KernelModuleDetector(BuiltinDetector):
     """Kernel module loads outside the system's own loaders."""
 
     name = NAME
     Params = KernelModuleParams
     event_types = _LOAD
 
+    params: KernelModuleParams
+
     def __init__(self, params: KernelModuleParams | None = None,
                  own: AgentIdentity | None = None) -> None:
-        self.params = params or KernelModuleParams()
-        self.own = own or AgentIdentity()
+        super().__init__(params, own)
         self._loaders = SYSTEM_LOADERS | frozenset(self.params.extra_loaders)
 
     def _suppression(self, event: Event) -> Suppression | None:

@@ -13,11 +13,12 @@ escalation, which for the tools is their job.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from vigil.detections import Detection, Suppression
+from vigil.detectors.builtin import BuiltinDetector, DetectorParams
 from vigil.detectors.detection_builder import (build_detection, describe_process,
                                                static_suppression)
-from vigil.detectors.params import read_params
 from vigil.detectors.process_identity import AgentIdentity, matched_binary
 from vigil.events.model import Event
 from vigil.priority import Priority
@@ -39,17 +40,12 @@ ELEVATION_TOOLS: frozenset[str] = frozenset({
 
 
 @dataclass(frozen=True)
-class PrivilegeEscalationParams:
+class PrivilegeEscalationParams(DetectorParams):
     """`[detectors.privilege_escalation]`."""
 
-    enabled: bool = True
+    DETECTOR: ClassVar[str] = NAME
     #: more programs allowed to make a process root (binary names)
     extra_elevation_tools: tuple[str, ...] = ()
-
-    @classmethod
-    def from_dict(cls, data: dict | None) -> "PrivilegeEscalationParams":
-        """Read and validate `[detectors.privilege_escalation]`; raises `ConfigError`."""
-        return read_params(cls, data, NAME)
 
 
 def _targets_root(event: Event) -> bool:
@@ -61,17 +57,18 @@ def _nonroot(uid: int | None) -> bool:
     return uid is not None and uid != 0
 
 
-class PrivilegeEscalationDetector:
+class PrivilegeEscalationDetector(BuiltinDetector):
     """uid becoming 0 outside sudo/su/pkexec/login."""
 
     name = NAME
     Params = PrivilegeEscalationParams
     event_types = frozenset(_SETUID | _EXEC)
 
+    params: PrivilegeEscalationParams
+
     def __init__(self, params: PrivilegeEscalationParams | None = None,
                  own: AgentIdentity | None = None) -> None:
-        self.params = params or PrivilegeEscalationParams()
-        self.own = own or AgentIdentity()
+        super().__init__(params, own)
         self._tools = ELEVATION_TOOLS | frozenset(self.params.extra_elevation_tools)
 
     def _suppression(self, event: Event) -> Suppression | None:

@@ -14,11 +14,12 @@ agent is not.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from vigil.detections import Detection
+from vigil.detectors.builtin import BuiltinDetector, DetectorParams
 from vigil.detectors.detection_builder import (build_detection, describe_process,
                                                static_suppression)
-from vigil.detectors.params import read_params
 from vigil.detectors.process_identity import AgentIdentity, matched_binary
 from vigil.events.flags import PTRACE_REQUESTS
 from vigil.events.model import Event
@@ -37,30 +38,26 @@ DEBUGGERS: frozenset[str] = frozenset({
 
 
 @dataclass(frozen=True)
-class PtraceParams:
+class PtraceParams(DetectorParams):
     """`[detectors.ptrace]`."""
 
-    enabled: bool = True
+    DETECTOR: ClassVar[str] = NAME
     #: more debugger binaries whose attaches are suppressed
     extra_debuggers: tuple[str, ...] = ()
 
-    @classmethod
-    def from_dict(cls, data: dict | None) -> "PtraceParams":
-        """Read and validate `[detectors.ptrace]`; raises `ConfigError`."""
-        return read_params(cls, data, NAME)
 
-
-class PtraceDetector:
+class PtraceDetector(BuiltinDetector):
     """ptrace attach/inject of another process."""
 
     name = NAME
     Params = PtraceParams
     event_types = frozenset({"ptrace"})
 
+    params: PtraceParams
+
     def __init__(self, params: PtraceParams | None = None,
                  own: AgentIdentity | None = None) -> None:
-        self.params = params or PtraceParams()
-        self.own = own or AgentIdentity()
+        super().__init__(params, own)
         self._debuggers = DEBUGGERS | frozenset(self.params.extra_debuggers)
 
     def on_event(self, event: Event) -> list[Detection]:

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from vigil.detections import Detection
+from vigil.detectors.builtin import BuiltinDetector, DetectorParams
 from vigil.detectors.detection_builder import (build_detection, describe_process,
                                                static_suppression)
 from vigil.detectors.expiring_map import ExpiringMap
-from vigil.detectors.params import minimum, read_params
+from vigil.detectors.params import minimum
 from vigil.detectors.process_identity import (AgentIdentity, INTERPRETERS, SHELLS, binary_name,
                                               command_of, is_shell, matched_binary)
 from vigil.detectors.shell_command import shell_command_of
@@ -63,17 +65,12 @@ _SCRIPT_CODE = {
 
 
 @dataclass(frozen=True)
-class ReverseShellParams:
+class ReverseShellParams(DetectorParams):
     """`[detectors.reverse_shell]`."""
 
-    enabled: bool = True
+    DETECTOR: ClassVar[str] = NAME
     #: how long a socket duplicated onto stdin/stdout waits for the matching second fd
     window_seconds: float = field(default=30.0, metadata=minimum(0))
-
-    @classmethod
-    def from_dict(cls, data: dict | None) -> "ReverseShellParams":
-        """Read and validate `[detectors.reverse_shell]`; raises `ConfigError`."""
-        return read_params(cls, data, NAME)
 
 
 def _interpreter_family(name: str) -> str | None:
@@ -112,17 +109,18 @@ def _one_liner(binary: str, args: list[str]) -> str | None:
     return None
 
 
-class ReverseShellDetector:
+class ReverseShellDetector(BuiltinDetector):
     """Shells wired to network sockets, /dev/tcp redirections and reverse-shell one-liners."""
 
     name = NAME
     Params = ReverseShellParams
     event_types = frozenset(_EXEC | _DUP)
 
+    params: ReverseShellParams
+
     def __init__(self, params: ReverseShellParams | None = None,
                  own: AgentIdentity | None = None) -> None:
-        self.params = params or ReverseShellParams()
-        self.own = own or AgentIdentity()
+        super().__init__(params, own)
         window_ns = int(self.params.window_seconds * 1e9)
         #: pid -> {std fd: socket description} of sockets duplicated onto stdio
         self._stdio: ExpiringMap[int, dict[int, str]] = ExpiringMap(window_ns)

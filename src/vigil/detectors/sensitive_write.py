@@ -9,12 +9,13 @@ any other writer is reported. Failed syscalls are ignored unless `report_failed`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import ClassVar
 
 from vigil.detections import Detection, Suppression
+from vigil.detectors.builtin import BuiltinDetector, DetectorParams
 from vigil.detectors.detection_builder import (build_detection, describe_process,
                                                static_suppression)
-from vigil.detectors.params import read_params
 from vigil.detectors.path_patterns import PathPatterns
 from vigil.detectors.process_identity import (PACKAGE_MANAGERS, AgentIdentity, ancestors,
                                               matched_binary)
@@ -37,19 +38,14 @@ _PRIORITY: dict[str, Priority] = {
 
 
 @dataclass(frozen=True)
-class SensitiveWriteParams:
+class SensitiveWriteParams(DetectorParams):
     """`[detectors.sensitive_write]`."""
 
-    enabled: bool = True
+    DETECTOR: ClassVar[str] = NAME
     #: more files to watch (exact path, directory prefix ending in `/`, or glob)
     extra_paths: tuple[str, ...] = ()
     #: also report attempts that failed (EACCES, EPERM ...)
     report_failed: bool = False
-
-    @classmethod
-    def from_dict(cls, data: dict | None) -> "SensitiveWriteParams":
-        """Read and validate `[detectors.sensitive_write]`; raises `ConfigError`."""
-        return read_params(cls, data, NAME)
 
 
 def _written_paths(event: Event) -> list[tuple[str, str]]:
@@ -73,17 +69,18 @@ def _written_paths(event: Event) -> list[tuple[str, str]]:
     return []
 
 
-class SensitiveWriteDetector:
+class SensitiveWriteDetector(BuiltinDetector):
     """Changes to account, auth, persistence and key files by anything but their tools."""
 
     name = NAME
     Params = SensitiveWriteParams
     event_types = frozenset(_OPEN_TYPES | _RENAME_TYPES | _UNLINK_TYPES | _TRUNCATE_TYPES)
 
+    params: SensitiveWriteParams
+
     def __init__(self, params: SensitiveWriteParams | None = None,
                  own: AgentIdentity | None = None) -> None:
-        self.params = params or SensitiveWriteParams()
-        self.own = own or AgentIdentity()
+        super().__init__(params, own)
         self._extra = PathPatterns({"configured": self.params.extra_paths})
 
     def _suppression(self, event: Event, category: str) -> Suppression | None:

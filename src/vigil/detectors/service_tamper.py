@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from vigil.detections import Detection, Suppression
+from vigil.detectors.builtin import BuiltinDetector, DetectorParams
 from vigil.detectors.detection_builder import (build_detection, describe_process,
                                                static_suppression)
 from vigil.detectors.expiring_map import ExpiringMap
-from vigil.detectors.params import minimum, read_params
+from vigil.detectors.params import minimum
 from vigil.detectors.path_patterns import PathPatterns
 from vigil.detectors.process_identity import (PACKAGE_INSTALLERS, AgentIdentity, ancestors,
                                               binary_name, command_of, lineage_binary, matched_binary)
@@ -48,10 +50,10 @@ _O_TRUNC = 0o1000
 
 
 @dataclass(frozen=True)
-class ServiceTamperParams:
+class ServiceTamperParams(DetectorParams):
     """`[detectors.service_tamper]`."""
 
-    enabled: bool = True
+    DETECTOR: ClassVar[str] = NAME
     #: more service names to protect (as in `systemctl stop <name>`)
     extra_services: tuple[str, ...] = ()
     #: more logs to protect (exact path, directory prefix ending in `/`, or glob)
@@ -59,11 +61,6 @@ class ServiceTamperParams:
     #: a child repeating its parent's stop (`service` running `systemctl`) within this
     #: many seconds is folded into the parent's detection
     dedupe_seconds: float = field(default=30.0, metadata=minimum(0))
-
-    @classmethod
-    def from_dict(cls, data: dict | None) -> "ServiceTamperParams":
-        """Read and validate `[detectors.service_tamper]`; raises `ConfigError`."""
-        return read_params(cls, data, NAME)
 
 
 def _unit(name: str) -> str:
@@ -117,17 +114,18 @@ def _security_off(binary: str, args: list[str]) -> str | None:
     return None
 
 
-class ServiceTamperDetector:
+class ServiceTamperDetector(BuiltinDetector):
     """Stopping security services, killing the agent, clearing logs."""
 
     name = NAME
     Params = ServiceTamperParams
     event_types = frozenset(_EXEC | _KILL | _OPEN | _REMOVE)
 
+    params: ServiceTamperParams
+
     def __init__(self, params: ServiceTamperParams | None = None,
                  own: AgentIdentity | None = None) -> None:
-        self.params = params or ServiceTamperParams()
-        self.own = own or AgentIdentity()
+        super().__init__(params, own)
         self._services = SECURITY_SERVICES | frozenset(self.params.extra_services)
         self._extra_logs = PathPatterns({"configured_logs": self.params.extra_log_paths})
         #: (pid, unit) already reported, so `service` -> `systemctl` is one detection

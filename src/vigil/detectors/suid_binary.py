@@ -11,11 +11,12 @@ set-group-ID on a directory (group inheritance for shared folders) is not a bina
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from vigil.detections import Detection, Suppression
+from vigil.detectors.builtin import BuiltinDetector, DetectorParams
 from vigil.detectors.detection_builder import (build_detection, describe_process,
                                                static_suppression)
-from vigil.detectors.params import read_params
 from vigil.detectors.process_identity import (PACKAGE_MANAGERS, UNTRUSTED_DIRS, AgentIdentity,
                                               lineage_binary)
 from vigil.events.flags import format_mode
@@ -30,30 +31,26 @@ _CHMOD = frozenset({"chmod", "fchmod", "fchmodat", "fchmodat2"})
 
 
 @dataclass(frozen=True)
-class SuidBinaryParams:
+class SuidBinaryParams(DetectorParams):
     """`[detectors.suid_binary]`."""
 
-    enabled: bool = True
+    DETECTOR: ClassVar[str] = NAME
     #: more programs that may set SUID/SGID bits (binary names, e.g. an in-house installer)
     extra_installers: tuple[str, ...] = ()
 
-    @classmethod
-    def from_dict(cls, data: dict | None) -> "SuidBinaryParams":
-        """Read and validate `[detectors.suid_binary]`; raises `ConfigError`."""
-        return read_params(cls, data, NAME)
 
-
-class SuidBinaryDetector:
+class SuidBinaryDetector(BuiltinDetector):
     """New SUID/SGID files."""
 
     name = NAME
     Params = SuidBinaryParams
     event_types = _CHMOD
 
+    params: SuidBinaryParams
+
     def __init__(self, params: SuidBinaryParams | None = None,
                  own: AgentIdentity | None = None) -> None:
-        self.params = params or SuidBinaryParams()
-        self.own = own or AgentIdentity()
+        super().__init__(params, own)
         self._installers = PACKAGE_MANAGERS | frozenset(self.params.extra_installers)
 
     def _suppression(self, event: Event, mode: int) -> Suppression | None:

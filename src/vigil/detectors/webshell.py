@@ -12,12 +12,14 @@ Children of an already reported shell are not reported again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from vigil.detections import Detection, Suppression
+from vigil.detectors.builtin import BuiltinDetector, DetectorParams
 from vigil.detectors.detection_builder import (build_detection, describe_process,
                                                static_suppression)
 from vigil.detectors.expiring_map import ExpiringMap
-from vigil.detectors.params import minimum, read_params
+from vigil.detectors.params import minimum
 from vigil.detectors.process_identity import (AgentIdentity, ancestors, basename, binary_name,
                                               binary_names, command_of, is_shell)
 from vigil.detectors.shell_command import command_stages, shell_command_of
@@ -33,19 +35,14 @@ _EXEC = frozenset({"execve", "execveat"})
 
 
 @dataclass(frozen=True)
-class WebshellParams:
+class WebshellParams(DetectorParams):
     """`[detectors.webshell]`."""
 
-    enabled: bool = True
+    DETECTOR: ClassVar[str] = NAME
     #: more web server binaries (shells under them are always reported)
     extra_web_servers: tuple[str, ...] = ()
     #: how long the descendants of a reported shell are folded into its detection
     dedupe_seconds: float = field(default=300.0, metadata=minimum(0))
-
-    @classmethod
-    def from_dict(cls, data: dict | None) -> "WebshellParams":
-        """Read and validate `[detectors.webshell]`; raises `ConfigError`."""
-        return read_params(cls, data, NAME)
 
 
 def _python_web(proc: Process) -> bool:
@@ -53,17 +50,18 @@ def _python_web(proc: Process) -> bool:
     return not words.isdisjoint(PYTHON_WEB_ENTRY_POINTS)
 
 
-class WebshellDetector:
+class WebshellDetector(BuiltinDetector):
     """Shells and recon tools spawned by web servers and application runtimes."""
 
     name = NAME
     Params = WebshellParams
     event_types = _EXEC
 
+    params: WebshellParams
+
     def __init__(self, params: WebshellParams | None = None,
                  own: AgentIdentity | None = None) -> None:
-        self.params = params or WebshellParams()
-        self.own = own or AgentIdentity()
+        super().__init__(params, own)
         self._servers = WEB_SERVERS | frozenset(self.params.extra_web_servers)
         self._reported: ExpiringMap[int, bool] = ExpiringMap(
             int(self.params.dedupe_seconds * 1e9))
