@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import shutil
 import socket
 import statistics
@@ -183,12 +184,18 @@ def workload(evaluate: Callable[[Event], object], types: set[str] | None, rounds
     threading.Thread(target=accept_all, daemon=True).start()
     script = WORKLOAD.replace("{n}", str(n)).replace("{port}", str(port))
 
-    def run_once() -> float:
+    def run_once() -> tuple[float, float]:
+        """Wall time, and CPU time of the workload's processes (kernel BPF time included)."""
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         subprocess.run(["bash", "-c", script], check=True)
-        return time.perf_counter() - t0
+        wall = time.perf_counter() - t0
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
-    off, on = [], []
+    off: list[tuple[float, float]] = []
+    on: list[tuple[float, float]] = []
+    agent_cpu = []
     run_once()  # warm caches
     for _ in range(rounds):
         off.append(run_once())
@@ -198,14 +205,18 @@ def workload(evaluate: Callable[[Event], object], types: set[str] | None, rounds
         reader.start()
         on.append(run_once())
         reader.stop()
+        agent_cpu.append(reader.cpu)
         st = sensor.stats()
         sensor.stop()
     srv.close()
-    m_off, m_on = statistics.median(off), statistics.median(on)
-    print(f"without sensor: median {m_off:.3f} s  {['%.3f' % x for x in off]}")
-    print(f"with sensor:    median {m_on:.3f} s  {['%.3f' % x for x in on]} "
-          f"(last round: {st['events']} events, {st['drops']} drops)")
-    print(f"slowdown: {(m_on / m_off - 1) * 100:+.1f} %")
+    for label, idx in (("wall time", 0), ("workload CPU time", 1)):
+        a = statistics.median(x[idx] for x in off)
+        b = statistics.median(x[idx] for x in on)
+        print(f"{label:18}: without {a:.3f} s, with {b:.3f} s (medians of "
+              f"{['%.3f' % x[idx] for x in off]} / {['%.3f' % x[idx] for x in on]}): "
+              f"{(b / a - 1) * 100:+.1f} %")
+    print(f"agent reader CPU per run: median {statistics.median(agent_cpu):.3f} s; "
+          f"last run {st['events']} events, {st['drops']} drops")
 
 
 def main() -> None:
@@ -215,14 +226,15 @@ def main() -> None:
     if os.geteuid() != 0:
         sys.exit("bench/sensor.py: needs root to load BPF programs")
     print(f"# eBPF sensor benchmark\nmachine: {platform.platform()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}")
+          f"Python {platform.python_version()}, load average at start {os.getloadavg()[0]:.2f}")
     name, evaluate, types = evaluator()
     print(f"evaluation: {name}")
     with tempfile.TemporaryDirectory() as tmp:
         binary = build_loadgen(Path(tmp))
         syscall_cost(binary, evaluate, 2.0 if args.quick else 5.0)
         max_rate(binary, evaluate, args.quick)
-        workload(evaluate, types, 3 if args.quick else 5, 100 if args.quick else 300)
+        workload(evaluate, types, 3 if args.quick else 7, 100 if args.quick else 300)
+    print(f"\nload average at end {os.getloadavg()[0]:.2f} (other processes share the CPUs)")
 
 
 if __name__ == "__main__":

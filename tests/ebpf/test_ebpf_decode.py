@@ -1,0 +1,107 @@
+"""Decoding of kernel records built by hand in the program's layout (no kernel needed)."""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+import pytest
+
+from vigil.events.proctable import ProcessTable
+from vigil.sensors.ebpf import syscalls as sc
+from vigil.sensors.ebpf.decode import HEADER, RecordDecoder, kernel_path, parse_sockaddr
+
+TUPLE = struct.Struct("<6H16s16s")
+
+
+def record(nr: int, res: int = 0, args=(0,) * 6, segs=(), flags: int = 0, tgid: int = 4242,
+           comm: bytes = b"tester") -> bytes:
+    segs = list(segs) + [b""] * (4 - len(segs))
+    hdr = HEADER.pack(1_000, 0, res, *args, tgid, tgid, 1, 0, 0, 0, 0xFFFFFFFF, nr, flags,
+                      comm, *(len(s) for s in segs))
+    return hdr + b"".join(segs)
+
+
+@pytest.fixture
+def dec(tmp_path):
+    (tmp_path / "passwd").write_text("root:x:0:0::/root:/bin/bash\n")
+    (tmp_path / "group").write_text("root:x:0:\n")
+    return RecordDecoder(ProcessTable(proc_root=tmp_path / "noproc", etc_root=tmp_path), "h")
+
+
+def _decode(dec, rec):
+    return dec.decode(rec, 0, len(rec))
+
+
+def test_kernel_path_reverses_leaf_first_components():
+    assert kernel_path(b"shadow\0etc\0") == "/etc/shadow"
+    assert kernel_path(b"") == "/"
+    assert kernel_path(b"memfd:x\0") == "/memfd:x"
+
+
+def test_parse_sockaddr_families():
+    v4 = struct.pack("<H", 2) + struct.pack(">H", 53) + socket.inet_aton("10.0.0.1") + bytes(8)
+    assert parse_sockaddr(v4) == (2, "10.0.0.1", 53)
+    v6 = struct.pack("<H", 10) + struct.pack(">H", 443) + bytes(4) + \
+        socket.inet_pton(socket.AF_INET6, "2001:db8::1") + bytes(4)
+    assert parse_sockaddr(v6) == (10, "2001:db8::1", 443)
+    assert parse_sockaddr(struct.pack("<H", 1) + b"/run/x.sock\0") == (1, "/run/x.sock", None)
+    assert parse_sockaddr(struct.pack("<H", 1) + b"\0abstract\0") == (1, "@abstract", None)
+    assert parse_sockaddr(b"\x02") == (0, None, None)
+    assert parse_sockaddr(struct.pack("<H", 2) + b"\0") == (2, None, None)
+
+
+def test_openat_relative_to_a_known_directory_fd(dec):
+    dec.table.on_fork(1, 4242, 0)
+    opened = _decode(dec, record(257, res=5, args=(-100 & 0xFFFFFFFF, 0, 0o200000, 0, 0, 0),
+                                 segs=[b"/var/log\0"]))
+    assert opened.fd.type == "directory"
+    ev = _decode(dec, record(257, res=6, args=(5, 0, 0, 0, 0, 0), segs=[b"../lib/./x\0"]))
+    assert ev.args["name"] == "/var/lib/x" and ev.fd.nameraw == "../lib/./x"
+    assert ev.args["dirfd"] == 5 and ev.proc.name == "tester" and ev.proc.loginuid == -1
+
+
+def test_connect_ipv6_uses_requested_address_and_kernel_local_end(dec):
+    addr = struct.pack("<H", 10) + struct.pack(">H", 8443) + bytes(4) + \
+        socket.inet_pton(socket.AF_INET6, "2001:db8::7") + bytes(4)
+    tup = TUPLE.pack(10, 1, 6, 40000, 0, 0, socket.inet_pton(socket.AF_INET6, "2001:db8::2"),
+                     bytes(16))
+    ev = _decode(dec, record(42, res=-115, args=(3, 0, len(addr), 0, 0, 0), segs=[addr, tup]))
+    assert ev.type == "connect" and ev.res == -115
+    assert ev.fd.type == "ipv6" and ev.fd.l4proto == "tcp"
+    assert ev.fd.rip == "2001:db8::7" and ev.fd.rport == 8443
+    assert ev.fd.lip == "2001:db8::2" and ev.fd.lport == 40000
+    assert ev.fd.name == "2001:db8::2:40000->2001:db8::7:8443"
+
+
+def test_exec_record_builds_the_new_process(dec):
+    segs = [b"memfd:payload\0", b"payload\0-x\0", b"tmp\0"]
+    ev = _decode(dec, record(59, res=0, segs=segs, flags=1 | 2 | 4, args=((136 << 32) | 3, 7, 8,
+                                                                        0, 0, 0)))
+    assert ev.type == "execve" and ev.proc.exe_from_memfd and ev.proc.exepath == "memfd:payload"
+    assert ev.proc.args == ["-x"] and ev.proc.args_truncated and ev.proc.cwd == "/tmp"
+    assert ev.proc.tty == (3 | 136 << 8) and ev.proc.sid == 7 and ev.proc.pgid == 8
+    assert dec.table.get(4242) is ev.proc
+
+
+def test_failed_exec_reports_the_filename(dec):
+    ev = _decode(dec, record(59, res=-2, segs=[b"/nope\0"]))
+    assert ev.type == "execve" and ev.res == -2 and ev.args["filename"] == "/nope"
+
+
+def test_bad_records_are_counted_not_raised(dec):
+    assert dec.decode(b"\0" * 10, 0, 10) is None
+    assert _decode(dec, record(499)) is None  # a syscall the table does not know
+    assert dec.errors == 2
+    # segment lengths beyond the record: short strings, no exception
+    rec = record(87, segs=[b"/x\0"])[:-2]
+    ev = dec.decode(rec, 0, len(rec))
+    assert ev.type == "unlink"
+
+
+def test_every_spec_fits_the_program_limits():
+    for s in sc.SYSCALLS:
+        assert s.nr < sc.MAX_SYSCALLS
+        assert len(s.string_regs) <= 3, s.name
+        assert len(s.spec_bytes(True)) == 8
+    assert len({s.name for s in sc.SYSCALLS}) == len(sc.SYSCALLS)
