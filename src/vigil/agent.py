@@ -35,6 +35,9 @@ class BuiltPipeline:
     warnings: list[str] = field(default_factory=list)
     fatal: bool = False
     closers: list[Callable[[], None]] = field(default_factory=list)
+    suppressor: Any | None = None
+    audit: Any | None = None
+    alerts: Any | None = None
 
     def event_types(self) -> set[str] | None:
         """Every syscall event type a rule or detector needs (None: all of them)."""
@@ -118,7 +121,12 @@ def build_pipeline(*, config_path: str | Path | None = None, config: VigilConfig
     use_detectors = detectors if detectors is not None else (config is not None
                                                             or config_path is not None)
     if use_detectors:
-        built.detectors = _build_detectors(cfg)
+        try:
+            built.detectors = _build_detectors(cfg)
+        except ConfigError as exc:
+            built.problems = problems + [str(exc)]
+            built.fatal = True
+            return built
         consumers.extend(built.detectors)
     suppressor = _build_suppressor(cfg, built) if suppress else None
     trail = _build_audit(cfg, built) if audit else None
@@ -131,25 +139,16 @@ def build_pipeline(*, config_path: str | Path | None = None, config: VigilConfig
 def _build_detectors(cfg: VigilConfig) -> list[Any]:
     from vigil.detectors.registry import build_detectors
 
-    tables = {name: dc.raw for name, dc in cfg.detectors.items()}
-    for name, dc in cfg.detectors.items():
-        tables[name] = {**dc.raw, "enabled": dc.enabled}
-    return build_detectors(tables, own_pid=os.getpid(), own_uid=os.getuid())
+    return build_detectors(cfg.detector_tables(), own_pid=os.getpid(), own_uid=os.getuid())
 
 
 def _build_suppressor(cfg: VigilConfig, built: BuiltPipeline) -> Callable[[Any], Any]:
-    from vigil.suppress.holder import AllowlistHolder
     from vigil.suppress.suppressor import Suppressor
 
-    holder = AllowlistHolder(cfg.allowlist)
-    baseline = None
-    if cfg.baseline.enabled:
-        from vigil.suppress.baseline import Baseline
-
-        baseline = Baseline.open(cfg.baseline.path, learn_hours=cfg.baseline.learn_hours)
-        built.closers.append(baseline.close)
-    sup = Suppressor(holder, baseline=baseline)
-    built.allowlist_holder = holder  # type: ignore[attr-defined]
+    sup = Suppressor.from_config(cfg)
+    if sup.baseline is not None:
+        built.closers.append(sup.baseline.close)
+    built.suppressor = sup
     return sup.process
 
 
@@ -159,16 +158,20 @@ def _build_audit(cfg: VigilConfig, built: BuiltPipeline) -> Any:
     trail = AuditTrail(cfg.audit.path, max_bytes=cfg.audit.max_bytes,
                        rotate_daily=cfg.audit.rotate_daily)
     built.closers.append(trail.close)
+    built.audit = trail
     return trail
 
 
 def _build_alerts(cfg: VigilConfig, built: BuiltPipeline) -> Callable[[Any], Any] | None:
-    if cfg.alerts is None or isinstance(cfg.alerts, dict):
+    from vigil.alerts.config import AlertsConfig
+
+    if not isinstance(cfg.alerts, AlertsConfig) or not cfg.alerts.routes:
         return None
     from vigil.alerts.pipeline import AlertPipeline
 
-    pipe = AlertPipeline(cfg.alerts, cfg.state_dir)
-    pipe.start()
+    trail = built.audit
+    pipe = AlertPipeline(cfg.alerts, cfg.state_dir,
+                         on_dead_letter=trail.record_dead_letter if trail is not None else None)
+    built.alerts = pipe
     built.closers.append(pipe.stop)
-    built.alert_pipeline = pipe  # type: ignore[attr-defined]
     return pipe.submit

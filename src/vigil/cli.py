@@ -13,6 +13,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
 
 #: command modules, each exposing `register(app: typer.Typer) -> None`
 COMMAND_MODULES = [
+    "vigil.commands.run",
     "vigil.commands.rules",
     "vigil.commands.replay",
     "vigil.commands.config",

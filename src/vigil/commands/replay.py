@@ -3,7 +3,6 @@ recording."""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Optional
@@ -12,26 +11,11 @@ import typer
 
 from vigil.detections import Detection
 from vigil.events.jsonl import BadLine, read_events
-from vigil.rules.falco.engine import detection_to_falco_json
-from vigil.rules.falco.output import format_time
+from vigil.display import detection_line
 
 
 def _print_detection(det: Detection, as_json: bool) -> None:
-    if as_json:
-        doc = detection_to_falco_json(det)
-        if det.kind != "falco":
-            doc["vigil"] = {"kind": det.kind, "rule_id": det.rule_id}
-        if det.suppressed is not None:
-            doc["vigil"] = {**doc.get("vigil", {}), "suppressed": {
-                "layer": det.suppressed.layer, "entry": det.suppressed.entry,
-                "reason": det.suppressed.reason}}
-        typer.echo(json.dumps(doc, default=str))
-        return
-    mark = ""
-    if det.suppressed is not None:
-        mark = f" [suppressed by {det.suppressed.layer}: {det.suppressed.entry}]"
-    name = det.name if det.kind != "sigma" else f"{det.name} ({det.rule_id})"
-    typer.echo(f"{format_time(det.ts)} {det.priority.label} [{name}] {det.output}{mark}")
+    typer.echo(detection_line(det, as_json))
 
 
 def replay(events: Path = typer.Argument(..., help="JSONL recording (docs/events.md)",

@@ -1,0 +1,85 @@
+"""`vigil run`: the live agent."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+log = logging.getLogger("vigil.run")
+
+
+def run(config: Optional[Path] = typer.Option(
+            None, "--config", "-c", help="vigil.toml (default: /etc/vigil/vigil.toml if it "
+                                         "exists, else built-in defaults)"),
+        rules: Optional[list[str]] = typer.Option(
+            None, "--rules", "-r", help="rule file/dir instead of the configured rules"),
+        as_json: bool = typer.Option(False, "--json", help="print incidents as Falco JSON"),
+        duration: Optional[float] = typer.Option(None, "--duration",
+                                                 help="stop after this many seconds"),
+        stats_interval: float = typer.Option(60.0, "--stats-interval",
+                                             help="seconds between stats lines"),
+        state_dir: Optional[Path] = typer.Option(None, "--state-dir",
+                                                 help="override state_dir of the config"),
+        ) -> None:
+    """Start the sensors with the configured rules and detectors; print incidents."""
+    from vigil.agent import build_pipeline
+    from vigil.config import DEFAULT_CONFIG_PATH, load_config
+    from vigil.config_errors import ConfigError
+    from vigil.runtime import Agent, default_sensors, incident_printer
+
+    if config is None and DEFAULT_CONFIG_PATH.exists():
+        config = DEFAULT_CONFIG_PATH
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        typer.echo(f"vigil run: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if state_dir is not None:
+        import dataclasses
+
+        from vigil.config import AuditConfig
+        cfg = dataclasses.replace(cfg, state_dir=state_dir,
+                                  audit=AuditConfig(state_dir / "audit", cfg.audit.max_bytes,
+                                                    cfg.audit.rotate_daily))
+    cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    built = build_pipeline(config=cfg, rule_paths=rules, detectors=True)
+    for p in built.problems:
+        typer.echo(f"vigil run: {p}", err=True)
+    if built.fatal:
+        raise typer.Exit(2)
+    built.pipeline.on_detection = incident_printer(as_json)
+    sensors, reasons = Agent.start_sensors(default_sensors(built))
+    for r in reasons:
+        typer.echo(f"vigil run: {r}", err=True)
+    if not sensors:
+        typer.echo("vigil run: no sensor could start; nothing to watch (replay still works: "
+                   "`vigil replay FILE.jsonl`)", err=True)
+        built.close()
+        raise typer.Exit(1)
+    reloader = None
+    if cfg.source is not None and built.suppressor is not None:
+        from vigil.suppress.reload import ConfigReloader
+
+        reloader = ConfigReloader(cfg.source, built.suppressor.holder).start()
+    names = ", ".join(s.name for s in sensors)
+    n_rules = len(built.falco.rules) if built.falco is not None else 0
+    n_sigma = len(built.sigma.rules) if built.sigma is not None else 0
+    typer.echo(f"vigil: watching with {names}; {n_rules} Falco rules, {n_sigma} Sigma rules, "
+               f"{len(built.detectors)} detectors", err=True)
+    agent = Agent(built, sensors, stats_interval=stats_interval,
+                  on_stats=lambda line: typer.echo(line, err=True))
+    agent.install_signal_handlers()
+    try:
+        agent.run(duration)
+    finally:
+        if reloader is not None:
+            reloader.stop()
+        typer.echo("vigil: stopping; final " + agent.shutdown(), err=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `vigil run`."""
+    app.command("run")(run)

@@ -1,0 +1,207 @@
+"""The live agent: sensors on their own threads, one bounded queue, the engine on one thread.
+
+Sensor threads only read and enqueue; a full queue drops the batch and counts it (the
+kernel reader is never blocked). The engine thread (the caller of `Agent.run`) takes
+events off the queue and feeds the detection pipeline, so rule evaluation takes no locks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from vigil.agent import BuiltPipeline
+from vigil.detections import Detection
+from vigil.events.model import Event
+from vigil.sensors.base import Sensor, SensorUnavailable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AgentCounters:
+    """What the agent itself counts (sensors and pipeline keep their own)."""
+
+    queued_batches: int = 0
+    dropped_batches: int = 0
+    dropped_events: int = 0
+    sensor_errors: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+
+class Agent:
+    """Runs sensors into a `BuiltPipeline` until stopped."""
+
+    def __init__(self, built: BuiltPipeline, sensors: list[Sensor], *,
+                 queue_batches: int = 1024,
+                 on_stats: Callable[[str], None] | None = None,
+                 stats_interval: float = 60.0) -> None:
+        self.built = built
+        self.sensors = sensors
+        self.queue: queue.Queue[list[Event]] = queue.Queue(maxsize=queue_batches)
+        self.counters = AgentCounters()
+        self.on_stats = on_stats
+        self.stats_interval = stats_interval
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # -- sensors ---------------------------------------------------------------------------
+
+    @staticmethod
+    def start_sensors(candidates: list[Sensor]) -> tuple[list[Sensor], list[str]]:
+        """Start what can start; returns the running sensors and one line per failure."""
+        running, reasons = [], []
+        for s in candidates:
+            try:
+                s.start()
+                running.append(s)
+            except SensorUnavailable as exc:
+                msg = str(exc)
+                reasons.append(msg if msg.startswith(s.name) or s.name in msg.split(":")[0]
+                               else f"{s.name}: {msg}")
+            except Exception as exc:  # a sensor that breaks must not take the agent down
+                reasons.append(f"{s.name}: failed to start: {type(exc).__name__}: {exc}")
+        return running, reasons
+
+    def _sensor_loop(self, sensor: Sensor) -> None:
+        while not self._stop.is_set():
+            try:
+                batch = sensor.read(0.1)
+            except Exception:
+                self.counters.sensor_errors += 1
+                log.exception("sensor %s failed to read; retrying", sensor.name)
+                time.sleep(0.5)
+                continue
+            if not batch:
+                continue
+            try:
+                self.queue.put_nowait(batch)
+                self.counters.queued_batches += 1
+            except queue.Full:
+                self.counters.dropped_batches += 1
+                self.counters.dropped_events += len(batch)
+
+    # -- engine ----------------------------------------------------------------------------
+
+    def run(self, duration: float | None = None) -> None:
+        """Process events until `stop()`, a signal, or `duration` seconds."""
+        for s in self.sensors:
+            t = threading.Thread(target=self._sensor_loop, args=(s,), name=f"sensor-{s.name}",
+                                 daemon=True)
+            t.start()
+            self._threads.append(t)
+        deadline = None if duration is None else time.monotonic() + duration
+        next_stats = time.monotonic() + self.stats_interval
+        process = self.built.pipeline.process
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                break
+            if now >= next_stats:
+                next_stats = now + self.stats_interval
+                self._emit_stats()
+            try:
+                batch = self.queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            for ev in batch:
+                process(ev)
+        self._drain(process)
+
+    def _drain(self, process: Callable[[Event], Any]) -> None:
+        while True:
+            try:
+                batch = self.queue.get_nowait()
+            except queue.Empty:
+                return
+            for ev in batch:
+                process(ev)
+
+    def stop(self) -> None:
+        """Ask `run` to return (safe from a signal handler)."""
+        self._stop.set()
+
+    def shutdown(self) -> str:
+        """Stop the sensors (detaching BPF links), close the pipeline; the final stats."""
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=2)
+        for s in self.sensors:
+            try:
+                s.stop()
+            except Exception:
+                log.exception("stopping sensor %s failed", s.name)
+        self._drain(self.built.pipeline.process)
+        line = self.stats_line()
+        self.built.close()
+        return line
+
+    def stats_line(self) -> str:
+        """One line: events, detections, drops per stage."""
+        st = self.built.pipeline.stats
+        c = self.counters
+        parts = [f"events={st.events}", f"detections={st.detections}",
+                 f"incidents={st.incidents}", f"suppressed={st.suppressed}",
+                 f"queue_drops={c.dropped_events}"]
+        for s in self.sensors:
+            ss = s.stats()
+            if "drops" in ss:
+                parts.append(f"{s.name}_kernel_drops={ss['drops']}")
+            parts.append(f"{s.name}_events={ss.get('events', 0)}")
+        alerts = self.built.alerts
+        if alerts is not None:
+            a = alerts.stats()
+            parts.append(f"alert_queue_full={getattr(a, 'queue_full', 0)}")
+        return "stats: " + " ".join(parts)
+
+    def _emit_stats(self) -> None:
+        line = self.stats_line()
+        if self.on_stats is not None:
+            self.on_stats(line)
+        else:
+            log.info("%s", line)
+
+    def install_signal_handlers(self) -> None:
+        """Ctrl-C and SIGTERM stop the agent cleanly."""
+        def handler(signum: int, _frame: Any) -> None:
+            log.info("signal %d: stopping", signum)
+            self.stop()
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+
+
+def default_sensors(built: BuiltPipeline) -> list[Sensor]:
+    """The sensors `vigil.toml` enables, configured for the loaded rules and detectors."""
+    cfg = built.config
+    out: list[Sensor] = []
+    if cfg.sensors.ebpf:
+        from vigil.sensors.ebpf.sensor import EbpfSensor
+
+        out.append(EbpfSensor(event_types=built.event_types(), exclude_pids={os.getpid()},
+                              hostname=cfg.hostname))
+    if cfg.sensors.authlog.enabled:
+        from vigil.sensors.authlog import AuthLogSensor
+
+        out.append(AuthLogSensor(list(cfg.sensors.authlog.paths),
+                                 state_file=cfg.state_dir / "authlog.offsets"))
+    if cfg.sensors.journald.enabled:
+        from vigil.sensors.journald import JournaldSensor
+
+        out.append(JournaldSensor(state_file=cfg.state_dir / "journald.cursor"))
+    return out
+
+
+def incident_printer(as_json: bool) -> Callable[[Detection], None]:
+    """What `vigil run` prints for each incident on stdout."""
+    from vigil.display import detection_line
+
+    def show(det: Detection) -> None:
+        if det.suppressed is None:
+            print(detection_line(det, as_json), flush=True)
+    return show
