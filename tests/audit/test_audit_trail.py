@@ -204,3 +204,29 @@ def test_unreadable_last_record_refuses_to_continue(tmp_path: Path) -> None:
         fh.write(b"garbage\n")
     with pytest.raises(AuditTrailError, match="audit verify"):
         AuditTrail(tmp_path)
+
+
+def test_failed_write_leaves_no_half_line(tmp_path: Path) -> None:
+    """A real short write: the file-size limit (RLIMIT_FSIZE, with SIGXFSZ ignored) makes
+    write() stop mid-record and then fail with EFBIG, as a full disk would."""
+    import resource
+    import signal
+    trail = AuditTrail(tmp_path, clock=Clock())
+    trail.record_incident(det(1))
+    size = (tmp_path / "audit.jsonl").stat().st_size
+    big = det(2)
+    big.output = "x" * 5000
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size + 1000, hard))
+    try:
+        with pytest.raises(OSError):
+            trail.record_incident(big)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, old_handler)
+    assert (tmp_path / "audit.jsonl").stat().st_size == size
+    trail.record_incident(det(3))
+    trail.close()
+    r = verify_trail(tmp_path)
+    assert r.ok and r.records == 2, r.message()

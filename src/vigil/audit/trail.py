@@ -62,7 +62,7 @@ class AuditTrail:
         self._recover_partial_line()
         self._seq, self._prev = self._last_link()
         self._day = self._first_day(self.path)
-        self._fh: IO[bytes] = open(self.path, "ab")
+        self._fh: IO[bytes] = open(self.path, "ab", buffering=0)
         self._size = self._fh.tell()
         self.counts = {INCIDENT: 0, SUPPRESSED: 0, DEAD_LETTER: 0, "rotations": 0}
 
@@ -90,7 +90,6 @@ class AuditTrail:
     def flush(self) -> None:
         """Write everything to disk (fsync): call before an alert leaves."""
         with self._lock:
-            self._fh.flush()
             os.fsync(self._fh.fileno())
 
     def close(self) -> None:
@@ -98,7 +97,6 @@ class AuditTrail:
         with self._lock:
             if self._fh.closed:
                 return
-            self._fh.flush()
             os.fsync(self._fh.fileno())
             self._fh.close()
 
@@ -134,14 +132,28 @@ class AuditTrail:
             prev = self._prev
             line, digest = seal(rec, prev)
             self._maybe_rotate(now_ns, len(line))
-            self._fh.write(line)
-            self._fh.flush()  # to the OS now; fsync in flush()
+            self._write(line)
             self._size += len(line)
             self._seq, self._prev = rec.seq, digest
             if self._day is None:
                 self._day = _day(now_ns)
             self.counts[rec.type] = self.counts.get(rec.type, 0) + 1
             return msgspec.structs.replace(rec, prev=prev, hash=digest)
+
+    def _write(self, line: bytes) -> None:
+        """Write one whole line to the OS, or nothing: a failed write (disk full) is cut
+        back so that the next record does not follow half a line."""
+        fd = self._fh.fileno()
+        try:
+            view = memoryview(line)
+            while view:
+                view = view[os.write(fd, view):]
+        except OSError:
+            try:
+                os.ftruncate(fd, self._size)
+            except OSError:
+                pass
+            raise
 
     def _maybe_rotate(self, now_ns: int, incoming: int) -> None:
         if self._size == 0:
@@ -150,11 +162,10 @@ class AuditTrail:
         new_day = self.rotate_daily and self._day is not None and _day(now_ns) != self._day
         if not (too_big or new_day):
             return
-        self._fh.flush()
         os.fsync(self._fh.fileno())
         self._fh.close()
         os.replace(self.path, rotated_name(self.path, now_ns))
-        self._fh = open(self.path, "ab")
+        self._fh = open(self.path, "ab", buffering=0)
         self._size = 0
         self._day = None
         self.counts["rotations"] += 1
