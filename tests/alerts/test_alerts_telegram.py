@@ -170,6 +170,23 @@ def test_bad_token_is_dead_lettered_without_leaking_it(telegram_server, tmp_path
         assert TOKEN.encode() not in f.read_bytes(), f
 
 
+def test_dead_letter_reaches_the_real_audit_trail_without_the_token(telegram_server,
+                                                                    tmp_path) -> None:
+    from vigil.audit.trail import AuditTrail
+    telegram_server.script.append(Scripted(403, {"ok": False, "error_code": 403,
+                                                 "description": "Forbidden: bot was blocked"}))
+    trail = AuditTrail(tmp_path / "audit", clock=lambda: T0)
+    p = make_pipeline(telegram_server, tmp_path / "state", dead=trail.record_dead_letter)
+    p.submit(anomaly("reverse_shell", T0, output="bash -i"))
+    p.pump(T0)
+    p.stop()
+    trail.close()
+    (line,) = (tmp_path / "audit").glob("*.jsonl").__next__().read_text().splitlines()
+    assert '"type":"dead_letter"' in line and '"sink":"tg"' in line
+    assert "bot was blocked" in line and "bash -i" in line
+    assert TOKEN not in line
+
+
 def test_connection_error_does_not_leak_token(tmp_path) -> None:
     # a port with no listener: httpx raises ConnectError
     import socket
