@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from vigil.sensors.authparse import parse_message, parse_syslog_line
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc).timestamp()
@@ -104,3 +107,18 @@ def test_parse_message_for_journal_fields() -> None:
     assert ev.type == "auth.ssh_failed" and ev.ts == 5 and ev.proc.pid == 42
     assert ev.raw == "sshd[42]: Failed password for root from 10.0.0.1 port 2 ssh2"
     assert parse_message("nginx", 1, "Failed password for root from 10.0.0.1 port 2") is None
+
+
+PREFIXES = ["Nov 26 10:00:00 web sshd[5]: ", "2026-11-26T10:00:00Z web sudo: ", "Feb 29 1:2:3 h su[1]: ",
+            "Nov 26 10:00:00 web sshd-session[7]: Failed password for ", "Nov 26 10:00:00 h sudo: a : ",
+            "Nov 26 10:00:00 web sshd[5]: pam_unix(sshd:auth): authentication failure;"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(prefix=st.sampled_from(PREFIXES), rest=st.text(max_size=200))
+def test_any_line_parses_or_is_none_without_raising(prefix: str, rest: str) -> None:
+    ev = parse_syslog_line(prefix + rest, now=NOW)
+    if ev is not None:
+        assert ev.type.startswith("auth.") and ev.source == "auth"
+        ip = ev.args.get("src_ip")
+        assert ip is None or isinstance(ip, str)

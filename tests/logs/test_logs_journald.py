@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vigil.sensors.base import Sensor, SensorUnavailable
 from vigil.sensors.journald import JournaldSensor, parse_journal_entry
@@ -99,3 +101,18 @@ def test_unavailable_without_journalctl_or_journal(tmp_path: Path) -> None:
     # the real journalctl is installed here but no journald writes journal files
     with pytest.raises(SensorUnavailable, match="no journal files"):
         JournaldSensor(journalctl="sh", journal_dirs=[str(empty)]).start()
+
+
+_VALUES = st.one_of(st.none(), st.integers(), st.text(max_size=80),
+                    st.lists(st.integers(min_value=-5, max_value=300), max_size=40),
+                    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({}, optional={
+    "SYSLOG_IDENTIFIER": st.one_of(st.sampled_from(["sshd", "sudo", "su"]), _VALUES),
+    "MESSAGE": st.one_of(st.sampled_from([ENTRY["MESSAGE"], "alice : TTY=x ; COMMAND=y"]), _VALUES),
+    "_PID": _VALUES, "__REALTIME_TIMESTAMP": _VALUES, "_HOSTNAME": _VALUES}))
+def test_any_journal_entry_parses_or_is_none(entry: dict) -> None:
+    ev = parse_journal_entry(entry)
+    assert ev is None or ev.source == "auth"

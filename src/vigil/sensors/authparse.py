@@ -156,7 +156,7 @@ def parse_message(program: str, pid: int | None, message: str, *, ts: int = 0,
         raw = f"{prog}[{pid}]: {message}" if pid is not None else f"{prog}: {message}"
     clean = {k: v for k, v in args.items() if v is not None and v != ""}
     return Event(type=kind, ts=ts, source="auth", args=clean,
-                 proc=Process(name=prog[:15], exe=prog, pid=pid, tid=pid),
+                 proc=Process(name=prog[:15], pid=pid),
                  hostname=hostname, raw=raw)
 
 
