@@ -66,7 +66,7 @@ RETIRE_AFTER = 5.0
 
 
 class AuthLogSensor:
-    """Tail authentication logs and yield `auth.*` events.
+    """Tail the authentication log and yield `auth.*` events.
 
     `paths`: candidate files; the first that exists at start is followed.
     `state_file`: JSON file keeping each path's inode and offset across restarts (None: no
@@ -94,7 +94,8 @@ class AuthLogSensor:
     # -- Sensor protocol ---------------------------------------------------------------
 
     def start(self) -> None:
-        """Open every existing file at its saved offset (or at its end / start)."""
+        """Open the first existing candidate at its saved offset (or at its end / start)."""
+        self._stopping.clear()
         saved = self._load_state()
         # the candidates name one log in different distributions (auth.log on Debian,
         # secure on RHEL); following two would double every line where one links the other
