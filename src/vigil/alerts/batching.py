@@ -138,7 +138,7 @@ class Batcher:
 
     def __init__(self, hostname: str | None = None) -> None:
         self._windows: dict[tuple[str, str], Window] = {}
-        self._hostname = hostname
+        self.hostname = hostname
 
     def __len__(self) -> int:
         return len(self._windows)
@@ -150,7 +150,7 @@ class Batcher:
         incident is counted (a ValueError says the caller forgot)."""
         bypass = route.bypass_batching_min_priority
         if bypass is not None and det.priority.at_least(bypass):
-            return Offer(incident_alert(det, route.name, now, self._hostname), None, False)
+            return Offer(incident_alert(det, route.name, now, self.hostname), None, False)
         ts = detection_time(det, now)
         w = self._windows.get((route.name, det.key))
         if w is not None and now >= w.end:
@@ -160,7 +160,7 @@ class Batcher:
             w = self.open(route.name, det.key, now, now + route.batch_window_secs)
             self._describe(w, det)
             w.add(ts, det.entity.ip, det.priority, held=False)
-            return Offer(incident_alert(det, route.name, now, self._hostname), w, True)
+            return Offer(incident_alert(det, route.name, now, self.hostname), w, True)
         if w.count == 0:
             self._describe(w, det)
         w.add(ts, det.entity.ip, det.priority, held=True)
@@ -168,7 +168,7 @@ class Batcher:
 
     def _describe(self, w: Window, det: Detection) -> None:
         w.title, w.unit = title_of(det), unit_of(det)
-        w.hostname = det.hostname or self._hostname
+        w.hostname = det.hostname or self.hostname
 
     def restore(self, w: Window, members: list[tuple[float, str | None, Priority, bool]]) -> None:
         """Put back a window saved by the outbox, with its members (ts, ip, priority, held)."""

@@ -16,6 +16,7 @@ sending would instead risk losing it, which is the worse failure for a security 
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -23,9 +24,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
+
 from vigil.alerts.batching import Window
 from vigil.alerts.message import Alert, decode_alert, encode_alert
 from vigil.priority import Priority
+
+log = logging.getLogger(__name__)
 
 OUTBOX_FILE = "alerts_outbox.sqlite"
 
@@ -190,8 +195,19 @@ class Outbox:
             rows = self._db.execute(
                 "SELECT id, sink, alert, attempts, progress, created FROM messages"
                 f" WHERE {where} ORDER BY id LIMIT ?", args).fetchall()
-        return [OutboxMessage(id=r[0], sink=r[1], alert=decode_alert(r[2]), attempts=r[3],
-                              progress=r[4], created=r[5]) for r in rows]
+        out = []
+        for r in rows:
+            try:
+                alert = decode_alert(r[2])
+            except msgspec.DecodeError as e:
+                # written by an incompatible version, or damaged: never block the queue
+                self.mark_dead(r[0], now, f"undecodable outbox row: {e}")
+                log.error("outbox message #%d for sink %s is undecodable (%s): dead-lettered",
+                          r[0], r[1], e)
+                continue
+            out.append(OutboxMessage(id=r[0], sink=r[1], alert=alert, attempts=r[3],
+                                     progress=r[4], created=r[5]))
+        return out
 
     def next_attempt(self) -> float | None:
         """The earliest time a pending message becomes due."""

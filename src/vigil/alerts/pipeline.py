@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sqlite3
 import threading
 import time
 import uuid
@@ -69,6 +70,8 @@ class PipelineStats:
     dead: int = 0
     #: deepest the queue has been seen by a pump
     max_queue_depth: int = 0
+    #: detections that could not be routed/batched (a bug or malformed data; logged)
+    errors: int = 0
 
 
 class AlertPipeline:
@@ -150,7 +153,7 @@ class AlertPipeline:
             self._stats.submitted += 1
             with self.outbox.transaction():
                 self._persist_closed(self._batcher.close_due(now), now)
-                self._accept(det, now)
+                self._accept_one(det, now)
 
     def flush(self, now: float | None = None) -> PipelineStats:
         """Close every open window now (their summaries go out early) and deliver: for the
@@ -252,11 +255,31 @@ class AlertPipeline:
             depth = len(self._queue)
             self._stats.max_queue_depth = max(self._stats.max_queue_depth, depth)
             before = self._stats.immediate + self._stats.summaries
-            with self.outbox.transaction():
-                self._persist_closed(self._batcher.close_due(now), now)
-                for _ in range(depth):
-                    self._accept(self._queue.popleft(), now)
+            batch = [self._queue.popleft() for _ in range(depth)]
+            try:
+                with self.outbox.transaction():
+                    self._persist_closed(self._batcher.close_due(now), now)
+                    for det in batch:
+                        self._accept_one(det, now)
+            except Exception:
+                # the outbox could not be written (disk full, ...): nothing of this round
+                # happened. Rebuild the batcher from the outbox, the truth, and put the
+                # incidents back in front of the queue for the next round.
+                self._batcher = Batcher(hostname=self._batcher.hostname)
+                self._restore()
+                self._queue.extendleft(reversed(batch))
+                raise
             return self._stats.immediate + self._stats.summaries - before
+
+    def _accept_one(self, det: Detection, now: float) -> None:
+        try:
+            self._accept(det, now)
+        except sqlite3.Error:
+            raise  # the outbox failed, not the detection: the whole round rolls back
+        except Exception:  # one malformed detection must not cost the others their alerts
+            self._stats.errors += 1
+            log.exception("cannot route detection %s; it stays in the audit trail only",
+                          det.key)
 
     def _accept(self, det: Detection, now: float) -> None:
         routes = self._router.routes_for(det)
