@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import resource
@@ -93,6 +94,21 @@ class Reader(threading.Thread):
     def stop(self) -> None:
         self._halt.set()
         self.join()
+
+
+BPF_STATS = Path("/proc/sys/kernel/bpf_stats_enabled")
+
+
+def bpf_prog_stats() -> dict[str, tuple[int, int]]:
+    """Run time (ns) and run count of the loaded vigil_* programs (needs bpf_stats_enabled)."""
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True)
+    if out.returncode != 0:
+        return {}
+    stats: dict[str, tuple[int, int]] = {}
+    for p in json.loads(out.stdout or "[]"):
+        if str(p.get("name", "")).startswith("vigil_"):
+            stats[p["name"]] = (int(p.get("run_time_ns", 0)), int(p.get("run_cnt", 0)))
+    return stats
 
 
 def loadgen(binary: Path, mode: str, rate: int, seconds: float, path: str) -> tuple[int, float]:
@@ -196,18 +212,33 @@ def workload(evaluate: Callable[[Event], object], types: set[str] | None, rounds
     off: list[tuple[float, float]] = []
     on: list[tuple[float, float]] = []
     agent_cpu = []
+    kernel_ns: list[int] = []
+    per_prog: dict[str, tuple[int, int]] = {}
+    stats_was = BPF_STATS.read_text().strip() if BPF_STATS.exists() else None
+    if stats_was is not None:
+        BPF_STATS.write_text("1")
     run_once()  # warm caches
-    for _ in range(rounds):
-        off.append(run_once())
-        sensor = EbpfSensor(event_types=types)
-        sensor.start()
-        reader = Reader(sensor, evaluate)
-        reader.start()
-        on.append(run_once())
-        reader.stop()
-        agent_cpu.append(reader.cpu)
-        st = sensor.stats()
-        sensor.stop()
+    try:
+        for _ in range(rounds):
+            off.append(run_once())
+            sensor = EbpfSensor(event_types=types)
+            sensor.start()
+            reader = Reader(sensor, evaluate)
+            reader.start()
+            before = bpf_prog_stats()
+            on.append(run_once())
+            after = bpf_prog_stats()
+            reader.stop()
+            agent_cpu.append(reader.cpu)
+            st = sensor.stats()
+            sensor.stop()
+            # every process on the machine runs the hooks; this is their total cost
+            kernel_ns.append(sum(after[k][0] - before.get(k, (0, 0))[0] for k in after))
+            per_prog = {k: (after[k][0] - before.get(k, (0, 0))[0],
+                            after[k][1] - before.get(k, (0, 0))[1]) for k in after}
+    finally:
+        if stats_was is not None:
+            BPF_STATS.write_text(stats_was)
     srv.close()
     for label, idx in (("wall time", 0), ("workload CPU time", 1)):
         a = statistics.median(x[idx] for x in off)
@@ -215,6 +246,13 @@ def workload(evaluate: Callable[[Event], object], types: set[str] | None, rounds
         print(f"{label:18}: without {a:.3f} s, with {b:.3f} s (medians of "
               f"{['%.3f' % x[idx] for x in off]} / {['%.3f' % x[idx] for x in on]}): "
               f"{(b / a - 1) * 100:+.1f} %")
+    if kernel_ns:
+        cpu_on = statistics.median(x[1] for x in on)
+        k = statistics.median(kernel_ns) / 1e9
+        print(f"BPF program run time per workload run (kernel, whole machine): median "
+              f"{k * 1000:.1f} ms = {k / cpu_on * 100:.1f} % of the workload's CPU time")
+        for name, (ns, cnt) in sorted(per_prog.items()):
+            print(f"  {name:16} {cnt:9d} runs  {ns / max(cnt, 1):8.0f} ns/run (last round)")
     print(f"agent reader CPU per run: median {statistics.median(agent_cpu):.3f} s; "
           f"last run {st['events']} events, {st['drops']} drops")
 

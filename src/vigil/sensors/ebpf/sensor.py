@@ -31,7 +31,7 @@ BTF_PATH = Path("/sys/kernel/btf/vmlinux")
 PROGRAMS = ("vigil_sys_exit", "vigil_fork", "vigil_exit")
 _SETTINGS = struct.Struct("<IIBB6x")
 _U32 = struct.Struct("<I")
-_CNT_DROPS, _CNT_EVENTS = 0, 1
+_CNT_DROPS, _CNT_EVENTS, _CNT_DROPS_NOT_FULL = 0, 1, 2
 
 
 def supported_types() -> frozenset[str]:
@@ -156,30 +156,36 @@ class EbpfSensor:
 
     # ------------------------------------------------------------------ counters
 
-    def kernel_counters(self) -> tuple[int, int]:
-        """(records dropped because the ring was full, records written), summed over CPUs."""
+    def kernel_counters(self) -> tuple[int, int, int]:
+        """(records dropped, records written, drops while the ring had room), summed over CPUs.
+
+        A drop "with room" is a ring-buffer reservation that failed on the ring's lock
+        (contention between CPUs) rather than for lack of space.
+        """
         if self._obj is None:
             return self._last_counters
         vals = []
-        for idx in (_CNT_DROPS, _CNT_EVENTS):
+        for idx in (_CNT_DROPS, _CNT_EVENTS, _CNT_DROPS_NOT_FULL):
             raw = self._obj.lookup("counters", _U32.pack(idx), 8 * self._ncpus)
             vals.append(sum(struct.unpack(f"<{self._ncpus}Q", raw)) if raw else 0)
-        self._last_counters = (vals[0], vals[1])
+        self._last_counters = (vals[0], vals[1], vals[2])
         return self._last_counters
 
-    _last_counters: tuple[int, int] = (0, 0)
+    _last_counters: tuple[int, int, int] = (0, 0, 0)
 
     def _report_drops(self) -> None:
-        drops, _ = self.kernel_counters()
+        drops, _, with_room = self.kernel_counters()
         if drops > self._drops_logged:
-            log.warning("eBPF sensor: %d events dropped in the kernel (ring buffer full), "
-                        "%d in total", drops - self._drops_logged, drops)
+            log.warning("eBPF sensor: %d events dropped in the kernel, %d in total (%d of them "
+                        "on ring-buffer contention, the rest with the ring full)",
+                        drops - self._drops_logged, drops, with_room)
             self._drops_logged = drops
 
     def stats(self) -> dict[str, int]:
         """Counters: kernel records written and dropped, records read, events delivered."""
-        drops, written = self.kernel_counters()
-        return {"kernel_events": written, "drops": drops, "read": self._read,
+        drops, written, with_room = self.kernel_counters()
+        return {"kernel_events": written, "drops": drops, "drops_contended": with_room,
+                "read": self._read,
                 "events": self._delivered, "decode_errors": self._decoder.errors,
                 "processes": len(self.table)}
 

@@ -50,7 +50,8 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define CNT_DROPS 0
 #define CNT_EVENTS 1
-#define CNT_MAX 2
+#define CNT_DROPS_NOT_FULL 2    /* reserve failed while the ring had room (lock contention) */
+#define CNT_MAX 3
 
 #ifndef barrier_var
 #define barrier_var(var) asm volatile("" : "+r"(var))
@@ -207,10 +208,14 @@ static __always_inline void submit(struct vigil_settings *s, void *buf, __u32 si
 	barrier_var(size);
 	if (size < sizeof(struct vigil_event))
 		return;
-	if (bpf_ringbuf_output(&events, buf, size, flags))
+	if (bpf_ringbuf_output(&events, buf, size, flags)) {
 		count(CNT_DROPS);
-	else
+		if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size + 8 <
+		    bpf_ringbuf_query(&events, BPF_RB_RING_SIZE))
+			count(CNT_DROPS_NOT_FULL);
+	} else {
 		count(CNT_EVENTS);
+	}
 }
 
 /* Copy a user string at buf+off; returns the bytes written (with the NUL), 0 on failure. */
@@ -497,12 +502,12 @@ int BPF_PROG(vigil_fork, struct task_struct *parent, struct task_struct *child)
 	struct vigil_settings *s = settings();
 	struct vigil_event *e;
 	struct scratch *sc;
-	__u32 zero = 0, ctgid = BPF_CORE_READ(child, tgid);
+	__u32 zero = 0, ctgid = child->tgid;
 
 	if (!s || !s->want_fork)
 		return 0;
 	/* threads are not processes: the table follows thread groups only */
-	if (ctgid == BPF_CORE_READ(parent, tgid))
+	if (ctgid == parent->tgid)
 		return 0;
 	/* no exclusion here: the agent's own children are processes like any other */
 	sc = bpf_map_lookup_elem(&scratch_buf, &zero);
@@ -542,7 +547,7 @@ int BPF_PROG(vigil_exit, struct task_struct *p)
 	fill_header(e, task, EV_EXIT);
 	for (int i = 0; i < 6; i++)
 		e->args[i] = 0;
-	e->res = BPF_CORE_READ(task, exit_code);
+	e->res = task->exit_code;
 	submit(s, sc->buf, sizeof(*e));
 	return 0;
 }
