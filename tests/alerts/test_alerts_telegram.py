@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from alerts_factories import T0, TOP_ATTACKER, anomaly, bruteforce_burst, ssh_failure
-from alerts_servers import (CHAT_ID, TOKEN, RecordingServer, Scripted, slack_server,  # noqa: F401
+from alerts_servers import (CHAT_ID, TOKEN, RecordingServer, Scripted,  # noqa: F401
                             telegram_429, telegram_server, telegram_sink_table, telegram_texts)
 
 from vigil.alerts.config import AlertsConfig
