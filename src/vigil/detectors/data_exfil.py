@@ -121,7 +121,10 @@ class DataExfilDetector(BuiltinDetector):
     def _sensitive(self, path: str) -> tuple[str, str] | None:
         if path.endswith(".pub"):
             return None
-        return SENSITIVE_FILES.match(path) or self._extra.match(path)
+        hit = SENSITIVE_FILES.match(path)
+        if hit is None and self.params.extra_sensitive_paths:
+            hit = self._extra.match(path)
+        return hit
 
     def _reader_suppression(self, event: Event, category: str) -> Suppression | None:
         proc = event.proc

@@ -7,8 +7,8 @@ so outputs and suppression entries can say why a path counted.
 
 Matching runs on every file open, so it avoids regular expressions where it can: exact
 paths are a dict lookup, prefixes and `*<literal>` suffix globs one `startswith`/`endswith`
-call on a tuple, and the other globs are only tried when the path has their literal head
-and tail.
+call on a tuple, and the other globs are only tried when the path has their literal head,
+tail and longest literal run.
 """
 
 from __future__ import annotations
@@ -20,14 +20,16 @@ from typing import Iterable, Mapping
 _GLOB = frozenset("*?[")
 
 
-def _literal_ends(pattern: str) -> tuple[str, str]:
-    """The literal text before the first and after the last glob character."""
+def _literals(pattern: str) -> tuple[str, str, str]:
+    """Literal text the pattern requires: before its first and after its last glob
+    character, and its longest literal run (all three may be empty)."""
     first = min(pattern.index(c) for c in _GLOB if c in pattern)
     last = max(pattern.rindex(c) for c in _GLOB if c in pattern)
     tail = pattern[last + 1:]
     if "[" in pattern[:last + 1] and "]" in tail:  # a bracket class closes in the tail
         tail = tail[tail.rindex("]") + 1:]
-    return pattern[:first], tail
+    inner = "[" not in pattern and max(re.split(r"[*?]", pattern), key=len) or ""
+    return pattern[:first], tail, inner
 
 
 class PathPatterns:
@@ -37,7 +39,7 @@ class PathPatterns:
         self._exact: dict[str, tuple[str, str]] = {}
         self._prefixes: list[tuple[str, str, str]] = []
         self._suffixes: list[tuple[str, str, str]] = []
-        self._globs: list[tuple[str, str, str, str, re.Pattern[str]]] = []
+        self._globs: list[tuple[str, str, str, str, str, re.Pattern[str]]] = []
         for category, patterns in categories.items():
             for pat in patterns:
                 if _GLOB.isdisjoint(pat):
@@ -48,11 +50,15 @@ class PathPatterns:
                 elif pat.startswith("*") and _GLOB.isdisjoint(pat[1:]):
                     self._suffixes.append((pat[1:], category, pat))
                 else:
-                    head, tail = _literal_ends(pat)
-                    self._globs.append((head, tail, category, pat,
+                    head, tail, inner = _literals(pat)
+                    self._globs.append((head, tail, inner, category, pat,
                                         re.compile(fnmatch.translate(pat))))
         self._prefix_tuple = tuple(p for p, _c, _pat in self._prefixes)
         self._suffix_tuple = tuple(s for s, _c, _pat in self._suffixes)
+        # one scan for "does the path contain any glob's required literal run"
+        inners = [g[2] for g in self._globs]
+        self._glob_gate = re.compile("|".join(re.escape(i) for i in inners)) \
+            if inners and all(inners) else None
 
     def match(self, path: str | None) -> tuple[str, str] | None:
         """`(category, pattern)` of the first pattern matching `path`, or None."""
@@ -69,7 +75,10 @@ class PathPatterns:
             for suffix, category, pat in self._suffixes:
                 if path.endswith(suffix):
                     return category, pat
-        for head, tail, category, pat, rx in self._globs:
-            if path.startswith(head) and path.endswith(tail) and rx.match(path):
+        if self._glob_gate is not None and self._glob_gate.search(path) is None:
+            return None
+        for head, tail, inner, category, pat, rx in self._globs:
+            if path.startswith(head) and path.endswith(tail) and inner in path \
+                    and rx.match(path):
                 return category, pat
         return None
