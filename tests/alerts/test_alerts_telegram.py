@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -225,16 +226,17 @@ def test_a_hanging_sink_blocks_neither_submit_nor_acceptance(telegram_server, tm
     p = AlertPipeline(cfg, tmp_path, clock=lambda: T0, poll_interval=0.01)
     p.start()
     p.submit(anomaly("a0", T0))
-    waited = threading.Event()
-    while not telegram_server.attempts and not waited.wait(0.01):
-        pass
+    waited = threading.Event()  # never set: a sleep that reads as one
+    deadline = time.monotonic() + 10
+    while not telegram_server.attempts and time.monotonic() < deadline:
+        waited.wait(0.01)
     # the Telegram thread is stuck in an HTTP call; submits still return at once and
     # the acceptance thread still moves them into the outbox
     for i in range(30):
         assert p.submit(anomaly(f"k{i}", T0))
         waited.wait(0.005)
-    while p.counts().pending < 31 and not waited.wait(0.01):
-        pass
+    while p.counts().pending < 31 and time.monotonic() < deadline:
+        waited.wait(0.01)
     # 30 new ones, plus the one in flight (pending until the sink answers)
     assert p.counts().pending == 31 and telegram_server.accepted == []
     gate.set()
