@@ -103,3 +103,11 @@ def test_single_stdio_socket_non_stdio_fd_or_unix_socket_is_not_reported() -> No
     unix = Event(type="dup2", res=0, proc=bash, fd=FdInfo(num=3, type="unix"))
     unix1 = Event(type="dup2", res=1, proc=bash, fd=FdInfo(num=3, type="unix"))
     assert run(ReverseShellDetector(), [dup2(bash, 1), dup2(bash, 5), unix, unix1]) == []
+
+
+def test_close_then_dup_onto_stdio_counts_too() -> None:
+    """`close(0); dup(s)` returns 0: the result is the new fd for plain dup as well."""
+    bash = proc("/usr/bin/bash", pid=690, parent=login_shell())
+    ev = [Event(type="dup", res=n, proc=bash, args={"fd": 3},
+                fd=FdInfo(num=n, type="ipv4", rip="203.0.113.7", rport=443)) for n in (0, 1)]
+    assert [d.rule_id for d in run(ReverseShellDetector(), ev)] == ["reverse_shell.socket_stdio"]

@@ -143,3 +143,15 @@ def test_params_validate_unknown_keys_and_types() -> None:
     p = proc("/usr/bin/tee", pid=600, parent=login_shell())
     dets = run(SensitiveWriteDetector(params), [open_file(p, "/opt/app/config/a.yml", W, res=-13)])
     assert dets[0].rule_id == "sensitive_write.configured_path"
+
+
+def test_symlink_planted_in_cron_fires_and_systemctl_enable_is_suppressed() -> None:
+    ln = proc("/usr/bin/ln", "-s", "/tmp/x", "/etc/cron.d/x", pid=600, parent=login_shell())
+    enable = proc("/usr/bin/systemctl", "enable", "nginx", pid=601,
+                  parent=login_shell(uid=0, user="root"))
+    dets = run(SensitiveWriteDetector(), [
+        syscall(ln, "symlinkat", target="/tmp/x", linkpath="/etc/cron.d/x"),
+        syscall(enable, "symlinkat", target="/lib/systemd/system/nginx.service",
+                linkpath="/etc/systemd/system/multi-user.target.wants/nginx.service")])
+    assert [d.suppressed.entry if d.suppressed else d.rule_id for d in dets] == [
+        "sensitive_write.cron", "sensitive_write.owners=systemctl"]

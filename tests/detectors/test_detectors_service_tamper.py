@@ -107,10 +107,11 @@ def test_agent_killed_is_critical_unless_systemd_delivers_a_stop() -> None:
         syscall(kill, "kill", pid=4242, sig=9),
         syscall(kill, "kill", pid=4242, sig=1),      # reload: not a kill
         syscall(kill, "kill", pid=999, sig=9),       # someone else
+        syscall(kill, "tkill", tid=4242, sig=9),     # a thread of the agent
         syscall(init(), "kill", pid=4242, sig=15)])
-    assert [d.rule_id for d in alerts(dets)] == ["service_tamper.agent_kill"]
+    assert [d.rule_id for d in alerts(dets)] == ["service_tamper.agent_kill"] * 2
     assert dets[0].priority == Priority.CRITICAL
-    assert dets[1].suppressed.entry == "service_tamper.service_manager=systemd"
+    assert dets[2].suppressed.entry == "service_tamper.service_manager=systemd"
 
 
 def test_failed_kill_attempt_on_agent_is_still_reported() -> None:

@@ -162,9 +162,8 @@ class ReverseShellDetector(BuiltinDetector):
 
     def _on_dup(self, event: Event) -> list[Detection]:
         fd = event.fd
-        newfd = event.res if event.type != "dup" else None
-        if newfd is None:
-            newfd = event.args.get("newfd")
+        # the result is the new fd for dup, dup2 and dup3 alike (close(0); dup(s) -> 0)
+        newfd = event.res if event.res is not None else event.args.get("newfd")
         if fd is None or fd.type not in _NET or newfd not in (0, 1, 2) or event.proc.pid is None:
             return []
         pid = event.proc.pid

@@ -1,10 +1,11 @@
 """`sensitive_write`: writes, renames and unlinks of the files that control a host.
 
 Accounts (`passwd`, `shadow`, ...), sudoers, `sshd_config`, `authorized_keys`, PAM, cron,
-systemd units, `ld.so.preload`, shell profiles and TLS private keys. A write by the tool
-made for the file (`visudo` for sudoers, `certbot` under `/etc/letsencrypt/`, package
-managers and their maintainer scripts for anything) is returned suppressed (static layer);
-any other writer is reported. Failed syscalls are ignored unless `report_failed` is set.
+systemd units, `ld.so.preload`, shell profiles and TLS private keys; links and symlinks
+planted at those paths count as writes. A write by the tool made for the file (`visudo`
+for sudoers, `certbot` under `/etc/letsencrypt/`, package managers and their maintainer
+scripts for anything) is returned suppressed (static layer); any other writer is
+reported. Failed syscalls are ignored unless `report_failed` is set.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ _OPEN_TYPES = frozenset({"open", "openat", "openat2", "creat"})
 _RENAME_TYPES = frozenset({"rename", "renameat", "renameat2"})
 _UNLINK_TYPES = frozenset({"unlink", "unlinkat"})
 _TRUNCATE_TYPES = frozenset({"truncate", "ftruncate"})
+#: a link or symlink planted at a sensitive path replaces its content just as well
+_LINK_TYPES = frozenset({"link", "linkat", "symlink", "symlinkat"})
 
 _PRIORITY: dict[str, Priority] = {
     "ld_preload": Priority.CRITICAL, "accounts": Priority.ERROR, "sudoers": Priority.ERROR,
@@ -63,6 +66,9 @@ def _written_paths(event: Event) -> list[tuple[str, str]]:
     if t in _UNLINK_TYPES:
         path = args.get("path") or args.get("name")
         return [("unlink", path)] if path else []
+    if t in _LINK_TYPES:
+        path = args.get("newpath") or args.get("linkpath")
+        return [("link", path)] if path else []
     if t in _TRUNCATE_TYPES:
         path = args.get("path") or (event.fd.name if event.fd is not None else None)
         return [("truncate", path)] if path else []
@@ -74,7 +80,8 @@ class SensitiveWriteDetector(BuiltinDetector):
 
     name = NAME
     Params = SensitiveWriteParams
-    event_types = frozenset(_OPEN_TYPES | _RENAME_TYPES | _UNLINK_TYPES | _TRUNCATE_TYPES)
+    event_types = frozenset(_OPEN_TYPES | _RENAME_TYPES | _UNLINK_TYPES | _TRUNCATE_TYPES
+                            | _LINK_TYPES)
 
     params: SensitiveWriteParams
 

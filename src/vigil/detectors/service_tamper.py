@@ -208,7 +208,8 @@ class ServiceTamperDetector(BuiltinDetector):
     # -- signals to the agent -----------------------------------------------------------
 
     def _on_kill(self, event: Event) -> list[Detection]:
-        target = event.args.get("pid")
+        # kill/tgkill name the process "pid"; tkill names the thread "tid"
+        target = event.args.get("pid", event.args.get("tid"))
         sig = event.args.get("sig")
         if self.own.pid is None or target != self.own.pid or sig not in TERMINATING_SIGNALS:
             return []
