@@ -1,10 +1,9 @@
 """Running compiled Sigma rules on events: `SigmaEngine.on_event(event) -> [Detection]`.
 
 Rules are indexed by event source and type (a process_creation rule is only looked at for
-exec events), then by a necessary-condition key (`prefilter.py`: the program a rule
-requires). The candidates for one kind of event are computed once and cached, so the
-per-event work is a few attribute reads, one dict lookup and the compiled predicates of
-the rules that can still match, in load order.
+exec events), then by necessary-condition keys (`prefilter.py`: the program, path or
+directory a rule requires). Per event the work is one dict lookup for the bucket, a few
+key lookups, and the compiled predicates of the rules that can still match, in load order.
 """
 
 from __future__ import annotations
@@ -15,7 +14,8 @@ from vigil.detections import Detection, Entity
 from vigil.events.fields import DEFAULT_FIELDS, FieldRegistry
 from vigil.events.model import Event
 from vigil.rules.sigma.logsource import SYSCALL
-from vigil.rules.sigma.prefilter import KeyKind, best_key
+from vigil.rules.sigma.prefilter import (KINDS_BY_NAME, Probe, necessary_keys,
+                                         specialize_event_type)
 from vigil.rules.sigma.ruleset import CompiledSigmaRule
 
 #: output fields per mapping table: (label, registry field)
@@ -29,17 +29,17 @@ OUTPUT_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
                ("path", "audit.path"), ("user", "user.name")),
     "log": (("text", "evt.text"),),
 }
-_MAX_CACHE = 4096
 
 
 class _Bucket:
-    """The rules of one (source, event type): unkeyed ones and one dict per key kind."""
+    """The rules of one (source, event type): unkeyed ones and one table per key kind."""
 
-    __slots__ = ("always", "keyed")
+    __slots__ = ("always", "always_rules", "probes")
 
     def __init__(self) -> None:
-        self.always: list[int] = []
-        self.keyed: dict[str, tuple[KeyKind, dict[str, list[int]]]] = {}
+        self.always: tuple[int, ...] = ()
+        self.always_rules: tuple[CompiledSigmaRule, ...] = ()
+        self.probes: list[Probe] = []
 
 
 class SigmaEngine:
@@ -48,11 +48,9 @@ class SigmaEngine:
     def __init__(self, rules: Sequence[CompiledSigmaRule],
                  registry: FieldRegistry = DEFAULT_FIELDS) -> None:
         self.rules: tuple[CompiledSigmaRule, ...] = tuple(rules)
-        self._keys = [best_key(r.condition) for r in self.rules]
         self._outputs = {table: tuple((label, registry.extractor(f)) for label, f in fields)
                          for table, fields in OUTPUT_FIELDS.items()}
         self._buckets: dict[tuple[str, str], _Bucket] = {}
-        self._cache: dict[tuple[Any, ...], tuple[CompiledSigmaRule, ...]] = {}
         #: predicate errors (a rule raised on an event); the event still goes on
         self.errors = 0
         self.last_error: str | None = None
@@ -72,44 +70,42 @@ class SigmaEngine:
         return out
 
     def candidates(self, event: Event) -> tuple[CompiledSigmaRule, ...]:
-        """The rules that can match events like this one (source, type, program)."""
-        p = event.proc
-        ck = (event.source, event.type, p.name, p.exepath, p.exe)
-        hit = self._cache.get(ck)
-        if hit is None:
-            hit = self._compute(event)
-            if len(self._cache) >= _MAX_CACHE:
-                self._cache.clear()
-            self._cache[ck] = hit
-        return hit
-
-    def _compute(self, event: Event) -> tuple[CompiledSigmaRule, ...]:
-        bucket = self._bucket(event.source, event.type)
-        idx = set(bucket.always)
-        for kind, table in bucket.keyed.values():
-            idx.update(table.get(kind.event_key(event), ()))
-        return tuple(self.rules[i] for i in sorted(idx))
+        """The rules that can match this event: its source and type, then its keys."""
+        b = self._buckets.get((event.source, event.type))
+        if b is None:
+            b = self._bucket(event.source, event.type)
+        if not b.probes:
+            return b.always_rules
+        hits: list[int] = []
+        for probe in b.probes:
+            for h in probe(event):
+                hits.extend(h)
+        if not hits:
+            return b.always_rules
+        rules = self.rules
+        return tuple(rules[i] for i in sorted(set(hits).union(b.always)))
 
     def _bucket(self, source: str, etype: str) -> _Bucket:
-        key = (source, etype)
-        b = self._buckets.get(key)
-        if b is None:
-            b = _Bucket()
-            for i, rule in enumerate(self.rules):
-                if not rule.route.applies(source, etype):
-                    continue
-                if source == SYSCALL and rule.event_types is not None \
-                        and etype not in rule.event_types:
-                    continue
-                k = self._keys[i]
-                if k is None:
-                    b.always.append(i)
-                else:
-                    kind, values = k
-                    table = b.keyed.setdefault(kind.name, (kind, {}))[1]
-                    for v in values:
-                        table.setdefault(v, []).append(i)
-            self._buckets[key] = b
+        b = _Bucket()
+        always: list[int] = []
+        tables: dict[str, dict[str, list[int]]] = {}
+        for i, rule in enumerate(self.rules):
+            if not rule.route.applies(source, etype):
+                continue
+            if source == SYSCALL and rule.event_types is not None \
+                    and etype not in rule.event_types:
+                continue
+            k = necessary_keys(specialize_event_type(rule.condition, etype))
+            if k is None:
+                always.append(i)
+                continue
+            for kind_name, v in k.keys:
+                tables.setdefault(kind_name, {}).setdefault(v, []).append(i)
+        b.always = tuple(always)
+        b.always_rules = tuple(self.rules[i] for i in always)
+        b.probes = [KINDS_BY_NAME[name].prober({k: tuple(v) for k, v in t.items()})
+                    for name, t in tables.items()]
+        self._buckets[(source, etype)] = b
         return b
 
     def detection(self, rule: CompiledSigmaRule, event: Event) -> Detection:

@@ -1,114 +1,342 @@
 """Necessary-condition keys that let the engine skip rules that cannot match an event.
 
-Most Sigma rules require one specific program: `Image|endswith: '/wget'`, auditd's
-`a0: chmod`, `comm: split`. From a rule's compiled condition tree we derive, once, the set
-of values one cheap event attribute must take for the rule to be able to match (a
-*necessary* condition, never a sufficient one). At run time the engine looks the event's
-attribute up in a dict and evaluates only the rules filed under it, plus the rules with no
-key; the compiled predicate still decides every match. This is the Sigma counterpart of
-Falco's event-type index, one level finer.
+Most Sigma rules require one specific program, path or word: `Image|endswith: '/wget'`,
+auditd's `a0: chmod`, `name: /etc/ld.so.preload`, `TargetFilename|startswith:
+'/etc/cron.d/'`, a keyword such as `'bash -i >& /dev/tcp/'`. From a rule's condition tree
+we derive, once, a set of `(kind, key)` pairs of which an event must have at least one for
+the rule to be able to match (a *necessary* condition, never a sufficient one). At run
+time the engine computes the event's keys of the kinds its bucket uses, looks them up, and
+evaluates only the rules found plus the rules with no keys; the compiled predicate still
+decides every match. This is the Sigma counterpart of Falco's event-type index, one level
+finer.
+
+Keys are lower-cased (Sigma compares case-insensitively). Kinds:
+- exact: the field's whole value (`=`, `iequals`, `in`);
+- path: `=<path>`, `$<basename>` (ends with `/<basename>`), `^<dir>` (starts with `<dir>/`);
+  an event has `=path`, `$basename` and `^dir` for its ancestor directories (only the
+  depths the bucket's rules name are looked up);
+- words: a word (`[a-z0-9_]+`) that a literal of a command line or log line contains
+  *whole* (delimited inside the literal), so the text must contain it as a whole word too;
+  an event's keys are the words of its text.
+A kind is *weak* when most events have its key (`evt.is_open_write`); strong keys are
+preferred inside an `and`.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
+from vigil.events.fields import DEFAULT_FIELDS
 from vigil.events.model import Event
 from vigil.rules.ast import And, Compare, Const, FieldRef, ListValue, Node, Not, Or, Value
+from vigil.rules.sigma.translate import simplify
 
-_EQ_OPS = frozenset({"=", "==", "iequals"})
-_SUFFIX_OPS = frozenset({"endswith", "iendswith"})
+_EQ = frozenset({"=", "==", "iequals", "in"})
+_START = frozenset({"startswith", "istartswith"})
+_END = frozenset({"endswith", "iendswith"})
+_CONTAINS = frozenset({"contains", "icontains"})
+_LOWER = ("tolower",)
+_WORD = re.compile(r"[a-z0-9_]+")
 
-
-def _basename(path: str | None) -> str:
-    if not path:
-        return ""
-    return path.rsplit("/", 1)[-1].lower()
-
-
-@dataclass(frozen=True)
-class KeyKind:
-    """One attribute the index can key on: how to read it and which comparisons imply it."""
-
-    name: str
-    #: the event's key (lowercased); must agree with `keys_of`
-    event_key: Callable[[Event], str]
-    #: the keys a comparison forces, or None when it forces nothing about this attribute
-    keys_of: Callable[[Compare], frozenset[str] | None]
+#: a rule's keys: (kind name, key) pairs
+Keys = frozenset[tuple[str, str]]
 
 
-def _texts(c: Compare) -> list[str] | None:
+def literals(c: Compare, field: FieldRef, ops: frozenset[str]) -> list[str] | None:
+    """The literals `c` compares `field` with when it is "field <op> any of these", else
+    None. Accepts the plain field and `tolower(field)`; `in`, single values and `anyof`."""
+    f = c.field
+    if not isinstance(f, FieldRef) or f.name != field.name or f.arg != field.arg \
+            or f.transformers not in ((), _LOWER) or c.op not in ops:
+        return None
     v = c.value
-    if isinstance(v, Value):
+    if isinstance(v, Value) and c.quantifier is None and c.op != "in":
         return [v.text]
-    if isinstance(v, ListValue) and c.op == "in":
+    if isinstance(v, ListValue) and (c.op == "in" or c.quantifier == "anyof"):
         return [i.text for i in v.items]
     return None
 
 
-def _name_keys(c: Compare) -> frozenset[str] | None:
-    if c.field != FieldRef("proc.name") or not (c.op in _EQ_OPS or c.op == "in"):
-        return None
-    texts = _texts(c)
-    return None if texts is None else frozenset(t.lower() for t in texts)
+Table = dict[str, tuple[int, ...]]
+Probe = Callable[[Event], "list[tuple[int, ...]]"]
 
 
-def _exe_base_keys(c: Compare) -> frozenset[str] | None:
-    if c.field != FieldRef("proc.exepath") or not isinstance(c.value, Value):
+@dataclass(frozen=True)
+class KeyKind:
+    """One thing the index can key on.
+
+    `keys_of` gives the keys a comparison forces (None: it says nothing about this kind);
+    `prober(table)` builds, for one bucket's table of key -> rule indexes, the function
+    that returns the table entries an event hits.
+    """
+
+    name: str
+    keys_of: Callable[[Compare], frozenset[str] | None]
+    prober: Callable[[Table], Probe]
+    weak: bool = False
+
+
+def _all_or_none(items: list[str] | None, key: Callable[[str], str | None]
+                 ) -> frozenset[str] | None:
+    if items is None:
         return None
-    text = c.value.text
-    if c.op in _SUFFIX_OPS and "/" in text or c.op in _EQ_OPS:
-        base = _basename(text)
-        return frozenset({base}) if base else None
+    keys = [key(t) for t in items]
+    return None if any(k is None for k in keys) else frozenset(keys)  # type: ignore[misc]
+
+
+def _key_text(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v).lower()
+
+
+def exact_kind(name: str, field: FieldRef, weak: bool = False) -> KeyKind:
+    """Keys on a field's whole value (compared with =, iequals or in)."""
+    get = DEFAULT_FIELDS.extractor(field.name, field.arg)
+
+    def prober(table: Table) -> Probe:
+        look = table.get
+
+        def probe(e: Event) -> list[tuple[int, ...]]:
+            v = get(e)
+            h = look(_key_text(v)) if v is not None else None
+            return [h] if h else []
+
+        return probe
+
+    return KeyKind(name, lambda c: _all_or_none(literals(c, field, _EQ), str.lower),
+                   prober, weak)
+
+
+def path_kind(name: str, field: FieldRef) -> KeyKind:
+    """Keys on a path field: equality, `/basename` suffixes and directory prefixes."""
+    get = DEFAULT_FIELDS.extractor(field.name, field.arg)
+
+    def suffix(t: str) -> str | None:
+        return "$" + t.rsplit("/", 1)[-1].lower() if "/" in t and not t.endswith("/") else None
+
+    def prefix(t: str) -> str | None:
+        d = t[: t.rfind("/")] if t.startswith("/") else ""
+        return "^" + d.lower() if d else None
+
+    def keys_of(c: Compare) -> frozenset[str] | None:
+        return (_all_or_none(literals(c, field, _EQ), lambda t: "=" + t.lower())
+                or _all_or_none(literals(c, field, _END), suffix)
+                or _all_or_none(literals(c, field, _START), prefix))
+
+    def prober(table: Table) -> Probe:
+        look = table.get
+        # "^/etc/cron.d" is the ancestor made of the path's first 2 components
+        depths = frozenset(k.count("/") for k in table if k.startswith("^"))
+        deepest = max(depths, default=0)
+
+        def probe(e: Event) -> list[tuple[int, ...]]:
+            v = get(e)
+            if not v:
+                return []
+            p = str(v).lower()
+            out = []
+            for k in ("=" + p, "$" + p[p.rfind("/") + 1:]):
+                h = look(k)
+                if h:
+                    out.append(h)
+            i, n = 0, 0
+            while n < deepest:
+                i = p.find("/", i + 1)
+                if i == -1:
+                    break
+                n += 1
+                if n in depths:
+                    h = look("^" + p[:i])
+                    if h:
+                        out.append(h)
+            return out
+
+        return probe
+
+    return KeyKind(name, keys_of, prober)
+
+
+def whole_word(literal: str, open_left: bool, open_right: bool) -> str | None:
+    """The longest word that `literal` holds whole, or None.
+
+    A word touching the literal's left (right) end is whole only when nothing can precede
+    (follow) the literal in the text: `open_left` (`open_right`) is False for startswith
+    (endswith) and for equality.
+    """
+    low = literal.lower()
+    best = None
+    for m in _WORD.finditer(low):
+        s, e = m.span()
+        if (s > 0 or not open_left) and (e < len(low) or not open_right):
+            if best is None or e - s > len(best):
+                best = m.group()
+    return best
+
+
+_TEXT_FIELDS = (FieldRef("proc.cmdline"), FieldRef("evt.text"))
+
+
+def _words_keys(c: Compare) -> frozenset[str] | None:
+    for field in _TEXT_FIELDS:
+        for ops, left, right in ((_CONTAINS, True, True), (_START, False, True),
+                                 (_END, True, False), (_EQ, False, False)):
+            hit = _all_or_none(literals(c, field, ops),
+                               lambda t, lo=left, ro=right: whole_word(t, lo, ro))
+            if hit is not None:
+                return hit
     return None
 
 
-def _argv0_keys(c: Compare) -> frozenset[str] | None:
-    if c.field != FieldRef("proc.argv", "0") or not (c.op in _EQ_OPS or c.op == "in"):
-        return None
-    texts = _texts(c)
-    return None if texts is None else frozenset(t.lower() for t in texts)
+def _words_prober(table: Table) -> Probe:
+    """The words of the event's text: the log line, else the command line (which is also
+    an exec event's text), so one word set serves rules on either field."""
+    keys = table.keys()
+    text = DEFAULT_FIELDS.extractor("evt.text")
 
+    def probe(e: Event) -> list[tuple[int, ...]]:
+        t = text(e)
+        if t is None:
+            t = e.proc.cmdline()
+            if not t:
+                return []
+        return [table[k] for k in keys & set(_WORD.findall(t.lower()))]
+
+    return probe
+
+
+def _first_word(t: str) -> str | None:
+    first, sep, _rest = t.partition(" ")
+    return first.lower() if sep and first else None
+
+
+def _name_keys(c: Compare) -> frozenset[str] | None:
+    """proc.name equality, or a command line starting with `<name> ...`.
+
+    `proc.cmdline` is the name, a space and the arguments, so a command line that starts
+    with "sh -c " has the name "sh" (or a name that itself starts with "sh ").
+    """
+    hit = _all_or_none(literals(c, FieldRef("proc.name"), _EQ), str.lower)
+    if hit is not None:
+        return hit
+    return _all_or_none(literals(c, FieldRef("proc.cmdline"), _START), _first_word)
+
+
+def _name_prober(table: Table) -> Probe:
+    look = table.get
+
+    def probe(e: Event) -> list[tuple[int, ...]]:
+        n = e.proc.name
+        if not n:
+            return []
+        low = n.lower()
+        out = [h for h in (look(low),) if h]
+        if " " in low:
+            h = look(low.split(" ", 1)[0])
+            if h:
+                out.append(h)
+        return out
+
+    return probe
+
+
+#: the event types a condition requires (buckets are per type, so this is used when a rule
+#: is compiled, to narrow its routing, not as an index kind)
+EVENT_TYPE_KIND = exact_kind("evt.type", FieldRef("evt.type"))
 
 KEY_KINDS: tuple[KeyKind, ...] = (
-    KeyKind("proc.name", lambda e: (e.proc.name or "").lower(), _name_keys),
-    KeyKind("exe_basename", lambda e: _basename(e.proc.exepath), _exe_base_keys),
-    KeyKind("argv0", lambda e: (e.proc.exe or "").lower(), _argv0_keys),
+    KeyKind("proc.name", _name_keys, _name_prober),
+    path_kind("proc.exepath", FieldRef("proc.exepath")),
+    path_kind("proc.pexepath", FieldRef("proc.pexepath")),
+    exact_kind("proc.argv0", FieldRef("proc.argv", "0")),
+    exact_kind("proc.cwd", FieldRef("proc.cwd")),
+    exact_kind("log.program", FieldRef("log.program")),
+    path_kind("fd.name", FieldRef("fd.name")),
+    path_kind("audit.path", FieldRef("audit.path")),
+    exact_kind("audit.nametype", FieldRef("audit.nametype"), weak=True),
+    exact_kind("evt.is_open_write", FieldRef("evt.is_open_write"), weak=True),
+    KeyKind("words", _words_keys, _words_prober),
 )
+KINDS_BY_NAME = {k.name: k for k in KEY_KINDS}
 
 
-def necessary_keys(node: Node, kind: KeyKind) -> frozenset[str] | None:
-    """Values `kind`'s attribute must take for `node` to hold, or None if unconstrained."""
+@dataclass(frozen=True)
+class RuleKeys:
+    """A rule's necessary keys and whether any of them is weak."""
+
+    keys: Keys
+    weak: bool
+
+    def score(self) -> tuple[bool, int]:
+        """Smaller is more selective: strong before weak, then fewer keys."""
+        return (self.weak, len(self.keys))
+
+
+def _compare_keys(c: Compare, kinds: Iterable[KeyKind]) -> RuleKeys | None:
+    best: RuleKeys | None = None
+    for kind in kinds:
+        k = kind.keys_of(c)
+        if k is not None:
+            cand = RuleKeys(frozenset((kind.name, v) for v in k), kind.weak)
+            if best is None or cand.score() < best.score():
+                best = cand
+    return best
+
+
+def necessary_keys(node: Node, kinds: Iterable[KeyKind] = KEY_KINDS) -> RuleKeys | None:
+    """Keys one of which an event needs for `node` to hold; None when unconstrained."""
+    kinds = tuple(kinds)
     if isinstance(node, Compare):
-        return kind.keys_of(node)
+        return _compare_keys(node, kinds)
     if isinstance(node, Const):
-        return None if node.value else frozenset()
+        return None if node.value else RuleKeys(frozenset(), False)
     if isinstance(node, And):
-        best: frozenset[str] | None = None
+        best: RuleKeys | None = None
         for c in node.children:
-            k = necessary_keys(c, kind)
-            if k is not None and (best is None or len(k) < len(best)):
+            k = necessary_keys(c, kinds)
+            if k is not None and (best is None or k.score() < best.score()):
                 best = k
         return best
     if isinstance(node, Or):
-        acc: set[str] = set()
+        acc: set[tuple[str, str]] = set()
+        weak = False
         for c in node.children:
-            k = necessary_keys(c, kind)
+            k = necessary_keys(c, kinds)
             if k is None:
                 return None
-            acc |= k
-        return frozenset(acc)
-    if isinstance(node, Not):
-        return None
-    return None
+            acc |= k.keys
+            weak = weak or k.weak
+        return RuleKeys(frozenset(acc), weak)
+    return None  # Not, Ident: no constraint that can be indexed
 
 
-def best_key(node: Node) -> tuple[KeyKind, frozenset[str]] | None:
-    """The most selective key kind for a condition (fewest values), or None."""
-    best: tuple[KeyKind, frozenset[str]] | None = None
-    for kind in KEY_KINDS:
-        k = necessary_keys(node, kind)
-        if k is not None and (best is None or len(k) < len(best[1])):
-            best = (kind, k)
-    return best
+def required_event_types(node: Node) -> frozenset[str] | None:
+    """Event types a condition requires (`evt.type iequals x`, `in (...)`), or None."""
+    k = necessary_keys(node, (EVENT_TYPE_KIND,))
+    return None if k is None else frozenset(v for _kind, v in k.keys)
+
+
+def specialize_event_type(node: Node, etype: str) -> Node:
+    """`node` for events of type `etype` only: `evt.type` comparisons become constants.
+
+    Used per bucket, so that e.g. the EXECVE branch of an auditd rule adds no keys to the
+    `openat` bucket.
+    """
+
+    def walk(n: Node) -> Node:
+        if isinstance(n, Compare):
+            types = literals(n, FieldRef("evt.type"), _EQ)
+            if types is None:
+                return n
+            if n.op == "iequals" or isinstance(n.field, FieldRef) and n.field.transformers:
+                return Const(etype.lower() in {t.lower() for t in types})
+            return Const(etype in types)
+        if isinstance(n, Not):
+            return Not(walk(n.child))
+        if isinstance(n, (And, Or)):
+            return type(n)(tuple(walk(c) for c in n.children))
+        return n
+
+    return simplify(walk(node))

@@ -20,6 +20,8 @@ from vigil.rules.ast import Node
 from vigil.rules.sigma.loader import ParsedSigmaRule, SigmaLoadError, parse_paths
 from vigil.rules.sigma.logsource import LogsourceRoute, LogsourceRouter
 from vigil.rules.sigma.mapping import SigmaFieldMapping
+from vigil.rules.sigma.optimize import merge_literal_sets
+from vigil.rules.sigma.prefilter import required_event_types
 from vigil.rules.sigma.translate import UnsupportedRule, translate_rule
 
 #: Sigma `level` -> Falco priority
@@ -46,7 +48,8 @@ class CompiledSigmaRule:
     tags: tuple[str, ...]
     author: str | None
     route: LogsourceRoute
-    #: the full condition (logsource guard and detection) that `predicate` evaluates
+    #: the full condition (logsource guard and detection); `predicate` evaluates it after
+    #: `optimize.merge_literal_sets`
     condition: Node
     predicate: Callable[[Event], bool] = field(compare=False, repr=False)
     #: syscall event types the rule can match (None: any), from routing and condition
@@ -107,12 +110,14 @@ def compile_sigma_rule(pr: ParsedSigmaRule, mapping: SigmaFieldMapping,
     tr = translate_rule(pr.rule, mapping, router)
     node = tr.full_condition()
     try:
-        compiled = compile_condition(node, registry=registry)
+        compiled = compile_condition(merge_literal_sets(node), registry=registry)
     except Exception as exc:  # the compiler reports field/operator problems by raising
         raise UnsupportedRule(f"does not compile: {exc}") from None
     types = tr.route.event_types
-    if compiled.event_types is not None:
-        types = compiled.event_types if types is None else types & compiled.event_types
+    required = required_event_types(node)  # also sees Sigma's `iequals`
+    for narrower in (compiled.event_types, required):
+        if narrower is not None:
+            types = frozenset(narrower) if types is None else types & frozenset(narrower)
     rule = pr.rule
     level = rule.level.name.lower() if rule.level is not None else None
     return CompiledSigmaRule(

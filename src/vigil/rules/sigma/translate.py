@@ -126,13 +126,19 @@ class _Walker:
             if isinstance(value, SigmaString):  # keywords match anywhere in the text
                 value = _as_contains(value)
         else:
-            found = self.mapping.lookup(self.route.table, sigma_field,
-                                        _record_types(cond) if self.route.table == "auditd"
-                                        else frozenset())
+            auditd = self.route.table == "auditd"
+            records = _record_types(cond) if auditd else frozenset()
+            found = self.mapping.lookup(self.route.table, sigma_field, records)
             if found is None:
                 raise UnsupportedRule(f"field {sigma_field!r} has no mapping for logsource "
                                       f"{self.route.table!r} (add it under "
                                       f"[rules.sigma_fields.{self.route.table}])")
+            if auditd and not records and found.name == "proc.argv":
+                # only EXECVE records carry argv: a selection without `type` still means
+                # an exec, not any syscall of a process with such arguments
+                execve = AUDIT_RECORD_TYPES["EXECVE"].condition
+                assert execve is not None
+                return And((execve, self.compare(found, value, sigma_field)))
             ref = found
         return self.compare(ref, value, sigma_field or "<keyword>")
 
@@ -243,7 +249,16 @@ class _Walker:
         if len(core) == 1 and isinstance(core[0], str):
             kind = "contains" if lead and trail else "endswith" if lead else "startswith"
             return Compare(ref, _OPS[kind][cased], Value(core[0], True))
-        return Compare(ref, _OPS["regex"][cased], Value(_wildcard_regex(parts), True))
+        regex = Compare(ref, _OPS["regex"][cased], Value(_wildcard_regex(parts), True))
+        # the literal pieces as cheap necessary checks first (and keys for the prefilter)
+        pieces: list[Node] = []
+        for i, p in enumerate(parts):
+            if not isinstance(p, str):
+                continue
+            kind = "startswith" if i == 0 else "endswith" if i == len(parts) - 1 \
+                else "contains"
+            pieces.append(Compare(ref, _OPS[kind][cased], Value(p, True)))
+        return And((*pieces, regex)) if pieces else regex
 
 
 def _wildcard_regex(parts: list[Any]) -> str:

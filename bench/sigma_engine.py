@@ -1,0 +1,304 @@
+"""Benchmark: SigmaHQ's Linux rules on generated events, Vigil's engine vs. the SQLite way.
+
+Run:  .venv/bin/python bench/sigma_engine.py [--events 1000000] [--sqlite-events 100000]
+
+1. Vigil: all Linux rules loaded with `load_sigma_paths`, `SigmaEngine.on_event` on every
+   event (the mix is documented in `bench/sigma_events.py`); prints events/s.
+2. The approach Zircolite uses (today's usual Python way): events flattened into an
+   in-memory SQLite table whose columns are Sigma field names (TEXT COLLATE NOCASE, as
+   Zircolite declares them), each rule converted once by `pysigma-backend-sqlite` into a
+   query, every query run over the table. Flattening uses the same field mapping and
+   logsource routing as Vigil, so both sides see the same field values; each query is
+   restricted to its logsource's rows (an indexed column), which only helps SQLite.
+   Because it is slow, this pass runs on the first `--sqlite-events` events and its rate
+   is compared as events/s (the output says so).
+3. Matches: for the rules both sides compile, the (event, rule) matches on the SQLite
+   subset must be identical; differences are printed.
+
+`pysigma-backend-sqlite` is a benchmark-only dependency (not in pyproject.toml):
+    .venv/bin/pip install pysigma-backend-sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import re
+import sqlite3
+import sys
+import time
+from collections import Counter
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sigma_events import EVENT_MIX, generate_events  # noqa: E402
+
+from vigil.events.fields import DEFAULT_FIELDS  # noqa: E402
+from vigil.events.model import Event  # noqa: E402
+from vigil.rules.compiler import compile_condition  # noqa: E402
+from vigil.rules.sigma import SigmaEngine, load_sigma_paths  # noqa: E402
+from vigil.rules.sigma.logsource import (AUDIT_KEYS, AUDIT_RECORD_TYPES, LOG,  # noqa: E402
+                                         SYSCALL, LogsourceRoute, LogsourceRouter)
+from vigil.rules.sigma.mapping import TEXT_FIELD, SigmaFieldMapping  # noqa: E402
+from vigil.rules.sigma.ruleset import CompiledSigmaRule  # noqa: E402
+
+RULES = Path(__file__).resolve().parents[2] / "shared" / "rules" / "sigma" / "linux"
+EXEC_VIEW = "log:@exec"
+
+
+# ---------------------------------------------------------------------------------------
+# Vigil
+
+def run_engine(engine: SigmaEngine, events: list[Event], keep: int
+               ) -> tuple[float, Counter[str], set[tuple[int, str]]]:
+    """Seconds for all events; detections per rule; (index, rule id) for the first `keep`."""
+    per_rule: Counter[str] = Counter()
+    kept: set[tuple[int, str]] = set()
+    on_event = engine.on_event
+    t0 = time.perf_counter()
+    for i, ev in enumerate(events):
+        dets = on_event(ev)
+        if dets:
+            for d in dets:
+                per_rule[d.rule_id] += 1  # type: ignore[index]
+                if i < keep:
+                    kept.add((i, d.rule_id))  # type: ignore[arg-type]
+    return time.perf_counter() - t0, per_rule, kept
+
+
+# ---------------------------------------------------------------------------------------
+# the SQLite way
+
+class Flattener:
+    """Event -> rows of Sigma field names, one per logsource view the event belongs to."""
+
+    def __init__(self, mapping: SigmaFieldMapping) -> None:
+        self.mapping = mapping
+        router = LogsourceRouter()
+        self.views: list[tuple[str, LogsourceRoute, Any]] = []
+        for cat in ("process_creation", "file_event", "network_connection"):
+            route = router.route(cat, "linux", None)
+            guard = compile_condition(route.guard).predicate
+            self.views.append((cat, route, guard))
+        self.records = [(rt, compile_condition(r.condition).predicate)
+                        for rt, r in AUDIT_RECORD_TYPES.items()
+                        if r.condition is not None and rt in ("SYSCALL", "EXECVE", "PATH",
+                                                              "SERVICE_STOP", "ADD_USER")]
+        self.keys = [(k, compile_condition(n).predicate) for k, n in AUDIT_KEYS.items()]
+        self.columns: dict[str, str] = {}  # lower-case name -> column name
+        self.getters: dict[str, dict[str, Any]] = {}  # view -> column -> extractor
+        for table in mapping.tables:
+            for f in mapping.tables[table]:
+                self.columns.setdefault(f.lower(), f)
+        for c in ("type", "key", "Text", "program"):
+            self.columns.setdefault(c.lower(), c)
+        for cat, _r, _g in self.views:
+            self.getters[cat] = self._getters(cat, frozenset())
+        for rt, _p in self.records:
+            self.getters["auditd." + rt] = self._getters("auditd", frozenset({rt}))
+        self.text = DEFAULT_FIELDS.extractor(TEXT_FIELD)
+        self.program = DEFAULT_FIELDS.extractor("log.program")
+
+    def _getters(self, table: str, record_types: frozenset[str]) -> dict[str, Any]:
+        out = {}
+        names = set(self.mapping.tables.get(table, {}))
+        for rt in record_types:
+            names |= set(self.mapping.tables.get(f"{table}.{rt}", {}))
+        for name in names:
+            ref = self.mapping.lookup(table, name, record_types)
+            if ref is not None:
+                out[self.columns[name.lower()]] = DEFAULT_FIELDS.extractor(ref.name, ref.arg)
+        return out
+
+    def rows(self, i: int, ev: Event) -> list[dict[str, Any]]:
+        out = []
+        text = self.text(ev)
+        for cat, route, guard in self.views:
+            if route.applies(ev.source, ev.type) and guard(ev):
+                out.append(self._row(i, cat, self.getters[cat], ev, text))
+        if ev.source == SYSCALL:
+            key = next((k for k, p in self.keys if p(ev)), None)
+            for rt, pred in self.records:
+                if pred(ev):
+                    row = self._row(i, "auditd", self.getters["auditd." + rt], ev, text)
+                    row["type"], row["key"] = rt, key
+                    out.append(row)
+        if text is not None:
+            view = EXEC_VIEW if ev.source == SYSCALL else f"log:{self.program(ev)}"
+            out.append({"event_id": i, "logsource": view, "Text": text,
+                        "program": self.program(ev)})
+        return out
+
+    @staticmethod
+    def _row(i: int, view: str, getters: dict[str, Any], ev: Event, text: Any) -> dict[str, Any]:
+        row: dict[str, Any] = {"event_id": i, "logsource": view, "Text": text}
+        for col, get in getters.items():
+            v = get(ev)
+            if isinstance(v, bool):
+                v = "true" if v else "false"
+            row[col] = v
+        return row
+
+
+@lru_cache(maxsize=4096)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _regexp(pattern: str, value: Any) -> int:
+    # Zircolite registers the same kind of Python function for SQLite's REGEXP
+    if value is None:
+        return 0
+    return 1 if _regex(pattern).search(str(value)) else 0
+
+
+def logsource_filter(route: LogsourceRoute) -> str:
+    """SQL restricting a rule to the rows of its logsource (same routing as Vigil)."""
+    if route.table != "log":
+        return f"logsource = '{route.table}'"
+    programs = re.findall(r'Value\(text=\'([^\']*)\'', repr(route.guard))
+    if programs:
+        return "logsource IN (" + ", ".join(f"'log:{p}'" for p in programs) + ")"
+    if SYSCALL in route.sources:
+        return "logsource LIKE 'log:%'"
+    return f"logsource LIKE 'log:%' AND logsource <> '{EXEC_VIEW}'"
+
+
+def convert_rules(rules: list[CompiledSigmaRule]) -> tuple[dict[str, str], dict[str, str]]:
+    """rule id -> SQL (converted once), and rule id -> why the backend refused it."""
+    from sigma.backends.sqlite import sqliteBackend
+
+    from vigil.rules.sigma.loader import parse_paths
+
+    backend = sqliteBackend(fulltext_field="Text")
+    parsed = {p.rule_id: p.rule for p in parse_paths([RULES]).rules}
+    queries, failed = {}, {}
+    for r in rules:
+        try:
+            [q] = backend.convert_rule(parsed[r.rule_id])
+        except Exception as exc:  # the backend's own errors, per rule
+            failed[r.rule_id] = str(exc)
+            continue
+        prefix = "SELECT * FROM logs WHERE "
+        assert q.startswith(prefix), q
+        queries[r.rule_id] = (f"SELECT DISTINCT event_id FROM logs WHERE "
+                              f"{logsource_filter(r.route)} AND ({q[len(prefix):]})")
+    return queries, failed
+
+
+def run_sqlite(events: list[Event], queries: dict[str, str], mapping: SigmaFieldMapping
+               ) -> tuple[dict[str, float], set[tuple[int, str]], int]:
+    """Timings (flatten+insert, queries), (event, rule) matches and the number of rows."""
+    flat = Flattener(mapping)
+    cols = sorted(set(flat.columns.values()))
+    con = sqlite3.connect(":memory:")
+    con.create_function("regexp", 2, _regexp, deterministic=True)
+    coldefs = ", ".join(f'"{c}" TEXT COLLATE NOCASE' for c in cols)
+    con.execute(f"CREATE TABLE logs (event_id INTEGER, logsource TEXT, {coldefs})")
+    allcols = ["event_id", "logsource"] + cols
+    insert = (f"INSERT INTO logs ({', '.join(chr(34) + c + chr(34) for c in allcols)}) "
+              f"VALUES ({', '.join('?' * len(allcols))})")
+    t0 = time.perf_counter()
+    nrows = 0
+    batch: list[tuple[Any, ...]] = []
+    for i, ev in enumerate(events):
+        for row in flat.rows(i, ev):
+            batch.append(tuple(row.get(c) for c in allcols))
+        if len(batch) >= 20000:
+            con.executemany(insert, batch)
+            nrows += len(batch)
+            batch.clear()
+    con.executemany(insert, batch)
+    nrows += len(batch)
+    con.execute("CREATE INDEX logs_logsource ON logs (logsource)")
+    con.commit()
+    t_load = time.perf_counter() - t0
+    matches: set[tuple[int, str]] = set()
+    t0 = time.perf_counter()
+    for rid, q in queries.items():
+        for (eid,) in con.execute(q):
+            matches.add((eid, rid))
+    t_query = time.perf_counter() - t0
+    con.close()
+    return {"load": t_load, "query": t_query}, matches, nrows
+
+
+# ---------------------------------------------------------------------------------------
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--sqlite-events", type=int, default=100_000)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+
+    print(f"machine: {platform.processor() or platform.machine()}, "
+          f"{platform.python_implementation()} {platform.python_version()}, "
+          f"{platform.system()} {platform.release()}")
+    print("event mix (per 1000): " + ", ".join(f"{k} {v}" for k, v in EVENT_MIX.items()))
+    t0 = time.perf_counter()
+    result = load_sigma_paths([RULES])
+    t_load = time.perf_counter() - t0
+    print(f"rules: {len(result.rules)} compiled, {len(result.unsupported)} unsupported, "
+          f"{len(result.errors)} errors, loaded in {t_load:.2f} s")
+    t0 = time.perf_counter()
+    events = list(generate_events(args.events, args.seed))
+    print(f"generated {len(events):,} events in {time.perf_counter() - t0:.1f} s "
+          "(not timed below)")
+
+    engine = SigmaEngine(result.rules)
+    keep = min(args.sqlite_events, len(events))
+    secs, per_rule, vigil_matches = run_engine(engine, events, keep)
+    vigil_rate = len(events) / secs
+    print(f"\nVigil SigmaEngine: {len(events):,} events in {secs:.2f} s = "
+          f"{vigil_rate:,.0f} events/s; {sum(per_rule.values()):,} detections from "
+          f"{len(per_rule)} rules")
+    for rid, n in per_rule.most_common(8):
+        title = next(r.title for r in result.rules if r.rule_id == rid)
+        print(f"  {n:>8,}  {title}")
+
+    try:
+        import sigma.backends.sqlite  # noqa: F401
+    except ImportError:
+        print("\npysigma-backend-sqlite is not installed; the SQLite comparison is skipped.\n"
+              "Install it (benchmark only):  .venv/bin/pip install pysigma-backend-sqlite")
+        return 0
+
+    mapping = SigmaFieldMapping.default()
+    t0 = time.perf_counter()
+    queries, failed = convert_rules(result.rules)
+    t_conv = time.perf_counter() - t0
+    print(f"\nSQLite (Zircolite-style): {len(queries)} rules converted in {t_conv:.2f} s "
+          f"(not timed), {len(failed)} refused by the backend")
+    sub = events[:keep]
+    times, sql_matches, nrows = run_sqlite(sub, queries, mapping)
+    total = times["load"] + times["query"]
+    sql_rate = len(sub) / total
+    print(f"  ran on the first {len(sub):,} events ({nrows:,} rows): flatten+insert "
+          f"{times['load']:.2f} s, {len(queries)} queries {times['query']:.2f} s")
+    print(f"  = {sql_rate:,.0f} events/s (queries alone: {len(sub) / times['query']:,.0f} "
+          f"events/s)")
+    print(f"\nratio Vigil / SQLite: {vigil_rate / sql_rate:.0f}x "
+          f"(vs. queries alone: {vigil_rate / (len(sub) / times['query']):.0f}x); "
+          "rates compared as events/s, SQLite measured on the subset")
+
+    both = set(queries)
+    mine = {(i, r) for i, r in vigil_matches if r in both}
+    only_vigil, only_sql = mine - sql_matches, sql_matches - mine
+    print(f"\nmatches on the subset, {len(both)} rules both support: Vigil {len(mine):,}, "
+          f"SQLite {len(sql_matches):,}; identical: {not only_vigil and not only_sql}")
+    titles = {r.rule_id: r.title for r in result.rules}
+    for label, diff in (("only Vigil", only_vigil), ("only SQLite", only_sql)):
+        by_rule = Counter(r for _i, r in diff)
+        for rid, n in by_rule.most_common(10):
+            i = next(i for i, r in sorted(diff) if r == rid)
+            print(f"  {label}: {titles[rid]} ({rid}) x{n}, e.g. event {i}: "
+                  f"{events[i].type} {events[i].proc.cmdline()!r}")
+    return 0 if not only_vigil and not only_sql else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
