@@ -6,7 +6,6 @@ act (the sensor excludes its own process in the kernel, so actions run in childr
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -16,26 +15,9 @@ from typing import Callable, Iterator
 import pytest
 
 from vigil.events.model import Event
-from vigil.sensors.ebpf.libbpf import Libbpf, LibbpfError
-from vigil.sensors.ebpf.sensor import BTF_PATH, DEFAULT_OBJECT, EbpfSensor
+from vigil.sensors.ebpf.sensor import EbpfSensor, unavailable_reason
 
-
-def bpf_unavailable_reason() -> str | None:
-    """Why the real-kernel tests cannot run here, or None when they can."""
-    if os.geteuid() != 0:
-        return f"loading BPF programs needs root (running as uid {os.geteuid()})"
-    if not BTF_PATH.exists():
-        return f"kernel without BTF ({BTF_PATH} missing)"
-    try:
-        Libbpf()
-    except LibbpfError as exc:
-        return f"libbpf not installed: {exc}"
-    if not DEFAULT_OBJECT.exists():
-        return f"{DEFAULT_OBJECT} not built and not committed"
-    return None
-
-
-REASON = bpf_unavailable_reason()
+REASON = unavailable_reason()
 requires_bpf = [pytest.mark.bpf, pytest.mark.skipif(REASON is not None, reason=REASON or "")]
 
 

@@ -43,7 +43,7 @@ def test_only_requested_types_reach_python_and_own_process_is_excluded():
     s = EbpfSensor(event_types={"connect"})
     s.start()
     try:
-        subprocess.run([sys.executable, "-c", OPENS.format(n=200)], check=True)
+        subprocess.run([sys.executable, "-c", OPENS.format(n=3000)], check=True)
         # the sensor's own process opens files too; none of it may come back
         for _ in range(50):
             os.close(os.open("/etc/hostname", os.O_RDONLY))
@@ -53,8 +53,9 @@ def test_only_requested_types_reach_python_and_own_process_is_excluded():
         s.stop()
     assert not [e for e in events if e.type != "connect"]
     # opens were not even copied by the kernel: only exec/chdir (process table) records
-    # plus fork/exit were written, far fewer than the 200 opens of the child
-    assert st["kernel_events"] < 150
+    # plus fork/exit (of every process on the machine) were written, far fewer than the
+    # 3000 opens of the child
+    assert st["kernel_events"] < 1500
     assert not [e for e in events if e.proc.pid == os.getpid()]
 
 

@@ -80,10 +80,7 @@ class EbpfSensor:
     def start(self) -> None:
         """Load and attach the program; raises `SensorUnavailable` with a one-line reason."""
         _check_environment(self._object_path)
-        try:
-            lib = Libbpf()
-        except LibbpfError as exc:
-            raise SensorUnavailable(f"eBPF sensor unavailable: {exc}") from exc
+        lib = Libbpf()
         try:
             obj = BpfObject(lib, self._object_path)
         except LibbpfError as exc:
@@ -190,13 +187,26 @@ class EbpfSensor:
                 "processes": len(self.table)}
 
 
-def _check_environment(object_path: Path) -> None:
+def unavailable_reason(object_path: Path = DEFAULT_OBJECT) -> str | None:
+    """Why the sensor cannot start on this machine (one line), or None when it can.
+
+    Checks what can be checked without loading anything: root, kernel BTF, libbpf and the
+    program object. Tests use it to skip with a precise reason.
+    """
     if os.geteuid() != 0:
-        raise SensorUnavailable(f"eBPF sensor unavailable: needs root (running as uid "
-                                f"{os.geteuid()})")
+        return f"eBPF sensor unavailable: needs root (running as uid {os.geteuid()})"
     if not BTF_PATH.exists():
-        raise SensorUnavailable(f"eBPF sensor unavailable: the kernel has no BTF "
-                                f"({BTF_PATH} missing)")
+        return f"eBPF sensor unavailable: the kernel has no BTF ({BTF_PATH} missing)"
     if not object_path.exists():
-        raise SensorUnavailable(f"eBPF sensor unavailable: {object_path} not built "
-                                f"(run `make bpf`)")
+        return f"eBPF sensor unavailable: {object_path} not built (run `make bpf`)"
+    try:
+        Libbpf()
+    except LibbpfError as exc:
+        return f"eBPF sensor unavailable: {exc}"
+    return None
+
+
+def _check_environment(object_path: Path) -> None:
+    reason = unavailable_reason(object_path)
+    if reason is not None:
+        raise SensorUnavailable(reason)
