@@ -192,6 +192,22 @@ static __always_inline void fill_header(struct vigil_event *e, struct task_struc
 		e->seglen[i] = 0;
 }
 
+/* The per-CPU scratch record with its header filled and its arguments cleared. */
+static __always_inline struct vigil_event *begin_record(struct task_struct *task, __u16 nr)
+{
+	__u32 zero = 0;
+	struct scratch *sc = bpf_map_lookup_elem(&scratch_buf, &zero);
+	struct vigil_event *e;
+
+	if (!sc)
+		return NULL;
+	e = (struct vigil_event *)sc->buf;
+	fill_header(e, task, nr);
+	for (int i = 0; i < 6; i++)
+		e->args[i] = 0;
+	return e;
+}
+
 static __always_inline void submit(struct vigil_settings *s, void *buf, __u32 size)
 {
 	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
@@ -416,8 +432,8 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 	struct syscall_spec *spec;
 	struct vigil_settings *s;
 	struct vigil_event *e;
-	struct scratch *sc;
-	__u32 nr, zero = 0, off, seg = 0;
+	__u8 *buf;
+	__u32 nr, off, seg = 0;
 	__u64 args[6];
 
 	nr = (__u32)regs->orig_ax;
@@ -429,11 +445,10 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 	s = settings();
 	if (!s || excluded(s, bpf_get_current_pid_tgid() >> 32))
 		return 0;
-	sc = bpf_map_lookup_elem(&scratch_buf, &zero);
-	if (!sc)
+	e = begin_record(task, nr);
+	if (!e)
 		return 0;
-	e = (struct vigil_event *)sc->buf;
-	fill_header(e, task, nr);
+	buf = (__u8 *)e;
 	e->res = ret;
 	args[0] = regs->di;
 	args[1] = regs->si;
@@ -448,8 +463,8 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 	if (spec->kind == KIND_EXEC && ret == 0) {
 		for (int i = 0; i < 6; i++)
 			e->args[i] = 0;
-		off = put_exec(e, sc->buf, off, task);
-		submit(s, sc->buf, off);
+		off = put_exec(e, buf, off, task);
+		submit(s, buf, off);
 		return 0;
 	}
 	for (int i = 0; i < 6; i++) {
@@ -457,7 +472,7 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 
 		if (!(spec->str_mask & (1 << i)) || seg >= MAX_SEGS - 1)
 			continue;
-		n = put_user_str(sc->buf, off, (const void *)args[i]);
+		n = put_user_str(buf, off, (const void *)args[i]);
 		if (seg < MAX_SEGS)
 			e->seglen[seg & (MAX_SEGS - 1)] = n;
 		seg++;
@@ -479,19 +494,19 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 				len = (__u32)mh.msg_namelen;
 			}
 		}
-		n = put_user_buf(sc->buf, off, ptr, len);
+		n = put_user_buf(buf, off, ptr, len);
 		e->seglen[seg & (MAX_SEGS - 1)] = n;
 		seg++;
 		off += n;
 	}
 	if (spec->fd_source != FD_NONE && seg < MAX_SEGS) {
 		__s64 fd = spec->fd_source == FD_RES ? ret : (__s64)(int)args[0];
-		__u32 n = put_sock_tuple(sc->buf, off, task, fd);
+		__u32 n = put_sock_tuple(buf, off, task, fd);
 
 		e->seglen[seg & (MAX_SEGS - 1)] = n;
 		off += n;
 	}
-	submit(s, sc->buf, off);
+	submit(s, buf, off);
 	return 0;
 }
 
@@ -501,8 +516,7 @@ int BPF_PROG(vigil_fork, struct task_struct *parent, struct task_struct *child)
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct vigil_settings *s = settings();
 	struct vigil_event *e;
-	struct scratch *sc;
-	__u32 zero = 0, ctgid = child->tgid;
+	__u32 ctgid = child->tgid;
 
 	if (!s || !s->want_fork)
 		return 0;
@@ -510,16 +524,12 @@ int BPF_PROG(vigil_fork, struct task_struct *parent, struct task_struct *child)
 	if (ctgid == parent->tgid)
 		return 0;
 	/* no exclusion here: the agent's own children are processes like any other */
-	sc = bpf_map_lookup_elem(&scratch_buf, &zero);
-	if (!sc)
+	e = begin_record(task, EV_FORK);
+	if (!e)
 		return 0;
-	e = (struct vigil_event *)sc->buf;
-	fill_header(e, task, EV_FORK);
 	e->res = ctgid;
-	for (int i = 0; i < 6; i++)
-		e->args[i] = 0;
 	e->args[0] = ctgid;
-	submit(s, sc->buf, sizeof(*e));
+	submit(s, e, sizeof(*e));
 	return 0;
 }
 
@@ -529,8 +539,6 @@ int BPF_PROG(vigil_exit, struct task_struct *p)
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct vigil_settings *s = settings();
 	struct vigil_event *e;
-	struct scratch *sc;
-	__u32 zero = 0;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
 	if (!s || !s->want_exit)
@@ -540,14 +548,10 @@ int BPF_PROG(vigil_exit, struct task_struct *p)
 		return 0;
 	if (excluded(s, pid_tgid >> 32))
 		return 0;
-	sc = bpf_map_lookup_elem(&scratch_buf, &zero);
-	if (!sc)
+	e = begin_record(task, EV_EXIT);
+	if (!e)
 		return 0;
-	e = (struct vigil_event *)sc->buf;
-	fill_header(e, task, EV_EXIT);
-	for (int i = 0; i < 6; i++)
-		e->args[i] = 0;
 	e->res = task->exit_code;
-	submit(s, sc->buf, sizeof(*e));
+	submit(s, e, sizeof(*e));
 	return 0;
 }
