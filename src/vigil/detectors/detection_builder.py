@@ -13,7 +13,7 @@ from typing import Any, Sequence
 from vigil.detections import Detection, Entity, Suppression
 from vigil.events.model import Event
 from vigil.priority import Priority
-from vigil.detectors.process_identity import binary_name
+from vigil.detectors.process_identity import display_name
 
 
 def static_suppression(detector: str, allowlist: str, value: object, reason: str) -> Suppression:
@@ -26,7 +26,8 @@ def describe_process(event: Event) -> str:
     p = event.proc
     who = f"user {p.user}" if p.user else (f"uid {p.uid}" if p.uid is not None else "")
     inner = ", ".join(x for x in (f"pid {p.pid}" if p.pid is not None else "", who) if x)
-    return f"{binary_name(p)} ({inner})" if inner else binary_name(p)
+    name = display_name(p)
+    return f"{name} ({inner})" if inner else name
 
 
 def build_detection(detector: str, subkind: str, priority: Priority, output: str,
@@ -36,7 +37,7 @@ def build_detection(detector: str, subkind: str, priority: Priority, output: str
                     suppressed: Suppression | None = None) -> Detection:
     """A detection about `event` (the triggering one) and its process."""
     p = event.proc
-    entity = Entity(ip=ip, user=p.user, process=binary_name(p), pid=p.pid, path=path)
+    entity = Entity(ip=ip, user=p.user, process=display_name(p), pid=p.pid, path=path)
     fields: dict[str, Any] = {"proc.name": p.name, "proc.exepath": p.exepath,
                               "proc.cmdline": p.cmdline(), "proc.pid": p.pid,
                               "user.name": p.user, "user.uid": p.uid, "evt.type": event.type}

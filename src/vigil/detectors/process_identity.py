@@ -116,6 +116,13 @@ def command_of(proc: Process) -> tuple[str, str, list[str]] | None:
     return exe, path, list(proc.args)
 
 
+def display_name(proc: Process) -> str:
+    """The name a process is shown and allowlisted as: the installed script it runs
+    (`certbot` for `python3 /usr/bin/certbot`), else its executable's name."""
+    command = command_of(proc)
+    return command[0] if command is not None and command[0] != "?" else binary_name(proc)
+
+
 def binary_name(proc: Process) -> str:
     """The single name shown in outputs: executable basename, else comm, else '?'."""
     return basename(proc.exepath) or proc.name or basename(proc.exe) or "?"
