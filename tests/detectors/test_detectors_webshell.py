@@ -98,3 +98,20 @@ def test_interactive_shell_and_params() -> None:
     bash = proc("/usr/bin/bash", "-i", pid=901, parent=srv)
     assert len(alerts(run(WebshellDetector(params), [execve(bash)]))) == 1
     assert run(WebshellDetector(), [execve(bash)]) == []
+
+
+def test_jobs_and_admin_sessions_of_the_web_account_are_not_web_requests() -> None:
+    """The www-data crontab (Laravel's scheduler) and `sudo -u www-data php artisan ...`."""
+    cron = proc("/usr/sbin/cron", "-f", pid=1000, uid=33, user="www-data", parent=init())
+    artisan = proc("/usr/bin/php8.2", "artisan", "migrate", pid=1001, uid=33,
+                   user="www-data", parent=init())
+    admin = proc("/usr/bin/bash", pid=1002, uid=33, user="www-data", parent=init())
+    dets = run(WebshellDetector(), [
+        execve(sh_c("cd /var/www && php artisan schedule:run", parent=cron, pid=1010)),
+        execve(sh_c("npm run build", parent=artisan, pid=1011)),
+        execve(proc("/usr/bin/ls", pid=1012, uid=33, parent=admin))])
+    assert alerts(dets) == []
+    assert [d.suppressed.entry for d in dets] == ["webshell.build_scripts=npm"]
+    # the php CLI is an application runtime: recon under it still fires
+    assert len(alerts(run(WebshellDetector(), [execve(sh_c("id", parent=artisan,
+                                                                pid=1013))]))) == 1

@@ -23,9 +23,11 @@ from vigil.detectors.params import minimum
 from vigil.detectors.process_identity import (AgentIdentity, ancestors, basename, binary_name,
                                               binary_names, command_of, is_shell)
 from vigil.detectors.shell_command import command_stages, shell_command_of
-from vigil.detectors.webshell_allowlist import (APP_HELPERS, APP_RUNTIMES, BUILD_SCRIPT_TOOLS,
-                                                PYTHON_WEB_ENTRY_POINTS, RECON_TOOLS,
-                                                WEB_SERVER_PREFIXES, WEB_SERVERS, WEB_USERS)
+from vigil.detectors.webshell_allowlist import (APP_HELPERS, APP_RUNTIME_PREFIXES,
+                                                APP_RUNTIMES, BUILD_SCRIPT_TOOLS,
+                                                NOT_WEB_PARENTS, PYTHON_WEB_ENTRY_POINTS,
+                                                RECON_TOOLS, WEB_SERVER_PREFIXES, WEB_SERVERS,
+                                                WEB_USERS)
 from vigil.events.model import Event, Process
 from vigil.priority import Priority
 
@@ -74,10 +76,10 @@ class WebshellDetector(BuiltinDetector):
         names = binary_names(parent)
         if names & self._servers or any(n.startswith(WEB_SERVER_PREFIXES) for n in names):
             return binary_name(parent), True
-        if names & APP_RUNTIMES or (any(n.startswith("python") for n in names)
-                                    and _python_web(parent)):
+        if names & APP_RUNTIMES or any(n.startswith(APP_RUNTIME_PREFIXES) for n in names) or (
+                any(n.startswith("python") for n in names) and _python_web(parent)):
             return binary_name(parent), False
-        if parent.user in WEB_USERS:
+        if parent.user in WEB_USERS and names and not names & NOT_WEB_PARENTS:
             return f"{binary_name(parent)} as {parent.user}", True
         return None
 

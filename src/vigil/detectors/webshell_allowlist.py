@@ -15,7 +15,9 @@ WEB_SERVERS: frozenset[str] = frozenset({
     "openresty", "traefik", "tomcat", "jetty", "httpd-prefork", "httpd-worker",
 })
 #: name prefixes of versioned web server binaries (php-fpm8.2, php-cgi7.4 ...)
-WEB_SERVER_PREFIXES: tuple[str, ...] = ("php-fpm", "php-cgi", "php")
+WEB_SERVER_PREFIXES: tuple[str, ...] = ("php-fpm", "php-cgi")
+#: name prefixes of versioned runtimes (the php CLI: `php artisan`, `php8.2 -S`)
+APP_RUNTIME_PREFIXES: tuple[str, ...] = ("php",)
 
 #: application runtimes that serve the web but also run build tooling
 APP_RUNTIMES: frozenset[str] = frozenset({
@@ -26,6 +28,12 @@ APP_RUNTIMES: frozenset[str] = frozenset({
 PYTHON_WEB_ENTRY_POINTS: frozenset[str] = frozenset({
     "gunicorn", "uvicorn", "uwsgi", "daphne", "hypercorn", "waitress-serve", "waitress",
     "flask", "manage.py", "http.server", "wsgi.py", "asgi.py", "granian",
+})
+#: schedulers, session programs and shells: running as a web account, they start jobs and
+#: admin sessions (`sudo -u www-data ...`, the www-data crontab), not web requests
+NOT_WEB_PARENTS: frozenset[str] = frozenset({
+    "cron", "crond", "atd", "anacron", "sshd", "sshd-session", "sudo", "su", "runuser",
+    "login", "systemd", "sh", "bash", "dash", "zsh", "ksh", "fish", "tmux", "screen",
 })
 #: accounts web servers run as
 WEB_USERS: frozenset[str] = frozenset({"www-data", "nginx", "apache", "http", "httpd",
