@@ -18,8 +18,10 @@ Keys are lower-cased (Sigma compares case-insensitively). Kinds:
 - words: a word (`[a-z0-9_]+`) that a literal of a command line or log line contains
   *whole* (delimited inside the literal), so the text must contain it as a whole word too;
   an event's keys are the words of its text.
-A kind is *weak* when most events have its key (`evt.is_open_write`); strong keys are
-preferred inside an `and`.
+- substring: literals a command line, argv[0] or executable path must contain, found with
+  one regular-expression search per event.
+Kinds are ranked: hash lookups on selective values first, text searches next, values most
+events share (`evt.is_open_write`) last; inside an `and` the best-ranked keys are used.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from vigil.events.fields import DEFAULT_FIELDS
+from vigil.events.fields import DEFAULT_FIELDS, EXPR_GLOBALS
 from vigil.events.model import Event
 from vigil.rules.ast import And, Compare, Const, FieldRef, ListValue, Node, Not, Or, Value
 from vigil.rules.sigma.translate import simplify
@@ -75,7 +77,9 @@ class KeyKind:
     name: str
     keys_of: Callable[[Compare], frozenset[str] | None]
     prober: Callable[[Table], Probe]
-    weak: bool = False
+    #: 0: a hash lookup on a value most events do not share; 1: a text search;
+    #: 2: a value most events share (weak); lower ranks are preferred inside an `and`
+    rank: int = 0
 
 
 def _all_or_none(items: list[str] | None, key: Callable[[str], str | None]
@@ -86,15 +90,24 @@ def _all_or_none(items: list[str] | None, key: Callable[[str], str | None]
     return None if any(k is None for k in keys) else frozenset(keys)  # type: ignore[misc]
 
 
+def fast_getter(field: FieldRef) -> Callable[[Event], object]:
+    """A one-argument getter for a field: the registry's inlinable expression when it has
+    one (`e.proc.exepath`), else its extractor."""
+    fdef, arg = DEFAULT_FIELDS.resolve(field.name, field.arg)
+    if fdef.expr is not None and arg is None:
+        return eval(f"lambda e: {fdef.expr}", dict(EXPR_GLOBALS))  # noqa: S307 - registry text
+    return DEFAULT_FIELDS.extractor(field.name, field.arg)
+
+
 def _key_text(v: object) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     return str(v).lower()
 
 
-def exact_kind(name: str, field: FieldRef, weak: bool = False) -> KeyKind:
+def exact_kind(name: str, field: FieldRef, rank: int = 0) -> KeyKind:
     """Keys on a field's whole value (compared with =, iequals or in)."""
-    get = DEFAULT_FIELDS.extractor(field.name, field.arg)
+    get = fast_getter(field)
 
     def prober(table: Table) -> Probe:
         look = table.get
@@ -107,12 +120,12 @@ def exact_kind(name: str, field: FieldRef, weak: bool = False) -> KeyKind:
         return probe
 
     return KeyKind(name, lambda c: _all_or_none(literals(c, field, _EQ), str.lower),
-                   prober, weak)
+                   prober, rank)
 
 
 def path_kind(name: str, field: FieldRef) -> KeyKind:
     """Keys on a path field: equality, `/basename` suffixes and directory prefixes."""
-    get = DEFAULT_FIELDS.extractor(field.name, field.arg)
+    get = fast_getter(field)
 
     def suffix(t: str) -> str | None:
         return "$" + t.rsplit("/", 1)[-1].lower() if "/" in t and not t.endswith("/") else None
@@ -131,6 +144,8 @@ def path_kind(name: str, field: FieldRef) -> KeyKind:
         # "^/etc/cron.d" is the ancestor made of the path's first 2 components
         depths = frozenset(k.count("/") for k in table if k.startswith("^"))
         deepest = max(depths, default=0)
+        has_eq = any(k.startswith("=") for k in table)
+        has_base = any(k.startswith("$") for k in table)
 
         def probe(e: Event) -> list[tuple[int, ...]]:
             v = get(e)
@@ -138,8 +153,12 @@ def path_kind(name: str, field: FieldRef) -> KeyKind:
                 return []
             p = str(v).lower()
             out = []
-            for k in ("=" + p, "$" + p[p.rfind("/") + 1:]):
-                h = look(k)
+            if has_eq:
+                h = look("=" + p)
+                if h:
+                    out.append(h)
+            if has_base:
+                h = look("$" + p[p.rfind("/") + 1:])
                 if h:
                     out.append(h)
             i, n = 0, 0
@@ -207,6 +226,56 @@ def _words_prober(table: Table) -> Probe:
     return probe
 
 
+#: argv entries after argv[0] are pieces of the command line (name, space, arguments)
+_ARGV_FIELDS = tuple(FieldRef("proc.argv", str(i)) for i in range(1, 8))
+_ANY_TEXT = _CONTAINS | _START | _END | _EQ
+
+
+def _event_text(e: Event) -> str | None:
+    t = e.raw
+    return t if t is not None else e.proc.cmdline()
+
+
+def substring_kind(name: str, fields: tuple[FieldRef, ...],
+                   text: Callable[[Event], object]) -> KeyKind:
+    """Keys on literals a text must contain: one regular-expression search per event.
+
+    Any literal of a contains/startswith/endswith/equals comparison is a substring of the
+    value. The probe finds every position where some literal starts (alternatives longest
+    first, restarting one character after each match start); a literal found implies every
+    literal it contains, which covers literals that start at the same position.
+    """
+
+    def keys_of(c: Compare) -> frozenset[str] | None:
+        for field in fields:
+            hit = _all_or_none(literals(c, field, _ANY_TEXT),
+                               lambda t: t.lower() if t else None)
+            if hit is not None:
+                return hit
+        return None
+
+    def prober(table: Table) -> Probe:
+        keys = sorted(table, key=len, reverse=True)
+        rx = re.compile("|".join(re.escape(k) for k in keys))
+        implied = {k: tuple(i for m in keys if m in k for i in table[m]) for k in keys}
+
+        def probe(e: Event) -> list[tuple[int, ...]]:
+            v = text(e)
+            if not v:
+                return []
+            low = str(v).lower()
+            out = []
+            m = rx.search(low)
+            while m is not None:
+                out.append(implied[m.group()])
+                m = rx.search(low, m.start() + 1)
+            return out
+
+        return probe
+
+    return KeyKind(name, keys_of, prober, rank=1)
+
+
 def _first_word(t: str) -> str | None:
     first, sep, _rest = t.partition(" ")
     return first.lower() if sep and first else None
@@ -255,23 +324,28 @@ KEY_KINDS: tuple[KeyKind, ...] = (
     exact_kind("log.program", FieldRef("log.program")),
     path_kind("fd.name", FieldRef("fd.name")),
     path_kind("audit.path", FieldRef("audit.path")),
-    exact_kind("audit.nametype", FieldRef("audit.nametype"), weak=True),
-    exact_kind("evt.is_open_write", FieldRef("evt.is_open_write"), weak=True),
+    exact_kind("audit.nametype", FieldRef("audit.nametype"), rank=2),
+    exact_kind("evt.is_open_write", FieldRef("evt.is_open_write"), rank=2),
     KeyKind("words", _words_keys, _words_prober),
+    substring_kind("substr.text", _TEXT_FIELDS + _ARGV_FIELDS, _event_text),
+    substring_kind("substr.argv0", (FieldRef("proc.argv", "0"),),
+                   DEFAULT_FIELDS.extractor("proc.argv", "0")),
+    substring_kind("substr.exepath", (FieldRef("proc.exepath"),),
+                   fast_getter(FieldRef("proc.exepath"))),
 )
 KINDS_BY_NAME = {k.name: k for k in KEY_KINDS}
 
 
 @dataclass(frozen=True)
 class RuleKeys:
-    """A rule's necessary keys and whether any of them is weak."""
+    """A rule's necessary keys and the worst rank among their kinds."""
 
     keys: Keys
-    weak: bool
+    rank: int
 
-    def score(self) -> tuple[bool, int]:
-        """Smaller is more selective: strong before weak, then fewer keys."""
-        return (self.weak, len(self.keys))
+    def score(self) -> tuple[int, int]:
+        """Smaller is more selective: better rank first, then fewer keys."""
+        return (self.rank, len(self.keys))
 
 
 def _compare_keys(c: Compare, kinds: Iterable[KeyKind]) -> RuleKeys | None:
@@ -279,7 +353,7 @@ def _compare_keys(c: Compare, kinds: Iterable[KeyKind]) -> RuleKeys | None:
     for kind in kinds:
         k = kind.keys_of(c)
         if k is not None:
-            cand = RuleKeys(frozenset((kind.name, v) for v in k), kind.weak)
+            cand = RuleKeys(frozenset((kind.name, v) for v in k), kind.rank)
             if best is None or cand.score() < best.score():
                 best = cand
     return best
@@ -291,7 +365,7 @@ def necessary_keys(node: Node, kinds: Iterable[KeyKind] = KEY_KINDS) -> RuleKeys
     if isinstance(node, Compare):
         return _compare_keys(node, kinds)
     if isinstance(node, Const):
-        return None if node.value else RuleKeys(frozenset(), False)
+        return None if node.value else RuleKeys(frozenset(), 0)
     if isinstance(node, And):
         best: RuleKeys | None = None
         for c in node.children:
@@ -301,14 +375,14 @@ def necessary_keys(node: Node, kinds: Iterable[KeyKind] = KEY_KINDS) -> RuleKeys
         return best
     if isinstance(node, Or):
         acc: set[tuple[str, str]] = set()
-        weak = False
+        rank = 0
         for c in node.children:
             k = necessary_keys(c, kinds)
             if k is None:
                 return None
             acc |= k.keys
-            weak = weak or k.weak
-        return RuleKeys(frozenset(acc), weak)
+            rank = max(rank, k.rank)
+        return RuleKeys(frozenset(acc), rank)
     return None  # Not, Ident: no constraint that can be indexed
 
 
