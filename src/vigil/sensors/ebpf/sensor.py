@@ -133,7 +133,14 @@ class EbpfSensor:
         return out
 
     def _handle(self, buf: memoryview, off: int, size: int) -> None:
-        ev = self._decoder.decode(buf, off, size)
+        try:
+            ev = self._decoder.decode(buf, off, size)
+        except Exception:  # a record the decoder cannot read must not stop the sensor
+            self._decoder.errors += 1
+            if self._decoder.errors == 1:
+                log.exception("eBPF sensor: cannot decode a kernel record (%d bytes); "
+                              "counted in decode_errors, further ones are not logged", size)
+            return
         if ev is not None and ev.type in self.event_types:
             self._out.append(ev)
 
@@ -179,10 +186,12 @@ class EbpfSensor:
             self._drops_logged = drops
 
     def stats(self) -> dict[str, int]:
-        """Counters: kernel records written and dropped, records read, events delivered."""
+        """Counters: kernel records written and dropped, bytes waiting in the ring, records
+        read, events delivered, undecodable records, processes in the table."""
         drops, written, with_room = self.kernel_counters()
+        pending = self._ring.pending() if self._ring is not None else 0
         return {"kernel_events": written, "drops": drops, "drops_contended": with_room,
-                "read": self._read,
+                "ring_pending_bytes": pending, "read": self._read,
                 "events": self._delivered, "decode_errors": self._decoder.errors,
                 "processes": len(self.table)}
 
