@@ -63,6 +63,31 @@ def literals(c: Compare, field: FieldRef, ops: frozenset[str]) -> list[str] | No
 
 Table = dict[str, tuple[int, ...]]
 Probe = Callable[[Event], "list[tuple[int, ...]]"]
+#: distinct values remembered per probe (paths and command lines repeat a lot)
+MEMO_SIZE = 8192
+
+
+def memoized(get: Callable[[Event], object],
+             compute: Callable[[str], "list[tuple[int, ...]]"]) -> Probe:
+    """A probe that reads a value with `get` and remembers `compute`'s answer per value.
+
+    The memo is bounded: it is emptied when full, so memory stays flat however many
+    distinct values go by.
+    """
+    memo: dict[object, list[tuple[int, ...]]] = {}
+
+    def probe(e: Event) -> list[tuple[int, ...]]:
+        v = get(e)
+        if not v:
+            return []
+        hit = memo.get(v)
+        if hit is None:
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
+            hit = memo[v] = compute(str(v))
+        return hit
+
+    return probe
 
 
 @dataclass(frozen=True)
@@ -147,11 +172,8 @@ def path_kind(name: str, field: FieldRef) -> KeyKind:
         has_eq = any(k.startswith("=") for k in table)
         has_base = any(k.startswith("$") for k in table)
 
-        def probe(e: Event) -> list[tuple[int, ...]]:
-            v = get(e)
-            if not v:
-                return []
-            p = str(v).lower()
+        def compute(v: str) -> list[tuple[int, ...]]:
+            p = v.lower()
             out = []
             if has_eq:
                 h = look("=" + p)
@@ -173,7 +195,7 @@ def path_kind(name: str, field: FieldRef) -> KeyKind:
                         out.append(h)
             return out
 
-        return probe
+        return memoized(get, compute)
 
     return KeyKind(name, keys_of, prober)
 
@@ -213,17 +235,11 @@ def _words_prober(table: Table) -> Probe:
     """The words of the event's text: the log line, else the command line (which is also
     an exec event's text), so one word set serves rules on either field."""
     keys = table.keys()
-    text = DEFAULT_FIELDS.extractor("evt.text")
 
-    def probe(e: Event) -> list[tuple[int, ...]]:
-        t = text(e)
-        if t is None:
-            t = e.proc.cmdline()
-            if not t:
-                return []
+    def compute(t: str) -> list[tuple[int, ...]]:
         return [table[k] for k in keys & set(_WORD.findall(t.lower()))]
 
-    return probe
+    return memoized(_event_text, compute)
 
 
 #: argv entries after argv[0] are pieces of the command line (name, space, arguments)
@@ -259,11 +275,8 @@ def substring_kind(name: str, fields: tuple[FieldRef, ...],
         rx = re.compile("|".join(re.escape(k) for k in keys))
         implied = {k: tuple(i for m in keys if m in k for i in table[m]) for k in keys}
 
-        def probe(e: Event) -> list[tuple[int, ...]]:
-            v = text(e)
-            if not v:
-                return []
-            low = str(v).lower()
+        def compute(v: str) -> list[tuple[int, ...]]:
+            low = v.lower()
             out = []
             m = rx.search(low)
             while m is not None:
@@ -271,7 +284,7 @@ def substring_kind(name: str, fields: tuple[FieldRef, ...],
                 m = rx.search(low, m.start() + 1)
             return out
 
-        return probe
+        return memoized(text, compute)
 
     return KeyKind(name, keys_of, prober, rank=1)
 
