@@ -25,6 +25,7 @@ from vigil.detectors.data_exfil_allowlist import (ARCHIVE_ENCODE_TOOLS, BUILD_TO
                                                   CREDENTIAL_OWNERS, NETWORK_TOOLS,
                                                   SENSITIVE_FILES)
 from vigil.detectors.builtin import BuiltinDetector, DetectorParams
+from vigil.detectors.event_args import fd_path, int_arg, str_arg
 from vigil.detectors.detection_builder import (build_detection, describe_process,
                                                static_suppression)
 from vigil.detectors.expiring_map import ExpiringMap
@@ -147,9 +148,8 @@ class DataExfilDetector(BuiltinDetector):
         return None
 
     def _on_open(self, event: Event) -> None:
-        fd = event.fd
-        path = fd.name if fd is not None else event.args.get("name")
-        flags = event.args.get("flags")
+        path = fd_path(event) or str_arg(event, "name")
+        flags = int_arg(event, "flags")
         if not path or (event.res is not None and event.res < 0):
             return
         if flags is not None and not is_open_read(flags):

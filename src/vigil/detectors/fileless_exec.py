@@ -15,6 +15,7 @@ from typing import ClassVar
 
 from vigil.detections import Detection
 from vigil.detectors.builtin import BuiltinDetector, DetectorParams
+from vigil.detectors.event_args import str_arg
 from vigil.detectors.detection_builder import (build_detection, describe_process,
                                                static_suppression)
 from vigil.detectors.expiring_map import ExpiringMap
@@ -72,7 +73,7 @@ class FilelessExecDetector(BuiltinDetector):
         if not (event.proc.exe_from_memfd or path):
             return []
         created = self._memfds.get(event.proc.pid, event.ts) if event.proc.pid else None
-        name = (created.args.get("name") if created else None) or (
+        name = (str_arg(created, "name") if created else None) or (
             path.split(":", 1)[1] if path else None) or "?"
         suppression = None
         if name.startswith(SELF_CLONING_MEMFDS):

@@ -17,6 +17,7 @@ from typing import ClassVar
 
 from vigil.detections import Detection, Suppression
 from vigil.detectors.builtin import BuiltinDetector, DetectorParams
+from vigil.detectors.event_args import fd_path, str_arg
 from vigil.detectors.detection_builder import (build_detection, describe_process,
                                                static_suppression)
 from vigil.detectors.process_identity import (PACKAGE_MANAGERS, AgentIdentity, lineage_binary,
@@ -80,11 +81,11 @@ class KernelModuleDetector(BuiltinDetector):
         """Report a module load."""
         if event.type not in _LOAD or (event.res is not None and event.res < 0):
             return []
-        path = event.fd.name if event.type == "finit_module" and event.fd is not None else None
+        path = fd_path(event) if event.type == "finit_module" else None
         from_memory = event.type == "init_module" and not matched_binary(event.proc, _KMOD)
         outside = path is not None and not path.startswith(MODULE_DIRS)
         where = f"from {path}" if path else "from memory" if event.type == "init_module" else ""
-        params = event.args.get("uargs") or event.args.get("param_values") or ""
+        params = str_arg(event, "uargs", "param_values") or ""
         output = (f"Kernel module loaded {where} ({event.type}) by {describe_process(event)}: "
                   f"{event.proc.cmdline() or '?'}" + (f" params={params}" if params else ""))
         return [build_detection(

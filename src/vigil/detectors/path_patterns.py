@@ -62,7 +62,7 @@ class PathPatterns:
 
     def match(self, path: str | None) -> tuple[str, str] | None:
         """`(category, pattern)` of the first pattern matching `path`, or None."""
-        if not path:
+        if not path or not isinstance(path, str):
             return None
         hit = self._exact.get(path)
         if hit is not None:

@@ -18,6 +18,7 @@ from typing import ClassVar
 
 from vigil.detections import Detection
 from vigil.detectors.builtin import BuiltinDetector, DetectorParams
+from vigil.detectors.event_args import int_arg
 from vigil.detectors.detection_builder import (build_detection, describe_process,
                                                static_suppression)
 from vigil.detectors.process_identity import AgentIdentity, matched_binary
@@ -64,8 +65,8 @@ class PtraceDetector(BuiltinDetector):
         """Report attaching to or injecting into another process."""
         if event.type != "ptrace":
             return []
-        request = event.args.get("request")
-        target = event.args.get("pid")
+        request = int_arg(event, "request")
+        target = int_arg(event, "pid")
         proc = event.proc
         if request not in ATTACH_REQUESTS | INJECT_REQUESTS or target in (None, proc.pid):
             return []

@@ -26,6 +26,7 @@ from typing import ClassVar
 
 from vigil.detections import Detection
 from vigil.detectors.builtin import BuiltinDetector, DetectorParams
+from vigil.detectors.event_args import int_arg
 from vigil.detectors.detection_builder import (build_detection, describe_process,
                                                static_suppression)
 from vigil.detectors.expiring_map import ExpiringMap
@@ -163,7 +164,7 @@ class ReverseShellDetector(BuiltinDetector):
     def _on_dup(self, event: Event) -> list[Detection]:
         fd = event.fd
         # the result is the new fd for dup, dup2 and dup3 alike (close(0); dup(s) -> 0)
-        newfd = event.res if event.res is not None else event.args.get("newfd")
+        newfd = event.res if event.res is not None else int_arg(event, "newfd")
         if fd is None or fd.type not in _NET or newfd not in (0, 1, 2) or event.proc.pid is None:
             return []
         pid = event.proc.pid

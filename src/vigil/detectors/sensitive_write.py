@@ -15,6 +15,7 @@ from typing import ClassVar
 
 from vigil.detections import Detection, Suppression
 from vigil.detectors.builtin import BuiltinDetector, DetectorParams
+from vigil.detectors.event_args import fd_path, int_arg, str_arg
 from vigil.detectors.detection_builder import (build_detection, describe_process,
                                                static_suppression)
 from vigil.detectors.path_patterns import PathPatterns
@@ -53,24 +54,24 @@ class SensitiveWriteParams(DetectorParams):
 
 def _written_paths(event: Event) -> list[tuple[str, str]]:
     """(verb, path) pairs the event modifies."""
-    t, args = event.type, event.args
+    t = event.type
     if t in _OPEN_TYPES:
-        flags = args.get("flags")
+        flags = int_arg(event, "flags")
         if t != "creat" and (flags is None or not (is_open_write(flags) or flags & O_CREAT)):
             return []
-        path = event.fd.name if event.fd is not None and event.fd.name else args.get("name")
+        path = fd_path(event) or str_arg(event, "name")
         return [("write", path)] if path else []
     if t in _RENAME_TYPES:
-        return [(verb, p) for verb, p in (("rename onto", args.get("newpath")),
-                                          ("rename away", args.get("oldpath"))) if p]
+        return [(verb, p) for verb, p in (("rename onto", str_arg(event, "newpath")),
+                                          ("rename away", str_arg(event, "oldpath"))) if p]
     if t in _UNLINK_TYPES:
-        path = args.get("path") or args.get("name")
+        path = str_arg(event, "path", "name")
         return [("unlink", path)] if path else []
     if t in _LINK_TYPES:
-        path = args.get("newpath") or args.get("linkpath")
+        path = str_arg(event, "newpath", "linkpath")
         return [("link", path)] if path else []
     if t in _TRUNCATE_TYPES:
-        path = args.get("path") or (event.fd.name if event.fd is not None else None)
+        path = str_arg(event, "path") or fd_path(event)
         return [("truncate", path)] if path else []
     return []
 

@@ -22,6 +22,7 @@ from typing import ClassVar
 
 from vigil.detections import Detection, Suppression
 from vigil.detectors.builtin import BuiltinDetector, DetectorParams
+from vigil.detectors.event_args import fd_path, int_arg, str_arg
 from vigil.detectors.detection_builder import (build_detection, describe_process,
                                                static_suppression)
 from vigil.detectors.expiring_map import ExpiringMap
@@ -209,8 +210,8 @@ class ServiceTamperDetector(BuiltinDetector):
 
     def _on_kill(self, event: Event) -> list[Detection]:
         # kill/tgkill name the process "pid"; tkill names the thread "tid"
-        target = event.args.get("pid", event.args.get("tid"))
-        sig = event.args.get("sig")
+        target = int_arg(event, "pid", "tid")
+        sig = int_arg(event, "sig")
         if self.own.pid is None or target != self.own.pid or sig not in TERMINATING_SIGNALS:
             return []
         if self.own.owns(event.proc):
@@ -233,22 +234,21 @@ class ServiceTamperDetector(BuiltinDetector):
         if event.res is not None and event.res < 0:
             return []
         t = event.type
-        fd = event.fd
         if t in _OPEN:
-            flags = event.args.get("flags")
+            flags = int_arg(event, "flags")
             if flags is None or not (flags & _O_TRUNC and is_open_write(flags)):
                 return []
-            path, verb = (fd.name if fd else None) or event.args.get("name"), "truncated"
+            path, verb = fd_path(event) or str_arg(event, "name"), "truncated"
         elif t == "ftruncate":
-            path, verb = (fd.name if fd else None), "truncated"
+            path, verb = fd_path(event), "truncated"
         elif t == "truncate":
-            path, verb = event.args.get("path"), "truncated"
+            path, verb = str_arg(event, "path"), "truncated"
         else:
-            path, verb = event.args.get("path") or event.args.get("name"), "deleted"
+            path, verb = str_arg(event, "path", "name"), "deleted"
         hit = SECURITY_LOGS.match(path) or self._extra_logs.match(path)
         if hit is None:
             return []
-        if t in ("truncate", "ftruncate") and event.args.get("length") not in (None, 0):
+        if t in ("truncate", "ftruncate") and int_arg(event, "length") not in (None, 0):
             return []
         suppression = None
         keeper = matched_binary(event.proc, LOG_KEEPERS) or (

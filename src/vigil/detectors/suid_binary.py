@@ -15,6 +15,7 @@ from typing import ClassVar
 
 from vigil.detections import Detection, Suppression
 from vigil.detectors.builtin import BuiltinDetector, DetectorParams
+from vigil.detectors.event_args import fd_path, int_arg, str_arg
 from vigil.detectors.detection_builder import (build_detection, describe_process,
                                                static_suppression)
 from vigil.detectors.process_identity import (PACKAGE_MANAGERS, UNTRUSTED_DIRS, AgentIdentity,
@@ -69,11 +70,10 @@ class SuidBinaryDetector(BuiltinDetector):
         """Report a chmod that sets SUID or SGID."""
         if event.type not in _CHMOD or (event.res is not None and event.res < 0):
             return []
-        mode = event.args.get("mode")
-        if not isinstance(mode, int) or not mode & (S_ISUID | S_ISGID):
+        mode = int_arg(event, "mode")
+        if mode is None or not mode & (S_ISUID | S_ISGID):
             return []
-        path = event.args.get("filename") or event.args.get("path") or (
-            event.fd.name if event.fd is not None else None)
+        path = str_arg(event, "filename", "path") or fd_path(event)
         bits = "+".join(b for b, m in (("SUID", S_ISUID), ("SGID", S_ISGID)) if mode & m)
         writable = bool(path) and path.startswith(UNTRUSTED_DIRS)
         priority = Priority.CRITICAL if writable else (
