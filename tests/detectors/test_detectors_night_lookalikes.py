@@ -100,3 +100,20 @@ def test_the_two_anomalies_alert() -> None:
     assert {d.rule_id for d in dets} == {"webshell.shell", "reverse_shell.dev_tcp",
                                          "data_exfil.read_then_connect"}
     assert {d.entity.ip for d in dets if d.entity.ip} == {"203.0.113.66", "203.0.113.77"}
+
+
+def test_detectors_ignore_event_types_they_do_not_declare() -> None:
+    """The pipeline may hand every event to every detector: the same events under a type
+    a detector did not ask for must yield nothing (a `chdir` into /var/log/audit is not a
+    deletion, an `openat` by a /dev/tcp shell is not a second reverse shell)."""
+    corpus = _benign() + _anomalies()
+    foreign = ["chdir", "mkdir", "rmdir", "procexit", "clone", "openat", "connect", "execve",
+               "unlinkat", "dup2", "kill"]
+    for det in build_detectors({"dns_direct": {"system_resolvers": []}}, AGENT_PID, 0):
+        for etype in foreign:
+            if etype in det.event_types:
+                continue
+            for e in corpus:
+                moved = Event(type=etype, ts=e.ts, res=e.res, args=e.args, proc=e.proc,
+                              fd=e.fd, source=e.source)
+                assert det.on_event(moved) == [], (det.name, etype)

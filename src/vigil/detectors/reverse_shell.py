@@ -133,7 +133,9 @@ class ReverseShellDetector(BuiltinDetector):
             return []
         if event.type in _DUP:
             return self._on_dup(event)
-        return self._on_exec(event)
+        if event.type in _EXEC:
+            return self._on_exec(event)
+        return []
 
     def _superserver(self, event: Event):
         proc = event.proc

@@ -140,7 +140,9 @@ class ServiceTamperDetector(BuiltinDetector):
             return self._on_exec(event)
         if t in _KILL:
             return self._on_kill(event)
-        return self._on_log_change(event)
+        if t in _OPEN or t in _REMOVE:
+            return self._on_log_change(event)
+        return []
 
     # -- commands -------------------------------------------------------------------------
 
