@@ -105,6 +105,8 @@ class KeyKind:
     #: 0: a hash lookup on a value most events do not share; 1: a text search;
     #: 2: a value most events share (weak); lower ranks are preferred inside an `and`
     rank: int = 0
+    #: the rank of a particular key set, when it depends on the keys
+    rank_of: Callable[[frozenset[str]], int] | None = None
 
 
 def _all_or_none(items: list[str] | None, key: Callable[[str], str | None]
@@ -247,6 +249,19 @@ _ARGV_FIELDS = tuple(FieldRef("proc.argv", str(i)) for i in range(1, 8))
 _ANY_TEXT = _CONTAINS | _START | _END | _EQ
 
 
+def _file_path(e: Event) -> str | None:
+    """audit.path, and fd.name too when it differs (joined by NUL, which no literal holds),
+    so one search serves rules on either field."""
+    a = _AUDIT_PATH(e)
+    f = e.fd.name if e.fd is not None else None
+    if f is None or f == a:
+        return a
+    return f if a is None else f"{a}\0{f}"
+
+
+_AUDIT_PATH = DEFAULT_FIELDS.extractor("audit.path")
+
+
 def _event_text(e: Event) -> str | None:
     t = e.raw
     return t if t is not None else e.proc.cmdline()
@@ -286,7 +301,9 @@ def substring_kind(name: str, fields: tuple[FieldRef, ...],
 
         return memoized(text, compute)
 
-    return KeyKind(name, keys_of, prober, rank=1)
+    # one- or two-character literals (":", "dd") are in most texts: a weak key
+    return KeyKind(name, keys_of, prober, rank=1,
+                   rank_of=lambda keys: 2 if min(map(len, keys), default=0) < 3 else 1)
 
 
 def _first_word(t: str) -> str | None:
@@ -345,6 +362,8 @@ KEY_KINDS: tuple[KeyKind, ...] = (
                    DEFAULT_FIELDS.extractor("proc.argv", "0")),
     substring_kind("substr.exepath", (FieldRef("proc.exepath"),),
                    fast_getter(FieldRef("proc.exepath"))),
+    substring_kind("substr.path", (FieldRef("audit.path"), FieldRef("fd.name")),
+                   _file_path),
 )
 KINDS_BY_NAME = {k.name: k for k in KEY_KINDS}
 
@@ -366,7 +385,8 @@ def _compare_keys(c: Compare, kinds: Iterable[KeyKind]) -> RuleKeys | None:
     for kind in kinds:
         k = kind.keys_of(c)
         if k is not None:
-            cand = RuleKeys(frozenset((kind.name, v) for v in k), kind.rank)
+            rank = kind.rank_of(k) if kind.rank_of is not None else kind.rank
+            cand = RuleKeys(frozenset((kind.name, v) for v in k), rank)
             if best is None or cand.score() < best.score():
                 best = cand
     return best
