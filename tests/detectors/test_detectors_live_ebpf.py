@@ -21,8 +21,12 @@ from vigil.detectors.data_exfil import DataExfilDetector, DataExfilParams  # noq
 from vigil.detectors.dns_direct import DnsDirectDetector, DnsDirectParams  # noqa: E402
 from vigil.detectors.fileless_exec import FilelessExecDetector  # noqa: E402
 from vigil.detectors.process_identity import AgentIdentity  # noqa: E402
+from vigil.detectors.ptrace import PtraceDetector  # noqa: E402
 from vigil.detectors.reverse_shell import ReverseShellDetector  # noqa: E402
-from vigil.detectors.service_tamper import ServiceTamperDetector  # noqa: E402
+from vigil.detectors.sensitive_write import (SensitiveWriteDetector,  # noqa: E402
+                                             SensitiveWriteParams)
+from vigil.detectors.service_tamper import (ServiceTamperDetector,  # noqa: E402
+                                            ServiceTamperParams)
 from vigil.detectors.suid_binary import SuidBinaryDetector  # noqa: E402
 from vigil.detectors.webshell import WebshellDetector, WebshellParams  # noqa: E402
 from vigil.priority import Priority  # noqa: E402
@@ -131,3 +135,45 @@ def test_live_signal_to_the_agent(live):
     dets = feed(ServiceTamperDetector(own=AgentIdentity(pid=agent.pid)), events)
     assert [d.rule_id for d in dets] == ["service_tamper.agent_kill"]
     assert dets[0].suppressed is None and dets[0].data["signal"] == 15
+
+
+def test_live_write_and_rename_onto_a_watched_file(live, tmp_path):
+    """`sed -i` style: write a temp file, rename it onto the watched one."""
+    watched = tmp_path / "sudoers"
+    watched.write_text("root ALL=(ALL) ALL\n")
+    code = (f"import os; open({str(tmp_path / 'sudoers.new')!r}, 'w').write('x ALL=(ALL) ALL'); "
+            f"os.rename({str(tmp_path / 'sudoers.new')!r}, {str(watched)!r})")
+    events = live.python(code, until=lambda e: e.type.startswith("rename"))
+    det = SensitiveWriteDetector(SensitiveWriteParams(extra_paths=(str(watched),)))
+    dets = feed(det, events)
+    assert [(d.rule_id, d.data["operation"]) for d in dets] == [
+        ("sensitive_write.configured_path", "rename onto")]
+    assert dets[0].entity.path == str(watched)
+
+
+def test_live_log_truncated_by_a_shell(live, tmp_path):
+    log = tmp_path / "auth.log"
+    log.write_text("Nov 26 sshd[1]: Failed password for root\n")
+    events = live.run(["sh", "-c", f": > {log}"],
+                      until=lambda e: e.type in ("openat", "open") and e.fd is not None
+                      and e.fd.name == str(log))
+    det = ServiceTamperDetector(ServiceTamperParams(extra_log_paths=(str(log),)))
+    dets = feed(det, events)
+    assert [d.rule_id for d in dets] == ["service_tamper.log_clear"]
+    assert log.read_text() == ""
+
+
+def test_live_ptrace_attach_to_another_process(live):
+    target = subprocess.Popen(["sleep", "30"])
+    code = ("import ctypes, os, sys; libc = ctypes.CDLL(None, use_errno=True); "
+            f"assert libc.ptrace(16, {target.pid}, 0, 0) == 0, ctypes.get_errno(); "
+            f"libc.ptrace(17, {target.pid}, 0, 0)")
+    try:
+        events = live.python(code, until=lambda e: e.type == "ptrace"
+                             and e.args.get("request") == 17)
+    finally:
+        target.kill()
+        target.wait()
+    dets = feed(PtraceDetector(), events)
+    assert [(d.rule_id, d.data["target_pid"]) for d in dets] == [("ptrace.attach", target.pid)]
+    assert dets[0].suppressed is None
