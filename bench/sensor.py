@@ -283,12 +283,16 @@ def workload(evaluate: Callable[[Event], object], types: set[str] | None, rounds
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="shorter runs (no 10 s confirmation)")
+    ap.add_argument("--decode-only", action="store_true",
+                    help="decode events but do not evaluate rules (the sensor's own capacity)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/sensor.py: needs root to load BPF programs")
     print(f"# eBPF sensor benchmark\nmachine: {platform.platform()}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}, load average at start {os.getloadavg()[0]:.2f}")
     name, evaluate, types = evaluator()
+    if args.decode_only:
+        name, evaluate = "none (--decode-only)", lambda e: None
     print(f"evaluation: {name}")
     with tempfile.TemporaryDirectory() as tmp:
         binary = build_loadgen(Path(tmp))
