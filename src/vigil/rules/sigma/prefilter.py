@@ -202,8 +202,20 @@ def path_kind(name: str, field: FieldRef) -> KeyKind:
     return KeyKind(name, keys_of, prober)
 
 
+#: words found in most command lines and log lines: poor keys, ranked weak
+COMMON_WORDS = frozenset({
+    "bin", "usr", "sbin", "tmp", "dev", "etc", "var", "lib", "opt", "run", "sys", "proc",
+    "home", "root", "local", "share", "log", "sh", "bash", "http", "https", "www", "com",
+    "user", "from", "for", "port", "the", "and", "null",
+})
+
+
+def _word_rank(word: str) -> int:
+    return 2 if len(word) < 3 or word in COMMON_WORDS else 0
+
+
 def whole_word(literal: str, open_left: bool, open_right: bool) -> str | None:
-    """The longest word that `literal` holds whole, or None.
+    """The best word that `literal` holds whole (the longest uncommon one), or None.
 
     A word touching the literal's left (right) end is whole only when nothing can precede
     (follow) the literal in the text: `open_left` (`open_right`) is False for startswith
@@ -214,8 +226,9 @@ def whole_word(literal: str, open_left: bool, open_right: bool) -> str | None:
     for m in _WORD.finditer(low):
         s, e = m.span()
         if (s > 0 or not open_left) and (e < len(low) or not open_right):
-            if best is None or e - s > len(best):
-                best = m.group()
+            w = m.group()
+            if best is None or (_word_rank(w), -len(w)) < (_word_rank(best), -len(best)):
+                best = w
     return best
 
 
@@ -356,7 +369,10 @@ KEY_KINDS: tuple[KeyKind, ...] = (
     path_kind("audit.path", FieldRef("audit.path")),
     exact_kind("audit.nametype", FieldRef("audit.nametype"), rank=2),
     exact_kind("evt.is_open_write", FieldRef("evt.is_open_write"), rank=2),
-    KeyKind("words", _words_keys, _words_prober),
+    KeyKind("words", _words_keys, _words_prober, rank=0,
+            rank_of=lambda keys: max(map(_word_rank, keys), default=0)),
+    exact_kind("user.euid", FieldRef("user.euid")),
+    exact_kind("audit.stopped_unit", FieldRef("audit.stopped_unit")),
     substring_kind("substr.text", _TEXT_FIELDS + _ARGV_FIELDS, _event_text),
     substring_kind("substr.argv0", (FieldRef("proc.argv", "0"),),
                    DEFAULT_FIELDS.extractor("proc.argv", "0")),
