@@ -81,13 +81,13 @@ _CATEGORY_ROUTES: dict[str, LogsourceRoute] = {
 
 #: log services -> the program names that write their lines (None: any log line)
 DEFAULT_SERVICE_PROGRAMS: dict[str, tuple[str, ...] | None] = {
-    "sshd": ("sshd",),
+    "sshd": ("sshd", "sshd-session", "sshd-auth"),
     "cron": ("cron", "crond", "CRON", "crontab"),
     "vsftpd": ("vsftpd",),
     "clamav": ("clamd", "freshclam", "clamscan", "clamdscan"),
     "guacamole": ("guacd", "guacamole"),
     "sudo": ("sudo",),
-    "su": ("su",),
+    "su": ("su", "su-l"),
     "auth": None,
     "syslog": None,
 }
