@@ -14,10 +14,12 @@ from typing import Any, Callable, Sequence
 
 from vigil.config import VigilConfig, load_config
 from vigil.config_errors import ConfigError
+from vigil.detectors.process_identity import AgentIdentity
 from vigil.pipeline import DetectionPipeline
 from vigil.rules.falco.engine import FalcoEngine
 from vigil.rules.falco.loader import RuleSet, load_rules
 from vigil.rules.sources import classify_paths
+from vigil.suppress.self_activity import SelfActivityFilter
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +76,17 @@ def load_falco(paths: Sequence[str | Path], config: VigilConfig,
 
 def build_pipeline(*, config_path: str | Path | None = None, config: VigilConfig | None = None,
                    rule_paths: Sequence[str] | None = None, suppress: bool = True,
-                   rule_matching: str = "first", audit: bool = True, alerts: bool = True,
-                   detectors: bool | None = None) -> BuiltPipeline:
+                   rule_matching: str = "first", audit: bool = True,
+                   alerts: bool | str = True,
+                   detectors: bool | None = None,
+                   agent_pid: int | None = None) -> BuiltPipeline:
     """Build the detection pipeline.
 
+    `alerts`: True runs the alert pipeline on its own threads (live); "replay" drives it
+    synchronously on the events' clock, so batching windows follow recorded time.
     `rule_paths` (command line) overrides the configured rules; without a config only
-    rules run (detectors need `detectors=True` or a config).
+    rules run (detectors need `detectors=True` or a config). `agent_pid` names the agent's
+    own process when replaying a recording made by another agent (default: this process).
     """
     problems: list[str] = []
     try:
@@ -122,24 +129,41 @@ def build_pipeline(*, config_path: str | Path | None = None, config: VigilConfig
                                                             or config_path is not None)
     if use_detectors:
         try:
-            built.detectors = _build_detectors(cfg)
+            built.detectors = _build_detectors(cfg, agent_pid)
         except ConfigError as exc:
             built.problems = problems + [str(exc)]
             built.fatal = True
             return built
         consumers.extend(built.detectors)
-    suppressor = _build_suppressor(cfg, built) if suppress else None
+    own = AgentIdentity(pid=agent_pid if agent_pid is not None else os.getpid(),
+                        uid=os.getuid())
+    suppressor = _chain(SelfActivityFilter(own).process,
+                        _build_suppressor(cfg, built) if suppress else None)
     trail = _build_audit(cfg, built) if audit else None
-    alert = _build_alerts(cfg, built) if alerts else None
+    alert = _build_alerts(cfg, built, replay=alerts == "replay") if alerts else None
     built.pipeline = DetectionPipeline(consumers, suppress=suppressor, audit=trail, alert=alert)
     built.problems = problems
     return built
 
 
-def _build_detectors(cfg: VigilConfig) -> list[Any]:
+def _chain(first: Callable[[Any], Any],
+           second: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    """Static layers first, then the dynamic allowlist and baseline (skipped once a layer
+    has suppressed the detection)."""
+    if second is None:
+        return first
+
+    def both(det: Any) -> Any:
+        det = first(det)
+        return det if det.suppressed is not None else second(det)
+    return both
+
+
+def _build_detectors(cfg: VigilConfig, agent_pid: int | None) -> list[Any]:
     from vigil.detectors.registry import build_detectors
 
-    return build_detectors(cfg.detector_tables(), own_pid=os.getpid(), own_uid=os.getuid())
+    pid = agent_pid if agent_pid is not None else os.getpid()
+    return build_detectors(cfg.detector_tables(), own_pid=pid, own_uid=os.getuid())
 
 
 def _build_suppressor(cfg: VigilConfig, built: BuiltPipeline) -> Callable[[Any], Any]:
@@ -162,7 +186,8 @@ def _build_audit(cfg: VigilConfig, built: BuiltPipeline) -> Any:
     return trail
 
 
-def _build_alerts(cfg: VigilConfig, built: BuiltPipeline) -> Callable[[Any], Any] | None:
+def _build_alerts(cfg: VigilConfig, built: BuiltPipeline,
+                  replay: bool = False) -> Callable[[Any], Any] | None:
     from vigil.alerts.config import AlertsConfig
 
     if not isinstance(cfg.alerts, AlertsConfig) or not cfg.alerts.routes:
@@ -170,8 +195,42 @@ def _build_alerts(cfg: VigilConfig, built: BuiltPipeline) -> Callable[[Any], Any
     from vigil.alerts.pipeline import AlertPipeline
 
     trail = built.audit
-    pipe = AlertPipeline(cfg.alerts, cfg.state_dir,
-                         on_dead_letter=trail.record_dead_letter if trail is not None else None)
+    dead = trail.record_dead_letter if trail is not None else None
+    if not replay:
+        pipe = AlertPipeline(cfg.alerts, cfg.state_dir, on_dead_letter=dead)
+        pipe.start()
+        built.alerts = pipe
+        built.closers.append(pipe.stop)
+        return pipe.submit
+    clock = ReplayClock()
+    pipe = AlertPipeline(cfg.alerts, cfg.state_dir, clock=clock, on_dead_letter=dead)
     built.alerts = pipe
-    built.closers.append(pipe.stop)
-    return pipe.submit
+
+    def submit(det: Any) -> None:
+        clock.now = max(clock.now, det.ts / 1e9)
+        pipe.process(det, now=clock.now)
+        pipe.pump(clock.now)
+
+    def finish() -> None:
+        # the recording ended: close open windows and deliver what is due, letting event
+        # time run on so per-chat pacing and retry backoffs can elapse (bounded)
+        pipe.flush(clock.now)
+        for _ in range(600):
+            c = pipe.counts()
+            if not (c.pending or c.retrying):
+                break
+            clock.now += 1.0
+            pipe.pump(clock.now)
+        pipe.close()
+    built.closers.append(finish)
+    return submit
+
+
+class ReplayClock:
+    """The alert pipeline's clock during a replay: the time of the latest event."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now

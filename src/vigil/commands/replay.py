@@ -32,12 +32,21 @@ def replay(events: Path = typer.Argument(..., help="JSONL recording (docs/events
            no_suppress: bool = typer.Option(False, "--no-suppress",
                                             help="Turn suppression off (see every detection)"),
            rule_matching: str = typer.Option("first", help="first (Falco's default) or all"),
+           audit: bool = typer.Option(False, "--audit", help="write the config's audit "
+                                      "trail (incidents and suppressions)"),
+           alerts: bool = typer.Option(False, "--alerts", help="send incidents through the "
+                                       "config's alert routes, batched on recorded time"),
+           agent_pid: Optional[int] = typer.Option(
+               None, "--agent-pid", help="pid of the Vigil agent in the recording (its own "
+                                         "activity is not suspicious)"),
            ) -> None:
     """Replay recorded events through the rules and print each match and a summary."""
     from vigil.agent import build_pipeline
 
     built = build_pipeline(config_path=config, rule_paths=rules, suppress=not no_suppress,
-                           rule_matching=rule_matching, audit=False, alerts=False)
+                           rule_matching=rule_matching, audit=audit,
+                           alerts="replay" if alerts else False,
+                           agent_pid=agent_pid)
     for problem in built.problems:
         typer.echo(f"ERROR {problem}", err=True)
     if built.fatal:
