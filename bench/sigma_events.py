@@ -140,7 +140,8 @@ class EventFactory:
         argv = shlex.split(cmd)
         exepath = argv[0] if argv[0].startswith("/") else _BIN.get(argv[0], f"/usr/bin/{argv[0]}")
         parent = self.rnd.choice(self.daemons)
-        user = self.rnd.choice(_USERS)[0]
+        # interactive and cron work as root/alice; the web server's user rarely runs programs
+        user = self.rnd.choices(["root", "alice", "postgres", "www-data"], (45, 45, 8, 2))[0]
         return self._proc(argv[0].rsplit("/", 1)[-1], exepath, argv, user, parent)
 
     def event(self, ts: int) -> Event:

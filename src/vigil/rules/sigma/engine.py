@@ -14,7 +14,8 @@ from vigil.detections import Detection, Entity
 from vigil.events.fields import DEFAULT_FIELDS, FieldRegistry
 from vigil.events.model import Event
 from vigil.rules.sigma.logsource import SYSCALL
-from vigil.rules.sigma.prefilter import (KINDS_BY_NAME, Probe, necessary_keys,
+from vigil.rules.sigma.prefilter import (KINDS_BY_NAME, PROCESS_KINDS, Probe,
+                                         combined_probe, necessary_keys,
                                          specialize_event_type)
 from vigil.rules.sigma.ruleset import CompiledSigmaRule
 
@@ -103,8 +104,12 @@ class SigmaEngine:
                 tables.setdefault(kind_name, {}).setdefault(v, []).append(i)
         b.always = tuple(always)
         b.always_rules = tuple(self.rules[i] for i in always)
-        b.probes = [KINDS_BY_NAME[name].prober({k: tuple(v) for k, v in t.items()})
-                    for name, t in tables.items()]
+        probes = {name: KINDS_BY_NAME[name].prober({k: tuple(v) for k, v in t.items()})
+                  for name, t in tables.items()}
+        per_process = [pr for name, pr in probes.items() if name in PROCESS_KINDS]
+        b.probes = [pr for name, pr in probes.items() if name not in PROCESS_KINDS]
+        if per_process:
+            b.probes.insert(0, combined_probe(per_process))
         self._buckets[(source, etype)] = b
         return b
 

@@ -382,6 +382,34 @@ KEY_KINDS: tuple[KeyKind, ...] = (
                    _file_path),
 )
 KINDS_BY_NAME = {k.name: k for k in KEY_KINDS}
+#: kinds whose keys depend only on the process (and its parent's executable); their probes
+#: are run together and remembered per process identity, which repeats across events
+PROCESS_KINDS = frozenset({"proc.name", "proc.exepath", "proc.pexepath", "proc.argv0",
+                           "proc.cwd", "user.euid", "substr.argv0", "substr.exepath"})
+
+
+def process_identity(e: Event) -> tuple[object, ...]:
+    """Everything the `PROCESS_KINDS` read."""
+    p = e.proc
+    parent = p.parent
+    return (p.name, p.exepath, p.exe, p.cwd, p.euid,
+            parent.exepath if parent is not None else None)
+
+
+def combined_probe(probes: list[Probe]) -> Probe:
+    """One probe for several process kinds, remembered per `process_identity`."""
+    memo: dict[tuple[object, ...], list[tuple[int, ...]]] = {}
+
+    def probe(e: Event) -> list[tuple[int, ...]]:
+        key = process_identity(e)
+        hit = memo.get(key)
+        if hit is None:
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
+            hit = memo[key] = [h for pr in probes for h in pr(e)]
+        return hit
+
+    return probe
 
 
 @dataclass(frozen=True)
