@@ -15,7 +15,8 @@ from vigil.events.model import Event, FdInfo, Process
 from vigil.rules.ast import Compare, ListValue, Value, walk
 from vigil.rules.sigma import SigmaEngine, load_sigma_paths
 from vigil.rules.sigma.logsource import SYSCALL
-from vigil.rules.sigma.prefilter import whole_word
+from vigil.rules.sigma.prefilter import (literal_rank, necessary_keys,
+                                         specialize_event_type)
 
 SIGMA_LINUX = Path(__file__).resolve().parents[3] / "shared" / "rules" / "sigma" / "linux"
 
@@ -116,16 +117,19 @@ def test_fixture_style_events_agree_with_brute_force():
     assert any(engine_ids(build_event(s)) for s in specs)
 
 
-@pytest.mark.parametrize("literal,left,right,word", [
-    ("bash -i >& /dev/tcp/", True, True, "tcp"),  # "bash" touches the open left end
-    ("history -c", True, True, None),              # both words touch an open end
-    ("sh -c ", False, True, None),                 # "sh" is common, "c" is short: weak only
-    ("GID=0,", True, True, "0"),
-    ("wget", False, False, "wget"),                # equality: the whole value is the word
+@pytest.mark.parametrize("keys,rank", [
+    ({"bash -i >& /dev/tcp/"}, 1),
+    ({"history -c", "shred "}, 1),
+    ({":", "@"}, 2),            # in almost every log line
+    ({"/tmp/", "xmrig"}, 2),    # one common word makes the whole set weak
+    ({" bash"}, 2),
 ])
-def test_whole_word_only_takes_words_delimited_inside_the_literal(literal, left, right, word):
-    got = whole_word(literal, left, right)
-    if word is None and literal == "sh -c ":
-        assert got in ("sh", "c")
-    else:
-        assert got == word
+def test_literal_rank_marks_short_and_common_literals_weak(keys, rank):
+    assert literal_rank(frozenset(keys)) == rank
+
+
+def test_short_literals_lose_to_a_selective_one_inside_an_and():
+    # "Remote File Copy": (scp |rsync |sftp ) and (@ or :) must be keyed on the tools
+    rule = next(r for r in RESULT.rules if r.title == "Remote File Copy")
+    keys = necessary_keys(specialize_event_type(rule.condition, "execve"))
+    assert keys is not None and {k for _kind, k in keys.keys} == {"scp ", "rsync ", "sftp "}

@@ -1,6 +1,6 @@
 """Necessary-condition keys that let the engine skip rules that cannot match an event.
 
-Most Sigma rules require one specific program, path or word: `Image|endswith: '/wget'`,
+Most Sigma rules require one specific program, path or literal: `Image|endswith: '/wget'`,
 auditd's `a0: chmod`, `name: /etc/ld.so.preload`, `TargetFilename|startswith:
 '/etc/cron.d/'`, a keyword such as `'bash -i >& /dev/tcp/'`. From a rule's condition tree
 we derive, once, a set of `(kind, key)` pairs of which an event must have at least one for
@@ -15,20 +15,19 @@ Keys are lower-cased (Sigma compares case-insensitively). Kinds:
 - path: `=<path>`, `$<basename>` (ends with `/<basename>`), `^<dir>` (starts with `<dir>/`);
   an event has `=path`, `$basename` and `^dir` for its ancestor directories (only the
   depths the bucket's rules name are looked up);
-- words: a word (`[a-z0-9_]+`) that a literal of a command line or log line contains
-  *whole* (delimited inside the literal), so the text must contain it as a whole word too;
-  an event's keys are the words of its text.
-- substring: literals a command line, argv[0] or executable path must contain, found with
-  one regular-expression search per event.
+- substring: literals a command line or log line (or argv[0], the executable path, a file
+  path) must contain; all of a bucket's literals are found in one Aho-Corasick pass over
+  the lower-cased text (pyahocorasick).
 Kinds are ranked: hash lookups on selective values first, text searches next, values most
 events share (`evt.is_open_write`) last; inside an `and` the best-ranked keys are used.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Callable, Iterable
+
+import ahocorasick
 
 from vigil.events.fields import DEFAULT_FIELDS, EXPR_GLOBALS
 from vigil.events.model import Event
@@ -40,7 +39,6 @@ _START = frozenset({"startswith", "istartswith"})
 _END = frozenset({"endswith", "iendswith"})
 _CONTAINS = frozenset({"contains", "icontains"})
 _LOWER = ("tolower",)
-_WORD = re.compile(r"[a-z0-9_]+")
 
 #: a rule's keys: (kind name, key) pairs
 Keys = frozenset[tuple[str, str]]
@@ -202,59 +200,23 @@ def path_kind(name: str, field: FieldRef) -> KeyKind:
     return KeyKind(name, keys_of, prober)
 
 
-#: words found in most command lines and log lines: poor keys, ranked weak
+#: words found in most command lines and log lines: as a whole literal, a poor key
 COMMON_WORDS = frozenset({
     "bin", "usr", "sbin", "tmp", "dev", "etc", "var", "lib", "opt", "run", "sys", "proc",
     "home", "root", "local", "share", "log", "sh", "bash", "http", "https", "www", "com",
     "user", "from", "for", "port", "the", "and", "null",
 })
-
-
-def _word_rank(word: str) -> int:
-    return 2 if len(word) < 3 or word in COMMON_WORDS else 0
-
-
-def whole_word(literal: str, open_left: bool, open_right: bool) -> str | None:
-    """The best word that `literal` holds whole (the longest uncommon one), or None.
-
-    A word touching the literal's left (right) end is whole only when nothing can precede
-    (follow) the literal in the text: `open_left` (`open_right`) is False for startswith
-    (endswith) and for equality.
-    """
-    low = literal.lower()
-    best = None
-    for m in _WORD.finditer(low):
-        s, e = m.span()
-        if (s > 0 or not open_left) and (e < len(low) or not open_right):
-            w = m.group()
-            if best is None or (_word_rank(w), -len(w)) < (_word_rank(best), -len(best)):
-                best = w
-    return best
-
-
 _TEXT_FIELDS = (FieldRef("proc.cmdline"), FieldRef("evt.text"))
 
 
-def _words_keys(c: Compare) -> frozenset[str] | None:
-    for field in _TEXT_FIELDS:
-        for ops, left, right in ((_CONTAINS, True, True), (_START, False, True),
-                                 (_END, True, False), (_EQ, False, False)):
-            hit = _all_or_none(literals(c, field, ops),
-                               lambda t, lo=left, ro=right: whole_word(t, lo, ro))
-            if hit is not None:
-                return hit
-    return None
-
-
-def _words_prober(table: Table) -> Probe:
-    """The words of the event's text: the log line, else the command line (which is also
-    an exec event's text), so one word set serves rules on either field."""
-    keys = table.keys()
-
-    def compute(t: str) -> list[tuple[int, ...]]:
-        return [table[k] for k in keys & set(_WORD.findall(t.lower()))]
-
-    return memoized(_event_text, compute)
+def literal_rank(keys: frozenset[str]) -> int:
+    """1 for literals that few texts contain; 2 (weak) when one of them is one or two
+    characters (":", "dd") or only a common word ("/tmp/", " bash")."""
+    for k in keys:
+        core = k.strip(" /-.=:;,'\"")
+        if len(k) < 3 or core in COMMON_WORDS:
+            return 2
+    return 1
 
 
 #: argv entries after argv[0] are pieces of the command line (name, space, arguments)
@@ -282,12 +244,11 @@ def _event_text(e: Event) -> str | None:
 
 def substring_kind(name: str, fields: tuple[FieldRef, ...],
                    text: Callable[[Event], object]) -> KeyKind:
-    """Keys on literals a text must contain: one regular-expression search per event.
+    """Keys on literals a text must contain, all found in one pass (Aho-Corasick).
 
     Any literal of a contains/startswith/endswith/equals comparison is a substring of the
-    value. The probe finds every position where some literal starts (alternatives longest
-    first, restarting one character after each match start); a literal found implies every
-    literal it contains, which covers literals that start at the same position.
+    value, so the rule needs one of its literals to occur in the (lower-cased) text. The
+    automaton reports every occurrence, overlapping ones included.
     """
 
     def keys_of(c: Compare) -> frozenset[str] | None:
@@ -299,24 +260,18 @@ def substring_kind(name: str, fields: tuple[FieldRef, ...],
         return None
 
     def prober(table: Table) -> Probe:
-        keys = sorted(table, key=len, reverse=True)
-        rx = re.compile("|".join(re.escape(k) for k in keys))
-        implied = {k: tuple(i for m in keys if m in k for i in table[m]) for k in keys}
+        automaton = ahocorasick.Automaton()
+        for k, rules in table.items():
+            automaton.add_word(k, rules)
+        automaton.make_automaton()
+        find = automaton.iter
 
         def compute(v: str) -> list[tuple[int, ...]]:
-            low = v.lower()
-            out = []
-            m = rx.search(low)
-            while m is not None:
-                out.append(implied[m.group()])
-                m = rx.search(low, m.start() + 1)
-            return out
+            return [rules for _end, rules in find(v.lower())]
 
         return memoized(text, compute)
 
-    # one- or two-character literals (":", "dd") are in most texts: a weak key
-    return KeyKind(name, keys_of, prober, rank=1,
-                   rank_of=lambda keys: 2 if min(map(len, keys), default=0) < 3 else 1)
+    return KeyKind(name, keys_of, prober, rank=1, rank_of=literal_rank)
 
 
 def _first_word(t: str) -> str | None:
@@ -369,8 +324,6 @@ KEY_KINDS: tuple[KeyKind, ...] = (
     path_kind("audit.path", FieldRef("audit.path")),
     exact_kind("audit.nametype", FieldRef("audit.nametype"), rank=2),
     exact_kind("evt.is_open_write", FieldRef("evt.is_open_write"), rank=2),
-    KeyKind("words", _words_keys, _words_prober, rank=0,
-            rank_of=lambda keys: max(map(_word_rank, keys), default=0)),
     exact_kind("user.euid", FieldRef("user.euid")),
     exact_kind("audit.stopped_unit", FieldRef("audit.stopped_unit")),
     substring_kind("substr.text", _TEXT_FIELDS + _ARGV_FIELDS, _event_text),
