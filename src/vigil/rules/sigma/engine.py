@@ -14,9 +14,9 @@ from vigil.detections import Detection, Entity
 from vigil.events.fields import DEFAULT_FIELDS, FieldRegistry
 from vigil.events.model import Event
 from vigil.rules.sigma.logsource import SYSCALL
-from vigil.rules.sigma.prefilter import (KINDS_BY_NAME, PROCESS_KINDS, Probe,
-                                         combined_probe, necessary_keys,
-                                         specialize_event_type)
+from vigil.rules.sigma.prefilter import (FILE_KINDS, KINDS_BY_NAME, PROCESS_KINDS, Probe,
+                                         combined_probe, file_identity, necessary_keys,
+                                         process_identity, specialize_event_type)
 from vigil.rules.sigma.ruleset import CompiledSigmaRule
 
 #: output fields per mapping table: (label, registry field)
@@ -106,10 +106,12 @@ class SigmaEngine:
         b.always_rules = tuple(self.rules[i] for i in always)
         probes = {name: KINDS_BY_NAME[name].prober({k: tuple(v) for k, v in t.items()})
                   for name, t in tables.items()}
-        per_process = [pr for name, pr in probes.items() if name in PROCESS_KINDS]
-        b.probes = [pr for name, pr in probes.items() if name not in PROCESS_KINDS]
-        if per_process:
-            b.probes.insert(0, combined_probe(per_process))
+        b.probes = [pr for name, pr in probes.items()
+                    if name not in PROCESS_KINDS and name not in FILE_KINDS]
+        for group, identity in ((PROCESS_KINDS, process_identity), (FILE_KINDS, file_identity)):
+            members = [pr for name, pr in probes.items() if name in group]
+            if members:
+                b.probes.insert(0, combined_probe(members, identity))
         self._buckets[(source, etype)] = b
         return b
 

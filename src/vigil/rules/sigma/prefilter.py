@@ -148,9 +148,14 @@ def exact_kind(name: str, field: FieldRef, rank: int = 0) -> KeyKind:
                    prober, rank)
 
 
-def path_kind(name: str, field: FieldRef) -> KeyKind:
-    """Keys on a path field: equality, `/basename` suffixes and directory prefixes."""
-    get = fast_getter(field)
+def path_kind(name: str, fields: tuple[FieldRef, ...],
+              get: Callable[[Event], object] | None = None) -> KeyKind:
+    """Keys on path fields: equality, `/basename` suffixes and directory prefixes.
+
+    With several fields, `get` returns their distinct values joined by NUL (no path holds
+    one), and an event's keys are those of every value.
+    """
+    get = get or fast_getter(fields[0])
 
     def suffix(t: str) -> str | None:
         return "$" + t.rsplit("/", 1)[-1].lower() if "/" in t and not t.endswith("/") else None
@@ -160,9 +165,13 @@ def path_kind(name: str, field: FieldRef) -> KeyKind:
         return "^" + d.lower() if d else None
 
     def keys_of(c: Compare) -> frozenset[str] | None:
-        return (_all_or_none(literals(c, field, _EQ), lambda t: "=" + t.lower())
-                or _all_or_none(literals(c, field, _END), suffix)
-                or _all_or_none(literals(c, field, _START), prefix))
+        for field in fields:
+            hit = (_all_or_none(literals(c, field, _EQ), lambda t: "=" + t.lower())
+                   or _all_or_none(literals(c, field, _END), suffix)
+                   or _all_or_none(literals(c, field, _START), prefix))
+            if hit is not None:
+                return hit
+        return None
 
     def prober(table: Table) -> Probe:
         look = table.get
@@ -173,6 +182,8 @@ def path_kind(name: str, field: FieldRef) -> KeyKind:
         has_base = any(k.startswith("$") for k in table)
 
         def compute(v: str) -> list[tuple[int, ...]]:
+            if "\0" in v:
+                return [h for part in v.split("\0") for h in compute(part)]
             p = v.lower()
             out = []
             if has_eq:
@@ -224,7 +235,7 @@ _ARGV_FIELDS = tuple(FieldRef("proc.argv", str(i)) for i in range(1, 8))
 _ANY_TEXT = _CONTAINS | _START | _END | _EQ
 
 
-def _file_path(e: Event) -> str | None:
+def file_identity(e: Event) -> str | None:
     """audit.path, and fd.name too when it differs (joined by NUL, which no literal holds),
     so one search serves rules on either field."""
     a = _AUDIT_PATH(e)
@@ -315,13 +326,12 @@ EVENT_TYPE_KIND = exact_kind("evt.type", FieldRef("evt.type"))
 
 KEY_KINDS: tuple[KeyKind, ...] = (
     KeyKind("proc.name", _name_keys, _name_prober),
-    path_kind("proc.exepath", FieldRef("proc.exepath")),
-    path_kind("proc.pexepath", FieldRef("proc.pexepath")),
+    path_kind("proc.exepath", (FieldRef("proc.exepath"),)),
+    path_kind("proc.pexepath", (FieldRef("proc.pexepath"),)),
     exact_kind("proc.argv0", FieldRef("proc.argv", "0")),
     exact_kind("proc.cwd", FieldRef("proc.cwd")),
     exact_kind("log.program", FieldRef("log.program")),
-    path_kind("fd.name", FieldRef("fd.name")),
-    path_kind("audit.path", FieldRef("audit.path")),
+    path_kind("file.path", (FieldRef("fd.name"), FieldRef("audit.path")), file_identity),
     exact_kind("audit.nametype", FieldRef("audit.nametype"), rank=2),
     exact_kind("evt.is_open_write", FieldRef("evt.is_open_write"), rank=2),
     exact_kind("user.euid", FieldRef("user.euid")),
@@ -332,7 +342,7 @@ KEY_KINDS: tuple[KeyKind, ...] = (
     substring_kind("substr.exepath", (FieldRef("proc.exepath"),),
                    fast_getter(FieldRef("proc.exepath"))),
     substring_kind("substr.path", (FieldRef("audit.path"), FieldRef("fd.name")),
-                   _file_path),
+                   file_identity),
 )
 KINDS_BY_NAME = {k.name: k for k in KEY_KINDS}
 #: kinds whose keys depend only on the process (and its parent's executable); their probes
@@ -349,12 +359,17 @@ def process_identity(e: Event) -> tuple[object, ...]:
             parent.exepath if parent is not None else None)
 
 
-def combined_probe(probes: list[Probe]) -> Probe:
-    """One probe for several process kinds, remembered per `process_identity`."""
-    memo: dict[tuple[object, ...], list[tuple[int, ...]]] = {}
+#: kinds that read only the file path(s) of the event (`file_identity`)
+FILE_KINDS = frozenset({"file.path", "substr.path"})
+
+
+def combined_probe(probes: list[Probe], identity: Callable[[Event], object]) -> Probe:
+    """One probe for several kinds that read the same things, remembered per `identity`
+    (`process_identity` for `PROCESS_KINDS`, `file_identity` for `FILE_KINDS`)."""
+    memo: dict[object, list[tuple[int, ...]]] = {}
 
     def probe(e: Event) -> list[tuple[int, ...]]:
-        key = process_identity(e)
+        key = identity(e)
         hit = memo.get(key)
         if hit is None:
             if len(memo) >= MEMO_SIZE:
