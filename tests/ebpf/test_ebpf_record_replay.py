@@ -100,3 +100,30 @@ def test_vigil_record_rejects_unknown_types(tmp_path):
     app.command("noop")(lambda: None)
     res = CliRunner().invoke(app, ["record", "-o", str(tmp_path / "x"), "--types", "opn"])
     assert res.exit_code == 2 and "unknown event type(s): opn" in res.output
+
+
+def test_vigil_record_stops_cleanly_on_sigterm_and_on_sigint(tmp_path):
+    import os
+    import signal
+    import sys
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        out = tmp_path / f"{sig.name}.jsonl"
+        # a new session, so SIGINT is not ignored as it is for background jobs of a shell
+        p = subprocess.Popen([sys.executable, "-m", "vigil", "record", "-o", str(out),
+                              "--types", "openat"], stderr=subprocess.PIPE, text=True,
+                             start_new_session=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        # wait until the sensor is attached (its log line), then act and stop it
+        for line in p.stderr:
+            if "eBPF sensor attached" in line:
+                break
+        subprocess.run(["cat", "/etc/shadow"], stdout=subprocess.DEVNULL, check=True)
+        time.sleep(0.1)
+        os.kill(p.pid, sig)
+        err = p.stderr.read()
+        assert p.wait(10) == 0, err
+        assert "recorded" in err and "[interrupted]" in err
+        back = list(read_events(out))
+        assert any(e.type == "openat" and e.args.get("name") == "/etc/shadow" for e in back), \
+            (sig, err, len(back), [e.args.get("name") for e in back][:20])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from pathlib import Path
 from typing import Optional
 
@@ -41,16 +43,21 @@ def record(
         typer.echo("vigil record: nothing to record without the kernel sensor; "
                    "`vigil replay` and the log sources still work", err=True)
         raise typer.Exit(2) from None
-    interrupted = False
+    # Ctrl-C and SIGTERM set a flag instead of raising: an exception in the middle of a
+    # ring-buffer batch would lose the events of that batch
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGINT, signal.SIGTERM)}
     with EventWriter(output) as writer:
         rec = Recorder(sensor, writer)
         try:
-            rec.run(duration)
-        except KeyboardInterrupt:
-            interrupted = True
-        finally:
+            rec.run(duration, should_stop=stop.is_set)
             rec.write_batch(sensor.read(0.0))
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             sensor.stop()
+    interrupted = stop.is_set()
     st = sensor.stats()
     typer.echo(f"recorded {rec.written} events to {output} "
                f"(kernel drops: {st['drops']}, decode errors: {st['decode_errors']})"

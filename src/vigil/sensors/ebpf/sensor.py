@@ -123,8 +123,10 @@ class EbpfSensor:
             return []
         if ring.pending() == 0:
             ring.wait(timeout)
-        out = self._out = []
+        # events are collected in self._out, so that an exception in the middle of a batch
+        # (KeyboardInterrupt) leaves them for the next call instead of losing them
         self._read += ring.drain(self._handle, self._max_batch)
+        out, self._out = self._out, []
         self._delivered += len(out)
         now = time.monotonic()
         if now >= self._next_drop_check:
