@@ -41,7 +41,7 @@ from vigil.events.fields import DEFAULT_FIELDS  # noqa: E402
 from vigil.events.model import Event  # noqa: E402
 from vigil.rules.compiler import compile_condition  # noqa: E402
 from vigil.rules.sigma import SigmaEngine, load_sigma_paths  # noqa: E402
-from vigil.rules.sigma.logsource import (AUDIT_KEYS, AUDIT_RECORD_TYPES, LOG,  # noqa: E402
+from vigil.rules.sigma.logsource import (AUDIT_KEYS, AUDIT_RECORD_TYPES,  # noqa: E402
                                          SYSCALL, LogsourceRoute, LogsourceRouter)
 from vigil.rules.sigma.mapping import TEXT_FIELD, SigmaFieldMapping  # noqa: E402
 from vigil.rules.sigma.ruleset import CompiledSigmaRule  # noqa: E402

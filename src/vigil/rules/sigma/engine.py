@@ -32,15 +32,20 @@ OUTPUT_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+_MERGED_MAX = 4096
+
+
 class _Bucket:
     """The rules of one (source, event type): unkeyed ones and one table per key kind."""
 
-    __slots__ = ("always", "always_rules", "probes")
+    __slots__ = ("always", "always_rules", "probes", "merged")
 
     def __init__(self) -> None:
         self.always: tuple[int, ...] = ()
         self.always_rules: tuple[CompiledSigmaRule, ...] = ()
         self.probes: list[Probe] = []
+        #: the candidate tuple for each combination of hits seen (bounded)
+        self.merged: dict[tuple[int, ...], tuple[CompiledSigmaRule, ...]] = {}
 
 
 class SigmaEngine:
@@ -83,8 +88,14 @@ class SigmaEngine:
                 hits.extend(h)
         if not hits:
             return b.always_rules
-        rules = self.rules
-        return tuple(rules[i] for i in sorted(set(hits).union(b.always)))
+        key = tuple(hits)
+        found = b.merged.get(key)
+        if found is None:
+            if len(b.merged) >= _MERGED_MAX:
+                b.merged.clear()
+            rules = self.rules
+            found = b.merged[key] = tuple(rules[i] for i in sorted(set(hits).union(b.always)))
+        return found
 
     def _bucket(self, source: str, etype: str) -> _Bucket:
         b = _Bucket()
