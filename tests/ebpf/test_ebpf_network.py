@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 
+import pytest
+
 from ebpf_harness import live, only, requires_bpf  # noqa: F401  (fixture)
 
 from vigil.events.fields import DEFAULT_FIELDS
@@ -30,42 +32,36 @@ s.close()
 """
 
 
-def _connect(live, host: str, port: int):
+def _connect(live, host: str, port: int, check: bool = True):
     import sys
-    return live.run([sys.executable, "-c", CONNECT, host, str(port)],
-                    until=lambda e: e.type == "connect" and e.fd is not None
-                    and e.fd.rport == port)
+    events = live.run([sys.executable, "-c", CONNECT, host, str(port)], check=check,
+                      until=lambda e: e.type == "connect" and e.fd is not None
+                      and e.fd.rport == port)
+    return events, only(events, lambda e: e.type == "connect" and e.fd.rport == port)
 
 
-def test_connect_ipv4_loopback(live):
-    srv = _listener(socket.AF_INET, "127.0.0.1")
+@pytest.mark.parametrize("family,host,typechar", [(socket.AF_INET, "127.0.0.1", "4"),
+                                                  (socket.AF_INET6, "::1", "6")])
+def test_connect_loopback(live, family, host, typechar):
+    srv = _listener(family, host)
     port = srv.getsockname()[1]
-    events = _connect(live, "127.0.0.1", port)
-    ev = only(events, lambda e: e.type == "connect" and e.fd.rport == port)
-    assert ev.res == 0
-    assert ev.fd.type == "ipv4" and ev.fd.l4proto == "tcp"
-    assert ev.fd.rip == "127.0.0.1" and ev.fd.lip == "127.0.0.1"
+    events, ev = _connect(live, host, port)
+    assert ev.res == 0 and field("evt.res", ev) == "SUCCESS"
+    assert ev.fd.type == ("ipv4" if family == socket.AF_INET else "ipv6")
+    assert ev.fd.l4proto == "tcp"
+    assert ev.fd.rip == host and ev.fd.lip == host
     assert ev.fd.lport and ev.fd.lport != port
     assert ev.fd.role == "client"
-    assert field("fd.sip", ev) == "127.0.0.1"
+    assert field("fd.sip", ev) == host
     assert field("fd.sport", ev) == port
-    assert field("fd.name", ev) == f"127.0.0.1:{ev.fd.lport}->127.0.0.1:{port}"
-    assert field("fd.typechar", ev) == "4"
+    assert field("fd.name", ev) == f"{host}:{ev.fd.lport}->{host}:{port}"
+    assert field("fd.typechar", ev) == typechar
+    sock = only(events, lambda e: e.type == "socket" and e.proc.pid == ev.proc.pid)
+    assert sock.args["domain"] == family
+    assert field("evt.arg", sock, "domain") == ("AF_INET" if family == socket.AF_INET
+                                                else "AF_INET6")
     conn, _ = srv.accept()
     conn.close()
-    srv.close()
-
-
-def test_connect_ipv6_loopback(live):
-    srv = _listener(socket.AF_INET6, "::1")
-    port = srv.getsockname()[1]
-    events = _connect(live, "::1", port)
-    ev = only(events, lambda e: e.type == "connect" and e.fd.rport == port)
-    assert ev.res == 0
-    assert ev.fd.type == "ipv6" and ev.fd.rip == "::1" and ev.fd.lip == "::1"
-    assert field("fd.typechar", ev) == "6"
-    sock = only(events, lambda e: e.type == "socket" and e.proc.pid == ev.proc.pid)
-    assert sock.args["domain"] == socket.AF_INET6 and field("evt.arg", sock, "domain") == "AF_INET6"
     srv.close()
 
 
@@ -73,11 +69,7 @@ def test_connect_refused_reports_errno_and_target(live):
     srv = _listener(socket.AF_INET, "127.0.0.1")
     port = srv.getsockname()[1]
     srv.close()  # nothing listens there any more
-    import sys
-    events = live.run([sys.executable, "-c", CONNECT, "127.0.0.1", str(port)], check=False,
-                      until=lambda e: e.type == "connect" and e.fd is not None
-                      and e.fd.rport == port)
-    ev = only(events, lambda e: e.type == "connect" and e.fd.rport == port)
+    _, ev = _connect(live, "127.0.0.1", port, check=False)
     assert field("evt.res", ev) == "ECONNREFUSED"
     assert ev.fd.rip == "127.0.0.1"
 
