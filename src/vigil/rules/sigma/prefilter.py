@@ -208,7 +208,17 @@ def path_kind(name: str, fields: tuple[FieldRef, ...],
 
         return memoized(get, compute)
 
-    return KeyKind(name, keys_of, prober)
+    return KeyKind(name, keys_of, prober, rank_of=_path_rank)
+
+
+#: top-level directories under which most paths of an event stream lie
+COMMON_DIRS = frozenset({"^/etc", "^/usr", "^/tmp", "^/var", "^/home", "^/proc", "^/sys",
+                         "^/bin", "^/lib", "^/opt", "^/dev", "^/run", "^/root", "^/srv"})
+
+
+def _path_rank(keys: frozenset[str]) -> int:
+    """Weak when one key is just "below /etc" (or another common top-level directory)."""
+    return 2 if keys & COMMON_DIRS else 0
 
 
 #: words found in most command lines and log lines: as a whole literal, a poor key
