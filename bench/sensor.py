@@ -19,6 +19,7 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -209,6 +210,34 @@ done
 """
 
 
+def start_agent(state_dir: Path) -> subprocess.Popen | None:
+    """`vigil run` (built-in default rules) in its own process, once its sensor is attached."""
+    p = subprocess.Popen([sys.executable, "-m", "vigil", "run", "--state-dir", str(state_dir),
+                          "--stats-interval", "3600"], cwd=REPO, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert p.stderr is not None
+    deadline = time.monotonic() + 60
+    for line in p.stderr:
+        if "eBPF sensor attached" in line:
+            # keep draining its log so the agent never blocks on a full pipe
+            threading.Thread(target=lambda: [None for _ in p.stderr], daemon=True).start()
+            return p
+        if time.monotonic() > deadline:
+            break
+    p.kill()
+    p.wait()
+    return None
+
+
+def stop_agent(p: subprocess.Popen) -> None:
+    p.send_signal(signal.SIGINT)
+    try:
+        p.wait(30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
 def workload(evaluate: Callable[[Event], object], types: set[str] | None, rounds: int,
              n: int) -> None:
     print(f"\n## 3. real workload: {n} x (exec /bin/true, cat a file, TCP connect), "
@@ -262,7 +291,28 @@ def workload(evaluate: Callable[[Event], object], types: set[str] | None, rounds
             kernel_ns.append(sum(after[k][0] - before.get(k, (0, 0))[0] for k in after))
             per_prog = {k: (after[k][0] - before.get(k, (0, 0))[0],
                             after[k][1] - before.get(k, (0, 0))[1]) for k in after}
+    # the same workload with the real agent (`vigil run`, default configuration) running
+    agent_off: list[tuple[float, float]] = []
+    agent_on: list[tuple[float, float]] = []
+    with tempfile.TemporaryDirectory() as state:
+        for _ in range(rounds):
+            agent_off.append(run_once())
+            agent = start_agent(Path(state))
+            if agent is None:
+                print("vigil run did not start; skipping the agent comparison")
+                break
+            agent_on.append(run_once())
+            stop_agent(agent)
     srv.close()
+    for label, idx in (("wall time", 0), ("workload CPU time", 1)):
+        if not agent_on:
+            break
+        a = statistics.median(x[idx] for x in agent_off)
+        b = statistics.median(x[idx] for x in agent_on[:len(agent_off)])
+        print(f"vigil run, {label:18}: without {a:.3f} s, with {b:.3f} s (medians of "
+              f"{['%.3f' % x[idx] for x in agent_off]} / {['%.3f' % x[idx] for x in agent_on]})"
+              f": {(b / a - 1) * 100:+.1f} %")
+    print("in-process reader (this benchmark's thread, Falco stable rules):")
     for label, idx in (("wall time", 0), ("workload CPU time", 1)):
         a = statistics.median(x[idx] for x in off)
         b = statistics.median(x[idx] for x in on)
