@@ -9,7 +9,8 @@ import pytest
 
 from vigil.events.proctable import ProcessTable
 from vigil.sensors.ebpf import syscalls as sc
-from vigil.sensors.ebpf.decode import HEADER, RecordDecoder, kernel_path, parse_sockaddr
+from vigil.sensors.ebpf.decode import HEADER, RecordDecoder, kernel_path
+from vigil.sensors.ebpf.sockets import parse_sockaddr
 
 TUPLE = struct.Struct("<6H16s16s")
 

@@ -13,31 +13,23 @@ only it sees the records in order.
 from __future__ import annotations
 
 import posixpath
-import socket
 import struct
 from typing import Any
 
 from vigil.events.model import Event, FdInfo, Process
 from vigil.events.proctable import ExecInfo, ProcessTable, encode_tty
 from vigil.sensors.ebpf import syscalls as sc
+from vigil.sensors.ebpf.sockets import FAMILY_TYPE, SOCKTYPE_L4, socket_fd
 
 HEADER = struct.Struct("<QQq6Q7IHH16s4H")
 HEADER_SIZE = HEADER.size
-_TUPLE = struct.Struct("<6H16s16s")
 _OPEN_HOW = struct.Struct("<QQQ")
-_U16BE = struct.Struct(">H")
 
 F_ARGV_TRUNCATED, F_EXE_NLINK0, F_HAS_TTY = 1, 2, 4
 AT_FDCWD = -100
 O_DIRECTORY = 0o200000
-AF_UNIX, AF_INET, AF_INET6 = 1, 2, 10
-_L4 = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp", 136: "udp"}
-_SOCKTYPE_L4 = {1: "tcp", 2: "udp", 3: "raw", 5: "tcp"}
-_FAMILY_TYPE = {AF_INET: "ipv4", AF_INET6: "ipv6", AF_UNIX: "unix", 16: "netlink"}
 #: open, openat, creat: decoded by `_open`
 _OPEN_FAST = frozenset({2, 257, 85})
-_SERVER_CALLS = frozenset({"accept", "accept4", "listen", "bind"})
-_UNSENT_CALLS = frozenset({"sendto", "sendmsg"})
 
 
 def _i32(v: int) -> int:
@@ -61,29 +53,6 @@ def kernel_path(seg: bytes) -> str:
     if not parts:
         return "/"
     return "/" + "/".join(_text(p) for p in reversed(parts))
-
-
-def _ip(family: int, raw: bytes) -> str:
-    if family == AF_INET6:
-        return socket.inet_ntop(socket.AF_INET6, raw[:16])
-    return socket.inet_ntop(socket.AF_INET, raw[:4])
-
-
-def parse_sockaddr(raw: bytes) -> tuple[int, str | None, int | None]:
-    """(family, address or unix path, port) of a `struct sockaddr` as copied from the user."""
-    if len(raw) < 2:
-        return 0, None, None
-    family = raw[0] | raw[1] << 8
-    if family == AF_INET and len(raw) >= 8:
-        return family, _ip(AF_INET, raw[4:8]), _U16BE.unpack_from(raw, 2)[0]
-    if family == AF_INET6 and len(raw) >= 24:
-        return family, _ip(AF_INET6, raw[8:24]), _U16BE.unpack_from(raw, 2)[0]
-    if family == AF_UNIX:
-        path = raw[2:]
-        if path[:1] == b"\0":
-            return family, "@" + _text(path[1:].split(b"\0", 1)[0]), None
-        return family, _text(path.split(b"\0", 1)[0]), None
-    return family, None, None
 
 
 class RecordDecoder:
@@ -264,8 +233,8 @@ class RecordDecoder:
             return
         if name == "socket":
             domain = args.get("domain", 0)
-            fd = FdInfo(num=res if res >= 0 else -1, type=_FAMILY_TYPE.get(domain, "socket"),
-                        l4proto=_SOCKTYPE_L4.get(args.get("type", 0) & 0xF))
+            fd = FdInfo(num=res if res >= 0 else -1, type=FAMILY_TYPE.get(domain, "socket"),
+                        l4proto=SOCKTYPE_L4.get(args.get("type", 0) & 0xF))
             ev.fd = fd
             if res >= 0:
                 table.set_fd(pid, res, fd)
@@ -273,7 +242,7 @@ class RecordDecoder:
         if sdef.fd_source == sc.FD_NONE:
             return
         fdnum = res if sdef.fd_source == sc.FD_RES else args.get("fd", -1)
-        fd = self._socket_fd(name, fdnum, tup, ubuf) if tup else None
+        fd = socket_fd(name, fdnum, tup, ubuf) if tup else None
         if fd is None and sdef.fd_source == sc.FD_RES and name.startswith("dup"):
             old = table.fd(pid, args.get("oldfd", args.get("fd", -1)))
             if old is not None:
@@ -288,42 +257,6 @@ class RecordDecoder:
             types = table.fd_types(pid) or {}
             fd.types = types
         ev.fd = fd
-
-    def _socket_fd(self, call: str, fdnum: int, tup: bytes, ubuf: bytes) -> FdInfo | None:
-        if len(tup) < _TUPLE.size:
-            return None
-        family, stype, proto, lport, rport, _pad, laddr, raddr = _TUPLE.unpack_from(tup)
-        ftype = _FAMILY_TYPE.get(family)
-        if ftype is None:
-            return FdInfo(num=fdnum, type="socket")
-        uf, uaddr, uport = parse_sockaddr(ubuf) if ubuf else (0, None, None)
-        if family == AF_UNIX:
-            return FdInfo(num=fdnum, type="unix", name=uaddr or "", l4proto=None,
-                          role="server" if call in _SERVER_CALLS else "client")
-        if ftype == "netlink":
-            return FdInfo(num=fdnum, type="netlink")
-        lip, rip = _ip(family, laddr), _ip(family, raddr)
-        l4 = _L4.get(proto) or _SOCKTYPE_L4.get(stype)
-        connected = rport != 0
-        name_changed = None
-        if uaddr is not None and uf in (AF_INET, AF_INET6):
-            if call == "bind":
-                lip, lport = uaddr, uport or lport
-            else:
-                if call in _UNSENT_CALLS:
-                    name_changed = (uaddr, uport) != (rip, rport)
-                rip, rport = uaddr, uport
-        elif call in _UNSENT_CALLS:
-            name_changed = False
-        server = call in _SERVER_CALLS
-        if server:
-            name = f"{rip}:{rport}->{lip}:{lport}" if call.startswith("accept") else f"{lip}:{lport}"
-        else:
-            name = f"{lip}:{lport}->{rip}:{rport}"
-        return FdInfo(num=fdnum, type=ftype, name=name, l4proto=l4, lip=lip, lport=lport,
-                      rip=rip, rport=rport, role="server" if server else "client",
-                      connected=connected, name_changed=name_changed)
-
 
 def _segments(buf: memoryview | bytes, off: int, lens: tuple[int, int, int, int]) -> list[bytes]:
     out = []
