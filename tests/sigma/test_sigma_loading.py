@@ -138,3 +138,15 @@ suppress = [{{ value = "{PY_OS_SYSTEM}", reason = "build scripts shell out from 
     assert silenced.suppressed.reason == "build scripts shell out from python"
     other = build_event({"exec": "crontab -l", "exepath": "/usr/bin/crontab"})
     assert all(suppressor.process(d).suppressed is None for d in engine.on_event(other))
+
+
+def test_malformed_event_is_counted_not_fatal(tmp_path):
+    rid = write_rule(tmp_path, {"sel": {"CommandLine|contains": "evil"}, "condition": "sel"})
+    engine = SigmaEngine(load_sigma_paths([tmp_path]).rules)
+    good = build_event({"exec": "evil --now"})
+    assert [d.rule_id for d in engine.on_event(good)] == [rid]
+    broken = build_event({"exec": "evil --now"})
+    broken.proc.args = ["--now", None]  # type: ignore[list-item]  # a sensor bug
+    assert engine.on_event(broken) == []
+    assert engine.errors >= 1 and "TypeError" in (engine.last_error or "")
+    assert [d.rule_id for d in engine.on_event(good)] == [rid]  # and the engine goes on

@@ -38,11 +38,13 @@ _MERGED_MAX = 4096
 class _Bucket:
     """The rules of one (source, event type): unkeyed ones and one table per key kind."""
 
-    __slots__ = ("always", "always_rules", "probes", "merged")
+    __slots__ = ("always", "always_rules", "all_rules", "probes", "merged")
 
     def __init__(self) -> None:
         self.always: tuple[int, ...] = ()
         self.always_rules: tuple[CompiledSigmaRule, ...] = ()
+        #: every rule of the bucket, keyed or not (used when an event breaks the index)
+        self.all_rules: tuple[CompiledSigmaRule, ...] = ()
         self.probes: list[Probe] = []
         #: the candidate tuple for each combination of hits seen (bounded)
         self.merged: dict[tuple[int, ...], tuple[CompiledSigmaRule, ...]] = {}
@@ -57,23 +59,33 @@ class SigmaEngine:
         self._outputs = {table: tuple((label, registry.extractor(f)) for label, f in fields)
                          for table, fields in OUTPUT_FIELDS.items()}
         self._buckets: dict[tuple[str, str], _Bucket] = {}
-        #: predicate errors (a rule raised on an event); the event still goes on
+        #: errors raised by a predicate or an index probe on a malformed event; the event
+        #: still goes through every rule that can take it
         self.errors = 0
         self.last_error: str | None = None
 
     def on_event(self, event: Event) -> list[Detection]:
         """The detections of every rule that matches `event` (in rule load order)."""
         out: list[Detection] = []
-        for rule in self.candidates(event):
+        try:
+            candidates = self.candidates(event)
+        except Exception as exc:  # a malformed event: skip the index, try the whole bucket
+            self._record_error("index", exc)
+            b = self._buckets.get((event.source, event.type))
+            candidates = b.all_rules if b is not None else ()
+        for rule in candidates:
             try:
                 hit = rule.predicate(event)
             except Exception as exc:  # one broken rule/event pair must not stop the others
-                self.errors += 1
-                self.last_error = f"{rule.rule_id}: {type(exc).__name__}: {exc}"
+                self._record_error(rule.rule_id, exc)
                 continue
             if hit:
                 out.append(self.detection(rule, event))
         return out
+
+    def _record_error(self, where: str, exc: Exception) -> None:
+        self.errors += 1
+        self.last_error = f"{where}: {type(exc).__name__}: {exc}"
 
     def candidates(self, event: Event) -> tuple[CompiledSigmaRule, ...]:
         """The rules that can match this event: its source and type, then its keys."""
@@ -114,6 +126,8 @@ class SigmaEngine:
             for kind_name, v in k.keys:
                 tables.setdefault(kind_name, {}).setdefault(v, []).append(i)
         b.always = tuple(always)
+        b.all_rules = tuple(self.rules[i] for i in sorted(
+            set(always).union(i for t in tables.values() for v in t.values() for i in v)))
         b.always_rules = tuple(self.rules[i] for i in always)
         probes = {name: KINDS_BY_NAME[name].prober({k: tuple(v) for k, v in t.items()})
                   for name, t in tables.items()}
