@@ -259,8 +259,13 @@ _AUDIT_PATH = DEFAULT_FIELDS.extractor("audit.path")
 
 
 def _event_text(e: Event) -> str | None:
-    t = e.raw
-    return t if t is not None else e.proc.cmdline()
+    """Everything `evt.text`, `proc.cmdline` and argv[1:] can hold: the raw line and the
+    command line (joined by NUL, which no literal holds), or whichever exists."""
+    cmd = e.proc.cmdline()
+    raw = e.raw
+    if raw is None:
+        return cmd
+    return raw if cmd is None else f"{raw}\0{cmd}"
 
 
 def substring_kind(name: str, fields: tuple[FieldRef, ...],
