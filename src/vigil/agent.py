@@ -117,7 +117,13 @@ def build_pipeline(*, config_path: str | Path | None = None, config: VigilConfig
     if sigma_paths:
         from vigil.rules.sigma import SigmaEngine, load_sigma_paths
 
-        res = load_sigma_paths(sigma_paths)
+        try:
+            res = load_sigma_paths(sigma_paths, mapping=cfg.rules.sigma_mapping(),
+                                   router=cfg.rules.sigma_router())
+        except ConfigError as exc:
+            built.problems = problems + [str(exc)]
+            built.fatal = True
+            return built
         problems.extend(str(e) for e in res.errors)
         built.warnings.extend(f"unsupported Sigma rule {u}" for u in res.unsupported)
         disabled = set(cfg.rules.disabled)

@@ -100,6 +100,21 @@ class RulesConfig:
     min_priority: Priority = Priority.DEBUG
     #: Falco rule names / Sigma ids or titles that are not loaded at all (nothing audited)
     disabled: tuple[str, ...] = ()
+    #: `[rules.sigma_fields.<logsource>]`: Sigma field -> registry field, overriding or
+    #: extending the built-in mapping (validated; see docs/sigma.md)
+    sigma_fields: Any = None
+    #: `[rules.sigma_logsources.<name>]`: custom logsources (sources, event_types)
+    sigma_logsources: Any = None
+
+    def sigma_mapping(self) -> Any:
+        """The Sigma field mapping with this configuration's overrides."""
+        from vigil.rules.sigma.mapping import SigmaFieldMapping
+        return self.sigma_fields or SigmaFieldMapping.default()
+
+    def sigma_router(self) -> Any:
+        """The Sigma logsource router with this configuration's custom logsources."""
+        from vigil.rules.sigma.logsource import LogsourceRouter
+        return LogsourceRouter(custom=dict(self.sigma_logsources or {}))
 
     def falco_files(self) -> list[Path]:
         """The Falco rule files in load order: listed files as they come, each directory's
@@ -286,11 +301,29 @@ def _read_rules(top: TableReader, base: Path | None) -> RulesConfig:
         min_priority = Priority.parse(level)
     except ValueError as exc:
         raise t.error("min_priority", str(exc)) from None
+    fields_raw = t.raw("sigma_fields", {})
+    sources_raw = t.raw("sigma_logsources", {})
+    sigma_fields = sigma_sources = None
+    if fields_raw:
+        from vigil.rules.sigma.mapping import SigmaFieldMapping
+        if not isinstance(fields_raw, dict):
+            raise t.error("sigma_fields", "expected a table of logsource tables")
+        sigma_fields = SigmaFieldMapping.default().with_overrides(fields_raw)
+    if sources_raw:
+        from vigil.rules.sigma.logsource import CustomLogsource
+        if not isinstance(sources_raw, dict):
+            raise t.error("sigma_logsources", "expected a table of logsource tables")
+        sigma_sources = {}
+        for name, table in sources_raw.items():
+            if not isinstance(table, dict):
+                raise t.error(f"sigma_logsources.{name}", "expected a table")
+            sigma_sources[name] = CustomLogsource.from_dict(name, table)
     out = RulesConfig(
         falco=_paths(t, "falco", (BUILTIN_RULES,), base, must_exist=True, special=(BUILTIN_RULES,)),
         sigma=_paths(t, "sigma", (), base, must_exist=True),
         min_priority=min_priority,
-        disabled=t.get_str_list("disabled"))
+        disabled=t.get_str_list("disabled"),
+        sigma_fields=sigma_fields, sigma_logsources=sigma_sources)
     t.finish()
     return out
 
