@@ -7,6 +7,7 @@ import sys
 from ebpf_harness import live, only, requires_bpf  # noqa: F401  (fixture)
 
 from vigil.events.fields import DEFAULT_FIELDS
+from vigil.events.proctable import cgroup2_mount
 
 pytestmark = requires_bpf
 
@@ -116,3 +117,37 @@ def test_setuid_family_is_captured(live):
     after = [e for e in events if e.proc.pid == su.proc.pid and e.ts > su.ts]
     assert all(e.proc.uid == 65534 for e in after)
     assert sys.executable
+
+
+JOIN_CGROUP = r"""
+import os, sys
+with open(os.path.join(sys.argv[1], "cgroup.procs"), "w") as fh:
+    fh.write(str(os.getpid()))
+os.close(os.open("/etc/hostname", os.O_RDONLY))
+"""
+
+
+def test_container_id_from_a_docker_style_cgroup(live):
+    import os
+    import pytest
+    root = cgroup2_mount()
+    if root is None:
+        pytest.skip("no cgroup v2 hierarchy mounted (/proc/mounts has no cgroup2 line)")
+    cid = "c0ffee" + "0" * 52 + "123456"
+    # the child has exited when its events are decoded: the id is found from the cgroup
+    # tree, not from /proc/<pid>/cgroup
+    cg = os.path.join(root, f"docker-{cid}.scope")
+    os.mkdir(cg)
+    try:
+        events = live.run([sys.executable, "-c", JOIN_CGROUP, cg],
+                          until=lambda e: e.type == "openat" and e.proc.pid == live.pid
+                          and e.args.get("name") == "/etc/hostname")
+    finally:
+        os.rmdir(cg)
+    ev = only(events, lambda e: e.type == "openat" and e.proc.pid == live.pid
+              and e.args.get("name") == "/etc/hostname")
+    assert ev.proc.container_id == cid[:12]
+    assert field("container.id", ev) == cid[:12]
+    before = [e for e in events if e.proc.pid == live.pid and e.ts < ev.ts
+              and e.type == "execve"]
+    assert before and before[-1].proc.container_id == "host"

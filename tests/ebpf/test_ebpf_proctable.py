@@ -133,3 +133,45 @@ def test_names_are_reloaded_when_passwd_changes(tmp_path):
     os.utime(f, (1, 1))  # a different mtime, as an edit makes
     assert db.name(1001) == "bob"
     assert db.name(-1) is None and db.name(None) is None
+
+
+def test_container_id_cached_by_cgroup_id_only_when_the_v2_path_says_so(tmp_path):
+    from vigil.events.proctable import CgroupResolver
+
+    host_v1_container = f"4:memory:/docker/{CID}\n0::/\n"
+    (tmp_path / "7").mkdir()
+    (tmp_path / "7" / "cgroup").write_text(host_v1_container)
+    (tmp_path / "8").mkdir()
+    (tmp_path / "8" / "cgroup").write_text("4:memory:/\n0::/\n")
+    r = CgroupResolver(tmp_path)
+    # same v2 cgroup (id 1) for both: the v1-only container answer must not be cached
+    assert r.container_id(1, 7) == CID[:12]
+    assert r.container_id(1, 8) == "host"
+    assert r.container_id(1, 7) == CID[:12]
+    (tmp_path / "9").mkdir()
+    (tmp_path / "9" / "cgroup").write_text(f"0::/system.slice/docker-{CID}.scope\n")
+    assert r.container_id(42, 9) == CID[:12]
+    (tmp_path / "9" / "cgroup").unlink()  # gone: the v2 answer was cached by cgroup id
+    assert r.container_id(42, 9) == CID[:12]
+    (tmp_path / "10").mkdir()
+    (tmp_path / "10" / "cgroup").write_text("0::/user.slice\n")  # a v2-only host
+    assert r.container_id(5, 10) == "host"
+    (tmp_path / "10" / "cgroup").unlink()
+    assert r.container_id(5, 10) == "host" and r._cache[5] == "host"
+
+
+def test_gone_process_container_found_by_cgroup_id_in_the_tree(tmp_path):
+    from vigil.events.proctable import CgroupResolver
+
+    tree = tmp_path / "cg"
+    scope = tree / "system.slice" / f"docker-{CID}.scope"
+    scope.mkdir(parents=True)
+    other = tree / "user.slice"
+    other.mkdir()
+    r = CgroupResolver(tmp_path / "proc", cgroup2_root=tree)  # no /proc entry: process gone
+    ino = scope.stat().st_ino
+    assert r.container_id(ino, 77) == CID[:12]
+    assert r.container_id(other.stat().st_ino, 78) == "host"
+    scope.rmdir()
+    # remembered per cgroup id: the directory is not needed a second time
+    assert r.container_id(ino, 79) == CID[:12]

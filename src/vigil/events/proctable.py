@@ -40,6 +40,19 @@ def container_id_from_cgroup(path: str) -> str:
     return "host"
 
 
+def cgroup2_mount(proc_root: Path = Path("/proc")) -> Path | None:
+    """Where the cgroup v2 hierarchy is mounted (`/sys/fs/cgroup` or `.../unified`)."""
+    try:
+        text = (proc_root / "mounts").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) > 2 and parts[2] == "cgroup2":
+            return Path(parts[1])
+    return None
+
+
 def encode_tty(major: int, minor: int) -> int:
     """The tty device number as `/proc/<pid>/stat` prints it (Falco's proc.tty)."""
     return (minor & 0xFF) | (major << 8) | ((minor & ~0xFF) << 12)
@@ -89,10 +102,18 @@ class NameDb:
 
 @dataclass
 class CgroupResolver:
-    """cgroup id -> container id, from `/proc/<pid>/cgroup` the first time an id is seen."""
+    """cgroup id -> container id, from `/proc/<pid>/cgroup` the first time an id is seen.
+
+    The kernel's cgroup id is the cgroup v2 one. On a hybrid (v1 + v2) host a container
+    may differ from the host only in its v1 paths, so an answer is cached by cgroup id
+    only when the v2 path alone gives it (and "host" only on a v2-only host).
+    """
 
     proc_root: Path
+    #: where the cgroup v2 hierarchy is mounted (None: not mounted, or not looked up)
+    cgroup2_root: Path | None = None
     _cache: dict[int, str] = field(default_factory=dict)
+    _walked: dict[int, str] = field(default_factory=dict)
 
     def container_id(self, cgroup_id: int | None, pid: int) -> str:
         """The container id of a process in that cgroup (`host` when not in a container)."""
@@ -100,27 +121,70 @@ class CgroupResolver:
             cid = self._cache.get(cgroup_id)
             if cid is not None:
                 return cid
-        cid = self._from_proc(pid)
-        if cid is None:
-            return "host"
-        if cgroup_id is not None:
+        found = self._from_proc(pid)
+        if found is None:
+            # the process is already gone: find its cgroup by id in the v2 hierarchy
+            found = self._from_cgroupfs(cgroup_id)
+            if found is None:
+                return "host"
+        cid, v2_says_so = found
+        if cgroup_id is not None and v2_says_so:
             if len(self._cache) > 65536:
                 self._cache.clear()
             self._cache[cgroup_id] = cid
         return cid
 
-    def _from_proc(self, pid: int) -> str | None:
+    def _from_proc(self, pid: int) -> tuple[str, bool] | None:
         try:
             text = (self.proc_root / str(pid) / "cgroup").read_text()
         except OSError:
             return None
-        cid = "host"
+        cid, v2, v1_lines = "host", None, 0
         for line in text.splitlines():
-            path = line.split(":", 2)[-1]
+            hier, _, path = line.partition(":")
+            path = path.partition(":")[2]
             found = container_id_from_cgroup(path)
-            if found != "host":
-                return found
-        return cid
+            if hier == "0":
+                v2 = found
+            else:
+                v1_lines += 1
+            if found != "host" and cid == "host":
+                cid = found
+        # "host" from v2 is only trusted where there is no v1 hierarchy to say otherwise
+        return cid, v2 == cid and (cid != "host" or v1_lines == 0)
+
+    def _from_cgroupfs(self, cgroup_id: int | None) -> tuple[str, bool] | None:
+        """The container id of a v2 cgroup found by its id in the cgroup tree.
+
+        Cgroup ids are not reused, so the answer (found or not) is remembered: the walk is
+        done once per cgroup, not once per short-lived process.
+        """
+        if cgroup_id is None or self.cgroup2_root is None:
+            return None
+        hit = self._walked.get(cgroup_id)
+        if hit is None:
+            if len(self._walked) > 65536:
+                self._walked.clear()
+            hit = self._walked[cgroup_id] = self._walk(cgroup_id)
+        return hit, False
+
+    def _walk(self, cgroup_id: int) -> str:
+        root = str(self.cgroup2_root)
+        stack, seen = [root], 0
+        while stack and seen < 20000:
+            top = stack.pop()
+            try:
+                entries = list(os.scandir(top))
+            except OSError:
+                continue
+            for entry in entries:
+                if not entry.is_dir(follow_symlinks=False):
+                    continue
+                seen += 1
+                if entry.inode() == cgroup_id:
+                    return container_id_from_cgroup(entry.path[len(root):])
+                stack.append(entry.path)
+        return "host"
 
 
 @dataclass(frozen=True)
@@ -148,7 +212,7 @@ class ProcessTable:
         self._fds: dict[int, dict[int, FdInfo]] = {}
         self._users = NameDb(Path(etc_root) / "passwd")
         self._groups = NameDb(Path(etc_root) / "group")
-        self._cgroups = CgroupResolver(self._proc_root)
+        self._cgroups = CgroupResolver(self._proc_root, cgroup2_mount(self._proc_root))
         self._max = max_processes
         self.boot_epoch_ns = time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
 
