@@ -494,8 +494,10 @@ def build_default_registry() -> FieldRegistry:
     add(_named(_attr("proc.name", "process name (comm)"), "proc.name"))
     add(_named(_attr("proc.exe", "argv[0]"), "proc.exe"))
     add(_named(_attr("proc.exepath", "full path of the executable"), "proc.exepath"))
-    add(_def("proc.args", S, lambda e, a: _proc_args(e.proc), "arguments joined by spaces"))
-    add(_def("proc.cmdline", S, lambda e, a: e.proc.cmdline(), "name and arguments"))
+    add(_def("proc.args", S, lambda e, a: _proc_args(e.proc), "arguments joined by spaces",
+             expr="(' '.join(_pa.args) if (_pa := e.proc).name is not None else None)"))
+    add(_def("proc.cmdline", S, lambda e, a: e.proc.cmdline(), "name and arguments",
+             expr="e.proc.cmdline()"))
     add(_def("proc.cmdlenargs", I, lambda e, a: len(e.proc.args), "number of arguments"))
     add(_def("proc.args_truncated", B, lambda e, a: e.proc.args_truncated,
              "true when argv was cut by the sensor"))
@@ -607,7 +609,8 @@ def build_default_registry() -> FieldRegistry:
     add(_def("fs.path.target", S, lambda e, a: e.args.get("newpath") or e.args.get("linkpath"),
              "target path of rename/link"))
     # container.* / k8s.*
-    add(_def("container.id", S, _container_id, "container id, `host` on the host"))
+    add(_def("container.id", S, _container_id, "container id, `host` on the host",
+             expr="(e.proc.container_id or 'host')"))
     add(_def("container.name", S, _container_name, "container name, `host` on the host"))
     add(_def("container.image", S, lambda e, a: e.proc.container_image, "container image"))
     add(_def("container.image.repository", S, lambda e, a: (e.proc.container_image or "")

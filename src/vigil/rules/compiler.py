@@ -142,6 +142,38 @@ def _ip(value: str) -> Any:
         return None
 
 
+_IPNUM_CACHE: dict[Any, tuple[int, int] | None] = {}
+
+
+def _ipnum(value: Any) -> tuple[int, int] | None:
+    """(version, integer) of an address string, cached: network tests are integer masks."""
+    hit = _IPNUM_CACHE.get(value, _IPNUM_CACHE)
+    if hit is not _IPNUM_CACHE:
+        return hit  # type: ignore[return-value]
+    ip = _ip(str(value))
+    res = None if ip is None else (ip.version, int(ip))
+    if len(_IPNUM_CACHE) > 100_000:
+        _IPNUM_CACHE.clear()
+    _IPNUM_CACHE[value] = res
+    return res
+
+
+def _net_test(nets: list[Any]) -> Callable[[Any], bool]:
+    """A fast `address in any of nets` test on address strings."""
+    spec = [(n.version, int(n.network_address), int(n.netmask)) for n in nets]
+
+    def inside(v: Any) -> bool:
+        x = _ipnum(v)
+        if x is None:
+            return False
+        ver, num = x
+        for nver, net, mask in spec:
+            if ver == nver and num & mask == net:
+                return True
+        return False
+    return inside
+
+
 class PathPrefixes:
     """Falco's `pmatch`: is a path equal to, or below, one of a set of directories.
 
@@ -172,11 +204,12 @@ def scalar_test(ftype: FieldType, op: str, lit: Any) -> Callable[[Any], bool]:
     """A predicate on one non-None value for `value <op> lit`."""
     if op in ("=", "=="):
         if ftype is FT.IPNET:
-            return lambda v: (ip := _ip(v)) is not None and ip in lit
+            return _net_test([lit])
         return lambda v: v == lit
     if op == "!=":
         if ftype is FT.IPNET:
-            return lambda v: (ip := _ip(v)) is not None and ip not in lit
+            inside = _net_test([lit])
+            return lambda v: _ipnum(v) is not None and not inside(v)
         return lambda v: v != lit
     if op == "<":
         return lambda v: v < lit
@@ -224,7 +257,7 @@ def scalar_test(ftype: FieldType, op: str, lit: Any) -> Callable[[Any], bool]:
         s = _compile_re(lit, re.IGNORECASE).search
         return lambda v: s(v) is not None
     if op == "cidr":
-        return lambda v: (ip := _ip(str(v))) is not None and ip in lit
+        return _net_test([lit])
     raise CompileError(f"operator '{op}' has no scalar form")
 
 
@@ -240,8 +273,7 @@ def _list_test(ftype: FieldType, op: str, lits: list[Any]) -> Callable[[Any], bo
     if op == "pmatch":
         return PathPrefixes([str(x) for x in lits])
     if ftype is FT.IPNET:
-        nets = lits
-        return lambda v: (ip := _ip(v)) is not None and any(ip in n for n in nets)
+        return _net_test(lits)
     s = frozenset(lits)
     return lambda v: v in s
 
@@ -434,6 +466,8 @@ class _CodeGen:
         if is_list:
             if op in ("=", "==") and ftype is not FT.IPNET:
                 return f"(({v} := {lhs}) is not None and {lit!r} in {v})"
+            if op == "!=" and ftype is not FT.IPNET:
+                return f"(({v} := {lhs}) is not None and {lit!r} not in {v})"
             test = self.bind(scalar_test(ftype, "==" if op == "!=" else op, lit), "_t")
             if op == "!=":
                 # Falco: a multi-valued field differs when none of its values is equal
@@ -555,6 +589,81 @@ def compile_condition(node: Node, registry: FieldRegistry = DEFAULT_FIELDS,
     env = gen.env
     exec(code, env)  # noqa: S102 - generated from a parsed tree, literals via repr()
     return CompiledCondition(env["_cond"], possible_types(node), src, gen.warnings)
+
+
+def _fold_evttype(node: Compare, evtype: str) -> Node:
+    f = node.field
+    if (isinstance(f, FieldRef) and f.name == "evt.num" and not f.transformers
+            and node.op in ("=", "==") and isinstance(node.value, Value)
+            and node.value.text.strip() == "0"):
+        return Const(False)  # event numbers start at 1: Falco's never_true idiom
+    if not (isinstance(f, FieldRef) and f.name == "evt.type" and not f.transformers
+            and f.arg is None and node.quantifier is None):
+        return node
+    v = node.value
+    if node.op in ("=", "==") and isinstance(v, Value):
+        return Const(v.text == evtype)
+    if node.op == "!=" and isinstance(v, Value):
+        return Const(v.text != evtype)
+    if node.op in ("in", "intersects") and isinstance(v, ListValue):
+        return Const(any(i.text == evtype for i in v.items))
+    return node
+
+
+def specialize(node: Node, evtype: str) -> Node:
+    """`node` for events of type `evtype` only: `evt.type` checks become constants and the
+    tree is simplified (`a and true` → `a`, `a or true` → `true`, ...)."""
+    if isinstance(node, Compare):
+        return _fold_evttype(node, evtype)
+    if isinstance(node, Not):
+        c = specialize(node.child, evtype)
+        return Const(not c.value) if isinstance(c, Const) else Not(c)
+    if isinstance(node, (And, Or)):
+        absorbing = isinstance(node, Or)  # `or true` is true, `and false` is false
+        kept: list[Node] = []
+        for child in node.children:
+            c = specialize(child, evtype)
+            if isinstance(c, Const):
+                if c.value == absorbing:
+                    return Const(absorbing)
+                continue
+            kept.append(c)
+        if not kept:
+            return Const(not absorbing)
+        return kept[0] if len(kept) == 1 else type(node)(tuple(kept))
+    return node
+
+
+def compile_bucket(nodes: list[Node], registry: FieldRegistry = DEFAULT_FIELDS, *,
+                   evtype: str | None = None, first_only: bool = True,
+                   name: str = "bucket") -> Callable[[Any], Any]:
+    """One function testing several conditions in order on one event.
+
+    With `first_only` it returns the index of the first condition that holds (or -1);
+    otherwise the list of indexes that hold. Conditions are specialised for `evtype`
+    when given. One call per event instead of one per rule; an exception propagates
+    (the caller falls back to rule-by-rule evaluation to isolate it).
+    """
+    gen = _CodeGen(registry)
+    lines = ["def _bucket(e):"]
+    if not first_only:
+        lines.append("    _m = []")
+    for i, node in enumerate(nodes):
+        n = specialize(node, evtype) if evtype is not None else node
+        if isinstance(n, Const) and not n.value:
+            continue
+        body = gen.node(n)
+        action = f"return {i}" if first_only else f"_m.append({i})"
+        lines.append(f"    if {body}:\n        {action}")
+    lines.append("    return -1" if first_only else "    return _m")
+    src = "\n".join(lines) + "\n"
+    try:
+        code = compile(src, f"<{name}>", "exec")
+    except (SyntaxError, RecursionError) as exc:
+        raise CompileError(f"rule bucket too complex to compile: {exc}") from None
+    env = gen.env
+    exec(code, env)  # noqa: S102 - generated from parsed trees, literals via repr()
+    return env["_bucket"]
 
 
 def check_condition(node: Node, registry: FieldRegistry = DEFAULT_FIELDS) -> list[str]:

@@ -12,6 +12,8 @@ from typing import Any
 
 from vigil.detections import Detection, Entity
 from vigil.events.model import Event
+from vigil.events.fields import DEFAULT_FIELDS, FieldRegistry
+from vigil.rules.compiler import CompileError, compile_bucket
 from vigil.rules.falco.loader import CompiledRule, RuleSet
 from vigil.rules.falco.output import falco_json
 
@@ -20,14 +22,18 @@ class FalcoEngine:
     """Runs a `RuleSet` over events and turns matches into `Detection`s."""
 
     def __init__(self, ruleset: RuleSet, *, rule_matching: str = "first",
-                 hostname: str | None = None) -> None:
+                 hostname: str | None = None,
+                 registry: FieldRegistry = DEFAULT_FIELDS) -> None:
         if rule_matching not in ("first", "all"):
             raise ValueError("rule_matching must be 'first' or 'all'")
         self.ruleset = ruleset
+        self.registry = registry
         self.rules = ruleset.enabled_rules
         self.first_only = rule_matching == "first"
         self.hostname = hostname or socket.gethostname()
         self._by_type: dict[tuple[str, str], tuple[CompiledRule, ...]] = {}
+        #: (source, type) -> (combined predicate of the bucket's rules, the rules)
+        self._fast: dict[tuple[str, str], tuple[Any, tuple[CompiledRule, ...]]] = {}
         self._typed: dict[tuple[str, str], list[CompiledRule]] = {}
         self._untyped: dict[str, list[CompiledRule]] = {}
         for r in self.rules:
@@ -67,14 +73,42 @@ class FalcoEngine:
             self._by_type[key] = rules
         return rules
 
+    def _bucket(self, key: tuple[str, str]) -> tuple[Any, tuple[CompiledRule, ...]]:
+        rules = self.rules_for(*key)
+        fn = None
+        if rules:
+            try:
+                fn = compile_bucket([r.condition for r in rules], self.registry,
+                                    evtype=key[1], first_only=self.first_only,
+                                    name=f"{key[0]}:{key[1]}")
+            except CompileError:
+                fn = None  # rule by rule then (each rule compiled on its own at load)
+        entry = (fn, rules)
+        self._fast[key] = entry
+        return entry
+
     def match(self, event: Event) -> list[CompiledRule]:
         """The rules that match `event` (at most one with first-match semantics)."""
         key = (event.source, event.type)
-        rules = self._by_type.get(key)
-        if rules is None:
-            rules = self.rules_for(event.source, event.type)
+        entry = self._fast.get(key)
+        if entry is None:
+            entry = self._bucket(key)
+        fn, rules = entry
         if not rules:
             return []
+        if fn is not None:
+            try:
+                hit = fn(event)
+            except Exception:
+                return self._match_slow(event, rules)
+            if self.first_only:
+                return [] if hit < 0 else [rules[hit]]
+            return [rules[i] for i in hit]
+        return self._match_slow(event, rules)
+
+    def _match_slow(self, event: Event, rules: tuple[CompiledRule, ...]) -> list[CompiledRule]:
+        """Rule by rule, each in its own try: a rule that raises on a malformed event is
+        counted and skipped, the others still run."""
         out = []
         for r in rules:
             try:
