@@ -72,11 +72,22 @@ def run(config: Optional[Path] = typer.Option(
     agent = Agent(built, sensors, stats_interval=stats_interval,
                   on_stats=lambda line: typer.echo(line, err=True))
     agent.install_signal_handlers()
+    metrics = None
+    if cfg.metrics.enabled:
+        from vigil.metrics import serve_metrics
+        try:
+            metrics = serve_metrics(agent, cfg.metrics.listen)
+            typer.echo(f"vigil: metrics on http://{cfg.metrics.listen}/metrics", err=True)
+        except OSError as exc:
+            typer.echo(f"vigil run: metrics disabled: cannot listen on {cfg.metrics.listen}: "
+                       f"{exc}", err=True)
     try:
         agent.run(duration)
     finally:
         if reloader is not None:
             reloader.stop()
+        if metrics is not None:
+            metrics.shutdown()
         typer.echo("vigil: stopping; final " + agent.shutdown(), err=True)
 
 
