@@ -31,7 +31,7 @@ BTF_PATH = Path("/sys/kernel/btf/vmlinux")
 PROGRAMS = ("vigil_sys_exit", "vigil_fork", "vigil_exit")
 _SETTINGS = struct.Struct("<IIBB6x")
 _U32 = struct.Struct("<I")
-_CNT_DROPS, _CNT_EVENTS, _CNT_DROPS_NOT_FULL = 0, 1, 2
+_CNT_DROPS, _CNT_EVENTS, _CNT_DROPS_NOT_FULL, _CNT_SPILLED, _CNT_PARKED = 0, 1, 2, 3, 4
 
 
 def supported_types() -> frozenset[str]:
@@ -93,6 +93,7 @@ class EbpfSensor:
             self._configure(obj)
             self._ncpus = lib.num_possible_cpus()
             self._ring = RingReader(obj.map_fd("events"), obj.max_entries("events"))
+            self._spill = RingReader(obj.map_fd("spill"), obj.max_entries("spill"))
             for prog in PROGRAMS:
                 obj.attach(prog)
         except (LibbpfError, OSError) as exc:
@@ -126,6 +127,12 @@ class EbpfSensor:
         # events are collected in self._out, so that an exception in the middle of a batch
         # (KeyboardInterrupt) leaves them for the next call instead of losing them
         self._read += ring.drain(self._handle, self._max_batch)
+        spill = self._spill
+        if spill is not None and spill.pending():
+            # records the main ring refused under lock contention: put them back in time
+            # order so that fork/exec/exit reach the process table in sequence
+            self._read += spill.drain(self._handle, self._max_batch)
+            self._out.sort(key=_event_time)
         out, self._out = self._out, []
         self._delivered += len(out)
         now = time.monotonic()
@@ -157,6 +164,10 @@ class EbpfSensor:
             self._report_drops()
             self._ring.close()
             self._ring = None
+        if self._spill is not None:
+            self._read += self._spill.drain(lambda b, o, s: None)
+            self._spill.close()
+            self._spill = None
         self._obj.close()
         self._obj = None
 
@@ -171,13 +182,18 @@ class EbpfSensor:
         if self._obj is None:
             return self._last_counters
         vals = []
-        for idx in (_CNT_DROPS, _CNT_EVENTS, _CNT_DROPS_NOT_FULL):
+        for idx in (_CNT_DROPS, _CNT_EVENTS, _CNT_DROPS_NOT_FULL, _CNT_SPILLED, _CNT_PARKED):
             raw = self._obj.lookup("counters", _U32.pack(idx), 8 * self._ncpus)
             vals.append(sum(struct.unpack(f"<{self._ncpus}Q", raw)) if raw else 0)
         self._last_counters = (vals[0], vals[1], vals[2])
+        self._spilled = vals[3]
+        self._parked = vals[4]
         return self._last_counters
 
     _last_counters: tuple[int, int, int] = (0, 0, 0)
+    _spilled = 0
+    _parked = 0
+    _spill: RingReader | None = None
 
     def _report_drops(self) -> None:
         drops, _, with_room = self.kernel_counters()
@@ -193,6 +209,7 @@ class EbpfSensor:
         drops, written, with_room = self.kernel_counters()
         pending = self._ring.pending() if self._ring is not None else 0
         return {"kernel_events": written, "drops": drops, "drops_contended": with_room,
+                "spilled": self._spilled, "parked": self._parked,
                 "ring_pending_bytes": pending, "read": self._read,
                 "events": self._delivered, "decode_errors": self._decoder.errors,
                 "processes": len(self.table)}
@@ -215,6 +232,10 @@ def unavailable_reason(object_path: Path = DEFAULT_OBJECT) -> str | None:
     except LibbpfError as exc:
         return f"eBPF sensor unavailable: {exc}"
     return None
+
+
+def _event_time(e: Event) -> int:
+    return e.ts
 
 
 def _check_environment(object_path: Path) -> None:

@@ -51,7 +51,9 @@ char LICENSE[] SEC("license") = "GPL";
 #define CNT_DROPS 0
 #define CNT_EVENTS 1
 #define CNT_DROPS_NOT_FULL 2    /* reserve failed while the ring had room (lock contention) */
-#define CNT_MAX 3
+#define CNT_SPILLED 3           /* written to the spill ring because the main ring refused */
+#define CNT_PARKED 4            /* held on this CPU until the rings accept again */
+#define CNT_MAX 5
 
 #ifndef barrier_var
 #define barrier_var(var) asm volatile("" : "+r"(var))
@@ -145,10 +147,33 @@ struct {
 	__type(value, struct scratch);
 } scratch_buf SEC(".maps");
 
+/* One record per CPU that neither ring accepted; sent before that CPU's next record. */
+struct parked {
+	__u32 size;
+	__u8 buf[OFF_MASK + 1];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct parked);
+} parked_rec SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 * 1024 * 1024);
 } events SEC(".maps");
+
+/*
+ * A small second ring for the rare record the main ring refuses while it still has room
+ * (its lock gives up under cross-CPU contention, -EAGAIN): a different lock, so the
+ * record is kept instead of dropped. User space drains both.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} spill SEC(".maps");
 
 static __always_inline void count(__u32 which)
 {
@@ -224,14 +249,41 @@ static __always_inline void submit(struct vigil_settings *s, void *buf, __u32 si
 	barrier_var(size);
 	if (size < sizeof(struct vigil_event))
 		return;
-	if (bpf_ringbuf_output(&events, buf, size, flags)) {
-		count(CNT_DROPS);
-		if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size + 8 <
-		    bpf_ringbuf_query(&events, BPF_RB_RING_SIZE))
-			count(CNT_DROPS_NOT_FULL);
-	} else {
-		count(CNT_EVENTS);
+	__u32 zero = 0;
+	struct parked *pk = bpf_map_lookup_elem(&parked_rec, &zero);
+
+	if (pk && pk->size) {
+		/* a record held back earlier on this CPU goes first, to keep the CPU's order */
+		__u32 psize = pk->size & OFF_MASK;
+
+		if (psize >= sizeof(struct vigil_event) &&
+		    !bpf_ringbuf_output(&events, pk->buf, psize, 0)) {
+			pk->size = 0;
+			count(CNT_EVENTS);
+		}
 	}
+	if ((!pk || !pk->size) && !bpf_ringbuf_output(&events, buf, size, flags)) {
+		count(CNT_EVENTS);
+		return;
+	}
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size + 8 <
+	    bpf_ringbuf_query(&events, BPF_RB_RING_SIZE)) {
+		/* the ring has room but its lock refused us: a second ring, then parking */
+		if ((!pk || !pk->size) && !bpf_ringbuf_output(&spill, buf, size, 0)) {
+			count(CNT_EVENTS);
+			count(CNT_SPILLED);
+			return;
+		}
+		if (pk && !pk->size && !bpf_probe_read_kernel(pk->buf, size, buf)) {
+			pk->size = size;
+			count(CNT_PARKED);
+			return;
+		}
+	}
+	count(CNT_DROPS);
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size + 8 <
+	    bpf_ringbuf_query(&events, BPF_RB_RING_SIZE))
+		count(CNT_DROPS_NOT_FULL);
 }
 
 /* Copy a user string at buf+off; returns the bytes written (with the NUL), 0 on failure. */
