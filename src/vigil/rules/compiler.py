@@ -337,6 +337,9 @@ class _CodeGen:
         self.env: dict[str, Any] = dict(EXPR_GLOBALS)
         self.n = 0
         self.warnings: list[str] = []
+        #: in a bucket function, each field is extracted at most once per event:
+        #: field text -> local name holding its value (`_U` until computed)
+        self.memo: dict[str, str] | None = None
 
     def bind(self, value: Any, prefix: str = "_c") -> str:
         self.n += 1
@@ -401,6 +404,17 @@ class _CodeGen:
 
     def left_code(self, left: LeftSide) -> tuple[str, FieldType, FieldType]:
         """Python expression for the left side, its compare type and element type."""
+        code, ftype, elem = self._left_code(left)
+        if self.memo is None:
+            return code, ftype, elem
+        key = left.text()
+        name = self.memo.get(key)
+        if name is None:
+            name = self.memo[key] = f"_h{len(self.memo)}"
+        # computed on first use in this call, reused by every later rule of the bucket
+        return f"({name} if {name} is not _U else ({name} := {code}))", ftype, elem
+
+    def _left_code(self, left: LeftSide) -> tuple[str, FieldType, FieldType]:
         if isinstance(left, FieldRef) and not left.transformers:
             fd, arg = self.resolve(left)
             ftype = fd.type_for(arg)
@@ -610,6 +624,10 @@ def _fold_evttype(node: Compare, evtype: str) -> Node:
     return node
 
 
+#: marks a memoised field not yet extracted in this call (None is a real "no value")
+_UNSET = object()
+
+
 def specialize(node: Node, evtype: str) -> Node:
     """`node` for events of type `evtype` only: `evt.type` checks become constants and the
     tree is simplified (`a and true` → `a`, `a or true` → `true`, ...)."""
@@ -645,7 +663,9 @@ def compile_bucket(nodes: list[Node], registry: FieldRegistry = DEFAULT_FIELDS, 
     (the caller falls back to rule-by-rule evaluation to isolate it).
     """
     gen = _CodeGen(registry)
-    lines = ["def _bucket(e):"]
+    gen.memo = {}
+    gen.env["_U"] = _UNSET
+    lines = ["def _bucket(e):", None]
     if not first_only:
         lines.append("    _m = []")
     for i, node in enumerate(nodes):
@@ -656,6 +676,7 @@ def compile_bucket(nodes: list[Node], registry: FieldRegistry = DEFAULT_FIELDS, 
         action = f"return {i}" if first_only else f"_m.append({i})"
         lines.append(f"    if {body}:\n        {action}")
     lines.append("    return -1" if first_only else "    return _m")
+    lines[1] = ("    " + " = ".join(gen.memo.values()) + " = _U") if gen.memo else "    pass"
     src = "\n".join(lines) + "\n"
     try:
         code = compile(src, f"<{name}>", "exec")
