@@ -17,27 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from vigil.sensors.ebpf.libbpf import Libbpf, LibbpfError
-from vigil.sensors.ebpf.sensor import BTF_PATH, DEFAULT_OBJECT
+from vigil.sensors.ebpf.sensor import unavailable_reason
 
 STABLE = Path(__file__).resolve().parents[2].parent / "shared" / "rules" / "falco" / "falco_rules.yaml"
+REASON = unavailable_reason()
 
-
-def _reason() -> str | None:
-    if os.geteuid() != 0:
-        return f"the eBPF sensor needs root (running as uid {os.geteuid()})"
-    if not BTF_PATH.exists():
-        return f"kernel without BTF ({BTF_PATH} missing)"
-    try:
-        Libbpf()
-    except LibbpfError as exc:
-        return f"libbpf not installed: {exc}"
-    if not DEFAULT_OBJECT.exists():
-        return f"{DEFAULT_OBJECT} not built"
-    return None
-
-
-pytestmark = [pytest.mark.bpf, pytest.mark.skipif(_reason() is not None, reason=_reason() or "")]
+pytestmark = [pytest.mark.bpf, pytest.mark.skipif(REASON is not None, reason=REASON or "")]
 
 MARK = f"vigil-e2e-{os.getpid()}"
 MEMFD_EXEC = textwrap.dedent(f"""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from vigil.priority import Priority
 from vigil.rules.falco.reader import Problem, RawItem
@@ -260,91 +260,69 @@ class RuleCollector:
                 raise ItemError("Each required plugin needs 'name' and 'version'")
             self.required_plugins.append(p)
 
-    # -- lists -----------------------------------------------------------------------------
+    # -- lists and macros ------------------------------------------------------------------
 
     def _list(self, item: RawItem) -> None:
-        d = item.data
-        name = _as_str(d["list"], "list")
-        self._unknown_keys(item, LIST_KEYS)
-        if not _NAME_RE.match(name):
-            self.warn(item, "List has an invalid name. List names should match a regular "
-                            f"expression: {_NAME_RE.pattern}", "load_invalid_list_name")
-        if "items" not in d:
-            raise ItemError("Item has no mapping for key 'items'")
-        items = _as_str_list(d["items"], "items")
-        ov = self._overrides(item)
-        existing = self.lists.get(name)
-        if ov is not None:
-            for k, mode in ov.items():
-                if k != "items":
-                    raise ItemError(f"Key '{k}' cannot be overridden in a list")
-            if ov.get("items") == "append":
-                if existing is None:
-                    raise ItemError("List has 'override' key but no list by that name "
-                                    "already exists")
-                existing.items.extend(items)
-                return
-            if existing is None:
-                self.lists[name] = ListDef(name, items, self._origin(item), self._next())
-            else:
-                existing.items = items
-            return
-        if d.get("append") is True:
-            self.warn(item, "The 'append' key is deprecated: use 'override' instead",
-                      "load_deprecated_item")
-            if existing is None:
-                raise ItemError("List has 'append' key but no list by that name already "
-                                "exists")
-            existing.items.extend(items)
-            return
-        if existing is not None:
-            existing.items = items
-            existing.origin = self._origin(item)
-        else:
-            self.lists[name] = ListDef(name, items, self._origin(item), self._next())
-
-    # -- macros ----------------------------------------------------------------------------
+        self._named_item(
+            item, "list", LIST_KEYS, "items", _as_str_list, self.lists,
+            make=lambda name, v: ListDef(name, v, self._origin(item), self._next()),
+            append=lambda ex, v: ex.items.extend(v),
+            replace=lambda ex, v: setattr(ex, "items", v))
 
     def _macro(self, item: RawItem) -> None:
+        self._named_item(
+            item, "macro", MACRO_KEYS, "condition", _as_str, self.macros,
+            make=lambda name, v: MacroDef(name, v, self._origin(item), self._next()),
+            append=lambda ex, v: setattr(ex, "condition", f"{ex.condition} {v}"),
+            replace=lambda ex, v: setattr(ex, "condition", v))
+
+    def _named_item(self, item: RawItem, kind: str, keys: frozenset[str], body: str,
+                    parse: Callable[[Any, str], Any], table: dict[str, Any], *,
+                    make: Callable[[str, Any], Any], append: Callable[[Any, Any], None],
+                    replace: Callable[[Any, Any], None]) -> None:
+        """Lists and macros: define, redefine, `append: true`, or `override` of their one
+        body key (`items` / `condition`), with Falco's rules for each."""
         d = item.data
-        name = _as_str(d["macro"], "macro")
-        self._unknown_keys(item, MACRO_KEYS)
+        title = kind.capitalize()
+        name = _as_str(d[kind], kind)
+        self._unknown_keys(item, keys)
         if not _NAME_RE.match(name):
-            self.warn(item, "Macro has an invalid name. Macro names should match a regular "
-                            f"expression: {_NAME_RE.pattern}", "load_invalid_macro_name")
-        if "condition" not in d:
-            raise ItemError("Item has no mapping for key 'condition'")
-        cond = _as_str(d["condition"], "condition")
+            self.warn(item, f"{title} has an invalid name. {title} names should match a "
+                            f"regular expression: {_NAME_RE.pattern}",
+                      f"load_invalid_{kind}_name")
+        if body not in d:
+            raise ItemError(f"Item has no mapping for key '{body}'")
+        value = parse(d[body], body)
         ov = self._overrides(item)
-        existing = self.macros.get(name)
+        existing = table.get(name)
         if ov is not None:
             for k in ov:
-                if k != "condition":
-                    raise ItemError(f"Key '{k}' cannot be overridden in a macro")
-            if ov.get("condition") == "append":
+                if k != body:
+                    raise ItemError(f"Key '{k}' cannot be overridden in a {kind}")
+            if ov.get(body) == "append":
                 if existing is None:
-                    raise ItemError("Macro has 'override' key but no macro by that name "
+                    raise ItemError(f"{title} has 'override' key but no {kind} by that name "
                                     "already exists")
-                existing.condition = f"{existing.condition} {cond}"
-                return
-            if existing is None:
-                self.macros[name] = MacroDef(name, cond, self._origin(item), self._next())
+                append(existing, value)
+            elif existing is None:
+                # Falco accepts a replace before the definition: it defines the item
+                table[name] = make(name, value)
             else:
-                existing.condition = cond
+                replace(existing, value)
             return
         if d.get("append") is True:
             self.warn(item, "The 'append' key is deprecated: use 'override' instead",
                       "load_deprecated_item")
             if existing is None:
-                raise ItemError("Macro has 'append' key but no macro by that name already "
-                                "exists")
-            existing.condition = f"{existing.condition} {cond}"
+                raise ItemError(f"{title} has 'append' key but no {kind} by that name "
+                                "already exists")
+            append(existing, value)
             return
         if existing is not None:
-            existing.condition = cond
+            replace(existing, value)
             existing.origin = self._origin(item)
         else:
-            self.macros[name] = MacroDef(name, cond, self._origin(item), self._next())
+            table[name] = make(name, value)
 
     # -- rules -----------------------------------------------------------------------------
 
