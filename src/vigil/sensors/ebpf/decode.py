@@ -240,6 +240,10 @@ class RecordDecoder:
                 table.set_fd(pid, res, fd)
             return
         if sdef.fd_source == sc.FD_NONE:
+            # a syscall acting on an fd it was given (finit_module, fchmod, ftruncate ...):
+            # the file it names, from the process' fd table
+            if ev.fd is None and isinstance(args.get("fd"), int):
+                ev.fd = table.fd(pid, args["fd"])
             return
         fdnum = res if sdef.fd_source == sc.FD_RES else args.get("fd", -1)
         fd = socket_fd(name, fdnum, tup, ubuf) if tup else None

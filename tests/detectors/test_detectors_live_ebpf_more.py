@@ -1,0 +1,77 @@
+"""Live eBPF tests for the detectors the first live file does not cover:
+privilege_escalation, kernel_module and crypto_mining. Real child processes act; the
+kernel reports; the detector decides. Needs root and BPF (skipped with the sensor's own
+reason otherwise).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ebpf"))
+from ebpf_harness import live, requires_bpf  # noqa: E402,F401  (fixture)
+
+from vigil.detectors.crypto_mining import CryptoMiningDetector  # noqa: E402
+from vigil.detectors.kernel_module import KernelModuleDetector  # noqa: E402
+from vigil.detectors.privilege_escalation import PrivilegeEscalationDetector  # noqa: E402
+from vigil.priority import Priority  # noqa: E402
+
+pytestmark = requires_bpf
+
+
+def feed(detector, events):
+    out = []
+    for e in events:
+        if e.type in detector.event_types:
+            out.extend(detector.on_event(e))
+    return out
+
+
+def test_live_uid_back_to_root_outside_an_elevation_tool(live):
+    # the child drops to uid 1000 but keeps a saved uid of 0, then takes root back:
+    # a process becoming root without sudo/su/pkexec
+    code = "import os; os.setresuid(1000, 1000, 0); os.setresuid(0, 0, 0)"
+    events = live.python(code, until=lambda e: e.type == "setresuid" and e.res == 0
+                         and e.proc.pid == live.pid and e.proc.uid == 0)
+    dets = [d for d in feed(PrivilegeEscalationDetector(), events)
+            if d.evidence[0].proc.pid == live.pid]
+    assert [(d.rule_id, d.priority) for d in dets] == [
+        ("privilege_escalation.setuid_root", Priority.CRITICAL)]
+    assert dets[0].suppressed is None
+
+
+def test_live_uid_drop_is_not_an_escalation(live):
+    code = "import os; os.setresuid(1000, 1000, 1000)"
+    events = live.python(code, until=lambda e: e.type == "setresuid"
+                         and e.proc.pid == live.pid)
+    assert [d for d in feed(PrivilegeEscalationDetector(), events)
+            if d.evidence[0].proc.pid == live.pid] == []
+
+
+def test_live_module_load_attempt_from_tmp_is_seen(live, tmp_path):
+    # loading a file that is not a module fails in the kernel (ENOEXEC): the sensor sees
+    # the attempt with its path; the detector reports only loads that succeeded
+    fake = tmp_path / "rootkit.ko"
+    fake.write_bytes(b"not a module")
+    code = (f"import ctypes, os; fd = os.open({str(fake)!r}, os.O_RDONLY); "
+            "ctypes.CDLL(None, use_errno=True).syscall(313, fd, b'', 0)")
+    events = live.python(code, until=lambda e: e.type == "finit_module")
+    load = next(e for e in events if e.type == "finit_module" and e.proc.pid == live.pid)
+    assert load.res is not None and load.res < 0
+    assert feed(KernelModuleDetector(), [load]) == []
+    # the same event had it succeeded: a module loaded from outside the module dirs
+    load.res = 0
+    dets = feed(KernelModuleDetector(), [load])
+    assert [(d.rule_id, d.priority) for d in dets] == [("kernel_module.load", Priority.CRITICAL)]
+    assert dets[0].entity.path == str(fake)
+
+
+def test_live_connection_to_a_mining_pool_port(live):
+    code = ("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+            "s.connect(('198.51.100.33', 3333)); s.close()")
+    events = live.python(code, until=lambda e: e.type == "connect" and e.fd is not None
+                         and e.fd.rport == 3333)
+    dets = [d for d in feed(CryptoMiningDetector(), events)
+            if d.evidence[0].proc.pid == live.pid]
+    assert len(dets) == 1 and dets[0].entity.ip == "198.51.100.33"
