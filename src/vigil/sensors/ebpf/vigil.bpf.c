@@ -256,29 +256,33 @@ static __always_inline void submit(struct vigil_settings *s, void *buf, __u32 si
 		/* a record held back earlier on this CPU goes first, to keep the CPU's order */
 		__u32 psize = pk->size & OFF_MASK;
 
-		if (psize >= sizeof(struct vigil_event) &&
-		    !bpf_ringbuf_output(&events, pk->buf, psize, 0)) {
+		if (psize < sizeof(struct vigil_event) ||
+		    !bpf_ringbuf_output(&events, pk->buf, psize, 0) ||
+		    !bpf_ringbuf_output(&spill, pk->buf, psize, 0)) {
+			if (psize >= sizeof(struct vigil_event))
+				count(CNT_EVENTS);
 			pk->size = 0;
-			count(CNT_EVENTS);
 		}
 	}
-	if ((!pk || !pk->size) && !bpf_ringbuf_output(&events, buf, size, flags)) {
+	if (!bpf_ringbuf_output(&events, buf, size, flags)) {
 		count(CNT_EVENTS);
 		return;
 	}
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size + 8 <
-	    bpf_ringbuf_query(&events, BPF_RB_RING_SIZE)) {
-		/* the ring has room but its lock refused us: a second ring, then parking */
-		if ((!pk || !pk->size) && !bpf_ringbuf_output(&spill, buf, size, 0)) {
-			count(CNT_EVENTS);
-			count(CNT_SPILLED);
-			return;
-		}
-		if (pk && !pk->size && !bpf_probe_read_kernel(pk->buf, size, buf)) {
-			pk->size = size;
-			count(CNT_PARKED);
-			return;
-		}
+	/*
+	 * Refused: either the ring is full or its lock gave up under cross-CPU contention
+	 * (-EAGAIN). Keep the record in a second ring, else park it on this CPU. (Whether the
+	 * ring "has room" cannot be asked reliably here: producer and consumer positions are
+	 * read at different instants.)
+	 */
+	if (!bpf_ringbuf_output(&spill, buf, size, 0)) {
+		count(CNT_EVENTS);
+		count(CNT_SPILLED);
+		return;
+	}
+	if (pk && !pk->size && !bpf_probe_read_kernel(pk->buf, size, buf)) {
+		pk->size = size;
+		count(CNT_PARKED);
+		return;
 	}
 	count(CNT_DROPS);
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size + 8 <
