@@ -140,14 +140,14 @@ def build_pipeline(*, config_path: str | Path | None = None, config: VigilConfig
             built.problems = problems + [str(exc)]
             built.fatal = True
             return built
-        consumers.extend(built.detectors)
     own = AgentIdentity(pid=agent_pid if agent_pid is not None else os.getpid(),
                         uid=os.getuid())
     suppressor = _chain(SelfActivityFilter(own).process,
                         _build_suppressor(cfg, built) if suppress else None)
     trail = _build_audit(cfg, built) if audit else None
     alert = _build_alerts(cfg, built, replay=alerts == "replay") if alerts else None
-    built.pipeline = DetectionPipeline(consumers, suppress=suppressor, audit=trail, alert=alert)
+    built.pipeline = DetectionPipeline(consumers, detectors=built.detectors,
+                                       suppress=suppressor, audit=trail, alert=alert)
     built.problems = problems
     return built
 

@@ -39,19 +39,26 @@ class PipelineStats:
 
 
 class DetectionPipeline:
-    """Runs every consumer on each event, then suppression, audit and alerting.
+    """Runs the engines and detectors on each event, then suppression, audit and alerting.
+
+    Engines (Falco, Sigma) see every event and index their rules by type themselves;
+    a detector sees only the event types it declares in `event_types`.
 
     `suppress(det) -> det` returns the detection with `suppressed` set when it is normal;
     `audit` has `record_incident(det)` / `record_suppressed(det)` / `flush()`;
     `alert(det)` hands an incident to the alert pipeline (must not block).
     """
 
-    def __init__(self, consumers: Sequence[EventConsumer], *,
+    def __init__(self, engines: Sequence[EventConsumer], *,
+                 detectors: Sequence[Any] = (),
                  suppress: Callable[[Detection], Detection] | None = None,
                  audit: Any | None = None,
                  alert: Callable[[Detection], Any] | None = None,
                  on_detection: Callable[[Detection], None] | None = None) -> None:
-        self.consumers = list(consumers)
+        self.engines = list(engines)
+        self.detectors = list(detectors)
+        #: event type -> the `on_event` methods to call for it
+        self._by_type: dict[str, tuple[Callable[[Event], list[Detection]], ...]] = {}
         self.suppress = suppress
         self.audit = audit
         self.alert = alert
@@ -62,13 +69,19 @@ class DetectionPipeline:
         """Handle one event; returns its detections (suppressed ones included)."""
         st = self.stats
         st.events += 1
+        handlers = self._by_type.get(event.type)
+        if handlers is None:
+            handlers = self._handlers(event.type)
         found: list[Detection] = []
-        for c in self.consumers:
+        for h in handlers:
             try:
-                found.extend(c.on_event(event))
+                got = h(event)
             except Exception:  # one consumer failing on one event must not stop the others
                 st.errors += 1
-                log.exception("%s failed on a %s event", type(c).__name__, event.type)
+                log.exception("%s failed on a %s event", h, event.type)
+                continue
+            if got:
+                found.extend(got)
         if not found:
             return found
         out = []
@@ -95,6 +108,13 @@ class DetectionPipeline:
             if det.suppressed is None and self.alert is not None:
                 self.alert(det)
         return out
+
+    def _handlers(self, evtype: str) -> tuple[Callable[[Event], list[Detection]], ...]:
+        out = [e.on_event for e in self.engines]
+        out += [d.on_event for d in self.detectors if evtype in d.event_types]
+        handlers = tuple(out)
+        self._by_type[evtype] = handlers
+        return handlers
 
     def _account(self, det: Detection) -> None:
         st = self.stats
