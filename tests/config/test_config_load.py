@@ -49,7 +49,8 @@ def test_defaults_without_a_file() -> None:
 
 def test_the_example_config_in_the_repo_is_valid() -> None:
     cfg = load_config(REPO / "vigil.example.toml")
-    assert cfg.allowlist.rules[0].value == "Run shell untrusted"
+    assert [e.value for e in cfg.allowlist.rules] == [
+        "Anti-debugging with ptrace", "e7bd1cfa-b446-4c88-8afb-403bcd79e3fa"]
     assert cfg.allowlist.detectors["sensitive_write"].skip_paths[0].reason
     assert cfg.audit.max_bytes == 50 * 1024 * 1024
 
