@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 import httpx
 
@@ -70,8 +71,9 @@ def test_agent_runs_sensor_events_through_the_pipeline_and_serves_metrics(tmp_pa
         t = threading.Thread(target=agent.run, kwargs={"duration": 30})
         t.start()
         sensor.done.wait(10)
-        while not agent.queue.empty():
-            sensor.done.wait(0.05)
+        deadline = time.monotonic() + 10
+        while built.pipeline.stats.events < 50 and time.monotonic() < deadline:
+            time.sleep(0.02)  # the engine thread is still working through the queue
         body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         agent.stop()
         t.join(10)
