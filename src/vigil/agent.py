@@ -65,10 +65,13 @@ class BuiltPipeline:
 
 
 def load_falco(paths: Sequence[str | Path], config: VigilConfig,
-               rule_matching: str = "first") -> tuple[FalcoEngine | None, RuleSet]:
-    """Load Falco rules and build their engine (None when there are no rules)."""
+               rule_matching: str = "first",
+               live: bool = False) -> tuple[FalcoEngine | None, RuleSet]:
+    """Load Falco rules and build their engine (None when there are no rules). `live`
+    lets the system resolver fill in the domain names conditions compare with."""
     rs = load_rules(paths, min_priority=config.rules.min_priority,
-                    disabled=config.rules.disabled)
+                    disabled=config.rules.disabled, names=config.rules.name_table(live))
+    rs.names.start()
     engine = FalcoEngine(rs, rule_matching=rule_matching, hostname=config.hostname) \
         if rs.rules else None
     return engine, rs
@@ -104,7 +107,8 @@ def build_pipeline(*, config_path: str | Path | None = None, config: VigilConfig
     built = BuiltPipeline(DetectionPipeline([]), cfg)
     consumers: list[Any] = []
     if falco_paths:
-        engine, rs = load_falco(falco_paths, cfg, rule_matching)
+        engine, rs = load_falco(falco_paths, cfg, rule_matching, live=alerts is True)
+        built.closers.append(rs.names.stop)
         problems.extend(str(e) for e in rs.errors)
         built.warnings.extend(str(w) for w in rs.warnings)
         if not rs.ok:

@@ -17,6 +17,7 @@ the raw tables are kept. Every key is documented in docs/config.md.
 from __future__ import annotations
 
 import importlib
+import ipaddress
 import re
 import socket
 import tomllib
@@ -105,6 +106,15 @@ class RulesConfig:
     sigma_fields: Any = None
     #: `[rules.sigma_logsources.<name>]`: custom logsources (sources, event_types)
     sigma_logsources: Any = None
+    #: `[rules.hosts]`: domain name -> addresses, for `fd.sip.name = <name>` checks
+    hosts: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: resolve the domain names of conditions with the system resolver (in the background)
+    resolve_names: bool = True
+
+    def name_table(self, live: bool) -> Any:
+        """The `NameTable` of these settings; system resolution only when `live`."""
+        from vigil.rules.names import NameTable
+        return NameTable(dict(self.hosts), resolve=live and self.resolve_names)
 
     def sigma_mapping(self) -> Any:
         """The Sigma field mapping with this configuration's overrides."""
@@ -318,7 +328,24 @@ def _read_rules(top: TableReader, base: Path | None) -> RulesConfig:
             if not isinstance(table, dict):
                 raise t.error(f"sigma_logsources.{name}", "expected a table")
             sigma_sources[name] = CustomLogsource.from_dict(name, table)
+    hosts_raw = t.raw("hosts", {})
+    if not isinstance(hosts_raw, dict):
+        raise t.error("hosts", "expected a table of name = [\"address\", ...]")
+    hosts = []
+    for host, addrs in hosts_raw.items():
+        key = f"rules.hosts.{host}"
+        if isinstance(addrs, str):
+            addrs = [addrs]
+        if not isinstance(addrs, list) or not all(isinstance(a, str) for a in addrs):
+            raise ConfigError(key, "expected a list of IP addresses")
+        for a in addrs:
+            try:
+                ipaddress.ip_address(a)
+            except ValueError:
+                raise ConfigError(key, f"{a!r} is not an IP address") from None
+        hosts.append((host, tuple(addrs)))
     out = RulesConfig(
+        hosts=tuple(hosts), resolve_names=t.get_bool("resolve_names", True),
         falco=_paths(t, "falco", (BUILTIN_RULES,), base, must_exist=True, special=(BUILTIN_RULES,)),
         sigma=_paths(t, "sigma", (), base, must_exist=True),
         min_priority=min_priority,

@@ -223,3 +223,15 @@ def test_the_real_detector_registry_validates_detector_tables(tmp_path: Path) ->
     assert cfg.detector("data_exfil").params.enabled is False
     built = {d.name for d in build_detectors(cfg.detector_tables(), own_pid=1, own_uid=0)}
     assert "data_exfil" not in built and "webshell" in built
+
+
+def test_rules_hosts_table_and_bad_addresses(tmp_path: Path) -> None:
+    from vigil.config_errors import ConfigError
+    cfg = load_config(write(tmp_path, '[rules]\nresolve_names = false\n'
+                                      '[rules.hosts]\n"api.internal" = ["10.0.0.7", "fd00::7"]\n'))
+    table = cfg.rules.name_table(live=True)
+    assert table.addresses("API.internal") == frozenset({"10.0.0.7", "fd00::7"})
+    assert table.resolve is False
+    with pytest.raises(ConfigError) as exc:
+        load_config(write(tmp_path, '[rules.hosts]\napiserver = ["not-an-ip"]\n'))
+    assert exc.value.key == "rules.hosts.apiserver" and exc.value.line == 2

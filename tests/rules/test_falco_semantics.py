@@ -192,3 +192,36 @@ def test_malformed_event_values_do_not_crash_the_engine():
     bad = Event(type="openat", fd=FdInfo(type="file", name=42))  # type: ignore[arg-type]
     assert eng.on_event(bad) == []
     assert eng.errors >= 1
+
+
+def test_domain_name_fields_compare_resolved_addresses():
+    from vigil.rules.names import NameTable
+    conn = Event(type="connect", res=0, fd=FdInfo(type="ipv4", lip="10.0.0.2", lport=5000,
+                                                    rip="10.96.0.1", rport=443, role="client"))
+    table = NameTable({"kubernetes.default.svc.cluster.local": ["10.96.0.1"]})
+
+    def check(cond: str, names=table) -> bool:
+        return compile_condition(parse_condition(cond), names=names).predicate(conn)
+    assert check('fd.sip.name = "kubernetes.default.svc.cluster.local"')
+    assert check("fd.sip.name in (example.org, kubernetes.default.svc.cluster.local)")
+    assert not check("fd.sip.name = example.org")
+    assert check("fd.sip.name != example.org")
+    assert not check('fd.cip.name = "kubernetes.default.svc.cluster.local"')
+    # without a table entry (nothing resolved yet) a name matches nothing
+    assert not check('fd.sip.name = "kubernetes.default.svc.cluster.local"', NameTable())
+
+
+def test_name_table_resolves_in_the_background():
+    import time
+
+    from vigil.rules.names import NameTable
+    table = NameTable(resolve=True)
+    compile_condition(parse_condition("fd.sip.name = localhost"), names=table)
+    table.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not table.addresses("localhost") and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        table.stop()
+    assert "127.0.0.1" in table.addresses("localhost")

@@ -27,6 +27,7 @@ from vigil.rules.ast import (
     Not, Or, Value,
 )
 from vigil.rules.evttypes import TypeSet, possible_types
+from vigil.rules.names import NAME_FIELDS, NameTable
 
 FT = FieldType
 
@@ -332,8 +333,9 @@ def _getopt_value(args: str | list[str] | None, optstring: str, opt: str | None)
 
 
 class _CodeGen:
-    def __init__(self, registry: FieldRegistry) -> None:
+    def __init__(self, registry: FieldRegistry, names: NameTable | None = None) -> None:
         self.registry = registry
+        self.names = names if names is not None else NameTable()
         self.env: dict[str, Any] = dict(EXPR_GLOBALS)
         self.n = 0
         self.warnings: list[str] = []
@@ -448,6 +450,12 @@ class _CodeGen:
         raise CompileError(f"unexpected node {n!r}")
 
     def compare(self, c: Compare) -> str:
+        f = c.field
+        if (isinstance(f, FieldRef) and f.name in NAME_FIELDS and not f.transformers
+                and f.arg is None and c.quantifier is None
+                and c.op in ("=", "==", "!=", "in", "intersects")
+                and isinstance(c.value, (Value, ListValue))):
+            return self.name_compare(c)
         lhs, ftype, elem = self.left_code(c.field)
         op = c.op
         is_list = ftype is FT.LIST
@@ -473,6 +481,22 @@ class _CodeGen:
             self.warn_regex(c.value.text)
         lit = convert(check_type, c.value.text, op)
         return self.scalar_compare(lhs, op, lit, check_type, is_list)
+
+    def name_compare(self, c: Compare) -> str:
+        """`fd.sip.name = host`: the event's address against the host's addresses."""
+        assert isinstance(c.field, FieldRef)
+        value = c.value
+        names = tuple(i.text for i in value.items) if isinstance(value, ListValue) \
+            else (value.text,)  # type: ignore[union-attr]
+        for n in names:
+            self.names.want(n)
+        ip, _t, _e = self.left_code(FieldRef(NAME_FIELDS[c.field.name]))
+        table = self.bind(self.names, "_nt")
+        v = self.tmp()
+        test = f"{table}.matches({v}, {names!r})"
+        if c.op == "!=":
+            test = f"not {test}"
+        return f"(({v} := {ip}) is not None and {test})"
 
     def scalar_compare(self, lhs: str, op: str, lit: Any, ftype: FieldType, is_list: bool) -> str:
         v = self.tmp()
@@ -591,9 +615,11 @@ class _CodeGen:
 
 
 def compile_condition(node: Node, registry: FieldRegistry = DEFAULT_FIELDS,
-                      name: str = "condition") -> CompiledCondition:
-    """Compile an expanded condition tree (no macro references left) into a predicate."""
-    gen = _CodeGen(registry)
+                      name: str = "condition",
+                      names: NameTable | None = None) -> CompiledCondition:
+    """Compile an expanded condition tree (no macro references left) into a predicate.
+    `names` resolves domain names compared with `fd.sip.name` and the like."""
+    gen = _CodeGen(registry, names)
     body = gen.node(node)
     src = f"def _cond(e):\n    return {body}\n"
     try:
@@ -654,7 +680,7 @@ def specialize(node: Node, evtype: str) -> Node:
 
 def compile_bucket(nodes: list[Node], registry: FieldRegistry = DEFAULT_FIELDS, *,
                    evtype: str | None = None, first_only: bool = True,
-                   name: str = "bucket") -> Callable[[Any], Any]:
+                   name: str = "bucket", names: NameTable | None = None) -> Callable[[Any], Any]:
     """One function testing several conditions in order on one event.
 
     With `first_only` it returns the index of the first condition that holds (or -1);
@@ -662,7 +688,7 @@ def compile_bucket(nodes: list[Node], registry: FieldRegistry = DEFAULT_FIELDS, 
     when given. One call per event instead of one per rule; an exception propagates
     (the caller falls back to rule-by-rule evaluation to isolate it).
     """
-    gen = _CodeGen(registry)
+    gen = _CodeGen(registry, names)
     gen.memo = {}
     gen.env["_U"] = _UNSET
     lines = ["def _bucket(e):", None]

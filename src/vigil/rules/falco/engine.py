@@ -80,7 +80,7 @@ class FalcoEngine:
             try:
                 fn = compile_bucket([r.condition for r in rules], self.registry,
                                     evtype=key[1], first_only=self.first_only,
-                                    name=f"{key[0]}:{key[1]}")
+                                    name=f"{key[0]}:{key[1]}", names=self.ruleset.names)
             except CompileError:
                 fn = None  # rule by rule then (each rule compiled on its own at load)
         entry = (fn, rules)

@@ -18,6 +18,7 @@ from vigil.rules.ast import (
     And, Compare, FieldRef, FieldValue, Ident, ListValue, Node, Not, Or, Value, walk,
 )
 from vigil.rules.compiler import CompileError, CompiledCondition, compile_condition
+from vigil.rules.names import NameTable
 from vigil.rules.falco.collector import ExceptionDef, RuleCollector, RuleDef
 from vigil.rules.falco.output import OutputError, OutputFormat
 from vigil.rules.falco.parser import (
@@ -90,6 +91,8 @@ class RuleSet:
     lists: dict[str, list[str]] = field(default_factory=dict)
     macros: dict[str, str] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    #: the domain names conditions compare with (`fd.sip.name = ...`); engines share it
+    names: NameTable = field(default_factory=NameTable)
 
     @property
     def ok(self) -> bool:
@@ -286,8 +289,10 @@ class RulesLoader:
                  min_priority: Priority = Priority.DEBUG,
                  sources: Iterable[str] = SUPPORTED_SOURCES,
                  append_output: list[AppendOutput] | None = None,
-                 disabled: Iterable[str] = ()) -> None:
+                 disabled: Iterable[str] = (),
+                 names: NameTable | None = None) -> None:
         self.registry = registry
+        self.names = names if names is not None else NameTable()
         self.min_priority = min_priority
         self.sources = frozenset(sources)
         self.append_output = append_output or []
@@ -317,7 +322,7 @@ class RulesLoader:
         """Expand and compile everything collected so far."""
         col = self.collector
         rs = RuleSet(errors=list(self._read_errors) + list(col.errors),
-                     warnings=list(col.warnings), files=list(self.files))
+                     warnings=list(col.warnings), files=list(self.files), names=self.names)
         exp = _Expander(col)
         for rule in sorted(col.rules.values(), key=lambda r: r.index):
             compiled = self._compile_rule(rule, exp, rs)
@@ -374,7 +379,7 @@ class RulesLoader:
             rs.errors.append(_problem(rule, str(exc), "load_err_compile_condition"))
             return None
         try:
-            compiled = compile_condition(node, self.registry, rule.name)
+            compiled = compile_condition(node, self.registry, rule.name, self.names)
         except CompileError as exc:
             if rule.skip_if_unknown_filter and "unknown field" in str(exc):
                 rs.warnings.append(_problem(rule, f"Rule skipped: {exc}",
@@ -419,13 +424,15 @@ def load_rules(paths: Iterable[str | Path] = (), *, texts: Iterable[tuple[str, s
                registry: FieldRegistry = DEFAULT_FIELDS,
                min_priority: Priority = Priority.DEBUG,
                append_output: list[AppendOutput] | None = None,
-               disabled: Iterable[str] = ()) -> RuleSet:
+               disabled: Iterable[str] = (),
+               names: NameTable | None = None) -> RuleSet:
     """Load rules files (directories expand to their sorted `*.yaml`) then texts, in order.
 
     `texts` are `(name, yaml_text)` pairs. The result carries every error and warning.
+    `names` maps the domain names of `fd.sip.name`-style checks to addresses.
     """
     loader = RulesLoader(registry, min_priority=min_priority, append_output=append_output,
-                         disabled=disabled)
+                         disabled=disabled, names=names)
     for p in expand_rule_paths(list(paths)):
         loader.add_file(p)
     for name, text in texts:
