@@ -11,6 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ebpf"))
 from ebpf_harness import live, requires_bpf  # noqa: E402,F401  (fixture)
+from detector_factories import run as feed  # noqa: E402
 
 from vigil.detectors.crypto_mining import CryptoMiningDetector  # noqa: E402
 from vigil.detectors.kernel_module import KernelModuleDetector  # noqa: E402
@@ -18,14 +19,6 @@ from vigil.detectors.privilege_escalation import PrivilegeEscalationDetector  # 
 from vigil.priority import Priority  # noqa: E402
 
 pytestmark = requires_bpf
-
-
-def feed(detector, events):
-    out = []
-    for e in events:
-        if e.type in detector.event_types:
-            out.extend(detector.on_event(e))
-    return out
 
 
 def test_live_uid_back_to_root_outside_an_elevation_tool(live):
