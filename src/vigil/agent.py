@@ -40,6 +40,21 @@ class BuiltPipeline:
     suppressor: Any | None = None
     audit: Any | None = None
     alerts: Any | None = None
+    falco_paths: list[Path] = field(default_factory=list)
+    sigma_paths: list[Path] = field(default_factory=list)
+    rule_matching: str = "first"
+    live: bool = False
+
+    def rule_files(self) -> list[Path]:
+        """The rule files and directories this pipeline was built from."""
+        return list(self.falco_paths) + list(self.sigma_paths)
+
+    def reloaded(self) -> tuple[Engines | None, list[str]]:
+        """New engines from the rule files as they are now (None with the errors)."""
+        engines = build_engines(self)
+        if engines.fatal:
+            return None, engines.problems
+        return engines, []
 
     def event_types(self) -> set[str] | None:
         """Every syscall event type a rule or detector needs (None: all of them)."""
@@ -77,6 +92,53 @@ def load_falco(paths: Sequence[str | Path], config: VigilConfig,
     return engine, rs
 
 
+@dataclass
+class Engines:
+    """The rule engines built from the rule files, or why they could not be."""
+
+    falco: FalcoEngine | None = None
+    sigma: Any | None = None
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    fatal: bool = False
+
+    def engines(self) -> list[Any]:
+        """The engines to run, Falco first."""
+        return [e for e in (self.falco, self.sigma) if e is not None]
+
+
+def build_engines(built: "BuiltPipeline") -> Engines:
+    """Load and compile the Falco and Sigma rules `built` names (also for hot reload)."""
+    cfg = built.config
+    out = Engines()
+    if built.falco_paths:
+        engine, rs = load_falco(built.falco_paths, cfg, built.rule_matching, live=built.live)
+        out.problems.extend(str(e) for e in rs.errors)
+        out.warnings.extend(str(w) for w in rs.warnings)
+        if not rs.ok:
+            rs.names.stop()
+            out.fatal = True
+            return out
+        out.falco = engine
+    if built.sigma_paths:
+        from vigil.rules.sigma import SigmaEngine, load_sigma_paths
+
+        try:
+            res = load_sigma_paths(built.sigma_paths, mapping=cfg.rules.sigma_mapping(),
+                                   router=cfg.rules.sigma_router())
+        except ConfigError as exc:
+            out.problems.append(str(exc))
+            out.fatal = True
+            return out
+        out.problems.extend(str(e) for e in res.errors)
+        out.warnings.extend(f"unsupported Sigma rule {u}" for u in res.unsupported)
+        disabled = set(cfg.rules.disabled)
+        rules = [r for r in res.rules if r.rule_id not in disabled and r.title not in disabled
+                 and r.priority.at_least(cfg.rules.min_priority)]
+        out.sigma = SigmaEngine(rules)
+    return out
+
+
 def build_pipeline(*, config_path: str | Path | None = None, config: VigilConfig | None = None,
                    rule_paths: Sequence[str] | None = None, suppress: bool = True,
                    rule_matching: str = "first", audit: bool = True,
@@ -105,36 +167,19 @@ def build_pipeline(*, config_path: str | Path | None = None, config: VigilConfig
         falco_paths = cfg.rules.falco_files()
         sigma_paths = cfg.rules.sigma_files()
     built = BuiltPipeline(DetectionPipeline([]), cfg)
-    consumers: list[Any] = []
-    if falco_paths:
-        engine, rs = load_falco(falco_paths, cfg, rule_matching, live=alerts is True)
-        built.closers.append(rs.names.stop)
-        problems.extend(str(e) for e in rs.errors)
-        built.warnings.extend(str(w) for w in rs.warnings)
-        if not rs.ok:
-            built.problems = problems
-            built.fatal = True
-            return built
-        built.falco = engine
-        if engine is not None:
-            consumers.append(engine)
-    if sigma_paths:
-        from vigil.rules.sigma import SigmaEngine, load_sigma_paths
-
-        try:
-            res = load_sigma_paths(sigma_paths, mapping=cfg.rules.sigma_mapping(),
-                                   router=cfg.rules.sigma_router())
-        except ConfigError as exc:
-            built.problems = problems + [str(exc)]
-            built.fatal = True
-            return built
-        problems.extend(str(e) for e in res.errors)
-        built.warnings.extend(f"unsupported Sigma rule {u}" for u in res.unsupported)
-        disabled = set(cfg.rules.disabled)
-        rules = [r for r in res.rules if r.rule_id not in disabled and r.title not in disabled
-                 and r.priority.at_least(cfg.rules.min_priority)]
-        built.sigma = SigmaEngine(rules)
-        consumers.append(built.sigma)
+    built.falco_paths, built.sigma_paths = list(falco_paths), list(sigma_paths)
+    built.rule_matching, built.live = rule_matching, alerts is True
+    engines = build_engines(built)
+    problems.extend(engines.problems)
+    built.warnings.extend(engines.warnings)
+    if engines.fatal:
+        built.problems = problems
+        built.fatal = True
+        return built
+    built.falco, built.sigma = engines.falco, engines.sigma
+    # the current Falco engine's name resolver (hot reload may have replaced it)
+    built.closers.append(lambda: built.falco.ruleset.names.stop() if built.falco else None)
+    consumers: list[Any] = engines.engines()
     use_detectors = detectors if detectors is not None else (config is not None
                                                             or config_path is not None)
     if use_detectors:

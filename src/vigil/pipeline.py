@@ -109,6 +109,11 @@ class DetectionPipeline:
                 self.alert(det)
         return out
 
+    def replace_engines(self, engines: Sequence[EventConsumer]) -> None:
+        """Run these engines from the next event on (hot reload; on the engine thread)."""
+        self.engines = list(engines)
+        self._by_type = {}
+
     def _handlers(self, evtype: str) -> tuple[Callable[[Event], list[Detection]], ...]:
         out = [e.on_event for e in self.engines]
         out += [d.on_event for d in self.detectors if evtype in d.event_types]

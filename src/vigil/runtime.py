@@ -50,6 +50,8 @@ class Agent:
         self.stats_interval = stats_interval
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        #: engines built by the rules reloader, swapped in by the engine thread
+        self._pending: Any | None = None
 
     # -- sensors ---------------------------------------------------------------------------
 
@@ -106,6 +108,8 @@ class Agent:
             if now >= next_stats:
                 next_stats = now + self.stats_interval
                 self._emit_stats()
+            if self._pending is not None:
+                self._swap_engines()
             try:
                 batch = self.queue.get(timeout=0.2)
             except queue.Empty:
@@ -113,6 +117,26 @@ class Agent:
             for ev in batch:
                 process(ev)
         self._drain(process)
+
+    def offer_engines(self, engines: Any) -> None:
+        """Hand over reloaded rule engines (any thread); `run` swaps them in between
+        batches, so evaluation never takes a lock."""
+        self._pending = engines
+
+    def _swap_engines(self) -> None:
+        engines, self._pending = self._pending, None
+        old = self.built.falco
+        self.built.falco, self.built.sigma = engines.falco, engines.sigma
+        self.built.pipeline.replace_engines(engines.engines())
+        if old is not None and old is not engines.falco:
+            old.ruleset.names.stop()
+        new_types = self.built.event_types()
+        for s in self.sensors:
+            have = getattr(s, "event_types", None)
+            if have is not None and new_types is not None and not new_types <= set(have):
+                log.warning("reloaded rules need event types the %s sensor does not capture "
+                            "(%s): restart vigil to capture them", s.name,
+                            ", ".join(sorted(new_types - set(have))[:8]))
 
     def _drain(self, process: Callable[[Event], Any]) -> None:
         while True:

@@ -101,3 +101,93 @@ def test_full_queue_drops_and_counts_instead_of_blocking(tmp_path):
     assert not reader.is_alive()
     assert agent.counters.dropped_batches == 8 and agent.counters.dropped_events == 80
     assert "queue_drops=80" in agent.stats_line()
+
+
+class QueueSensor:
+    """A real `Sensor` fed by the test through a queue (events arrive when pushed)."""
+
+    name = "queue"
+
+    def __init__(self) -> None:
+        import queue as q
+        self.q: "q.Queue[Event]" = q.Queue()
+
+    def start(self) -> None:
+        pass
+
+    def read(self, timeout: float) -> list[Event]:
+        import queue as q
+        try:
+            return [self.q.get(timeout=timeout)]
+        except q.Empty:
+            return []
+
+    def stop(self) -> None:
+        pass
+
+    def stats(self) -> dict[str, int]:
+        return {"events": 0}
+
+
+RULE = """
+- rule: {name}
+  desc: test rule
+  condition: evt.type = openat and fd.name = {path}
+  output: "{name} %fd.name"
+  priority: WARNING
+"""
+
+
+def _open(path: str, i: int) -> Event:
+    return Event(type="openat", ts=i, res=3, args={"flags": 0},
+                 proc=Process(pid=4000 + i, name="cat"), fd=FdInfo(num=3, type="file", name=path))
+
+
+def test_rules_hot_reload_swaps_rules_and_keeps_them_on_a_broken_file(tmp_path):
+    from vigil.rules.reload import RulesReloader
+
+    rules = tmp_path / "local.yaml"
+    rules.write_text(RULE.format(name="first rule", path="/srv/a"))
+    cfg = parse_config(f'state_dir = "{tmp_path}"\n[rules]\nfalco = ["{rules}"]\n'
+                       "[sensors]\nebpf = false\n")
+    built = build_pipeline(config=cfg, detectors=False, alerts=False, audit=False)
+    seen: list[str] = []
+    built.pipeline.on_detection = lambda d: seen.append(d.name)
+    sensor = QueueSensor()
+    agent = Agent(built, [sensor], stats_interval=3600)
+    reloader = RulesReloader(built.rule_files, built.reloaded, agent.offer_engines, interval=0.05)
+    t = threading.Thread(target=agent.run, kwargs={"duration": 60})
+    t.start()
+
+    def wait(cond, what):
+        deadline = time.monotonic() + 10
+        while not cond() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert cond(), what
+
+    try:
+        reloader.start()
+        sensor.q.put(_open("/srv/a", 1))
+        wait(lambda: seen == ["first rule"], "the initial rule runs")
+        rules.write_text(RULE.format(name="second rule", path="/srv/b"))
+        wait(lambda: reloader.reloads == 1, "the edited file is reloaded")
+        for i in range(2, 50):  # until the engine thread has swapped the new rules in
+            sensor.q.put(_open("/srv/b", i))
+            time.sleep(0.02)
+            if "second rule" in seen:
+                break
+        assert "second rule" in seen
+        rules.write_text("- rule: broken\n  condition: evt.type = openat and nosuchmacro\n")
+        wait(lambda: reloader.last_error is not None, "the broken file is reported")
+        assert "local.yaml:1: rule 'broken': Item has no mapping for key 'output'" \
+            in reloader.last_error
+        assert str(rules) in reloader.last_error
+        n = len(seen)
+        sensor.q.put(_open("/srv/b", 99))
+        wait(lambda: len(seen) == n + 1, "the previous good rules keep running")
+        assert seen[-1] == "second rule" and reloader.reloads == 1
+    finally:
+        reloader.stop()
+        agent.stop()
+        t.join(10)
+        agent.shutdown()

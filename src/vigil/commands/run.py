@@ -72,6 +72,8 @@ def run(config: Optional[Path] = typer.Option(
     agent = Agent(built, sensors, stats_interval=stats_interval,
                   on_stats=lambda line: typer.echo(line, err=True))
     agent.install_signal_handlers()
+    from vigil.rules.reload import RulesReloader
+    rules_reloader = RulesReloader(built.rule_files, built.reloaded, agent.offer_engines).start()
     metrics = None
     if cfg.metrics.enabled:
         from vigil.metrics import serve_metrics
@@ -86,6 +88,7 @@ def run(config: Optional[Path] = typer.Option(
     finally:
         if reloader is not None:
             reloader.stop()
+        rules_reloader.stop()
         if metrics is not None:
             metrics.shutdown()
         typer.echo("vigil: stopping; final " + agent.shutdown(), err=True)

@@ -1,0 +1,96 @@
+"""Hot reload of rule files, as Falco does when a watched rules file changes.
+
+A watcher thread looks at the rule files every couple of seconds (size, mtime, inode of
+each file and of each directory's listing). On a change it loads and compiles everything
+again on its own thread; only a rule set without errors replaces the running one — the
+agent swaps it in between two event batches, so the engine thread never takes a lock. A
+set with errors is reported once (file, line, item) and the previous rules keep running.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+log = logging.getLogger(__name__)
+
+Fingerprint = tuple[tuple[str, int, int, int], ...]
+
+
+def fingerprint(paths: Sequence[Path]) -> Fingerprint:
+    """What changes when a rule file (or a directory's set of files) changes."""
+    out = []
+    for p in paths:
+        try:
+            entries = sorted(p.iterdir()) if p.is_dir() else [p]
+        except OSError:
+            entries = [p]
+        for e in entries:
+            try:
+                st = os.stat(e)
+                out.append((str(e), st.st_size, st.st_mtime_ns, st.st_ino))
+            except OSError:
+                out.append((str(e), -1, -1, -1))
+    return tuple(out)
+
+
+class RulesReloader:
+    """Polls rule paths; builds new engines with `build()` and hands them to `ready()`.
+
+    `build()` returns `(engines, problems)`: the engines to run, or None with the errors.
+    """
+
+    def __init__(self, paths: Callable[[], Sequence[Path]],
+                 build: Callable[[], tuple[Any | None, list[str]]],
+                 ready: Callable[[Any], None], interval: float = 2.0) -> None:
+        self._paths = paths
+        self._build = build
+        self._ready = ready
+        self.interval = interval
+        self._seen = fingerprint(self._paths())
+        self._failed: Fingerprint | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.reloads = 0
+        self.last_error: str | None = None
+
+    def check(self) -> bool:
+        """Look once; True when new engines were handed over."""
+        now = fingerprint(self._paths())
+        if now == self._seen or now == self._failed:
+            return False
+        engines, problems = self._build()
+        if engines is None:
+            self._failed = now
+            self.last_error = "; ".join(problems[:5])
+            log.error("rules reload failed, the previous rules keep running: %s%s",
+                      self.last_error, f" (+{len(problems) - 5} more)" if len(problems) > 5
+                      else "")
+            return False
+        self._seen, self._failed, self.last_error = now, None, None
+        self.reloads += 1
+        self._ready(engines)
+        log.info("rules reloaded")
+        return True
+
+    def start(self) -> "RulesReloader":
+        """Poll on a daemon thread until `stop()`."""
+        def loop() -> None:
+            while not self._stop.wait(self.interval):
+                try:
+                    self.check()
+                except Exception:  # a reload bug must not take the agent down
+                    log.exception("rules reload crashed; the previous rules keep running")
+
+        self._thread = threading.Thread(target=loop, name="vigil-rules-reload", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop polling."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
