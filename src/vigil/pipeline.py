@@ -95,13 +95,18 @@ class DetectionPipeline:
             out.append(det)
             self._account(det)
         if self.audit is not None:
+            incident = False
             for det in out:
                 if det.suppressed is None:
                     self.audit.record_incident(det)
+                    incident = True
                 else:
                     self.audit.record_suppressed(det)
-            # the trail is on disk before any alert about these detections leaves
-            self.audit.flush()
+            # the trail is on disk (fsync) before any alert about these detections leaves;
+            # suppressed-only batches are written now and synced with the next incident
+            # or at close, so a noisy suppressed rule does not fsync per event
+            if incident and self.alert is not None:
+                self.audit.flush()
         for det in out:
             if self.on_detection is not None:
                 self.on_detection(det)
