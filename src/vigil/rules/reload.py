@@ -1,7 +1,8 @@
 """Hot reload of rule files, as Falco does when a watched rules file changes.
 
-A watcher thread looks at the rule files every couple of seconds (size, mtime, inode of
-each file and of each directory's listing). On a change it loads and compiles everything
+A watcher thread looks at the rule files every second (size, mtime, inode of each file
+and of each directory's listing). Once a change has settled (the same at two looks in a
+row, so a file caught mid-save is not loaded), it loads and compiles everything
 again on its own thread; only a rule set without errors replaces the running one — the
 agent swaps it in between two event batches, so the engine thread never takes a lock. A
 set with errors is reported once (file, line, item) and the previous rules keep running.
@@ -45,13 +46,14 @@ class RulesReloader:
 
     def __init__(self, paths: Callable[[], Sequence[Path]],
                  build: Callable[[], tuple[Any | None, list[str]]],
-                 ready: Callable[[Any], None], interval: float = 2.0) -> None:
+                 ready: Callable[[Any], None], interval: float = 1.0) -> None:
         self._paths = paths
         self._build = build
         self._ready = ready
         self.interval = interval
         self._seen = fingerprint(self._paths())
         self._failed: Fingerprint | None = None
+        self._settling: Fingerprint | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.reloads = 0
@@ -61,7 +63,14 @@ class RulesReloader:
         """Look once; True when new engines were handed over."""
         now = fingerprint(self._paths())
         if now == self._seen or now == self._failed:
+            self._settling = None
             return False
+        if now != self._settling:
+            # a file caught mid-save (truncated, half written) must not become the rules:
+            # reload only once the files look the same at two checks in a row
+            self._settling = now
+            return False
+        self._settling = None
         engines, problems = self._build()
         if engines is None:
             self._failed = now
