@@ -63,3 +63,15 @@ def test_bad_mapping_names_the_key_line_and_column(tmp_path):
         _config(tmp_path, target="auth.nosuchfield")
     assert exc.value.key == "rules.sigma_fields.privilege_change.Command"
     assert exc.value.line == 8
+
+
+def test_sigma_engine_reports_the_event_types_the_kernel_must_deliver(tmp_path):
+    rule = tmp_path / "exec.yml"
+    rule.write_text(RULE.replace("category: privilege_change", "category: process_creation")
+                    .replace("TargetUser: root", "Image|endswith: /passwd")
+                    .replace("Command|contains: passwd", "CommandLine|contains: root"))
+    cfg = parse_config(f'state_dir = "{tmp_path}"\n[rules]\nfalco = []\nsigma = ["{rule}"]\n')
+    built = build_pipeline(config=cfg, audit=False, alerts=False, detectors=False)
+    assert not built.fatal, built.problems
+    assert built.sigma.event_types == {"execve", "execveat"}
+    assert built.event_types() == {"execve", "execveat"}

@@ -64,6 +64,19 @@ class SigmaEngine:
         self.errors = 0
         self.last_error: str | None = None
 
+    @property
+    def event_types(self) -> set[str] | None:
+        """Syscall event types the rules can match (None: some rule takes any type): what
+        the kernel sensor must deliver for them."""
+        out: set[str] = set()
+        for r in self.rules:
+            if SYSCALL not in r.route.sources:
+                continue
+            if r.event_types is None:
+                return None
+            out |= r.event_types
+        return out
+
     def on_event(self, event: Event) -> list[Detection]:
         """The detections of every rule that matches `event` (in rule load order)."""
         out: list[Detection] = []
