@@ -128,3 +128,44 @@ def test_live_run_with_vigil_default_rules(state: Path):
     rules = {d["rule"] for d in _json_lines(agent_out) if MARK in d["output"]}
     assert "Credential file read by unexpected program" in rules
     assert "Fileless execution from memory" in rules
+
+
+def test_live_run_with_a_full_config_sigma_audit_and_alerts(state: Path):
+    """`vigil run -c vigil.toml`: Vigil's rules, SigmaHQ's Linux rules, detectors, the audit
+    trail and a file alert sink, all live."""
+    sigma = STABLE.parents[1] / "sigma" / "linux"
+    sink = state / "alerts.jsonl"
+    config = state / "vigil.toml"
+    config.write_text(f"""
+state_dir = "{state / 'st'}"
+[rules]
+falco = ["builtin"]
+sigma = ["{sigma}"]
+[sensors.authlog]
+enabled = false
+[alerts]
+[alerts.sinks.file]
+type = "file"
+path = "{sink}"
+[[alerts.routes]]
+sink = "file"
+min_priority = "notice"
+""")
+    agent, agent_out = _start(["run", "--json", "-c", str(config), "--stats-interval", "3600"],
+                              "vigil: watching", state, "run")
+    try:
+        code = f"import os; os.system('/bin/sh -c \\'true {MARK}\\'')"
+        subprocess.run([sys.executable, "-c", code], check=True)
+        time.sleep(2.0)
+    finally:
+        _stop(agent)
+    err = (state / "run.err").read_text()
+    assert "210 Sigma rules" in err, err
+    ids = {d.get("vigil", {}).get("rule_id") for d in _json_lines(agent_out)
+           if MARK in d["output"] or "os.system" in d["output"]}
+    assert "2d2f44ff-4611-4778-a8fc-323a0e9850cc" in ids, agent_out.read_text()[-2000:]
+    trail = state / "st" / "audit"
+    r = subprocess.run([sys.executable, "-m", "vigil", "audit", "verify", str(trail)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "2d2f44ff-4611-4778-a8fc-323a0e9850cc" in sink.read_text()
