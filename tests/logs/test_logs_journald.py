@@ -116,3 +116,34 @@ _VALUES = st.one_of(st.none(), st.integers(), st.text(max_size=80),
 def test_any_journal_entry_parses_or_is_none(entry: dict) -> None:
     ev = parse_journal_entry(entry)
     assert ev is None or ev.source == "auth"
+
+
+def test_journalctl_that_exits_is_restarted_from_the_cursor(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stand-in prints its entries and exits at once (as a crashed journalctl would):
+    the sensor starts it again, after the saved cursor."""
+    import vigil.sensors.journald as jd
+
+    second = dict(ENTRY, __CURSOR="s=abc;i=2",
+                  MESSAGE="Accepted publickey for deploy from 198.51.100.7 port 1 ssh2")
+    bindir = _fake_journalctl(tmp_path, [json.dumps(ENTRY), json.dumps(second)])
+    script = bindir / "journalctl"
+    script.write_text(script.read_text().replace("exec sleep 30\n", "exit 1\n")
+                      .replace(f"> {tmp_path}/args", f">> {tmp_path}/args"))
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(jd, "RESTART_MIN_SECS", 0.05)
+    journal = tmp_path / "journal"
+    journal.mkdir()
+    (journal / "system.journal").write_bytes(b"")
+    s = JournaldSensor(state_file=tmp_path / "cursor", journal_dirs=[str(journal)])
+    s.start()
+    try:
+        deadline = time.monotonic() + 10
+        while s.stats()["restarts"] < 2 and time.monotonic() < deadline:
+            s.read(0.05)
+    finally:
+        s.stop()
+    assert s.stats()["restarts"] >= 2 and s.stats()["exited"] >= 2
+    runs = (tmp_path / "args").read_text().splitlines()
+    assert "-n" in runs[0].split()                      # first start: at the end
+    assert "--after-cursor s=abc;i=2" in runs[1]        # a restart: after the cursor

@@ -18,6 +18,7 @@ import queue
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -63,6 +64,11 @@ def _int(value: Any) -> int | None:
         return None
 
 
+#: delay before starting journalctl again after it exited, doubling up to the maximum
+RESTART_MIN_SECS = 1.0
+RESTART_MAX_SECS = 60.0
+
+
 class JournaldSensor:
     """Follow the journal through a `journalctl -o json -f` subprocess.
 
@@ -85,7 +91,12 @@ class JournaldSensor:
         self._reader: threading.Thread | None = None
         self._cursor: str | None = None
         self._saved_cursor: str | None = None
-        self._counts = {"events": 0, "entries": 0, "unparsed": 0, "bad_json": 0, "exited": 0}
+        self._counts = {"events": 0, "entries": 0, "unparsed": 0, "bad_json": 0, "exited": 0,
+                        "restarts": 0}
+        #: when to start journalctl again after it exited (monotonic), and the next delay
+        self._restart_at: float | None = None
+        self._backoff = RESTART_MIN_SECS
+        self._stopping = False
 
     def command(self) -> list[str]:
         """The journalctl command line this sensor runs."""
@@ -105,16 +116,41 @@ class JournaldSensor:
                 f"journald: no journal files under {', '.join(self._journal_dirs)} "
                 "(systemd-journald is not running here)")
         try:
-            self._proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE,
-                                          stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+            self._spawn()
         except OSError as exc:
             raise SensorUnavailable(f"journald: cannot run {self._journalctl}: {exc}") from None
-        self._reader = threading.Thread(target=self._pump, name="journald-reader", daemon=True)
+
+    def _spawn(self) -> None:
+        self._proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE,
+                                      stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        self._reader = threading.Thread(target=self._pump, args=(self._proc,),
+                                        name="journald-reader", daemon=True)
         self._reader.start()
+
+    def _maybe_restart(self) -> None:
+        """journalctl exited: start it again after a growing delay, from the saved cursor,
+        so the journal lines written meanwhile are read, not lost."""
+        if self._restart_at is None or self._stopping or time.monotonic() < self._restart_at:
+            return
+        self._restart_at = None
+        if self._proc is not None and self._proc.stdout is not None:
+            self._proc.stdout.close()
+        try:
+            self._spawn()
+            self._counts["restarts"] += 1
+            log.info("journald: journalctl restarted after the cursor")
+        except OSError as exc:
+            log.warning("journald: cannot restart %s: %s", self._journalctl, exc)
+            self._schedule_restart()
+
+    def _schedule_restart(self) -> None:
+        self._restart_at = time.monotonic() + self._backoff
+        self._backoff = min(self._backoff * 2, RESTART_MAX_SECS)
 
     def read(self, timeout: float = 0.0) -> list[Event]:
         """Entries that arrived since the last call (waits up to `timeout` for the first)."""
         events: list[Event] = []
+        self._maybe_restart()
         try:
             line = self._queue.get(timeout=timeout) if timeout > 0 else self._queue.get_nowait()
         except queue.Empty:
@@ -122,9 +158,12 @@ class JournaldSensor:
         while True:
             if line is None:
                 self._counts["exited"] += 1
-                log.warning("journald: journalctl exited (code %s)",
-                            self._proc.poll() if self._proc else None)
+                log.warning("journald: journalctl exited (code %s); restarting in %.0f s",
+                            self._proc.poll() if self._proc else None, self._backoff)
+                self._save_cursor()
+                self._schedule_restart()
             else:
+                self._backoff = RESTART_MIN_SECS
                 ev = self._handle(line)
                 if ev is not None:
                     events.append(ev)
@@ -137,6 +176,7 @@ class JournaldSensor:
 
     def stop(self) -> None:
         """Stop journalctl and save the cursor; safe to call twice."""
+        self._stopping = True
         if self._proc is not None:
             self._proc.terminate()
             try:
@@ -153,14 +193,13 @@ class JournaldSensor:
         self._save_cursor()
 
     def stats(self) -> dict[str, int]:
-        """Counters: events, entries, unparsed, bad_json, exited."""
+        """Counters: events, entries, unparsed, bad_json, exited, restarts."""
         return dict(self._counts)
 
     # -- internals ---------------------------------------------------------------------
 
-    def _pump(self) -> None:
-        proc = self._proc
-        assert proc is not None and proc.stdout is not None
+    def _pump(self, proc: "subprocess.Popen[bytes]") -> None:
+        assert proc.stdout is not None
         try:
             for line in proc.stdout:
                 self._queue.put(line)
