@@ -68,3 +68,18 @@ def test_live_connection_to_a_mining_pool_port(live):
     dets = [d for d in feed(CryptoMiningDetector(), events)
             if d.evidence[0].proc.pid == live.pid]
     assert len(dets) == 1 and dets[0].entity.ip == "198.51.100.33"
+
+
+def test_live_log_emptied_with_truncate(live, tmp_path):
+    """`truncate -s 0` (open, then ftruncate on the fd): the sensor names the file from the
+    process' fd table, and the detector reports the cleared log."""
+    from vigil.detectors.service_tamper import ServiceTamperDetector, ServiceTamperParams
+
+    log = tmp_path / "secure"
+    log.write_text("Nov 26 sudo: alice : COMMAND=/bin/sh\n")
+    events = live.run(["truncate", "-s", "0", str(log)],
+                      until=lambda e: e.type == "ftruncate" and e.proc.pid == live.pid)
+    cut = next(e for e in events if e.type == "ftruncate" and e.proc.pid == live.pid)
+    assert cut.fd is not None and cut.fd.name == str(log) and cut.args["length"] == 0
+    det = ServiceTamperDetector(ServiceTamperParams(extra_log_paths=(str(log),)))
+    assert "service_tamper.log_clear" in [d.rule_id for d in feed(det, [cut])]

@@ -102,6 +102,8 @@ SYSCALLS: tuple[SyscallDef, ...] = (
     _d(165, "mount", "dev:s dir:p type:s flags:u"),
     _d(166, "umount2", "name:p flags:u"),
     _d(319, "memfd_create", "name:s flags:u", returns_fd=True),
+    _d(76, "truncate", "path:p length:l"),
+    _d(77, "ftruncate", "fd:i length:l"),
     # processes
     _d(59, "execve", "filename:p", kind=KIND_EXEC),
     _d(322, "execveat", "dirfd:d pathname:p - - flags:u", kind=KIND_EXEC),
@@ -111,6 +113,8 @@ SYSCALLS: tuple[SyscallDef, ...] = (
     _d(114, "setregid", "rgid:u egid:u"),
     _d(117, "setresuid", "ruid:u euid:u suid:u"),
     _d(119, "setresgid", "rgid:u egid:u sgid:u"),
+    _d(122, "setfsuid", "uid:u"),
+    _d(123, "setfsgid", "gid:u"),
     _d(101, "ptrace", "request:l pid:i addr:l data:l"),
     _d(62, "kill", "pid:i sig:u"),
     _d(200, "tkill", "tid:i sig:u"),
