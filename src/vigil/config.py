@@ -38,6 +38,8 @@ DEFAULT_CONFIG_PATH = Path("/etc/vigil/vigil.toml")
 BUILTIN_RULES = "builtin"
 BUILTIN_RULES_FILE = Path(__file__).parent / "defaults" / "vigil_rules.yaml"
 DEFAULT_AUTH_LOGS = ("/var/log/auth.log", "/var/log/secure")
+DEFAULT_IGNORED_READS = ("/usr/lib/", "/lib/", "/usr/lib64/", "/lib64/",
+                         "/usr/share/locale/", "/usr/share/zoneinfo/")
 DEFAULT_AUDIT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_METRICS_LISTEN = "127.0.0.1:9101"
 
@@ -70,6 +72,9 @@ class SensorsConfig:
     """`[sensors]`."""
 
     ebpf: bool = True
+    #: read-only opens under these prefixes are dropped in the kernel (shared libraries
+    #: and data the dynamic loader reads for every program start); `[]` keeps them all
+    ignore_read_prefixes: tuple[str, ...] = DEFAULT_IGNORED_READS
     authlog: AuthLogConfig = field(default_factory=AuthLogConfig)
     journald: JournaldConfig = field(default_factory=JournaldConfig)
 
@@ -299,7 +304,12 @@ def _read_sensors(top: TableReader) -> SensorsConfig:
     j = t.table("journald")
     journald = JournaldConfig(enabled=j.get_bool("enabled", False))
     j.finish()
-    out = SensorsConfig(ebpf=t.get_bool("ebpf", True), authlog=authlog, journald=journald)
+    ignored = t.get_str_list("ignore_read_prefixes", DEFAULT_IGNORED_READS)
+    if len(ignored) > 8 or any(not p.startswith("/") or len(p.encode()) > 64 for p in ignored):
+        raise t.error("ignore_read_prefixes", "at most 8 absolute path prefixes of at most "
+                                              "64 bytes each")
+    out = SensorsConfig(ebpf=t.get_bool("ebpf", True), ignore_read_prefixes=ignored,
+                        authlog=authlog, journald=journald)
     t.finish()
     return out
 

@@ -208,7 +208,8 @@ def default_sensors(built: BuiltPipeline) -> list[Sensor]:
         from vigil.sensors.ebpf.sensor import EbpfSensor
 
         out.append(EbpfSensor(event_types=built.event_types(), exclude_pids={os.getpid()},
-                              hostname=cfg.hostname))
+                              hostname=cfg.hostname,
+                              ignore_read_prefixes=cfg.sensors.ignore_read_prefixes))
     if cfg.sensors.authlog.enabled:
         from vigil.sensors.authlog import AuthLogSensor
 

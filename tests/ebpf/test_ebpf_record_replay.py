@@ -76,12 +76,14 @@ def test_vigil_record_command_writes_a_replayable_capture(tmp_path):
     app.command("noop")(lambda: None)  # two commands, so `record` is a sub-command
 
     def act() -> None:
-        time.sleep(0.4)
-        subprocess.run(["cat", "/etc/shadow"], stdout=subprocess.DEVNULL, check=True)
+        # repeated, so a slow program load (a busy machine) still sees one of them
+        for _ in range(6):
+            time.sleep(0.4)
+            subprocess.run(["cat", "/etc/shadow"], stdout=subprocess.DEVNULL, check=True)
 
     t = threading.Thread(target=act)
     t.start()
-    res = CliRunner().invoke(app, ["record", "-o", str(out), "--duration", "1.5",
+    res = CliRunner().invoke(app, ["record", "-o", str(out), "--duration", "3",
                                    "--types", "openat,execve"])
     t.join()
     assert res.exit_code == 0, res.output

@@ -32,6 +32,9 @@ PROGRAMS = ("vigil_sys_exit", "vigil_fork", "vigil_exit")
 _SETTINGS = struct.Struct("<IIBB6x")
 _U32 = struct.Struct("<I")
 _CNT_DROPS, _CNT_EVENTS, _CNT_DROPS_NOT_FULL, _CNT_SPILLED, _CNT_PARKED = 0, 1, 2, 3, 4
+_CNT_IGNORED = 5
+#: sizes of the kernel's `ignore_prefixes` map (vigil.bpf.c: PREFIXES, PREFIX_MAX)
+_PREFIXES, _PREFIX_MAX = 8, 64
 
 
 def supported_types() -> frozenset[str]:
@@ -54,10 +57,16 @@ class EbpfSensor:
                  object_path: str | Path | None = None,
                  ring_size: int = 16 << 20, wake_bytes: int = 64 << 10,
                  max_batch: int = 16384, table: ProcessTable | None = None,
-                 hostname: str | None = None) -> None:
+                 hostname: str | None = None,
+                 ignore_read_prefixes: tuple[str, ...] = ()) -> None:
         wanted = sc.ALL_TYPES if event_types is None else frozenset(event_types) & sc.ALL_TYPES
         self.event_types: frozenset[str] = wanted
         self._exclude = set(exclude_pids or ())
+        if len(ignore_read_prefixes) > _PREFIXES or any(
+                not p or len(p.encode()) > _PREFIX_MAX for p in ignore_read_prefixes):
+            raise ValueError(f"ignore_read_prefixes: at most {_PREFIXES} non-empty prefixes of "
+                             f"at most {_PREFIX_MAX} bytes")
+        self._ignore = tuple(ignore_read_prefixes)
         self._object_path = Path(object_path) if object_path else DEFAULT_OBJECT
         if ring_size & (ring_size - 1) or ring_size < 4096:
             raise ValueError(f"ring_size must be a power of two >= 4096, got {ring_size}")
@@ -113,6 +122,10 @@ class EbpfSensor:
             obj.update("syscall_specs", _U32.pack(sdef.nr), sdef.spec_bytes(True))
         for pid in self._exclude:
             obj.update("excluded_tgids", _U32.pack(pid), b"\x01")
+        for i, prefix in enumerate(self._ignore):
+            raw = prefix.encode()
+            obj.update("ignore_prefixes", _U32.pack(i),
+                       _U32.pack(len(raw)) + raw.ljust(_PREFIX_MAX, b"\0"))
         # fork and exit records are always needed by the process table
         obj.update("vigil_settings", _U32.pack(0),
                    _SETTINGS.pack(os.getpid(), self._wake_bytes, 1, 1))
@@ -182,17 +195,20 @@ class EbpfSensor:
         if self._obj is None:
             return self._last_counters
         vals = []
-        for idx in (_CNT_DROPS, _CNT_EVENTS, _CNT_DROPS_NOT_FULL, _CNT_SPILLED, _CNT_PARKED):
+        for idx in (_CNT_DROPS, _CNT_EVENTS, _CNT_DROPS_NOT_FULL, _CNT_SPILLED, _CNT_PARKED,
+                    _CNT_IGNORED):
             raw = self._obj.lookup("counters", _U32.pack(idx), 8 * self._ncpus)
             vals.append(sum(struct.unpack(f"<{self._ncpus}Q", raw)) if raw else 0)
         self._last_counters = (vals[0], vals[1], vals[2])
         self._spilled = vals[3]
         self._parked = vals[4]
+        self._ignored = vals[5]
         return self._last_counters
 
     _last_counters: tuple[int, int, int] = (0, 0, 0)
     _spilled = 0
     _parked = 0
+    _ignored = 0
     _spill: RingReader | None = None
 
     def _report_drops(self) -> None:
@@ -210,6 +226,7 @@ class EbpfSensor:
         pending = self._ring.pending() if self._ring is not None else 0
         return {"kernel_events": written, "drops": drops, "drops_contended": with_room,
                 "spilled": self._spilled, "parked": self._parked,
+                "ignored_reads": self._ignored,
                 "ring_pending_bytes": pending, "read": self._read,
                 "events": self._delivered, "decode_errors": self._decoder.errors,
                 "processes": len(self.table)}

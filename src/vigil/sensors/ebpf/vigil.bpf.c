@@ -53,7 +53,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define CNT_DROPS_NOT_FULL 2    /* reserve failed while the ring had room (lock contention) */
 #define CNT_SPILLED 3           /* written to the spill ring because the main ring refused */
 #define CNT_PARKED 4            /* held on this CPU until the rings accept again */
-#define CNT_MAX 5
+#define CNT_IGNORED 5           /* read-only opens under an ignored prefix, not sent */
+#define CNT_MAX 6
 
 #ifndef barrier_var
 #define barrier_var(var) asm volatile("" : "+r"(var))
@@ -99,6 +100,23 @@ struct sock_tuple {
 	__u8 laddr[16];
 	__u8 raddr[16];
 };
+
+#define PREFIX_MAX 64
+#define PREFIXES 8
+
+/* Read-only opens of paths under these prefixes never reach user space (libraries the
+ * dynamic loader maps for every exec: no rule needs them, and they are most opens). */
+struct ignore_prefix {
+	__u32 len;
+	char s[PREFIX_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PREFIXES);
+	__type(key, __u32);
+	__type(value, struct ignore_prefix);
+} ignore_prefixes SEC(".maps");
 
 struct vigil_settings {
 	__u32 self_tgid;
@@ -288,6 +306,33 @@ static __always_inline void submit(struct vigil_settings *s, void *buf, __u32 si
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size + 8 <
 	    bpf_ringbuf_query(&events, BPF_RB_RING_SIZE))
 		count(CNT_DROPS_NOT_FULL);
+}
+
+/* A read-only open (no O_CREAT/O_TRUNC, not O_WRONLY/O_RDWR) of a path under an ignored
+ * prefix; the path was copied at buf+off. */
+static __always_inline bool ignored_read(__u8 *buf, __u32 off, __u64 flags)
+{
+	if (flags & (03 | 0100 | 01000))
+		return false;
+	for (__u32 i = 0; i < PREFIXES; i++) {
+		__u32 k = i;
+		struct ignore_prefix *p = bpf_map_lookup_elem(&ignore_prefixes, &k);
+		bool same = true;
+
+		if (!p || !p->len)
+			return false;
+		for (__u32 j = 0; j < PREFIX_MAX; j++) {
+			if (j >= p->len)
+				break;
+			if (buf[(off + j) & OFF_MASK] != (__u8)p->s[j]) {
+				same = false;
+				break;
+			}
+		}
+		if (same)
+			return true;
+	}
+	return false;
 }
 
 /* Copy a user string at buf+off; returns the bytes written (with the NUL), 0 on failure. */
@@ -533,6 +578,11 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 			e->seglen[seg & (MAX_SEGS - 1)] = n;
 		seg++;
 		off += n;
+	}
+	if ((nr == 2 || nr == 257) &&
+	    ignored_read(buf, sizeof(*e), nr == 2 ? args[1] : args[2])) {
+		count(CNT_IGNORED);
+		return 0;
 	}
 	if (spec->buf_arg && seg < MAX_SEGS) {
 		__u32 i = (spec->buf_arg - 1) & 7, li = spec->buf_len_arg & 7;
