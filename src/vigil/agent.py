@@ -62,7 +62,7 @@ class BuiltPipeline:
         for part in (self.falco, self.sigma):
             if part is None:
                 continue
-            t = part.event_types if not callable(part.event_types) else part.event_types()
+            t = part.event_types  # both engines expose it as a property
             if t is None:
                 return None
             types |= set(t)
