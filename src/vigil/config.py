@@ -38,7 +38,9 @@ DEFAULT_CONFIG_PATH = Path("/etc/vigil/vigil.toml")
 BUILTIN_RULES = "builtin"
 BUILTIN_RULES_FILE = Path(__file__).parent / "defaults" / "vigil_rules.yaml"
 DEFAULT_AUTH_LOGS = ("/var/log/auth.log", "/var/log/secure")
-DEFAULT_IGNORED_READS = ("/usr/lib/", "/lib/", "/usr/lib64/", "/lib64/",
+#: the dynamic loader's and libc's reads at every program start: shared libraries, the
+#: loader cache, locales and time zones (the Falco event volume no rule needs)
+DEFAULT_IGNORED_READS = ("/usr/lib/", "/lib/", "/usr/lib64/", "/lib64/", "/etc/ld.so.cache",
                          "/usr/share/locale/", "/usr/share/zoneinfo/")
 DEFAULT_AUDIT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_METRICS_LISTEN = "127.0.0.1:9101"

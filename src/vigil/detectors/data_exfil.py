@@ -208,11 +208,12 @@ class DataExfilDetector(BuiltinDetector):
         return None
 
     def _on_connect(self, event: Event) -> list[Detection]:
-        ip = _is_outbound(event)
-        if ip is None:
-            return []
+        # most connections follow no sensitive read: look that up before parsing the address
         reads = self._pending_reads(event)
         if not reads:
+            return []
+        ip = _is_outbound(event)
+        if ip is None:
             return []
         for r in reads:
             r.reported = True

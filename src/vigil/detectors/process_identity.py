@@ -10,7 +10,7 @@ file), the script's name counts too when the script lives in a system directory,
 
 from __future__ import annotations
 
-import os
+import functools
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -57,7 +57,7 @@ def basename(path: str | None) -> str | None:
     """The last component of a path (None stays None)."""
     if not path:
         return None
-    return os.path.basename(path.rstrip("/")) or None
+    return path.rstrip("/").rpartition("/")[2] or None
 
 
 def is_trusted_location(exepath: str | None) -> bool:
@@ -84,16 +84,35 @@ def _script_of(proc: Process) -> str | None:
 
 def binary_names(proc: Process) -> frozenset[str]:
     """The names a process is judged by (empty when it runs from an untrusted place)."""
-    if not is_trusted_location(proc.exepath):
+    names = _names_of_binary(proc.exepath, proc.exe, proc.name)
+    if names is not None:
+        return names
+    return _names_of_script(proc.exepath, proc.exe, proc.name, _script_of(proc))
+
+
+# Every detector asks who the process of an exec is; the answer depends on a few strings
+# only, so it is computed once per distinct binary rather than once per detector and event.
+@functools.lru_cache(maxsize=4096)
+def _names_of_binary(exepath: str | None, exe: str | None,
+                     name: str | None) -> frozenset[str] | None:
+    """The names of a non-interpreter binary; None for an interpreter (its script counts)."""
+    if not is_trusted_location(exepath):
         return frozenset()
-    exe = basename(proc.exepath) or basename(proc.exe) or proc.name
-    names = {exe} if exe else set()
-    if exe in INTERPRETERS or exe is None:
-        script = _script_of(proc)
-        if script and script.startswith(SYSTEM_SCRIPT_DIRS):
-            names.add(basename(script))
-            if proc.name:
-                names.add(proc.name)  # comm of a shebang script is the script's name
+    judged = basename(exepath) or basename(exe) or name
+    if judged in INTERPRETERS or judged is None:
+        return None
+    return frozenset((judged,)) if judged else frozenset()
+
+
+@functools.lru_cache(maxsize=4096)
+def _names_of_script(exepath: str | None, exe: str | None, name: str | None,
+                     script: str | None) -> frozenset[str]:
+    judged = basename(exepath) or basename(exe) or name
+    names = {judged} if judged else set()
+    if script and script.startswith(SYSTEM_SCRIPT_DIRS):
+        names.add(basename(script))
+        if name:
+            names.add(name)  # comm of a shebang script is the script's name
     return frozenset(n for n in names if n)
 
 
@@ -173,10 +192,14 @@ class AgentIdentity:
 
     def owns(self, proc: Process) -> bool:
         """True when `proc` is the agent or one of its descendants."""
-        if self.pid is not None:
-            if proc.pid == self.pid:
-                return True
-            if any(a.pid == self.pid for a in ancestors(proc, 16)):
-                return True
+        pid = self.pid
+        if pid is not None:
+            p: Process | None = proc
+            for _ in range(17):  # the process and 16 ancestors
+                if p is None:
+                    break
+                if p.pid == pid:
+                    return True
+                p = p.parent
         # uid 0 is shared with everything else running as root: only a dedicated uid counts
         return self.uid not in (None, 0) and proc.uid == self.uid

@@ -55,6 +55,8 @@ _STDIO_REDIRECT = re.compile(r"(^|\s)-i(\s|$)|[0-2]?>&\s*[0-9]|[0-2]?<&\s*[0-9]|
                              r"&>\s*/dev/|<>\s*/dev/(tcp|udp)|0<\s*/dev/(tcp|udp)|"
                              r"exec\s+\d*<>")
 _NC = frozenset({"nc", "ncat", "netcat", "nc.traditional", "nc.openbsd", "busybox"})
+#: binaries whose arguments are read as the command text
+_INLINE_CODE_BINARIES = INTERPRETERS | _NC
 _SCRIPT_CODE = {
     "python": re.compile(r"socket.*(pty\.spawn|subprocess|os\.dup2|/bin/(ba)?sh)", re.S),
     "perl": re.compile(r"socket.*(exec|open\(STD|/bin/(ba)?sh)", re.S | re.I),
@@ -192,7 +194,7 @@ class ReverseShellDetector(BuiltinDetector):
             return out
         binary, _path, args = command
         text = shell_command_of(proc) if binary in SHELLS or is_shell(proc) else None
-        if text is None and binary in INTERPRETERS | _NC:
+        if text is None and binary in _INLINE_CODE_BINARIES:
             text = " ".join(args)
         if text and (m := _DEV_NET.search(text)):
             redirected = bool(_STDIO_REDIRECT.search(text))

@@ -58,9 +58,12 @@ def kernel_path(seg: bytes) -> str:
 class RecordDecoder:
     """Turns records into events and keeps the process table in step with them."""
 
-    def __init__(self, table: ProcessTable, hostname: str | None = None) -> None:
+    def __init__(self, table: ProcessTable, hostname: str | None = None, *,
+                 process_events: bool = True) -> None:
         self.table = table
         self.hostname = hostname
+        #: False: fork and exit records only update the table (no rule asked for them)
+        self.process_events = process_events
         self._epoch = table.boot_epoch_ns
         self._comms: dict[bytes, str] = {}
         self.errors = 0
@@ -85,10 +88,14 @@ class RecordDecoder:
         ts += self._epoch
         if nr == sc.EV_FORK:
             child = table.on_fork(tgid, a0, ts)
+            if not self.process_events:
+                return None
             return Event(type="clone", ts=ts, res=child.pid, proc=proc, hostname=self.hostname,
                          args={"pid": child.pid})
         if nr == sc.EV_EXIT:
             table.on_exit(tgid)
+            if not self.process_events:
+                return None
             return Event(type="procexit", ts=ts, res=0, proc=proc, hostname=self.hostname,
                          args={"status": res})
         if nr in _OPEN_FAST:

@@ -74,7 +74,9 @@ class EbpfSensor:
         self._wake_bytes = wake_bytes
         self._max_batch = max_batch
         self.table = table or ProcessTable()
-        self._decoder = RecordDecoder(self.table, hostname or socket.gethostname())
+        self._decoder = RecordDecoder(
+            self.table, hostname or socket.gethostname(),
+            process_events=bool(wanted & {"clone", "fork", "vfork", "procexit"}))
         self._obj: BpfObject | None = None
         self._ring: RingReader | None = None
         self._ncpus = 1
