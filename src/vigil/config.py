@@ -28,6 +28,7 @@ from typing import Any, Callable, Mapping
 from vigil.config_errors import ConfigError
 from vigil.config_locate import locate_key
 from vigil.config_reader import TableReader, join_key
+from vigil.niceness import DEFAULT_NICE
 from vigil.priority import Priority
 from vigil.suppress.allowlist import Allowlist
 
@@ -38,10 +39,11 @@ DEFAULT_CONFIG_PATH = Path("/etc/vigil/vigil.toml")
 BUILTIN_RULES = "builtin"
 BUILTIN_RULES_FILE = Path(__file__).parent / "defaults" / "vigil_rules.yaml"
 DEFAULT_AUTH_LOGS = ("/var/log/auth.log", "/var/log/secure")
-#: the dynamic loader's and libc's reads at every program start: shared libraries, the
-#: loader cache, locales and time zones (the Falco event volume no rule needs)
+#: the dynamic loader's and libc's reads at every program start (shared libraries, the
+#: loader cache, locales and time zones) and a compiler's header reads: the bulk of the
+#: opens on a busy host, and no rule needs them
 DEFAULT_IGNORED_READS = ("/usr/lib/", "/lib/", "/usr/lib64/", "/lib64/", "/etc/ld.so.cache",
-                         "/usr/share/locale/", "/usr/share/zoneinfo/")
+                         "/usr/share/locale/", "/usr/share/zoneinfo/", "/usr/include/")
 DEFAULT_AUDIT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_METRICS_LISTEN = "127.0.0.1:9101"
 
@@ -77,6 +79,8 @@ class SensorsConfig:
     #: read-only opens under these prefixes are dropped in the kernel (shared libraries
     #: and data the dynamic loader reads for every program start); `[]` keeps them all
     ignore_read_prefixes: tuple[str, ...] = DEFAULT_IGNORED_READS
+    #: read-only opens that failed with ENOENT (path searches) are dropped in the kernel
+    ignore_missing_reads: bool = True
     authlog: AuthLogConfig = field(default_factory=AuthLogConfig)
     journald: JournaldConfig = field(default_factory=JournaldConfig)
 
@@ -201,6 +205,8 @@ class VigilConfig:
     source: Path | None = None
     state_dir: Path = DEFAULT_STATE_DIR
     hostname: str = field(default_factory=socket.gethostname)
+    #: CPU niceness of `vigil run` (`vigil.niceness`)
+    nice: int = DEFAULT_NICE
     sensors: SensorsConfig = field(default_factory=SensorsConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     #: configured detectors, plus (once the registry exists) every known one with defaults
@@ -307,10 +313,11 @@ def _read_sensors(top: TableReader) -> SensorsConfig:
     journald = JournaldConfig(enabled=j.get_bool("enabled", False))
     j.finish()
     ignored = t.get_str_list("ignore_read_prefixes", DEFAULT_IGNORED_READS)
-    if len(ignored) > 8 or any(not p.startswith("/") or len(p.encode()) > 64 for p in ignored):
-        raise t.error("ignore_read_prefixes", "at most 8 absolute path prefixes of at most "
+    if len(ignored) > 16 or any(not p.startswith("/") or len(p.encode()) > 64 for p in ignored):
+        raise t.error("ignore_read_prefixes", "at most 16 absolute path prefixes of at most "
                                               "64 bytes each")
     out = SensorsConfig(ebpf=t.get_bool("ebpf", True), ignore_read_prefixes=ignored,
+                        ignore_missing_reads=t.get_bool("ignore_missing_reads", True),
                         authlog=authlog, journald=journald)
     t.finish()
     return out
@@ -444,11 +451,15 @@ def config_from_dict(data: dict[str, Any], base_dir: Path | None = None,
     top = TableReader(data)
     state_dir = _path(top, "state_dir", DEFAULT_STATE_DIR, base_dir)
     hostname = top.get_str("hostname", "") or socket.gethostname()
+    nice = top.get_int("nice", DEFAULT_NICE, minimum=-20)
+    if nice > 19:
+        raise top.error("nice", f"must be between -20 and 19, got {nice}")
     registry = detector_registry if detector_registry is not None else _detector_registry()
     config = VigilConfig(
         source=source,
         state_dir=state_dir,
         hostname=hostname,
+        nice=nice,
         sensors=_read_sensors(top),
         rules=_read_rules(top, base_dir),
         detectors=_read_detectors(top, registry),

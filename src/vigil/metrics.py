@@ -31,13 +31,22 @@ class AgentCollector:
         drops = CounterMetricFamily("vigil_sensor_kernel_drops",
                                     "events lost in the kernel (ring buffer full)",
                                     labels=["sensor"])
+        filtered = CounterMetricFamily(
+            "vigil_sensor_kernel_filtered",
+            "events left in the kernel by configuration ([sensors] ignore_read_prefixes, "
+            "ignore_missing_reads)", labels=["sensor", "reason"])
         for s in self.agent.sensors:
             ss = s.stats()
             events.add_metric([s.name], ss.get("events", 0))
-            if "drops" in ss:
-                drops.add_metric([s.name], ss["drops"] + ss.get("drops_contended", 0))
+            if "drops" in ss:  # drops_contended is a part of drops, not more of them
+                drops.add_metric([s.name], ss["drops"])
+            for key, reason in (("ignored_reads", "read_prefix"),
+                                ("ignored_missing_reads", "missing_read")):
+                if key in ss:
+                    filtered.add_metric([s.name, reason], ss[key])
         yield events
         yield drops
+        yield filtered
         yield GaugeMetricFamily("vigil_queue_depth", "event batches waiting for the engine",
                                 value=self.agent.queue.qsize())
 

@@ -134,6 +134,10 @@ def test_unknown_key_suggests_the_close_one(tmp_path: Path) -> None:
     ('[baseline]\nlearn_hours = 0\n', "baseline.learn_hours", "greater than 0"),
     ('[sensors.authlog]\npaths = []\n', "sensors.authlog.paths", "at least one"),
     ('sensors = 3\n', "sensors", "must be a table"),
+    ('nice = 20\n', "nice", "between -20 and 19"),
+    ('nice = -21\n', "nice", "at least -20"),
+    ('[sensors]\nignore_missing_reads = "yes"\n', "sensors.ignore_missing_reads",
+     "must be a boolean"),
 ])
 def test_invalid_values_are_errors(tmp_path: Path, text: str, key: str, fragment: str) -> None:
     err = error_of(tmp_path, text)

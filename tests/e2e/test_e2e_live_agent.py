@@ -121,10 +121,15 @@ def test_live_run_with_vigil_default_rules(state: Path):
     agent, agent_out = _start(["run", "--json", "--state-dir", str(state / "st"),
                                "--stats-interval", "3600"], "vigil: watching", state, "run")
     try:
+        # every thread of the agent (sensor reader, engine, alerts) runs below the workload
+        niceness = {os.getpriority(os.PRIO_PROCESS, int(tid))
+                    for tid in os.listdir(f"/proc/{agent.pid}/task")}
         _act()
         time.sleep(1.5)
     finally:
         _stop(agent)
+    assert niceness == {10}
+    assert "; nice 10" in (state / "run.err").read_text()
     rules = {d["rule"] for d in _json_lines(agent_out) if MARK in d["output"]}
     assert "Credential file read by unexpected program" in rules
     assert "Fileless execution from memory" in rules

@@ -23,6 +23,9 @@ def run(config: Optional[Path] = typer.Option(
                                              help="seconds between stats lines"),
         state_dir: Optional[Path] = typer.Option(None, "--state-dir",
                                                  help="override state_dir of the config"),
+        nice: Optional[int] = typer.Option(None, "--nice", min=-20, max=19,
+                                           help="override `nice` of the config (CPU "
+                                                "niceness of the agent; 0: unchanged)"),
         ) -> None:
     """Start the sensors with the configured rules and detectors; print incidents."""
     from vigil.agent import build_pipeline
@@ -45,6 +48,14 @@ def run(config: Optional[Path] = typer.Option(
                                   audit=AuditConfig(state_dir / "audit", cfg.audit.max_bytes,
                                                     cfg.audit.rotate_daily))
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    # before any thread starts: threads inherit their creator's niceness
+    niceness = cfg.nice if nice is None else nice
+    if niceness:
+        from vigil.niceness import set_niceness
+
+        problem = set_niceness(niceness)
+        if problem is not None:
+            typer.echo(f"vigil run: {problem}; running at the inherited priority", err=True)
     built = build_pipeline(config=cfg, rule_paths=rules, detectors=True)
     for p in built.problems:
         typer.echo(f"vigil run: {p}", err=True)
@@ -68,7 +79,7 @@ def run(config: Optional[Path] = typer.Option(
     n_rules = len(built.falco.rules) if built.falco is not None else 0
     n_sigma = len(built.sigma.rules) if built.sigma is not None else 0
     typer.echo(f"vigil: watching with {names}; {n_rules} Falco rules, {n_sigma} Sigma rules, "
-               f"{len(built.detectors)} detectors", err=True)
+               f"{len(built.detectors)} detectors; nice {_niceness()}", err=True)
     agent = Agent(built, sensors, stats_interval=stats_interval,
                   on_stats=lambda line: typer.echo(line, err=True))
     agent.install_signal_handlers()
@@ -92,6 +103,12 @@ def run(config: Optional[Path] = typer.Option(
         if metrics is not None:
             metrics.shutdown()
         typer.echo("vigil: stopping; final " + agent.shutdown(), err=True)
+
+
+def _niceness() -> int:
+    from vigil.niceness import current_niceness
+
+    return current_niceness()
 
 
 def register(app: typer.Typer) -> None:

@@ -54,7 +54,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define CNT_SPILLED 3           /* written to the spill ring because the main ring refused */
 #define CNT_PARKED 4            /* held on this CPU until the rings accept again */
 #define CNT_IGNORED 5           /* read-only opens under an ignored prefix, not sent */
-#define CNT_MAX 6
+#define CNT_IGNORED_MISSING 6   /* read-only opens that failed with ENOENT, not sent */
+#define CNT_MAX 7
 
 #ifndef barrier_var
 #define barrier_var(var) asm volatile("" : "+r"(var))
@@ -102,7 +103,7 @@ struct sock_tuple {
 };
 
 #define PREFIX_MAX 64
-#define PREFIXES 8
+#define PREFIXES 16
 
 /* Read-only opens of paths under these prefixes never reach user space (libraries the
  * dynamic loader maps for every exec: no rule needs them, and they are most opens). */
@@ -123,7 +124,8 @@ struct vigil_settings {
 	__u32 wake_bytes;     /* wake the reader only when this much data is pending */
 	__u8 want_fork;
 	__u8 want_exit;
-	__u8 pad[6];
+	__u8 ignore_missing_reads; /* drop read-only opens that failed with ENOENT */
+	__u8 pad[5];
 };
 
 struct {
@@ -546,6 +548,14 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 	s = settings();
 	if (!s || excluded(s, bpf_get_current_pid_tgid() >> 32))
 		return 0;
+	/* A compiler or a shell searching its path tries many names that do not exist: these
+	 * lookups outnumber every other open on a build host. Decided before anything is
+	 * copied; failures other than ENOENT (EACCES on /etc/shadow ...) are still sent. */
+	if (ret == -2 && s->ignore_missing_reads && (nr == 2 || nr == 257) &&
+	    !((nr == 2 ? regs->si : regs->dx) & (03 | 0100 | 01000))) {
+		count(CNT_IGNORED_MISSING);
+		return 0;
+	}
 	e = begin_record(task, nr);
 	if (!e)
 		return 0;
