@@ -4,10 +4,11 @@
    (captured) and getppid (not captured: the cost of the sys_exit hook alone).
 2. The highest open-event rate sustained with zero kernel drops, every event decoded and
    evaluated against Falco's stable rules, and the Python CPU time per event.
-3. The slowdown of a real workload (a loop of exec, open and connect) with the sensor and
-   rule evaluation running vs not.
+3. The slowdown of real workloads with `vigil run` (default configuration, and at nice 0)
+   running vs not: `make -j2` of a generated 41-file C project, and a shell loop of exec,
+   open and connect (the worst case: nothing but process starts).
 
-    .venv/bin/python bench/sensor.py [--quick]
+    .venv/bin/python bench/sensor.py [--quick] [--workloads-only all|make|loop] [--rounds N]
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Callable, Iterator
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "bench"))
 
 from vigil.events.fields import DEFAULT_FIELDS  # noqa: E402
 from vigil.events.model import Event  # noqa: E402
@@ -201,7 +203,7 @@ def max_rate(binary: Path, evaluate: Callable[[Event], object], quick: bool) -> 
         rate -= 25_000
 
 
-WORKLOAD = r"""
+LOOP = r"""
 for i in $(seq {n}); do
   /bin/true
   cat /etc/hostname > /dev/null
@@ -210,17 +212,19 @@ done
 """
 
 
-def start_agent(state_dir: Path) -> subprocess.Popen | None:
-    """`vigil run` (built-in default rules) in its own process, once its sensor is attached."""
+def start_agent(state_dir: Path, extra: list[str]) -> subprocess.Popen | None:
+    """`vigil run` (built-in defaults + `extra` options) in its own process, once it watches."""
     p = subprocess.Popen([sys.executable, "-m", "vigil", "run", "--state-dir", str(state_dir),
-                          "--stats-interval", "3600"], cwd=REPO, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+                          "--stats-interval", "3600", *extra], cwd=REPO,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
     assert p.stderr is not None
     deadline = time.monotonic() + 60
     for line in p.stderr:
-        if "eBPF sensor attached" in line:
+        if "vigil: watching" in line:
             # keep draining its log so the agent never blocks on a full pipe
             threading.Thread(target=lambda: [None for _ in p.stderr], daemon=True).start()
+            time.sleep(1.0)  # start-up work (process table seed, rule compilation) is over
             return p
         if time.monotonic() > deadline:
             break
@@ -238,10 +242,104 @@ def stop_agent(p: subprocess.Popen) -> None:
         p.wait()
 
 
-def workload(evaluate: Callable[[Event], object], types: set[str] | None, rounds: int,
-             n: int) -> None:
-    print(f"\n## 3. real workload: {n} x (exec /bin/true, cat a file, TCP connect), "
-          f"{rounds} rounds alternating")
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Workload:
+    """A command run repeatedly; `run()` gives (wall s, CPU s of the workload's processes)."""
+
+    def __init__(self, name: str, prepare: Callable[[], None], command: list[str]) -> None:
+        self.name, self.prepare, self.command = name, prepare, command
+
+    def run(self) -> tuple[float, float]:
+        self.prepare()
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        subprocess.run(self.command, check=True, stdout=subprocess.DEVNULL)
+        wall = time.perf_counter() - t0
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+
+
+def make_workload(tmp: Path) -> Workload:
+    from c_project import write_project
+
+    root = write_project(tmp / "c_project", 40)
+    return Workload("make -j2 of a 41-file C project",
+                    lambda: subprocess.run(["make", "-s", "-C", str(root), "clean"], check=True),
+                    ["make", "-s", "-j2", "-C", str(root)])
+
+
+def loop_workload(port: int, n: int) -> Workload:
+    script = LOOP.replace("{n}", str(n)).replace("{port}", str(port))
+    return Workload(f"shell loop: {n} x (exec /bin/true, cat a file, TCP connect)",
+                    lambda: None, ["bash", "-c", script])
+
+
+#: what runs beside the workload in each round; "none" twice, the second as a control
+VARIANTS: dict[str, list[str] | None] = {
+    "none": None,
+    "none (control)": None,
+    "vigil run (defaults: nice 10)": [],
+    "vigil run --nice 0": ["--nice", "0"],
+}
+
+
+def compare(work: Workload, rounds: int, state: Path) -> None:
+    """Each round runs the workload once per variant, in a random order; the slowdown of a
+    variant is the median over rounds of its time divided by the same round's "none"."""
+    import random
+
+    print(f"\n### {work.name}: {rounds} rounds, variants in random order per round")
+    work.run()  # warm the page cache
+    wall: dict[str, list[float]] = {k: [] for k in VARIANTS}
+    cpu: dict[str, list[float]] = {k: [] for k in VARIANTS}
+    agent_cpu: dict[str, list[float]] = {k: [] for k in VARIANTS}
+    kernel: dict[str, list[float]] = {k: [] for k in VARIANTS}
+    with bpf_stats_enabled():
+        for _ in range(rounds):
+            order = list(VARIANTS.items())
+            random.shuffle(order)
+            for name, extra in order:
+                agent = None if extra is None else start_agent(state, extra)
+                if extra is not None and agent is None:
+                    sys.exit("bench/sensor.py: vigil run did not start")
+                before = bpf_prog_stats()
+                a0 = process_cpu(agent.pid) if agent else 0.0
+                w, c = work.run()
+                a1 = process_cpu(agent.pid) if agent else 0.0
+                after = bpf_prog_stats()
+                if agent is not None:
+                    stop_agent(agent)
+                wall[name].append(w)
+                cpu[name].append(c)
+                agent_cpu[name].append(a1 - a0)
+                kernel[name].append(sum(after[k][0] - before.get(k, (0, 0))[0]
+                                        for k in after) / 1e9)
+    base_w, base_c = wall["none"], cpu["none"]
+    print(f"{'variant':32} {'wall s':>7} {'slowdown':>9} {'IQR':>15} {'CPU s':>7} "
+          f"{'CPU +':>7} {'agent CPU s':>11} {'BPF s':>6}")
+    for name in VARIANTS:
+        ratios = sorted(b / a - 1 for a, b in zip(base_w, wall[name]))
+        cratio = statistics.median(b / a - 1 for a, b in zip(base_c, cpu[name]))
+        q1, q3 = ratios[len(ratios) // 4], ratios[(3 * len(ratios)) // 4]
+        print(f"{name:32} {statistics.median(wall[name]):7.3f} "
+              f"{statistics.median(ratios) * 100:+8.1f}% "
+              f"{q1 * 100:+6.1f}..{q3 * 100:+5.1f}% {statistics.median(cpu[name]):7.3f} "
+              f"{cratio * 100:+6.1f}% {statistics.median(agent_cpu[name]):11.3f} "
+              f"{statistics.median(kernel[name]):6.3f}")
+    print("slowdown: median over rounds of (wall time / wall time without the agent in the "
+          "same round) - 1;\nIQR: its quartiles. 'none (control)' is a second run without the "
+          "agent: the noise floor.\nCPU s: the workload's own CPU (BPF time included); agent "
+          "CPU s: vigil run's CPU during the run;\nBPF s: run time of the vigil_* programs "
+          "(kernel accounting, whole machine).")
+
+
+def workload(rounds: int, n: int, only: str | None) -> None:
+    print(f"\n## 3. real workloads with `vigil run` (default configuration) vs without")
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen(128)
@@ -256,78 +354,12 @@ def workload(evaluate: Callable[[Event], object], types: set[str] | None, rounds
             c.close()
 
     threading.Thread(target=accept_all, daemon=True).start()
-    script = WORKLOAD.replace("{n}", str(n)).replace("{port}", str(port))
-
-    def run_once() -> tuple[float, float]:
-        """Wall time, and CPU time of the workload's processes (kernel BPF time included)."""
-        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.perf_counter()
-        subprocess.run(["bash", "-c", script], check=True)
-        wall = time.perf_counter() - t0
-        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-
-    off: list[tuple[float, float]] = []
-    on: list[tuple[float, float]] = []
-    agent_cpu = []
-    kernel_ns: list[int] = []
-    per_prog: dict[str, tuple[int, int]] = {}
-    run_once()  # warm caches
-    with bpf_stats_enabled():
-        for _ in range(rounds):
-            off.append(run_once())
-            sensor = EbpfSensor(event_types=types)
-            sensor.start()
-            reader = Reader(sensor, evaluate)
-            reader.start()
-            before = bpf_prog_stats()
-            on.append(run_once())
-            after = bpf_prog_stats()
-            reader.stop()
-            agent_cpu.append(reader.cpu)
-            st = sensor.stats()
-            sensor.stop()
-            # every process on the machine runs the hooks; this is their total cost
-            kernel_ns.append(sum(after[k][0] - before.get(k, (0, 0))[0] for k in after))
-            per_prog = {k: (after[k][0] - before.get(k, (0, 0))[0],
-                            after[k][1] - before.get(k, (0, 0))[1]) for k in after}
-    # the same workload with the real agent (`vigil run`, default configuration) running
-    agent_off: list[tuple[float, float]] = []
-    agent_on: list[tuple[float, float]] = []
-    with tempfile.TemporaryDirectory() as state:
-        for _ in range(rounds):
-            agent_off.append(run_once())
-            agent = start_agent(Path(state))
-            if agent is None:
-                print("vigil run did not start; skipping the agent comparison")
-                break
-            agent_on.append(run_once())
-            stop_agent(agent)
+    with tempfile.TemporaryDirectory() as tmp:
+        works = {"make": make_workload(Path(tmp)), "loop": loop_workload(port, n)}
+        for key, work in works.items():
+            if only in (None, key):
+                compare(work, rounds, Path(tmp) / "state")
     srv.close()
-    for label, idx in (("wall time", 0), ("workload CPU time", 1)):
-        if not agent_on:
-            break
-        a = statistics.median(x[idx] for x in agent_off)
-        b = statistics.median(x[idx] for x in agent_on[:len(agent_off)])
-        print(f"vigil run, {label:18}: without {a:.3f} s, with {b:.3f} s (medians of "
-              f"{['%.3f' % x[idx] for x in agent_off]} / {['%.3f' % x[idx] for x in agent_on]})"
-              f": {(b / a - 1) * 100:+.1f} %")
-    print("in-process reader (this benchmark's thread, Falco stable rules):")
-    for label, idx in (("wall time", 0), ("workload CPU time", 1)):
-        a = statistics.median(x[idx] for x in off)
-        b = statistics.median(x[idx] for x in on)
-        print(f"{label:18}: without {a:.3f} s, with {b:.3f} s (medians of "
-              f"{['%.3f' % x[idx] for x in off]} / {['%.3f' % x[idx] for x in on]}): "
-              f"{(b / a - 1) * 100:+.1f} %")
-    if kernel_ns:
-        cpu_on = statistics.median(x[1] for x in on)
-        k = statistics.median(kernel_ns) / 1e9
-        print(f"BPF program run time per workload run (kernel, whole machine): median "
-              f"{k * 1000:.1f} ms = {k / cpu_on * 100:.1f} % of the workload's CPU time")
-        for name, (ns, cnt) in sorted(per_prog.items()):
-            print(f"  {name:16} {cnt:9d} runs  {ns / max(cnt, 1):8.0f} ns/run (last round)")
-    print(f"agent reader CPU per run: median {statistics.median(agent_cpu):.3f} s; "
-          f"last run {st['events']} events, {st['drops']} drops")
 
 
 def main() -> None:
@@ -335,20 +367,27 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="shorter runs (no 10 s confirmation)")
     ap.add_argument("--decode-only", action="store_true",
                     help="decode events but do not evaluate rules (the sensor's own capacity)")
+    ap.add_argument("--workloads-only", choices=("all", "make", "loop"),
+                    help="only part 3, for these workloads")
+    ap.add_argument("--rounds", type=int, help="rounds of part 3 (default 15, --quick 5)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/sensor.py: needs root to load BPF programs")
     print(f"# eBPF sensor benchmark\nmachine: {platform.platform()}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}, load average at start {os.getloadavg()[0]:.2f}")
-    name, evaluate, types = evaluator()
+    name, evaluate, _types = evaluator()
     if args.decode_only:
         name, evaluate = "none (--decode-only)", lambda e: None
     print(f"evaluation: {name}")
+    rounds = args.rounds or (5 if args.quick else 15)
+    if args.workloads_only:
+        workload(rounds, 300, None if args.workloads_only == "all" else args.workloads_only)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         binary = build_loadgen(Path(tmp))
         syscall_cost(binary, evaluate, 2.0 if args.quick else 5.0)
         max_rate(binary, evaluate, args.quick)
-        workload(evaluate, types, 3 if args.quick else 7, 100 if args.quick else 300)
+    workload(rounds, 300, None)
     print(f"\nload average at end {os.getloadavg()[0]:.2f} (other processes share the CPUs)")
 
 
