@@ -288,12 +288,25 @@ VARIANTS: dict[str, list[str] | None] = {
 }
 
 
-def compare(work: Workload, rounds: int, state: Path) -> None:
-    """Each round runs the workload once per variant, in a random order; the slowdown of a
-    variant is the median over rounds of its time divided by the same round's "none"."""
+def _median_ci(values: list[float], resamples: int = 2000) -> tuple[float, float, float]:
+    """Median and a 90 % bootstrap confidence interval of it."""
     import random
 
-    print(f"\n### {work.name}: {rounds} rounds, variants in random order per round")
+    rng = random.Random(1)
+    meds = sorted(statistics.median(rng.choices(values, k=len(values)))
+                  for _ in range(resamples))
+    return statistics.median(values), meds[resamples // 20], meds[resamples - resamples // 20]
+
+
+def compare(work: Workload, rounds: int, per_block: int, state: Path) -> None:
+    """Each round runs a block of `per_block` workload runs per variant, the variants in a
+    random order; an agent is started once per block. The slowdown of a variant is the
+    median of its runs' wall times divided by the wall time of the same-numbered run of the
+    round's "none" block, with a bootstrap confidence interval."""
+    import random
+
+    print(f"\n### {work.name}: {rounds} rounds x {per_block} runs per variant, variants in "
+          f"random order per round")
     work.run()  # warm the page cache
     wall: dict[str, list[float]] = {k: [] for k in VARIANTS}
     cpu: dict[str, list[float]] = {k: [] for k in VARIANTS}
@@ -307,38 +320,38 @@ def compare(work: Workload, rounds: int, state: Path) -> None:
                 agent = None if extra is None else start_agent(state, extra)
                 if extra is not None and agent is None:
                     sys.exit("bench/sensor.py: vigil run did not start")
-                before = bpf_prog_stats()
-                a0 = process_cpu(agent.pid) if agent else 0.0
-                w, c = work.run()
-                a1 = process_cpu(agent.pid) if agent else 0.0
-                after = bpf_prog_stats()
+                for _ in range(per_block):
+                    before = bpf_prog_stats()
+                    a0 = process_cpu(agent.pid) if agent else 0.0
+                    w, c = work.run()
+                    a1 = process_cpu(agent.pid) if agent else 0.0
+                    after = bpf_prog_stats()
+                    wall[name].append(w)
+                    cpu[name].append(c)
+                    agent_cpu[name].append(a1 - a0)
+                    kernel[name].append(sum(after[k][0] - before.get(k, (0, 0))[0]
+                                            for k in after) / 1e9)
                 if agent is not None:
                     stop_agent(agent)
-                wall[name].append(w)
-                cpu[name].append(c)
-                agent_cpu[name].append(a1 - a0)
-                kernel[name].append(sum(after[k][0] - before.get(k, (0, 0))[0]
-                                        for k in after) / 1e9)
     base_w, base_c = wall["none"], cpu["none"]
-    print(f"{'variant':32} {'wall s':>7} {'slowdown':>9} {'IQR':>15} {'CPU s':>7} "
+    print(f"{'variant':32} {'wall s':>7} {'slowdown':>9} {'90% CI':>15} {'CPU s':>7} "
           f"{'CPU +':>7} {'agent CPU s':>11} {'BPF s':>6}")
     for name in VARIANTS:
-        ratios = sorted(b / a - 1 for a, b in zip(base_w, wall[name]))
+        med, lo, hi = _median_ci([b / a - 1 for a, b in zip(base_w, wall[name])])
         cratio = statistics.median(b / a - 1 for a, b in zip(base_c, cpu[name]))
-        q1, q3 = ratios[len(ratios) // 4], ratios[(3 * len(ratios)) // 4]
-        print(f"{name:32} {statistics.median(wall[name]):7.3f} "
-              f"{statistics.median(ratios) * 100:+8.1f}% "
-              f"{q1 * 100:+6.1f}..{q3 * 100:+5.1f}% {statistics.median(cpu[name]):7.3f} "
+        print(f"{name:32} {statistics.median(wall[name]):7.3f} {med * 100:+8.1f}% "
+              f"{lo * 100:+6.1f}..{hi * 100:+5.1f}% {statistics.median(cpu[name]):7.3f} "
               f"{cratio * 100:+6.1f}% {statistics.median(agent_cpu[name]):11.3f} "
               f"{statistics.median(kernel[name]):6.3f}")
-    print("slowdown: median over rounds of (wall time / wall time without the agent in the "
-          "same round) - 1;\nIQR: its quartiles. 'none (control)' is a second run without the "
-          "agent: the noise floor.\nCPU s: the workload's own CPU (BPF time included); agent "
-          "CPU s: vigil run's CPU during the run;\nBPF s: run time of the vigil_* programs "
-          "(kernel accounting, whole machine).")
+    print(f"slowdown: median over {len(base_w)} paired runs of (wall time / wall time of the "
+          f"same-numbered run without the agent\nin the same round) - 1, with a 90 % bootstrap "
+          f"interval. 'none (control)' is a second block without the agent:\nthe noise floor. "
+          f"CPU s: the workload's own CPU (BPF time included); agent CPU s: vigil run's CPU\n"
+          f"during one run; BPF s: run time of the vigil_* programs during one run (kernel "
+          f"accounting, whole machine).")
 
 
-def workload(rounds: int, n: int, only: str | None) -> None:
+def workload(rounds: int, per_block: int, n: int, only: str | None) -> None:
     print(f"\n## 3. real workloads with `vigil run` (default configuration) vs without")
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
@@ -358,7 +371,7 @@ def workload(rounds: int, n: int, only: str | None) -> None:
         works = {"make": make_workload(Path(tmp)), "loop": loop_workload(port, n)}
         for key, work in works.items():
             if only in (None, key):
-                compare(work, rounds, Path(tmp) / "state")
+                compare(work, rounds, per_block, Path(tmp) / "state")
     srv.close()
 
 
@@ -369,7 +382,9 @@ def main() -> None:
                     help="decode events but do not evaluate rules (the sensor's own capacity)")
     ap.add_argument("--workloads-only", choices=("all", "make", "loop"),
                     help="only part 3, for these workloads")
-    ap.add_argument("--rounds", type=int, help="rounds of part 3 (default 15, --quick 5)")
+    ap.add_argument("--rounds", type=int, help="rounds of part 3 (default 12, --quick 3)")
+    ap.add_argument("--per-block", type=int, default=4,
+                    help="workload runs per variant and round in part 3 (default 4)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/sensor.py: needs root to load BPF programs")
@@ -379,15 +394,16 @@ def main() -> None:
     if args.decode_only:
         name, evaluate = "none (--decode-only)", lambda e: None
     print(f"evaluation: {name}")
-    rounds = args.rounds or (5 if args.quick else 15)
+    rounds = args.rounds or (3 if args.quick else 12)
     if args.workloads_only:
-        workload(rounds, 300, None if args.workloads_only == "all" else args.workloads_only)
+        workload(rounds, args.per_block, 300,
+                 None if args.workloads_only == "all" else args.workloads_only)
         return
     with tempfile.TemporaryDirectory() as tmp:
         binary = build_loadgen(Path(tmp))
         syscall_cost(binary, evaluate, 2.0 if args.quick else 5.0)
         max_rate(binary, evaluate, args.quick)
-    workload(rounds, 300, None)
+    workload(rounds, args.per_block, 300, None)
     print(f"\nload average at end {os.getloadavg()[0]:.2f} (other processes share the CPUs)")
 
 

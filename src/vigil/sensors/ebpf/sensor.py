@@ -57,7 +57,7 @@ class EbpfSensor:
     def __init__(self, event_types: set[str] | None = None,
                  exclude_pids: set[int] | None = None, *,
                  object_path: str | Path | None = None,
-                 ring_size: int = 16 << 20, wake_bytes: int = 64 << 10,
+                 ring_size: int = 16 << 20, wake_bytes: int = 1 << 20,
                  max_batch: int = 16384, table: ProcessTable | None = None,
                  hostname: str | None = None,
                  ignore_read_prefixes: tuple[str, ...] = (),
