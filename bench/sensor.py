@@ -335,20 +335,25 @@ def compare(work: Workload, rounds: int, per_block: int, state: Path) -> None:
                     stop_agent(agent)
     base_w, base_c = wall["none"], cpu["none"]
     print(f"{'variant':32} {'wall s':>7} {'slowdown':>9} {'90% CI':>15} {'CPU s':>7} "
-          f"{'CPU +':>7} {'agent CPU s':>11} {'BPF s':>6}")
+          f"{'CPU +':>7} {'agent CPU s':>11} {'BPF s':>6} {'cost':>6}")
     for name in VARIANTS:
         med, lo, hi = _median_ci([b / a - 1 for a, b in zip(base_w, wall[name])])
         cratio = statistics.median(b / a - 1 for a, b in zip(base_c, cpu[name]))
+        # CPU the agent and its BPF programs spent, per CPU second of the workload: not a
+        # wall-clock measure, but one the host's noise hardly moves
+        cost = statistics.median((ag + k) / c for ag, k, c in
+                                 zip(agent_cpu[name], kernel[name], cpu[name]))
         print(f"{name:32} {statistics.median(wall[name]):7.3f} {med * 100:+8.1f}% "
               f"{lo * 100:+6.1f}..{hi * 100:+5.1f}% {statistics.median(cpu[name]):7.3f} "
               f"{cratio * 100:+6.1f}% {statistics.median(agent_cpu[name]):11.3f} "
-              f"{statistics.median(kernel[name]):6.3f}")
+              f"{statistics.median(kernel[name]):6.3f} "
+              f"{cost * 100:5.1f}%")
     print(f"slowdown: median over {len(base_w)} paired runs of (wall time / wall time of the "
           f"same-numbered run without the agent\nin the same round) - 1, with a 90 % bootstrap "
           f"interval. 'none (control)' is a second block without the agent:\nthe noise floor. "
           f"CPU s: the workload's own CPU (BPF time included); agent CPU s: vigil run's CPU\n"
           f"during one run; BPF s: run time of the vigil_* programs during one run (kernel "
-          f"accounting, whole machine).")
+          f"accounting, whole machine);\ncost: (agent CPU + BPF) / workload CPU.")
 
 
 def workload(rounds: int, per_block: int, n: int, only: str | None) -> None:
