@@ -81,6 +81,8 @@ class SensorsConfig:
     ignore_read_prefixes: tuple[str, ...] = DEFAULT_IGNORED_READS
     #: read-only opens that failed with ENOENT (path searches) are dropped in the kernel
     ignore_missing_reads: bool = True
+    #: execve/execveat that failed with ENOENT (path searches) are dropped in the kernel
+    ignore_missing_execs: bool = True
     authlog: AuthLogConfig = field(default_factory=AuthLogConfig)
     journald: JournaldConfig = field(default_factory=JournaldConfig)
 
@@ -318,6 +320,7 @@ def _read_sensors(top: TableReader) -> SensorsConfig:
                                               "64 bytes each")
     out = SensorsConfig(ebpf=t.get_bool("ebpf", True), ignore_read_prefixes=ignored,
                         ignore_missing_reads=t.get_bool("ignore_missing_reads", True),
+                        ignore_missing_execs=t.get_bool("ignore_missing_execs", True),
                         authlog=authlog, journald=journald)
     t.finish()
     return out

@@ -34,14 +34,15 @@ class AgentCollector:
         filtered = CounterMetricFamily(
             "vigil_sensor_kernel_filtered",
             "events left in the kernel by configuration ([sensors] ignore_read_prefixes, "
-            "ignore_missing_reads)", labels=["sensor", "reason"])
+            "ignore_missing_reads, ignore_missing_execs)", labels=["sensor", "reason"])
         for s in self.agent.sensors:
             ss = s.stats()
             events.add_metric([s.name], ss.get("events", 0))
             if "drops" in ss:  # drops_contended is a part of drops, not more of them
                 drops.add_metric([s.name], ss["drops"])
             for key, reason in (("ignored_reads", "read_prefix"),
-                                ("ignored_missing_reads", "missing_read")):
+                                ("ignored_missing_reads", "missing_read"),
+                                ("ignored_missing_execs", "missing_exec")):
                 if key in ss:
                     filtered.add_metric([s.name, reason], ss[key])
         yield events

@@ -179,8 +179,9 @@ class Agent:
                 parts.append(f"{s.name}_kernel_drops={ss['drops']}")
             parts.append(f"{s.name}_events={ss.get('events', 0)}")
             if "ignored_reads" in ss:
-                parts.append(f"{s.name}_kernel_filtered="
-                             f"{ss['ignored_reads'] + ss.get('ignored_missing_reads', 0)}")
+                filtered = (ss["ignored_reads"] + ss.get("ignored_missing_reads", 0)
+                            + ss.get("ignored_missing_execs", 0))
+                parts.append(f"{s.name}_kernel_filtered={filtered}")
         alerts = self.built.alerts
         if alerts is not None:
             a = alerts.stats()
@@ -213,7 +214,8 @@ def default_sensors(built: BuiltPipeline) -> list[Sensor]:
         out.append(EbpfSensor(event_types=built.event_types(), exclude_pids={os.getpid()},
                               hostname=cfg.hostname,
                               ignore_read_prefixes=cfg.sensors.ignore_read_prefixes,
-                              ignore_missing_reads=cfg.sensors.ignore_missing_reads))
+                              ignore_missing_reads=cfg.sensors.ignore_missing_reads,
+                              ignore_missing_execs=cfg.sensors.ignore_missing_execs))
     if cfg.sensors.authlog.enabled:
         from vigil.sensors.authlog import AuthLogSensor
 

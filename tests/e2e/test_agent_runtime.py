@@ -44,7 +44,7 @@ class ListSensor:
     def stats(self) -> dict[str, int]:
         # the shape of EbpfSensor.stats(): the contended drops are a part of the drops
         return {"events": self.delivered, "drops": 2, "drops_contended": 2,
-                "ignored_reads": 5, "ignored_missing_reads": 7}
+                "ignored_reads": 5, "ignored_missing_reads": 7, "ignored_missing_execs": 1}
 
 
 def _shadow_read(i: int) -> Event:
@@ -84,12 +84,13 @@ def test_agent_runs_sensor_events_through_the_pipeline_and_serves_metrics(tmp_pa
     line = agent.shutdown()
     assert len([d for d in seen if d.name == "Credential file read by unexpected program"]) == 50
     assert "events=50" in line and "queue_drops=0" in line and "list_kernel_drops=2" in line
-    assert "list_kernel_filtered=12" in line
+    assert "list_kernel_filtered=13" in line
     assert "vigil_events_total 50.0" in body
     assert 'vigil_sensor_events_total{sensor="list"} 50.0' in body
     assert 'vigil_sensor_kernel_drops_total{sensor="list"} 2.0' in body
     assert 'vigil_sensor_kernel_filtered_total{reason="read_prefix",sensor="list"} 5.0' in body
     assert 'vigil_sensor_kernel_filtered_total{reason="missing_read",sensor="list"} 7.0' in body
+    assert 'vigil_sensor_kernel_filtered_total{reason="missing_exec",sensor="list"} 1.0' in body
 
 
 def test_full_queue_drops_and_counts_instead_of_blocking(tmp_path):

@@ -114,3 +114,36 @@ def test_missing_reads_are_dropped_in_the_kernel_only_when_asked(tmp_path):
     assert str(tmp_path / "nothing-here.h") not in [p for p, _ in dropped]
     assert (str(tmp_path / "no-dir" / "new"), ENOENT) in dropped
     assert counted >= 1
+
+
+def _execs(ignore_missing: bool, tmp: Path) -> tuple[list[tuple[str, int]], int]:
+    missing = tmp / "no-such-program"
+    sensor = EbpfSensor(event_types={"execve", "execveat"}, ignore_missing_execs=ignore_missing)
+    sensor.start()
+    try:
+        code = (f"import os\n"
+                f"try: os.execv({str(missing)!r}, ['x'])\n"
+                f"except FileNotFoundError: pass\n"
+                f"os.execv('/bin/true', ['true', {str(tmp)!r}])\n")
+        subprocess.run(["python3", "-c", code], check=True)
+        seen: list[tuple[str, int]] = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not any(r == 0 for _, r in seen):
+            seen += [(str(e.args.get("filename")), e.res) for e in sensor.read(0.1)
+                     if str(tmp) in " ".join(e.proc.args) or str(tmp) in
+                     str(e.args.get("filename"))]
+        return seen, sensor.stats()["ignored_missing_execs"]
+    finally:
+        sensor.stop()
+
+
+def test_missing_execs_are_dropped_in_the_kernel_only_when_asked(tmp_path):
+    """`[sensors] ignore_missing_execs`: an exec of a path that does not exist (execvp
+    trying each PATH directory) stays in the kernel; the exec that runs arrives."""
+    kept, none_counted = _execs(False, tmp_path)
+    assert (str(tmp_path / "no-such-program"), -2) in kept
+    assert none_counted == 0
+    dropped, counted = _execs(True, tmp_path)
+    assert str(tmp_path / "no-such-program") not in [p for p, _ in dropped]
+    assert ("/usr/bin/true", 0) in dropped or ("/bin/true", 0) in dropped, dropped
+    assert counted >= 1

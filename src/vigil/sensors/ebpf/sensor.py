@@ -29,10 +29,10 @@ log = logging.getLogger("vigil.sensors.ebpf")
 DEFAULT_OBJECT = Path(__file__).with_name("vigil.bpf.o")
 BTF_PATH = Path("/sys/kernel/btf/vmlinux")
 PROGRAMS = ("vigil_sys_exit", "vigil_fork", "vigil_exit")
-_SETTINGS = struct.Struct("<IIBBB5x")
+_SETTINGS = struct.Struct("<IIBBBB4x")
 _U32 = struct.Struct("<I")
 _CNT_DROPS, _CNT_EVENTS, _CNT_DROPS_NOT_FULL, _CNT_SPILLED, _CNT_PARKED = 0, 1, 2, 3, 4
-_CNT_IGNORED, _CNT_IGNORED_MISSING = 5, 6
+_CNT_IGNORED, _CNT_IGNORED_MISSING, _CNT_IGNORED_MISSING_EXEC = 5, 6, 7
 #: sizes of the kernel's `ignore_prefixes` map (vigil.bpf.c: PREFIXES, PREFIX_MAX)
 _PREFIXES, _PREFIX_MAX = 16, 64
 
@@ -48,8 +48,9 @@ class EbpfSensor:
     `event_types`: the Falco event types to deliver (None: all the sensor knows); names it
     does not know (log events, ...) are ignored. `exclude_pids`: more processes (thread
     group ids) to ignore in the kernel besides this one. `ignore_read_prefixes` and
-    `ignore_missing_reads`: read-only opens under these prefixes, and read-only opens that
-    failed with ENOENT, are dropped in the kernel (counted, see `stats()`).
+    `ignore_missing_reads` / `ignore_missing_execs`: read-only opens under these prefixes,
+    read-only opens and execs that failed with ENOENT, are dropped in the kernel (counted,
+    see `stats()`).
     """
 
     name = "ebpf"
@@ -61,7 +62,8 @@ class EbpfSensor:
                  max_batch: int = 16384, table: ProcessTable | None = None,
                  hostname: str | None = None,
                  ignore_read_prefixes: tuple[str, ...] = (),
-                 ignore_missing_reads: bool = False) -> None:
+                 ignore_missing_reads: bool = False,
+                 ignore_missing_execs: bool = False) -> None:
         wanted = sc.ALL_TYPES if event_types is None else frozenset(event_types) & sc.ALL_TYPES
         self.event_types: frozenset[str] = wanted
         self._exclude = set(exclude_pids or ())
@@ -71,6 +73,7 @@ class EbpfSensor:
                              f"at most {_PREFIX_MAX} bytes")
         self._ignore = tuple(ignore_read_prefixes)
         self._ignore_missing = ignore_missing_reads
+        self._ignore_missing_execs = ignore_missing_execs
         self._object_path = Path(object_path) if object_path else DEFAULT_OBJECT
         if ring_size & (ring_size - 1) or ring_size < 4096:
             raise ValueError(f"ring_size must be a power of two >= 4096, got {ring_size}")
@@ -135,7 +138,7 @@ class EbpfSensor:
         # fork and exit records are always needed by the process table
         obj.update("vigil_settings", _U32.pack(0),
                    _SETTINGS.pack(os.getpid(), self._wake_bytes, 1, 1,
-                                  int(self._ignore_missing)))
+                                  int(self._ignore_missing), int(self._ignore_missing_execs)))
 
     def read(self, timeout: float) -> list[Event]:
         """Events since the last call; waits at most `timeout` seconds when there are none."""
@@ -203,7 +206,7 @@ class EbpfSensor:
             return self._last_counters
         vals = []
         for idx in (_CNT_DROPS, _CNT_EVENTS, _CNT_DROPS_NOT_FULL, _CNT_SPILLED, _CNT_PARKED,
-                    _CNT_IGNORED, _CNT_IGNORED_MISSING):
+                    _CNT_IGNORED, _CNT_IGNORED_MISSING, _CNT_IGNORED_MISSING_EXEC):
             raw = self._obj.lookup("counters", _U32.pack(idx), 8 * self._ncpus)
             vals.append(sum(struct.unpack(f"<{self._ncpus}Q", raw)) if raw else 0)
         self._last_counters = (vals[0], vals[1], vals[2])
@@ -211,6 +214,7 @@ class EbpfSensor:
         self._parked = vals[4]
         self._ignored = vals[5]
         self._ignored_missing = vals[6]
+        self._ignored_missing_execs = vals[7]
         return self._last_counters
 
     _last_counters: tuple[int, int, int] = (0, 0, 0)
@@ -218,6 +222,7 @@ class EbpfSensor:
     _parked = 0
     _ignored = 0
     _ignored_missing = 0
+    _ignored_missing_execs = 0
     _spill: RingReader | None = None
 
     def _report_drops(self) -> None:
@@ -237,6 +242,7 @@ class EbpfSensor:
                 "spilled": self._spilled, "parked": self._parked,
                 "ignored_reads": self._ignored,
                 "ignored_missing_reads": self._ignored_missing,
+                "ignored_missing_execs": self._ignored_missing_execs,
                 "ring_pending_bytes": pending, "read": self._read,
                 "events": self._delivered, "decode_errors": self._decoder.errors,
                 "processes": len(self.table)}

@@ -55,7 +55,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define CNT_PARKED 4            /* held on this CPU until the rings accept again */
 #define CNT_IGNORED 5           /* read-only opens under an ignored prefix, not sent */
 #define CNT_IGNORED_MISSING 6   /* read-only opens that failed with ENOENT, not sent */
-#define CNT_MAX 7
+#define CNT_IGNORED_MISSING_EXEC 7 /* execve/execveat that failed with ENOENT, not sent */
+#define CNT_MAX 8
 
 #ifndef barrier_var
 #define barrier_var(var) asm volatile("" : "+r"(var))
@@ -125,7 +126,8 @@ struct vigil_settings {
 	__u8 want_fork;
 	__u8 want_exit;
 	__u8 ignore_missing_reads; /* drop read-only opens that failed with ENOENT */
-	__u8 pad[5];
+	__u8 ignore_missing_execs; /* drop execve/execveat that failed with ENOENT */
+	__u8 pad[4];
 };
 
 struct {
@@ -554,6 +556,12 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 	if (ret == -2 && s->ignore_missing_reads && (nr == 2 || nr == 257) &&
 	    !((nr == 2 ? regs->si : regs->dx) & (03 | 0100 | 01000))) {
 		count(CNT_IGNORED_MISSING);
+		return 0;
+	}
+	/* The same search for programs: execvp() and compiler drivers try each directory of
+	 * their path; nothing ran, and the process is unchanged. */
+	if (ret == -2 && s->ignore_missing_execs && (nr == 59 || nr == 322)) {
+		count(CNT_IGNORED_MISSING_EXEC);
 		return 0;
 	}
 	e = begin_record(task, nr);
