@@ -56,6 +56,10 @@ class BuiltPipeline:
             return None, engines.problems
         return engines, []
 
+    def prepare_engines(self, event_types: set[str] | None) -> None:
+        """Compile the rule buckets of these event types now (see `Engines.prepare`)."""
+        Engines(falco=self.falco, sigma=self.sigma).prepare(event_types)
+
     def event_types(self) -> set[str] | None:
         """Every syscall event type a rule or detector needs (None: all of them)."""
         types: set[str] = set()
@@ -105,6 +109,14 @@ class Engines:
     def engines(self) -> list[Any]:
         """The engines to run, Falco first."""
         return [e for e in (self.falco, self.sigma) if e is not None]
+
+    def prepare(self, event_types: set[str] | None) -> None:
+        """Compile every bucket the live sensors' event types will need, before events
+        arrive (`None`: each engine's own types)."""
+        for engine in self.engines():
+            types = event_types if event_types is not None else engine.event_types
+            if types:
+                engine.prepare(types)
 
 
 def build_engines(built: "BuiltPipeline") -> Engines:

@@ -164,6 +164,20 @@ def test_engine_first_match_and_all_matches(shell_event):
     assert second_output(every, shell_event) == "second cat -n /etc/shadow <NA>"
 
 
+def test_prepared_buckets_match_like_lazily_compiled_ones(shell_event):
+    """`prepare` (the live agent compiles before events arrive) changes when the work is
+    done, not what matches; a prepared type is not compiled twice."""
+    rs = load_rules(texts=[("r.yaml", RULES)])
+    lazy = FalcoEngine(rs, rule_matching="all")
+    ready = FalcoEngine(rs, rule_matching="all")
+    assert ready.prepare({"openat", "execve", "connect"}) == 3
+    assert ready.prepare({"openat", "execve"}) == 0
+    exec_evt = Event(type="execve", proc=shell_event.proc)
+    for ev in (shell_event, exec_evt, Event(type="connect", proc=shell_event.proc)):
+        assert [r.name for r in ready.match(ev)] == [r.name for r in lazy.match(ev)]
+    assert [r.name for r in ready.match(shell_event)] == ["first", "second", "untyped"]
+
+
 def second_output(engine, event):
     return [d.output for d in engine.on_event(event) if d.name == "second"][0]
 

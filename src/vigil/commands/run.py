@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -62,6 +62,9 @@ def run(config: Optional[Path] = typer.Option(
     if built.fatal:
         raise typer.Exit(2)
     built.pipeline.on_detection = incident_printer(as_json)
+    # compiled now rather than on the first event of each type, in the middle of a busy host
+    captured = built.event_types()
+    built.prepare_engines(captured)
     sensors, reasons = Agent.start_sensors(default_sensors(built))
     for r in reasons:
         typer.echo(f"vigil run: {r}", err=True)
@@ -84,7 +87,12 @@ def run(config: Optional[Path] = typer.Option(
                   on_stats=lambda line: typer.echo(line, err=True))
     agent.install_signal_handlers()
     from vigil.rules.reload import RulesReloader
-    rules_reloader = RulesReloader(built.rule_files, built.reloaded, agent.offer_engines).start()
+
+    def offer(engines: Any) -> None:
+        engines.prepare(captured)  # on the reloader's thread, not the engine's
+        agent.offer_engines(engines)
+
+    rules_reloader = RulesReloader(built.rule_files, built.reloaded, offer).start()
     metrics = None
     if cfg.metrics.enabled:
         from vigil.metrics import serve_metrics

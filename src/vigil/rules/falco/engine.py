@@ -8,7 +8,7 @@ matching rule wins (`rule_matching = "first"`); `"all"` reports every match.
 from __future__ import annotations
 
 import socket
-from typing import Any
+from typing import Any, Iterable
 
 from vigil.detections import Detection, Entity
 from vigil.events.model import Event
@@ -86,6 +86,20 @@ class FalcoEngine:
         entry = (fn, rules)
         self._fast[key] = entry
         return entry
+
+    def prepare(self, event_types: Iterable[str], source: str = "syscall") -> int:
+        """Compile the buckets of these event types now; returns how many were new.
+
+        Buckets are otherwise compiled on the first event of their type; the live agent
+        prepares them at start (and before swapping in reloaded rules), so that work does
+        not land on the engine thread while the host is busy.
+        """
+        n = 0
+        for t in sorted(event_types):
+            if (source, t) not in self._fast:
+                self._bucket((source, t))
+                n += 1
+        return n
 
     def match(self, event: Event) -> list[CompiledRule]:
         """The rules that match `event` (at most one with first-match semantics)."""

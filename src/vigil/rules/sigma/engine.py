@@ -8,7 +8,7 @@ key lookups, and the compiled predicates of the rules that can still match, in l
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from vigil.detections import Detection, Entity
 from vigil.events.fields import DEFAULT_FIELDS, FieldRegistry
@@ -99,6 +99,15 @@ class SigmaEngine:
     def _record_error(self, where: str, exc: Exception) -> None:
         self.errors += 1
         self.last_error = f"{where}: {type(exc).__name__}: {exc}"
+
+    def prepare(self, event_types: Iterable[str], source: str = SYSCALL) -> int:
+        """Build the buckets of these event types now (see `FalcoEngine.prepare`)."""
+        n = 0
+        for t in sorted(event_types):
+            if (source, t) not in self._buckets:
+                self._bucket(source, t)
+                n += 1
+        return n
 
     def candidates(self, event: Event) -> tuple[CompiledSigmaRule, ...]:
         """The rules that can match this event: its source and type, then its keys."""
