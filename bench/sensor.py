@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import platform
+import random
 import resource
 import shutil
 import signal
@@ -290,8 +291,6 @@ VARIANTS: dict[str, list[str] | None] = {
 
 def _median_ci(values: list[float], resamples: int = 2000) -> tuple[float, float, float]:
     """Median and a 90 % bootstrap confidence interval of it."""
-    import random
-
     rng = random.Random(1)
     meds = sorted(statistics.median(rng.choices(values, k=len(values)))
                   for _ in range(resamples))
@@ -303,8 +302,6 @@ def compare(work: Workload, rounds: int, per_block: int, state: Path) -> None:
     random order; an agent is started once per block. The slowdown of a variant is the
     median of its runs' wall times divided by the wall time of the same-numbered run of the
     round's "none" block, with a bootstrap confidence interval."""
-    import random
-
     print(f"\n### {work.name}: {rounds} rounds x {per_block} runs per variant, variants in "
           f"random order per round")
     work.run()  # warm the page cache

@@ -25,9 +25,8 @@ def set_niceness(nice: int) -> str | None:
     try:
         tids = [int(t) for t in os.listdir("/proc/self/task")]
     except OSError:
-        tids = [0]
+        tids = [0]  # the calling thread
     try:
-        os.setpriority(os.PRIO_PROCESS, 0, nice)
         for tid in tids:
             os.setpriority(os.PRIO_PROCESS, tid, nice)
     except OSError as exc:  # lowering needs nothing; raising needs CAP_SYS_NICE

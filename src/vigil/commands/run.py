@@ -31,6 +31,7 @@ def run(config: Optional[Path] = typer.Option(
     from vigil.agent import build_pipeline
     from vigil.config import DEFAULT_CONFIG_PATH, load_config
     from vigil.config_errors import ConfigError
+    from vigil.niceness import current_niceness, set_niceness
     from vigil.runtime import Agent, default_sensors, incident_printer
 
     if config is None and DEFAULT_CONFIG_PATH.exists():
@@ -51,8 +52,6 @@ def run(config: Optional[Path] = typer.Option(
     # before any thread starts: threads inherit their creator's niceness
     niceness = cfg.nice if nice is None else nice
     if niceness:
-        from vigil.niceness import set_niceness
-
         problem = set_niceness(niceness)
         if problem is not None:
             typer.echo(f"vigil run: {problem}; running at the inherited priority", err=True)
@@ -82,7 +81,7 @@ def run(config: Optional[Path] = typer.Option(
     n_rules = len(built.falco.rules) if built.falco is not None else 0
     n_sigma = len(built.sigma.rules) if built.sigma is not None else 0
     typer.echo(f"vigil: watching with {names}; {n_rules} Falco rules, {n_sigma} Sigma rules, "
-               f"{len(built.detectors)} detectors; nice {_niceness()}", err=True)
+               f"{len(built.detectors)} detectors; nice {current_niceness()}", err=True)
     agent = Agent(built, sensors, stats_interval=stats_interval,
                   on_stats=lambda line: typer.echo(line, err=True))
     agent.install_signal_handlers()
@@ -111,12 +110,6 @@ def run(config: Optional[Path] = typer.Option(
         if metrics is not None:
             metrics.shutdown()
         typer.echo("vigil: stopping; final " + agent.shutdown(), err=True)
-
-
-def _niceness() -> int:
-    from vigil.niceness import current_niceness
-
-    return current_niceness()
 
 
 def register(app: typer.Typer) -> None:

@@ -83,7 +83,7 @@ class EbpfSensor:
         self.table = table or ProcessTable()
         self._decoder = RecordDecoder(
             self.table, hostname or socket.gethostname(),
-            process_events=bool(wanted & {"clone", "fork", "vfork", "procexit"}))
+            process_events=bool(wanted & sc.SCHED_TYPES))
         self._obj: BpfObject | None = None
         self._ring: RingReader | None = None
         self._ncpus = 1
