@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -15,6 +16,7 @@ from typing import Any, Callable, Sequence
 from vigil.config import VigilConfig, load_config
 from vigil.config_errors import ConfigError
 from vigil.detectors.process_identity import AgentIdentity
+from vigil.incidents.correlator import Correlator
 from vigil.pipeline import DetectionPipeline
 from vigil.rules.falco.engine import FalcoEngine
 from vigil.rules.falco.loader import RuleSet, load_rules
@@ -75,7 +77,12 @@ class BuiltPipeline:
         return types
 
     def close(self) -> None:
-        """Flush and close what the pipeline opened (audit trail, alert outbox)."""
+        """Close the open incidents (recorded and alerted as closed), then flush and close
+        what the pipeline opened (audit trail, alert outbox)."""
+        try:
+            self.pipeline.finish("shutdown" if self.live else "end_of_input")
+        except Exception:
+            log.exception("closing the open incidents failed")
         for c in reversed(self.closers):
             try:
                 c()
@@ -208,7 +215,10 @@ def build_pipeline(*, config_path: str | Path | None = None, config: VigilConfig
     trail = _build_audit(cfg, built) if audit else None
     alert = _build_alerts(cfg, built, replay=alerts == "replay") if alerts else None
     built.pipeline = DetectionPipeline(consumers, detectors=built.detectors,
-                                       suppress=suppressor, audit=trail, alert=alert)
+                                       suppress=suppressor,
+                                       correlator=Correlator(cfg.incidents),
+                                       clock=time.time if built.live else None,
+                                       audit=trail, alert=alert)
     built.problems = problems
     return built
 
@@ -273,9 +283,11 @@ def _build_alerts(cfg: VigilConfig, built: BuiltPipeline,
     pipe = AlertPipeline(cfg.alerts, cfg.state_dir, clock=clock, on_dead_letter=dead)
     built.alerts = pipe
 
-    def submit(det: Any) -> None:
-        clock.now = max(clock.now, det.ts / 1e9)
-        pipe.process(det, now=clock.now)
+    def submit(ev: Any) -> None:
+        ts = ev.incident.last_ts or ev.incident.first_ts
+        if ts and ts / 1e9 <= 253402300799:
+            clock.now = max(clock.now, ts / 1e9)
+        pipe.process(ev, now=clock.now)
         pipe.pump(clock.now)
 
     def finish() -> None:

@@ -28,6 +28,7 @@ from typing import Any, Callable, Mapping
 from vigil.config_errors import ConfigError
 from vigil.config_locate import locate_key
 from vigil.config_reader import TableReader, join_key
+from vigil.incidents.correlator import IncidentSettings
 from vigil.niceness import DEFAULT_NICE
 from vigil.priority import Priority
 from vigil.suppress.allowlist import Allowlist
@@ -217,6 +218,8 @@ class VigilConfig:
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    #: `[incidents]`: how detections are correlated into incidents
+    incidents: IncidentSettings = field(default_factory=IncidentSettings)
     #: `vigil.alerts.config.AlertsConfig`, or the raw `[alerts]` table until that exists
     alerts: Any = None
 
@@ -436,6 +439,25 @@ def _read_metrics(top: TableReader) -> MetricsConfig:
     return out
 
 
+def _read_incidents(top: TableReader) -> IncidentSettings:
+    t = top.table("incidents")
+    d = IncidentSettings()
+    out = IncidentSettings(
+        idle_close_secs=t.get_float("idle_close_secs", d.idle_close_secs, minimum=1.0),
+        max_duration_secs=t.get_float("max_duration_secs", d.max_duration_secs, minimum=1.0),
+        max_open=t.get_int("max_open", d.max_open, minimum=1),
+        target_window_secs=t.get_float("target_window_secs", d.target_window_secs,
+                                       minimum=0.0),
+        max_groups=t.get_int("max_groups", d.max_groups, minimum=1),
+        max_processes=t.get_int("max_processes", d.max_processes, minimum=1),
+        max_entities=t.get_int("max_entities", d.max_entities, minimum=1))
+    if out.max_duration_secs < out.idle_close_secs:
+        raise t.error("max_duration_secs", f"must be at least idle_close_secs "
+                                           f"({out.idle_close_secs:g})")
+    t.finish()
+    return out
+
+
 def _read_alerts(top: TableReader) -> Any:
     raw = top.table("alerts").data
     top.raw("alerts")
@@ -471,6 +493,7 @@ def config_from_dict(data: dict[str, Any], base_dir: Path | None = None,
         baseline=_read_baseline(top, state_dir, base_dir),
         audit=_read_audit(top, state_dir, base_dir),
         metrics=_read_metrics(top),
+        incidents=_read_incidents(top),
         alerts=_read_alerts(top),
     )
     top.finish()

@@ -6,8 +6,9 @@ import json
 from typing import Any
 
 from vigil.detections import Detection
+from vigil.incidents.render import rfc3339
 from vigil.rules.falco.engine import detection_to_falco_json
-from vigil.rules.falco.output import format_time
+from vigil.terminal import safe_text
 
 
 def detection_json(det: Detection) -> dict[str, Any]:
@@ -30,7 +31,8 @@ def detection_text(det: Detection) -> str:
     if det.suppressed is not None:
         mark = f" [suppressed by {det.suppressed.layer}: {det.suppressed.entry}]"
     name = det.name if det.kind != "sigma" else f"{det.name} ({det.rule_id})"
-    return f"{format_time(det.ts)} {det.priority.label} [{name}] {det.output}{mark}"
+    return safe_text(f"{rfc3339(det.ts) or '-'} {det.priority.label} [{name}] {det.output}"
+                     f"{mark}")
 
 
 def detection_line(det: Detection, as_json: bool) -> str:

@@ -19,6 +19,7 @@ from typing import Any, Callable
 from vigil.agent import BuiltPipeline
 from vigil.detections import Detection
 from vigil.events.model import Event
+from vigil.incidents.model import IncidentEvent
 from vigil.sensors.base import Sensor, SensorUnavailable
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,9 @@ class Agent:
             self._threads.append(t)
         deadline = None if duration is None else time.monotonic() + duration
         next_stats = time.monotonic() + self.stats_interval
-        process = self.built.pipeline.process
+        pipeline = self.built.pipeline
+        process = pipeline.process
+        next_tick = 0.0
         while not self._stop.is_set():
             now = time.monotonic()
             if deadline is not None and now >= deadline:
@@ -110,6 +113,13 @@ class Agent:
                 self._emit_stats()
             if self._pending is not None:
                 self._swap_engines()
+            if now >= next_tick:
+                # quiet incidents close on time even when no event comes
+                next_tick = now + 1.0
+                try:
+                    pipeline.tick()
+                except Exception:
+                    log.exception("closing idle incidents failed")
             try:
                 batch = self.queue.get(timeout=0.2)
             except queue.Empty:
@@ -171,7 +181,8 @@ class Agent:
         st = self.built.pipeline.stats
         c = self.counters
         parts = [f"events={st.events}", f"detections={st.detections}",
-                 f"incidents={st.incidents}", f"suppressed={st.suppressed}",
+                 f"suppressed={st.suppressed}", f"incidents_opened={st.incidents_opened}",
+                 f"incidents_open={len(self.built.pipeline.correlator)}",
                  f"queue_drops={c.dropped_events}"]
         for s in self.sensors:
             ss = s.stats()
@@ -185,7 +196,7 @@ class Agent:
         alerts = self.built.alerts
         if alerts is not None:
             a = alerts.stats()
-            parts.append(f"alert_queue_full={getattr(a, 'queue_full', 0)}")
+            parts.append(f"alert_queue_drops={a.dropped}")
         return "stats: " + " ".join(parts)
 
     def _emit_stats(self) -> None:
@@ -228,8 +239,24 @@ def default_sensors(built: BuiltPipeline) -> list[Sensor]:
     return out
 
 
-def incident_printer(as_json: bool) -> Callable[[Detection], None]:
-    """What `vigil run` prints for each incident on stdout."""
+def incident_printer(as_json: bool) -> Callable[[IncidentEvent], None]:
+    """What `vigil run` prints on stdout for each incident opening, escalation and
+    closing: one line, or one JSON document (`--json`)."""
+    import json
+
+    from vigil.incidents.render import event_document, incident_line
+
+    def show(ev: IncidentEvent) -> None:
+        if as_json:
+            line = json.dumps(event_document(ev), ensure_ascii=True)
+        else:
+            line = incident_line(ev)
+        print(line, flush=True)
+    return show
+
+
+def detection_printer(as_json: bool) -> Callable[[Detection], None]:
+    """`vigil run --detections`: every unsuppressed detection, one line each."""
     from vigil.display import detection_line
 
     def show(det: Detection) -> None:

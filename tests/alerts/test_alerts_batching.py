@@ -1,111 +1,197 @@
-"""Batching semantics on the pure `Batcher` (no I/O): first immediately, one summary per
-window, nothing for a quiet kind, critical bypass, exact summary text."""
+"""Alerting on incidents (issue 10): one message per real attack with its evidence, a storm
+summarised per window, unrelated attacks never folded together, an escalation sent as an
+update. Detections go through the real correlation stage and the real alert pipeline on
+their own clock; an in-memory sink keeps what is delivered."""
 
 from __future__ import annotations
 
-import pytest
-from alerts_factories import T0, TOP_ATTACKER, anomaly, bruteforce_burst, ssh_failure
+from alerts_factories import (T0, TOP_ATTACKER, CaptureSink, Harness, anomaly, bruteforce_burst,
+                              ssh_failure)
 
-from vigil.alerts.batching import Batcher
-from vigil.alerts.config import RouteConfig
+from vigil.alerts.batching import Batcher, Window, summary_alert
+from vigil.detections import Detection, Entity
 from vigil.priority import Priority
 
-ROUTE = RouteConfig(name="oncall", sink="tg", batch_window_secs=60)
+
+def table(**route) -> dict:
+    return {"sinks": {"cap": {"type": "stdout"}},
+            "routes": [{"name": "oncall", "sink": "cap", "batch_window_secs": 60, **route}]}
 
 
-def offer_all(b: Batcher, dets, route=ROUTE):
-    sent, closed = [], []
-    for d in dets:
-        now = d.ts / 1e9
-        closed += b.close_due(now)
-        offer = b.offer(d, route, now)
-        if offer.alert is not None:
-            sent.append(offer.alert)
-    return sent, closed
+def harness(tmp_path, **route) -> tuple[Harness, CaptureSink]:
+    sink = CaptureSink()
+    return Harness(tmp_path, table(**route), sinks={"cap": sink}), sink
 
 
-def test_first_is_immediate_and_repeats_become_one_exact_summary() -> None:
-    b = Batcher(hostname="web-1")
-    sent, closed = offer_all(b, bruteforce_burst())
-    assert [a.kind for a in sent] == ["incident"]
-    assert sent[0].text == f"Failed password for root from {TOP_ATTACKER} port 22"
-    assert closed == []
-    closed = b.close_due(T0 + 60)
-    assert len(closed) == 1
-    s = closed[0].summary
-    assert s is not None and s.kind == "summary"
+def test_storm_from_many_ips_is_one_message_and_one_exact_summary(tmp_path) -> None:
+    h, sink = harness(tmp_path)
+    h.feed(bruteforce_burst())
+    kinds = [a.kind for a in sink.alerts]
+    assert kinds == ["incident"], kinds
+    first = sink.alerts[0]
+    assert first.title == "SSH brute force" and first.incident is not None
+    assert first.incident.entities.remote_ips == (TOP_ATTACKER,)
+    h.at(T0 + 60)
+    assert [a.kind for a in sink.alerts] == ["incident", "summary"]
+    s = sink.alerts[1]
     assert s.text == ("SSH brute force: 49 attempts from 12 IPs in the last 60 s. "
                       "Top attacker: 185.220.101.23 (23 attempts). "
                       "First 2026-11-26T12:00:00Z, last 2026-11-26T12:00:57Z.")
-    assert (s.summary.count, s.summary.unique_ips, s.summary.top_ip_count) == (49, 12, 23)
+    assert (s.summary.count, s.summary.unique_ips, s.summary.top_ip_count,
+            s.summary.incidents) == (49, 12, 23, 12)
 
 
-def test_active_kind_gives_one_summary_per_window_and_quiet_gives_none() -> None:
-    b = Batcher()
+def test_first_message_waits_for_the_story_and_lists_it(tmp_path) -> None:
+    """An attack that trips several rules within group_wait is one message listing them."""
+    h, sink = harness(tmp_path)
+    ip = "203.0.113.66"
+    h.feed([anomaly("webshell", T0, Priority.ERROR, "nginx spawned sh", ip=ip),
+            anomaly("reverse_shell", T0 + 0.5, Priority.CRITICAL, "bash -i to 203.0.113.66",
+                    ip=ip),
+            anomaly("Redirect STDOUT/STDIN to Network Connection", T0 + 1, Priority.NOTICE,
+                    "dup2 on a socket", ip=ip)])
+    assert sink.alerts == []  # still waiting (group_wait_secs = 2)
+    h.at(T0 + 2.5)
+    (msg,) = sink.alerts
+    assert msg.kind == "incident" and msg.priority == Priority.CRITICAL
+    assert msg.title == "reverse_shell"  # the most severe detection names it
+    assert msg.text.splitlines()[0] == "bash -i to 203.0.113.66"
+    for out in ("nginx spawned sh", "dup2 on a socket", "3 detections (3 kinds)"):
+        assert out in msg.text
+    h.at(T0 + 600)
+    assert len(sink.alerts) == 1  # no update: nothing escalated after the message
+
+
+def test_two_unrelated_attacks_seconds_apart_each_get_a_message(tmp_path) -> None:
+    h, sink = harness(tmp_path)
+    h.feed([anomaly("sensitive_write", T0, Priority.WARNING, "write /etc/sudoers.d/x",
+                    path="/etc/sudoers.d/x", pid=100),
+            anomaly("sensitive_write", T0 + 1, Priority.WARNING, "write /etc/cron.d/y",
+                    path="/etc/cron.d/y", pid=200),
+            anomaly("sensitive_write", T0 + 2, Priority.WARNING,
+                    "write /root/.ssh/authorized_keys", path="/root/.ssh/authorized_keys",
+                    pid=300)])
+    h.at(T0 + 5)
+    assert [a.text.splitlines()[0] for a in sink.alerts] == [
+        "write /etc/sudoers.d/x", "write /etc/cron.d/y", "write /root/.ssh/authorized_keys"]
+    assert len({a.incident.id for a in sink.alerts}) == 3
+    h.at(T0 + 120)
+    assert len(sink.alerts) == 3  # no summary folds them
+
+
+def test_single_ip_brute_force_is_one_message_however_long(tmp_path) -> None:
+    h, sink = harness(tmp_path)
     # 3 minutes of one attempt every 2 s, then silence
-    dets = [ssh_failure("192.0.2.7", T0 + i * 2) for i in range(90)]
-    sent, closed = offer_all(b, dets)
-    closed += b.close_due(T0 + 1000)
-    summaries = [c.summary for c in closed if c.summary is not None]
-    assert len(sent) == 1
-    assert [s.summary.count for s in summaries] == [30, 30, 30]
-    # the window after the last summary saw nothing: closed silently, kind forgotten
-    assert len(b) == 0
-    again = b.offer(ssh_failure("192.0.2.7", T0 + 1001), ROUTE, T0 + 1001)
-    assert again.alert is not None and again.opened
+    h.feed([ssh_failure("192.0.2.7", T0 + i * 2) for i in range(90)])
+    h.at(T0 + 1000)
+    assert [a.kind for a in sink.alerts] == ["incident"]
+    # the incident closed when it went quiet: a new attempt much later is a new story
+    h.feed([ssh_failure("192.0.2.7", T0 + 2000)])
+    h.at(T0 + 2003)
+    assert [a.kind for a in sink.alerts] == ["incident", "incident"]
+    assert sink.alerts[0].incident.id != sink.alerts[1].incident.id
 
 
-def test_single_incident_closes_without_summary() -> None:
+def test_escalation_sends_an_update_never_a_duplicate(tmp_path) -> None:
+    h, sink = harness(tmp_path)
+    ip = "198.51.100.9"
+    h.feed([ssh_failure(ip, T0 + i, priority=Priority.NOTICE) for i in range(6)])
+    h.at(T0 + 30)
+    success = Detection(kind="detector", name="ssh_bruteforce",
+                        rule_id="ssh_bruteforce.success_after_burst", priority=Priority.CRITICAL,
+                        output=f"Accepted password for root from {ip} after 6 failures",
+                        entity=Entity(ip=ip, user="root"), ts=int((T0 + 40) * 1e9),
+                        tags=["T1110", "T1078"], source="auth",
+                        data={"title": "SSH brute force", "unit": "attempts"}, hostname="web-1")
+    h.feed([success])
+    h.at(T0 + 41)
+    assert [a.kind for a in sink.alerts] == ["incident", "update"]
+    first, update = sink.alerts
+    assert first.incident.id == update.incident.id
+    assert update.priority == Priority.CRITICAL and update.title == "Escalated: SSH brute force"
+    assert update.text.startswith("Escalated Notice → Critical.")
+    assert "Accepted password for root" in update.text
+
+
+def test_escalation_within_group_wait_is_in_the_first_message(tmp_path) -> None:
+    h, sink = harness(tmp_path)
+    ip = "198.51.100.10"
+    h.feed([anomaly("webshell", T0, Priority.ERROR, "nginx spawned sh", ip=ip),
+            anomaly("reverse_shell", T0 + 1, Priority.CRITICAL, "bash -i", ip=ip)])
+    h.at(T0 + 10)
+    assert [(a.kind, a.priority) for a in sink.alerts] == [("incident", Priority.CRITICAL)]
+
+
+def test_held_incident_that_escalates_gets_its_own_update(tmp_path) -> None:
+    h, sink = harness(tmp_path)
+    h.feed([ssh_failure("192.0.2.1", T0), ssh_failure("192.0.2.2", T0 + 1)])
+    h.at(T0 + 5)
+    assert [a.kind for a in sink.alerts] == ["incident"]  # 192.0.2.2 is held
+    h.feed([ssh_failure("192.0.2.2", T0 + 6, priority=Priority.CRITICAL)])
+    h.at(T0 + 7)
+    assert [a.kind for a in sink.alerts] == ["incident", "update"]
+    assert sink.alerts[1].incident.entities.remote_ips == ("192.0.2.2",)
+
+
+def test_storm_members_crossing_a_threshold_send_no_updates(tmp_path) -> None:
+    """Notice → Warning (an attempt becomes a brute force) is the summary's business; a
+    message per attacker would be the flood incidents exist to prevent."""
+    h, sink = harness(tmp_path)
+    h.feed([ssh_failure(f"192.0.2.{i}", T0 + i, priority=Priority.NOTICE) for i in range(5)])
+    h.feed([ssh_failure(f"192.0.2.{i}", T0 + 10 + i, priority=Priority.WARNING)
+            for i in range(5)])
+    h.at(T0 + 60)
+    assert [a.kind for a in sink.alerts] == ["incident", "summary"]
+    assert sink.alerts[1].priority == Priority.WARNING
+
+
+def test_critical_bypasses_batching(tmp_path) -> None:
+    h, sink = harness(tmp_path, bypass_batching_min_priority="critical")
+    h.feed([ssh_failure(f"192.0.2.{i}", T0 + i, priority=Priority.CRITICAL) for i in range(3)]
+           + [ssh_failure("192.0.2.50", T0 + 5), ssh_failure("192.0.2.51", T0 + 6)])
+    h.at(T0 + 10)
+    # 3 bypassing criticals + the first warning; the second warning is held
+    assert [a.priority for a in sink.alerts] == [Priority.CRITICAL] * 3 + [Priority.WARNING]
+    h.at(T0 + 70)
+    assert sink.alerts[-1].kind == "summary" and sink.alerts[-1].summary.count == 2
+
+
+def test_group_by_rule_folds_anomalies_with_singular_units(tmp_path) -> None:
+    h, sink = harness(tmp_path, group_by=["rule"])
+    h.feed([anomaly("sensitive_write", T0, Priority.WARNING, "write /etc/a", pid=1),
+            anomaly("sensitive_write", T0 + 1, Priority.ERROR, "write /etc/b", pid=2)])
+    h.at(T0 + 60)
+    assert [a.kind for a in sink.alerts] == ["incident", "summary"]
+    s = sink.alerts[1]
+    assert s.text == ("sensitive_write: 2 detections in the last 60 s. "
+                      "First 2026-11-26T12:00:00Z, last 2026-11-26T12:00:01Z.")
+    assert s.priority == Priority.ERROR
+
+
+def test_summary_counts_one_attempt_and_one_ip_in_the_singular() -> None:
+    w = Window(route="r", key="group:x", start=T0, end=T0 + 60, title="SSH brute force",
+               unit="attempts")
+    from alerts_factories import opened
+    inc = opened(ssh_failure("192.0.2.9", T0 + 70)).incident
+    w.add(inc, 1, T0 + 70, held=True)
+    assert summary_alert(w, T0 + 60).text == (
+        "SSH brute force: 1 attempt from 1 IP in the last 60 s. Top attacker: 192.0.2.9 "
+        "(1 attempt). First 2026-11-26T12:01:10Z, last 2026-11-26T12:01:10Z.")
+
+
+def test_closed_notifications_when_the_route_asks(tmp_path) -> None:
+    h, sink = harness(tmp_path, notify=["opened", "escalated", "closed"])
+    h.feed([anomaly("ptrace", T0, Priority.WARNING, "gdb attached", pid=7)])
+    h.at(T0 + 1000)
+    assert [a.kind for a in sink.alerts] == ["incident", "closed"]
+    assert sink.alerts[1].incident.closed_reason == "idle"
+    assert sink.alerts[1].title == "Closed: ptrace"
+
+
+def test_windows_are_per_route_and_group() -> None:
     b = Batcher()
-    sent, _ = offer_all(b, [ssh_failure("192.0.2.1", T0)])
+    a = b.open("oncall", "group:detector:ssh_bruteforce", T0, T0 + 60)
+    c = b.open("team", "group:detector:ssh_bruteforce", T0, T0 + 60)
+    assert a is not c and len(b) == 2
     closed = b.close_due(T0 + 60)
-    assert len(sent) == 1 and [c.summary for c in closed] == [None]
-    assert len(b) == 0
-
-
-def test_critical_bypasses_batching_and_is_not_counted() -> None:
-    route = RouteConfig(name="r", sink="tg", bypass_batching_min_priority=Priority.CRITICAL)
-    b = Batcher()
-    dets = [ssh_failure("192.0.2.1", T0 + i, priority=Priority.CRITICAL) for i in range(3)]
-    dets.append(ssh_failure("192.0.2.1", T0 + 5))
-    sent, _ = offer_all(b, dets, route)
-    assert len(sent) == 4  # 3 bypassing criticals + the first warning
-    w = b.window("r", "detector:ssh_bruteforce")
-    assert w is not None and w.count == 1
-
-
-def test_kinds_are_separate_per_detection_key_and_route() -> None:
-    b = Batcher()
-    other_route = RouteConfig(name="team", sink="slack")
-    out = [b.offer(ssh_failure("192.0.2.1", T0), ROUTE, T0),
-           b.offer(ssh_failure("192.0.2.1", T0), other_route, T0),
-           b.offer(anomaly("reverse_shell", T0), ROUTE, T0),
-           b.offer(ssh_failure("192.0.2.1", T0 + 1), ROUTE, T0 + 1)]
-    assert [o.alert is not None for o in out] == [True, True, True, False]
-
-
-def test_summary_without_ips_and_singular_units() -> None:
-    b = Batcher()
-    offer_all(b, [anomaly("sensitive_write", T0, Priority.WARNING, "write /etc/shadow"),
-                  anomaly("sensitive_write", T0 + 1, Priority.ERROR, "write /etc/shadow")])
-    (c,) = b.close_due(T0 + 60)
-    assert c.summary.text == ("sensitive_write: 2 incidents in the last 60 s. "
-                              "First 2026-11-26T12:00:00Z, last 2026-11-26T12:00:01Z.")
-    # the summary carries the most severe priority of its window
-    assert c.summary.priority == Priority.ERROR
-    # an active kind's next window holds one repeat: "1 attempt", "1 IP"
-    b2 = Batcher()
-    offer_all(b2, [ssh_failure("192.0.2.9", T0), ssh_failure("192.0.2.9", T0 + 1)])
-    closed = b2.close_due(T0 + 60)
-    offer_all(b2, [ssh_failure("192.0.2.9", T0 + 70)])
-    closed += b2.close_due(T0 + 120)
-    texts = [c.summary.text for c in closed if c.summary]
-    assert texts[1] == ("SSH brute force: 1 attempt from 1 IP in the last 60 s. Top attacker: "
-                        "192.0.2.9 (1 attempt). First 2026-11-26T12:01:10Z, last 2026-11-26T12:01:10Z.")
-
-
-def test_offer_after_window_end_without_close_is_refused() -> None:
-    b = Batcher()
-    b.offer(ssh_failure("192.0.2.1", T0), ROUTE, T0)
-    with pytest.raises(ValueError, match="close_due"):
-        b.offer(ssh_failure("192.0.2.1", T0 + 61), ROUTE, T0 + 61)
+    assert [x.summary for x in closed] == [None, None] and len(b) == 0

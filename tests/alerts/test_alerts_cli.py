@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from alerts_factories import T0, anomaly
+from alerts_factories import T0, anomaly, opened
 from alerts_servers import TOKEN, Scripted, telegram_server, telegram_texts  # noqa: F401
 from typer.testing import CliRunner
 
@@ -81,7 +81,7 @@ def test_alerts_status_counts(telegram_server, tmp_path, monkeypatch) -> None:
     cfg = load_config(cfg_path)
     p = AlertPipeline(cfg.alerts, cfg.state_dir, clock=lambda: T0)
     for i in range(4):
-        p.submit(anomaly(f"anomaly_{i}", T0))
+        p.submit(opened(anomaly(f"anomaly_{i}", T0)))
     p.pump(T0)       # #0 dead (400), #1 fails (502) and pauses the sink
     p.stop()
     r = CliRunner().invoke(app(), ["alerts", "status", "--config", str(cfg_path)])

@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from alerts_factories import T0, anomaly, bruteforce_burst
+from alerts_factories import T0, Harness, anomaly, bruteforce_burst, opened
 from alerts_servers import (RecordingServer, Scripted, telegram_ok, telegram_server,  # noqa: F401
                             telegram_sink_table, telegram_texts)
 
@@ -34,21 +34,27 @@ def free_port() -> int:
 
 def alerts_table(url: str, **sink_extra) -> dict:
     return {"sinks": {"tg": telegram_sink_table(url, **sink_extra)},
-            "routes": [{"name": "oncall", "sink": "tg"}],
+            "routes": [{"name": "oncall", "sink": "tg", "group_wait_secs": 0}],
             "retry": {"initial_backoff_secs": 5, "max_backoff_secs": 40,
                       "dead_letter_after_secs": 3600}}
 
 
-def expected_text(i: int) -> str:
-    return (f"<b>[Critical] anomaly_{i}</b>\nanomaly {i}\n<i>web-1 · 2026-11-26T12:00:00Z</i>")
+def expected_text(i: int, inc_id: str) -> str:
+    short = inc_id[:8]
+    return (f"<b>[Critical] anomaly_{i}</b>\nanomaly {i}\n"
+            f"incident {short} · vigil incidents show {short}\n"
+            "<i>web-1 · 2026-11-26T12:00:00Z</i>")
 
 
 def test_sink_down_then_up_gets_every_message_once_in_order(tmp_path) -> None:
     port = free_port()
     cfg = AlertsConfig.from_dict(alerts_table(f"http://127.0.0.1:{port}"))
     p = AlertPipeline(cfg, tmp_path, clock=lambda: T0)
+    ids = []
     for i in range(5):
-        p.submit(anomaly(f"anomaly_{i}", T0, output=f"anomaly {i}"))
+        ev = opened(anomaly(f"anomaly_{i}", T0, output=f"anomaly {i}"))
+        ids.append(ev.incident.id)
+        p.submit(ev)
     for t in (0, 5, 15, 35, 75, 115):  # nothing listens: every attempt is refused
         p.pump(T0 + t)
     c = p.counts()
@@ -57,7 +63,7 @@ def test_sink_down_then_up_gets_every_message_once_in_order(tmp_path) -> None:
     try:
         for t in range(155, 165):
             p.pump(T0 + t)
-        assert telegram_texts(server) == [expected_text(i) for i in range(5)]
+        assert telegram_texts(server) == [expected_text(i, ids[i]) for i in range(5)]
         assert p.counts().sent == 5
         for t in range(165, 400, 7):
             p.pump(T0 + t)
@@ -71,8 +77,11 @@ def test_retries_continue_across_a_graceful_restart(tmp_path) -> None:
     port = free_port()
     table = alerts_table(f"http://127.0.0.1:{port}")
     a = AlertPipeline(AlertsConfig.from_dict(table), tmp_path, clock=lambda: T0)
+    ids = []
     for i in range(3):
-        a.submit(anomaly(f"anomaly_{i}", T0, output=f"anomaly {i}"))
+        ev = opened(anomaly(f"anomaly_{i}", T0, output=f"anomaly {i}"))
+        ids.append(ev.incident.id)
+        a.submit(ev)
     a.stop()
     assert a.stats().failed == 1
     server = RecordingServer(telegram_ok, port=port)
@@ -82,7 +91,7 @@ def test_retries_continue_across_a_graceful_restart(tmp_path) -> None:
         for t in range(10, 20):
             b.pump(T0 + t)
         b.stop()
-        assert telegram_texts(server) == [expected_text(i) for i in range(3)]
+        assert telegram_texts(server) == [expected_text(i, ids[i]) for i in range(3)]
     finally:
         server.close()
 
@@ -90,17 +99,20 @@ def test_retries_continue_across_a_graceful_restart(tmp_path) -> None:
 def test_open_batch_window_survives_a_restart(telegram_server, tmp_path) -> None:
     table = alerts_table(telegram_server.url)
     burst = bruteforce_burst()
-    a = AlertPipeline(AlertsConfig.from_dict(table), tmp_path, clock=lambda: T0)
-    for det in burst[:30]:
-        a.process(det)
-    a.pump(T0 + 36)
-    a.close()  # a crash-like end: no final pump, no flush
-    b = AlertPipeline(AlertsConfig.from_dict(table), tmp_path, clock=lambda: T0 + 40)
-    assert b.counts().held == 29
-    for det in burst[30:]:
-        b.process(det)
-    b.pump(T0 + 60)
-    b.stop()
+    a = Harness(tmp_path, table)
+    a.feed(burst[:30])
+    a.at(T0 + 36)
+    a.alerts.close()  # a crash-like end: no final pump, no flush
+    held = a.alerts.stats().held
+    assert held == len({d.entity.ip for d in burst[:30]}) - 1  # all but the announced one
+    # the restarted agent's correlator is new, and its incidents are too: the window
+    # (with its members and counts) comes back from the outbox
+    b = Harness(tmp_path, table)
+    assert b.alerts.counts().held == held
+    b.clock.now = T0 + 40
+    b.feed(burst[30:])
+    b.at(T0 + 60)
+    b.alerts.stop()
     texts = telegram_texts(telegram_server)
     assert len(texts) == 2
     assert "49 attempts from 12 IPs in the last 60 s" in texts[1]

@@ -11,10 +11,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from alerts_factories import T0, ssh_failure
+from alerts_factories import T0, opened, ssh_failure
 from alerts_servers import Scripted, slack_server  # noqa: F401
 
-from vigil.alerts.batching import incident_alert
+from vigil.alerts.batching import detection_alert, incident_alert
 from vigil.alerts.config import AlertsConfig
 from vigil.alerts.message import Alert, BatchSummary
 from vigil.alerts.pipeline import AlertPipeline
@@ -46,7 +46,7 @@ def summary_alert() -> Alert:
 
 def test_slack_blocks_and_escaping(slack_server) -> None:
     sink = SlackSink("team", url=slack_server.url + "/services/T1/B2/secret")
-    alert = incident_alert(ssh_failure("192.0.2.1", T0), "team", T0, None)
+    alert = incident_alert(opened(ssh_failure("192.0.2.1", T0)).incident, "team", None)
     alert = Alert(**{**{f: getattr(alert, f) for f in alert.__struct_fields__},
                      "text": "cmd <script> & `x`"})
     for part in sink.render(alert):
@@ -68,9 +68,9 @@ def test_slack_429_retry_after_through_the_pipeline(slack_server, tmp_path) -> N
     slack_server.script.append(Scripted(429, {}, {"Retry-After": "30"}))
     cfg = AlertsConfig.from_dict({
         "sinks": {"team": {"type": "slack", "url": slack_server.url + "/hook"}},
-        "routes": [{"sink": "team", "tags": ["network"]}]})
+        "routes": [{"sink": "team", "tags": ["T1110"], "group_wait_secs": 0}]})
     p = AlertPipeline(cfg, tmp_path, clock=lambda: T0)
-    p.submit(ssh_failure("192.0.2.1", T0))
+    p.submit(opened(ssh_failure("192.0.2.1", T0)))
     p.pump(T0)
     p.pump(T0 + 29)
     assert len(slack_server.attempts) == 1 and slack_server.accepted == []
@@ -84,13 +84,36 @@ def test_webhook_posts_the_alert_document_with_headers(slack_server) -> None:
     sink.deliver(sink.render(summary_alert())[0])
     sink.close()
     _, body = slack_server.accepted[0]
+    ns = int(T0) * 10**9
     assert body == {"kind": "summary", "route": "oncall", "title": "SSH brute force",
                     "text": "SSH brute force: 49 attempts ...", "priority": "Warning",
-                    "ts": T0 + 60, "time": "2026-11-26T12:01:00Z",
+                    "ts_ns": ns + 60 * 10**9, "time": "2026-11-26T12:01:00.000000000Z",
                     "key": "detector:ssh_bruteforce", "hostname": "web-1",
                     "summary": {"count": 49, "unique_ips": 12, "top_ip": "185.220.101.23",
-                                "top_ip_count": 23, "first_ts": T0, "last_ts": T0 + 57,
+                                "top_ip_count": 23, "first_ts": ns,
+                                "first_time": "2026-11-26T12:00:00.000000000Z",
+                                "last_ts": ns + 57 * 10**9,
+                                "last_time": "2026-11-26T12:00:57.000000000Z",
                                 "window_secs": 60.0, "unit": "attempts"}}
+
+
+def test_incident_document_in_webhook_and_falco_incident_mode() -> None:
+    """One time format everywhere: RFC 3339 with nanoseconds, plus ns since the epoch."""
+    from vigil.alerts.sinks.webhook import webhook_document
+    ev = opened(falco_detection())
+    alert = incident_alert(ev.incident, "r", None)
+    doc = webhook_document(alert)
+    inc = doc["incident"]
+    assert doc["time"] == inc["first_time"] == "2026-11-26T12:00:00.123456789Z"
+    assert inc["first_ts"] == int(T0) * 10**9 + 123456789
+    assert inc["detections"][0]["name"] == "Write below etc"
+    assert inc["detections"][0]["priority"] == "Error" and inc["detections"][0]["count"] == 1
+    assert inc["entities"]["files"] == ["/etc/passwd"]
+    assert inc["techniques"] == [] and inc["status"] == "open"
+    falco = falco_document(alert)
+    assert falco["rule"] == "Write below etc" and falco["priority"] == "Error"
+    assert falco["output_fields"]["vigil.incident.id"] == ev.incident.id
+    assert falco["time"] == "2026-11-26T12:00:00.123456789Z"
 
 
 def test_webhook_4xx_is_not_retryable_5xx_is(slack_server) -> None:
@@ -106,7 +129,7 @@ def test_webhook_4xx_is_not_retryable_5xx_is(slack_server) -> None:
 
 
 def test_falco_json_document_shape(slack_server) -> None:
-    alert = incident_alert(falco_detection(), "r", T0, "fallback-host")
+    alert = detection_alert(falco_detection(), "r", "incident:x", "fallback-host")
     sink = FalcoJsonSink("sidekick", url=slack_server.url + "/")
     sink.deliver(sink.render(alert)[0])
     sink.close()
@@ -223,15 +246,17 @@ def test_file_and_stdout_json_lines(tmp_path) -> None:
     f = FileSink("file", path=path)
     buf = io.StringIO()
     s = StdoutSink("out", stream=buf)
-    for alert in (summary_alert(), incident_alert(falco_detection(), "r", T0, None)):
+    for alert in (summary_alert(), detection_alert(falco_detection(), "r", "incident:x", None),
+                  incident_alert(opened(falco_detection()).incident, "r", None)):
         f.deliver(f.render(alert)[0])
         s.deliver(s.render(alert)[0])
     lines = path.read_text().splitlines()
     assert lines == buf.getvalue().splitlines()
     docs = [json.loads(x) for x in lines]
-    assert [d["kind"] for d in docs] == ["summary", "incident"]
+    assert [d["kind"] for d in docs] == ["summary", "detection", "incident"]
     assert docs[1]["detection"]["priority"] == "Error"
     assert docs[1]["detection"]["output_fields"] == {"fd.name": "/etc/passwd", "proc.name": "vi"}
+    assert docs[2]["incident"]["detections"][0]["output"].startswith("File below /etc")
 
 
 def test_file_sink_error_is_retryable(tmp_path) -> None:

@@ -28,7 +28,7 @@ def make_trail(path: Path) -> None:
     sup = Suppression(layer="dynamic", entry="allowlist.detectors.webshell.skip_binaries=node",
                       reason="npm build scripts")
     with AuditTrail(path, clock=lambda: T0) as t:
-        t.record_incident(Detection(kind="detector", name="ssh_bruteforce", priority=Priority.WARNING,
+        t.record_detection(Detection(kind="detector", name="ssh_bruteforce", priority=Priority.WARNING,
                                     output="SSH brute force from 192.0.2.1", ts=int(T0 * 1e9),
                                     entity=Entity(ip="192.0.2.1")))
         t.record_suppressed(Detection(kind="detector", name="webshell", priority=Priority.ERROR,
@@ -53,7 +53,7 @@ def test_verify_missing_trail(tmp_path: Path) -> None:
 
 def test_incidents_listing(tmp_path: Path) -> None:
     make_trail(tmp_path)
-    r = CliRunner().invoke(app(), ["incidents", "--trail", str(tmp_path)])
+    r = CliRunner().invoke(app(), ["incidents", "--trail", str(tmp_path), "--detections"])
     assert r.exit_code == 0
     assert "SSH brute force from 192.0.2.1" in r.output and "shell under node" not in r.output
     r = CliRunner().invoke(app(), ["incidents", "--trail", str(tmp_path), "--suppressed"])
@@ -71,7 +71,7 @@ def test_incidents_path_from_config(tmp_path: Path) -> None:
     make_trail(tmp_path / "trail")
     cfg = tmp_path / "vigil.toml"
     cfg.write_text(f'state_dir = "{tmp_path}"\n[audit]\npath = "{tmp_path / "trail"}"\n')
-    r = CliRunner().invoke(app(), ["incidents", "--config", str(cfg)])
+    r = CliRunner().invoke(app(), ["incidents", "--config", str(cfg), "--detections"])
     assert r.exit_code == 0, r.output
     assert "SSH brute force" in r.output
 

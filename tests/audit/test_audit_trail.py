@@ -46,7 +46,7 @@ def lines(path: Path) -> list[bytes]:
 def test_records_are_chained_and_verify(tmp_path: Path) -> None:
     clock = Clock()
     with AuditTrail(tmp_path, clock=clock) as trail:
-        a = trail.record_incident(det(1))
+        a = trail.record_detection(det(1))
         sup = Suppression(layer="dynamic", entry="allowlist.ips=192.0.2.2", reason="office")
         b = trail.record_suppressed(det(2, suppressed=sup))
         c = trail.record_dead_letter({"key": "detector:x", "text": "hi"}, "telegram", "HTTP 403")
@@ -54,7 +54,7 @@ def test_records_are_chained_and_verify(tmp_path: Path) -> None:
     assert a.prev == GENESIS and b.prev == a.hash and c.prev == b.hash
     assert (a.seq, b.seq, c.seq) == (1, 2, 3)
     recs = [json.loads(l) for l in lines(tmp_path / "audit.jsonl")]
-    assert [r["type"] for r in recs] == ["incident", "suppressed", "dead_letter"]
+    assert [r["type"] for r in recs] == ["detection", "suppressed", "dead_letter"]
     assert recs[1]["suppression"] == {"layer": "dynamic", "entry": "allowlist.ips=192.0.2.2",
                                       "reason": "office"}
     assert recs[0]["detection"]["evidence"][0]["raw"] == "line 1"
@@ -66,10 +66,10 @@ def test_records_are_chained_and_verify(tmp_path: Path) -> None:
 
 def test_chain_continues_after_restart(tmp_path: Path) -> None:
     with AuditTrail(tmp_path, clock=Clock()) as trail:
-        first = trail.record_incident(det(1))
+        first = trail.record_detection(det(1))
     with AuditTrail(tmp_path, clock=Clock()) as trail:
         assert trail.last_hash == first.hash
-        second = trail.record_incident(det(2))
+        second = trail.record_detection(det(2))
     assert second.prev == first.hash and second.seq == 2
     assert verify_trail(tmp_path).ok
 
@@ -77,7 +77,7 @@ def test_chain_continues_after_restart(tmp_path: Path) -> None:
 def _trail_of(tmp_path: Path, n: int) -> Path:
     with AuditTrail(tmp_path, clock=Clock()) as trail:
         for i in range(n):
-            trail.record_incident(det(i))
+            trail.record_detection(det(i))
     return tmp_path / "audit.jsonl"
 
 
@@ -123,7 +123,7 @@ def test_garbage_line_is_reported(tmp_path: Path) -> None:
 def test_rotation_by_size_keeps_the_chain(tmp_path: Path) -> None:
     with AuditTrail(tmp_path, max_bytes=4096, clock=Clock()) as trail:
         for i in range(30):
-            trail.record_incident(det(i))
+            trail.record_detection(det(i))
         assert trail.counts["rotations"] >= 3
     files = trail_files(tmp_path)
     assert len(files) >= 4 and files[-1].name == "audit.jsonl"
@@ -139,18 +139,18 @@ def test_rotation_by_size_keeps_the_chain(tmp_path: Path) -> None:
 def test_rotation_by_day(tmp_path: Path) -> None:
     clock = Clock()
     with AuditTrail(tmp_path, clock=clock) as trail:
-        trail.record_incident(det(1))
+        trail.record_detection(det(1))
         clock.t += DAY
-        trail.record_incident(det(2))
+        trail.record_detection(det(2))
     with AuditTrail(tmp_path, clock=clock) as trail:  # same day after restart: no rotation
-        trail.record_incident(det(3))
+        trail.record_detection(det(3))
     clock.t += DAY
     with AuditTrail(tmp_path, clock=clock) as trail:  # next day after restart: rotation
-        trail.record_incident(det(4))
+        trail.record_detection(det(4))
     assert len(trail_files(tmp_path)) == 3
     assert verify_trail(tmp_path).records == 4
     with AuditTrail(tmp_path, rotate_daily=False, clock=Clock(T0 + 9 * DAY)) as trail:
-        trail.record_incident(det(5))
+        trail.record_detection(det(5))
     assert len(trail_files(tmp_path)) == 3
 
 
@@ -160,7 +160,7 @@ def test_unfinished_last_line_is_kept_aside_and_chain_continues(tmp_path: Path) 
         fh.write(b'{"v":1,"seq":4,"ty')  # the agent died mid-write
     assert not verify_trail(tmp_path).ok
     with AuditTrail(tmp_path, clock=Clock()) as trail:
-        trail.record_incident(det(4))
+        trail.record_detection(det(4))
     assert verify_trail(tmp_path).ok
     aside = list(tmp_path.glob("audit.jsonl.partial-*"))
     assert len(aside) == 1 and aside[0].read_bytes() == b'{"v":1,"seq":4,"ty'
@@ -170,7 +170,7 @@ def test_concurrent_writers_keep_one_chain(tmp_path: Path) -> None:
     with AuditTrail(tmp_path, max_bytes=64 * 1024, clock=Clock()) as trail:
         def write(k: int) -> None:
             for i in range(50):
-                trail.record_incident(det(k * 100 + i))
+                trail.record_detection(det(k * 100 + i))
         threads = [threading.Thread(target=write, args=(k,)) for k in range(4)]
         for t in threads:
             t.start()
@@ -184,9 +184,9 @@ def test_query_filters(tmp_path: Path) -> None:
     clock = Clock()
     sup = Suppression(layer="static", entry="webshell.npm_scripts=vite", reason="npm build")
     with AuditTrail(tmp_path, clock=clock) as trail:
-        trail.record_incident(det(0))
+        trail.record_detection(det(0))
         trail.record_suppressed(det(10, name="webshell", suppressed=sup))
-        trail.record_incident(det(3600, name="reverse_shell"))
+        trail.record_detection(det(3600, name="reverse_shell"))
         trail.record_dead_letter({"key": "k"}, "slack", "timeout")
     assert [r.output for r in iter_records(tmp_path)] == ["attempt 0", "attempt 3600"]
     since = int((T0 + 1800) * 1e9)
@@ -212,7 +212,7 @@ def test_failed_write_leaves_no_half_line(tmp_path: Path) -> None:
     import resource
     import signal
     trail = AuditTrail(tmp_path, clock=Clock())
-    trail.record_incident(det(1))
+    trail.record_detection(det(1))
     size = (tmp_path / "audit.jsonl").stat().st_size
     big = det(2)
     big.output = "x" * 5000
@@ -221,12 +221,12 @@ def test_failed_write_leaves_no_half_line(tmp_path: Path) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (size + 1000, hard))
     try:
         with pytest.raises(OSError):
-            trail.record_incident(big)
+            trail.record_detection(big)
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
         signal.signal(signal.SIGXFSZ, old_handler)
     assert (tmp_path / "audit.jsonl").stat().st_size == size
-    trail.record_incident(det(3))
+    trail.record_detection(det(3))
     trail.close()
     r = verify_trail(tmp_path)
     assert r.ok and r.records == 2, r.message()

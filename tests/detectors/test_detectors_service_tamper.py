@@ -30,7 +30,8 @@ def test_fp5_stopping_auditd_alerts() -> None:
     stop = proc("/usr/bin/systemctl", "stop", "auditd.service", pid=600, parent=root_shell())
     dets = run(ServiceTamperDetector(own=OWN), [execve(stop)])
     assert [d.rule_id for d in alerts(dets)] == ["service_tamper.service_stop"]
-    assert dets[0].data == {"service": "auditd", "action": "stop"}
+    assert dets[0].data == {"service": "auditd", "action": "stop",
+                            "title": "Security service stopped or tampered with"}
     assert "T1562.001" in dets[0].tags and dets[0].priority == Priority.ERROR
 
 

@@ -92,7 +92,8 @@ def state(tmp_path: Path) -> Path:
 
 
 def test_live_run_with_falco_stable_rules_and_replay_of_a_recording(state: Path):
-    agent, agent_out = _start(["run", "--json", "--rules", str(STABLE), "--state-dir",
+    agent, agent_out = _start(["run", "--json", "--detections", "--rules", str(STABLE),
+                               "--state-dir",
                                str(state / "st"), "--stats-interval", "3600"],
                               "vigil: watching", state, "run")
     rec_file = state / "capture.jsonl"
@@ -110,7 +111,8 @@ def test_live_run_with_falco_stable_rules_and_replay_of_a_recording(state: Path)
     assert "final stats:" in err and "ebpf_kernel_drops=" in err
 
     replay = subprocess.run([sys.executable, "-m", "vigil", "replay", str(rec_file), "--json",
-                             "--rules", str(STABLE)], capture_output=True, text=True,
+                             "--detections", "--rules", str(STABLE)], capture_output=True,
+                            text=True,
                             timeout=300)
     assert replay.returncode == 0, replay.stderr
     replayed = _ours([json.loads(l) for l in replay.stdout.splitlines() if l.startswith("{")])
@@ -118,8 +120,9 @@ def test_live_run_with_falco_stable_rules_and_replay_of_a_recording(state: Path)
 
 
 def test_live_run_with_vigil_default_rules(state: Path):
-    agent, agent_out = _start(["run", "--json", "--state-dir", str(state / "st"),
-                               "--stats-interval", "3600"], "vigil: watching", state, "run")
+    agent, agent_out = _start(["run", "--json", "--detections", "--state-dir",
+                               str(state / "st"), "--stats-interval", "3600"],
+                              "vigil: watching", state, "run")
     try:
         # every thread of the agent (sensor reader, engine, alerts) runs below the workload
         niceness = {os.getpriority(os.PRIO_PROCESS, int(tid))
@@ -156,8 +159,8 @@ path = "{sink}"
 sink = "file"
 min_priority = "notice"
 """)
-    agent, agent_out = _start(["run", "--json", "-c", str(config), "--stats-interval", "3600"],
-                              "vigil: watching", state, "run")
+    agent, agent_out = _start(["run", "--json", "--detections", "-c", str(config),
+                               "--stats-interval", "3600"], "vigil: watching", state, "run")
     try:
         code = f"import os; os.system('/bin/sh -c \\'true {MARK}\\'')"
         subprocess.run([sys.executable, "-c", code], check=True)

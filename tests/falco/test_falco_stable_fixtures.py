@@ -209,7 +209,8 @@ def test_replay_cli_reports_the_engine_matches(tmp_path: Path, engine: FalcoEngi
     want = Counter(name for fe in events for name in _matched(engine, fe.event))
     proc = subprocess.run(
         [sys.executable, "-m", "vigil", "replay", str(combined), "--rules", str(RULES_FILE),
-         "--config", str(config), "--rule-matching", "all", "--no-suppress", "--json"],
+         "--config", str(config), "--rule-matching", "all", "--no-suppress", "--json",
+         "--detections"],
         capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     docs = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]

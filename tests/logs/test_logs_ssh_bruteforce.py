@@ -6,15 +6,18 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import sys
+
 import pytest
 import yaml
 
-from vigil.alerts.batching import Batcher
-from vigil.alerts.config import RouteConfig
 from vigil.config_errors import ConfigError
 from vigil.detectors.base import Detector
 from vigil.detectors.ssh_bruteforce import SshBruteforceDetector, SshBruteforceParams
 from vigil.priority import Priority
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "alerts"))
+from alerts_factories import CaptureSink, Harness  # noqa: E402
 from vigil.sensors.authparse import parse_syslog_line
 
 T0 = datetime(2026, 11, 25, 23, 0, tzinfo=timezone.utc)
@@ -84,16 +87,25 @@ def test_night_49_attempts_from_12_ips_top_23() -> None:
     assert all(d.priority == Priority.NOTICE for d in others if d.rule_id.endswith("attempt"))
 
 
-def test_night_summary_through_the_alert_batcher() -> None:
+def test_night_summary_through_the_alert_batcher(tmp_path) -> None:
+    """The detector's detections through the real correlation stage and alert pipeline:
+    one incident per attacking IP, one first message, the rest in one summary."""
     lines, top = night_lines()
-    route = RouteConfig(name="ops", sink="stdout", batch_window_secs=12 * 3600)
-    batcher = Batcher(hostname="web")
-    sent = []
-    for d in run(lines):
-        sent.append(batcher.offer(d, route, now=d.ts / 1e9).alert)
-    assert sum(a is not None for a in sent) == 1  # the first goes out, the rest are held
-    [closed] = batcher.flush(now=NOW)
-    text = closed.summary.text
+    sink = CaptureSink("out")
+    h = Harness(tmp_path, {"sinks": {"out": {"type": "stdout"}},
+                           "routes": [{"name": "ops", "sink": "out",
+                                       "batch_window_secs": 12 * 3600}]},
+                sinks={"out": sink})
+    h.feed(run(lines))
+    # one story per attacking IP while it is active (a slow scanner's quiet hours close
+    # its incident; its next attempt opens a new one)
+    ips = {e.incident.id: e.incident.entities.remote_ips for e in h.events}
+    assert all(len(v) == 1 for v in ips.values())
+    assert len({v[0] for v in ips.values()}) == 12
+    assert [a.kind for a in sink.alerts] == ["incident"]  # the rest are held
+    h.finish()
+    assert [a.kind for a in sink.alerts] == ["incident", "summary"]
+    text = sink.alerts[1].text
     assert text.startswith("SSH brute force: 49 attempts from 12 IPs"), text
     assert f"Top attacker: {top} (23 attempts)" in text
 

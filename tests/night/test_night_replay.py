@@ -18,6 +18,7 @@ rules for the reverse shell) = 142. Changing a count needs a change of the fixtu
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -33,7 +34,8 @@ from alerts_servers import CHAT_ID, TOKEN, telegram_server, telegram_texts  # no
 
 from vigil.agent import build_pipeline  # noqa: E402
 from vigil.audit.query import RecordFilter, iter_records  # noqa: E402
-from vigil.audit.record import INCIDENT, SUPPRESSED  # noqa: E402
+from vigil.audit.query import latest_incidents  # noqa: E402
+from vigil.audit.record import DETECTION, INCIDENT, SUPPRESSED  # noqa: E402
 from vigil.audit.verify import verify_trail  # noqa: E402
 from vigil.config import parse_config  # noqa: E402
 from vigil.events.jsonl import read_events  # noqa: E402
@@ -101,14 +103,30 @@ def test_defaults_and_short_config_leave_only_the_attacks(tmp_path):
     assert all(d.suppressed.reason and d.suppressed.entry for d in suppressed)
     trail = tmp_path / "audit"
     assert verify_trail(trail).ok
-    records = list(iter_records(trail, RecordFilter(types=frozenset({INCIDENT, SUPPRESSED}))))
+    records = list(iter_records(trail, RecordFilter(types=frozenset({DETECTION, SUPPRESSED}))))
     assert len(records) == TOTAL_DETECTIONS
     kinds = {}
     for r in records:
         kinds[r.type] = kinds.get(r.type, 0) + 1
-    assert kinds == {"incident": len(incidents), "suppressed": len(suppressed)}
+    assert kinds == {"detection": len(incidents), "suppressed": len(suppressed)}
     layers = {r.suppression["layer"] for r in records if r.type == "suppressed"}
     assert layers == {"static", "dynamic"}
+    # every unsuppressed detection names its incident: one per attacking IP (each closed
+    # after the night), and one per real anomaly, whatever number of rules it tripped
+    assert all(r.incident_id for r in records if r.type == "detection")
+    stories = latest_incidents(trail)
+    assert {d["status"] for d in stories} == {"closed"}
+    by_id = {d["id"]: d for d in stories}
+    brute_ids = {r.incident_id for r in records if r.type == "detection"
+                 and r.key == "detector:ssh_bruteforce"}
+    assert len(brute_ids) == len(make_night.ATTACKERS)
+    assert sorted(by_id[i]["detection_count"] for i in brute_ids) == sorted(make_night.COUNTS)
+    anomaly_ids = {r.incident_id for r in records if r.type == "detection"} - brute_ids
+    assert len(anomaly_ids) == 2 and len(stories) == len(brute_ids) + 2
+    titles = sorted(by_id[i]["title"] for i in anomaly_ids)
+    assert titles[0].startswith("Credential exfiltration") and "shell" in titles[1].lower()
+    lifecycle = list(iter_records(trail, RecordFilter(types=frozenset({INCIDENT}))))
+    assert {r.event for r in lifecycle} == {"opened", "escalated", "closed"}
 
 
 def test_the_whole_night_sends_four_telegram_messages(tmp_path, telegram_server):
@@ -154,9 +172,19 @@ min_priority = "warning"
     assert ("49 attempts from 12 IPs" in texts[1]
             and "Top attacker: 185.220.101.47 (23 attempts)" in texts[1]), texts[1]
     assert "/home/dev/.aws/credentials" in texts[2]
+    # the reverse shell from nginx tripped seven rules and detectors: one message lists them
     assert "/dev/tcp/203.0.113.66/4444" in texts[3]
-    team = (tmp_path / "team.jsonl").read_text().splitlines()
-    assert len(team) > 4
+    assert "7 detections (6 kinds)" in texts[3] and texts[3].count("• ") == 6, texts[3]
+    team = [json.loads(x) for x in (tmp_path / "team.jsonl").read_text().splitlines()]
+    # the team's file gets each warning-or-worse story once: brute force storm first and
+    # its summary, then each anomaly once (never a line per rule)
+    kinds = [d["kind"] for d in team]
+    assert kinds.count("summary") == 1
+    ids = [d["incident"]["id"] for d in team if d["kind"] == "incident"]
+    assert len(ids) == len(set(ids))
+    anomalies = [d for d in team if d["kind"] == "incident"
+                 and not d["incident"]["log_only"]]
+    assert len(anomalies) == 2
 
 
 def test_replay_cli_summarises_the_night(tmp_path):

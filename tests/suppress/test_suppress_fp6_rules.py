@@ -97,13 +97,13 @@ def test_noisy_falco_and_sigma_rules_suppressed_by_name_and_id(tmp_path: Path) -
     # the audit trail (a real one) keeps both suppressed hits with their reasons
     with AuditTrail(tmp_path / "audit") as trail:
         for det in out:
-            (trail.record_suppressed if det.suppressed else trail.record_incident)(det)
+            (trail.record_suppressed if det.suppressed else trail.record_detection)(det)
     records = list(iter_records(tmp_path / "audit", RecordFilter(
-        types=frozenset({"incident", "suppressed"}))))
+        types=frozenset({"detection", "suppressed"}))))
     assert [(r.type, r.key) for r in records] == [
         ("suppressed", "falco:Shell run by anything"),
         ("suppressed", "sigma:Neighbour table listed"),
-        ("incident", "falco:Shadow file opened")]
+        ("detection", "falco:Shadow file opened")]
     assert records[0].suppression == {"layer": "dynamic",
                                       "entry": "allowlist.rules.suppress=Shell run by anything",
                                       "reason": "monitoring scripts run ip neigh show"}

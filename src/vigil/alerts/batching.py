@@ -1,18 +1,22 @@
-"""Per-route batching: the first incident of a kind goes out at once, repeats are summed up.
+"""Per-route batching of incidents: the first of a group goes out at once, the rest are
+summed up.
 
-A *kind* is `(route, detection.key)`. The first incident of a kind opens a window of
-`batch_window_secs` and is sent immediately. Every further incident of that kind inside
-the window is *held*: counted, not sent. When the window ends and something was held, one
-summary alert goes out (count, unique source IPs, top attacker, first/last time) and the
-next window opens straight away, so a kind that stays active yields one summary per window
-and never a message per event. A window that ends with nothing held closes silently and the
-kind is forgotten: its next incident is "first" again and goes out at once.
+A *group* is `(route, group key)` (`vigil.alerts.routing.group_key`): by default every
+incident is a group of its own, so each gets its own message, while log-based brute
+force from many IPs is one group. The first incident of a group opens a window of
+`batch_window_secs` and is announced (its message waits `group_wait_secs` for more
+detections of the same story). Every further incident of that group inside the window
+is *held*: counted, not sent. When the window ends with something held, one summary
+goes out (count, unique source IPs, top attacker, first/last time) and the next window
+opens at once, so a group that stays active yields one summary per window and never a
+message per incident. A window that ends with nothing held closes silently.
 
-Incidents at or above the route's `bypass_batching_min_priority` skip all this: each one is
-sent immediately and does not count in any window.
+What a summary counts is the groups' incidents' detections in the window (for a brute
+force: attempts), whether the incident was announced or held: growth of an incident
+already counted is added as it comes.
 
-Time is whatever the caller passes as `now` (the agent's clock, or event time in a replay),
-so tests and replays never sleep.
+Time is whatever the caller passes as `now` (the agent's clock, or event time in a
+replay), so tests and replays never sleep.
 """
 
 from __future__ import annotations
@@ -23,15 +27,31 @@ from typing import NamedTuple
 
 import msgspec
 
-from vigil.alerts.config import RouteConfig
-from vigil.alerts.message import Alert, BatchSummary, detection_time, iso_utc
+from vigil.alerts.message import Alert, BatchSummary, iso_utc
 from vigil.detections import Detection
+from vigil.incidents.model import Incident
+from vigil.incidents.render import incident_text
 from vigil.priority import Priority
 
 
 @dataclass
+class Member:
+    """One incident counted in a window."""
+
+    incident_id: str
+    ip: str | None
+    priority: Priority
+    #: detections of the incident counted in this window
+    count: int
+    #: True when the incident was held for the summary (not announced on its own)
+    held: bool
+    first_ts: float
+    last_ts: float
+
+
+@dataclass
 class Window:
-    """The open batch window of one kind on one route."""
+    """The open batch window of one group on one route."""
 
     route: str
     key: str
@@ -39,35 +59,45 @@ class Window:
     end: float
     title: str = ""
     unit: str = "incidents"
-    priority: Priority = Priority.DEBUG
-    count: int = 0
-    held: int = 0
-    ips: Counter[str] = field(default_factory=Counter)
-    first_ts: float | None = None
-    last_ts: float | None = None
     hostname: str | None = None
+    members: dict[str, Member] = field(default_factory=dict)
 
-    def add(self, ts: float, ip: str | None, priority: Priority, *, held: bool) -> None:
-        """Count one incident in this window."""
-        self.count += 1
-        self.held += held
-        if ip:
-            self.ips[ip] += 1
-        self.first_ts = ts if self.first_ts is None else min(self.first_ts, ts)
-        self.last_ts = ts if self.last_ts is None else max(self.last_ts, ts)
-        if priority.at_least(self.priority):
-            self.priority = priority
+    @property
+    def held(self) -> int:
+        """Incidents held for the summary."""
+        return sum(1 for m in self.members.values() if m.held)
 
+    @property
+    def count(self) -> int:
+        """Detections (or the unit's things) counted in the window."""
+        return sum(m.count for m in self.members.values())
 
-class Offer(NamedTuple):
-    """What the batcher decided for one incident on one route."""
+    @property
+    def priority(self) -> Priority:
+        """The highest priority among the members."""
+        return min((m.priority for m in self.members.values()), default=Priority.DEBUG)
 
-    #: the alert to send now, or None when the incident is held for the summary
-    alert: Alert | None
-    #: the window it was counted in (None for a bypassing incident)
-    window: Window | None
-    #: True when this incident opened `window`
-    opened: bool
+    def ips(self) -> Counter[str]:
+        """Count per source IP."""
+        c: Counter[str] = Counter()
+        for m in self.members.values():
+            if m.ip:
+                c[m.ip] += m.count
+        return c
+
+    def add(self, inc: Incident, count: int, ts: float, *, held: bool) -> Member:
+        """Count `count` more detections of `inc` in this window."""
+        m = self.members.get(inc.id)
+        ip = inc.entities.remote_ips[0] if inc.entities.remote_ips else None
+        if m is None:
+            m = Member(incident_id=inc.id, ip=ip, priority=inc.priority, count=0, held=held,
+                       first_ts=ts, last_ts=ts)
+            self.members[inc.id] = m
+        m.count += count
+        m.priority = min(m.priority, inc.priority)
+        m.ip = m.ip or ip
+        m.first_ts, m.last_ts = min(m.first_ts, ts), max(m.last_ts, ts)
+        return m
 
 
 class Closed(NamedTuple):
@@ -75,29 +105,43 @@ class Closed(NamedTuple):
 
     window: Window
     summary: Alert | None
-    #: the window opened right after it for a still-active kind, or None
+    #: the window opened right after it for a still-active group, or None
     next_window: Window | None
 
 
-def title_of(det: Detection) -> str:
-    """The name alerts show: a detector may supply `data["title"]` ("SSH brute force")."""
-    title = det.data.get("title")
-    return title if isinstance(title, str) and title else det.name
+def incident_alert(inc: Incident, route: str, hostname: str | None) -> Alert:
+    """The message announcing an incident."""
+    return Alert(kind="incident", route=route, title=inc.title, text=incident_text(inc),
+                 priority=inc.priority, ts=inc.first_ts / 1e9, key=f"incident:{inc.id}",
+                 incident=inc, hostname=inc.host or hostname)
 
 
-def unit_of(det: Detection) -> str:
-    """What a summary counts: a detector may supply `data["unit"]` ("attempts")."""
-    unit = det.data.get("unit")
-    return unit if isinstance(unit, str) and unit else "incidents"
+def detection_alert(det: Detection, route: str, key: str, hostname: str | None) -> Alert:
+    """A message about one detection, for per-detection sinks (Falco JSON for
+    Falcosidekick); its evidence events stay in the audit trail."""
+    slim = msgspec.structs.replace(det, evidence=[]) if det.evidence else det
+    return Alert(kind="detection", route=route, title=det.name, text=det.output,
+                 priority=det.priority, ts=det.ts / 1e9, key=key, detection=slim,
+                 hostname=det.hostname or hostname)
 
 
-def incident_alert(det: Detection, route: str, now: float, hostname: str | None) -> Alert:
-    """The alert for one incident sent on its own. Evidence events stay in the audit
-    trail; the outbox keeps only the detection's summary fields."""
-    slim = msgspec.structs.replace(det, evidence=[])
-    return Alert(kind="incident", route=route, title=title_of(det), text=det.output,
-                 priority=det.priority, ts=detection_time(det, now), key=det.key,
-                 detection=slim, hostname=det.hostname or hostname)
+def update_alert(inc: Incident, route: str, hostname: str | None,
+                 previous: Priority | None) -> Alert:
+    """The message saying an incident escalated (never a copy of its first message)."""
+    was = f"{previous.label} → {inc.priority.label}" if previous is not None \
+        else inc.priority.label
+    return Alert(kind="update", route=route, title=f"Escalated: {inc.title}",
+                 text=f"Escalated {was}. " + incident_text(inc), priority=inc.priority,
+                 ts=inc.last_ts / 1e9, key=f"incident:{inc.id}", incident=inc,
+                 hostname=inc.host or hostname)
+
+
+def closed_alert(inc: Incident, route: str, hostname: str | None) -> Alert:
+    """The message saying an incident closed, with its final counts."""
+    return Alert(kind="closed", route=route, title=f"Closed: {inc.title}",
+                 text=f"Closed ({inc.closed_reason or 'closed'}). " + incident_text(inc),
+                 priority=inc.priority, ts=inc.last_ts / 1e9, key=f"incident:{inc.id}",
+                 incident=inc, hostname=inc.host or hostname)
 
 
 def _counted(n: int, unit: str) -> str:
@@ -123,18 +167,21 @@ def summary_text(title: str, s: BatchSummary) -> str:
 
 def summary_alert(w: Window, closed_at: float) -> Alert:
     """The summary alert for a window that held incidents."""
-    top = w.ips.most_common(1)
-    s = BatchSummary(count=w.count, unique_ips=len(w.ips),
+    ips = w.ips()
+    top = ips.most_common(1)
+    members = list(w.members.values())
+    s = BatchSummary(count=w.count, unique_ips=len(ips),
                      top_ip=top[0][0] if top else None, top_ip_count=top[0][1] if top else 0,
-                     first_ts=w.first_ts if w.first_ts is not None else w.start,
-                     last_ts=w.last_ts if w.last_ts is not None else closed_at,
-                     window_secs=max(0.0, min(closed_at, w.end) - w.start), unit=w.unit)
+                     first_ts=min((m.first_ts for m in members), default=w.start),
+                     last_ts=max((m.last_ts for m in members), default=closed_at),
+                     window_secs=max(0.0, min(closed_at, w.end) - w.start), unit=w.unit,
+                     incidents=len(members))
     return Alert(kind="summary", route=w.route, title=w.title, text=summary_text(w.title, s),
                  priority=w.priority, ts=closed_at, key=w.key, summary=s, hostname=w.hostname)
 
 
 class Batcher:
-    """Batch windows for every (route, kind); pure in-memory logic, persisted by the caller."""
+    """Batch windows of every (route, group); pure in-memory logic, persisted by the caller."""
 
     def __init__(self, hostname: str | None = None) -> None:
         self._windows: dict[tuple[str, str], Window] = {}
@@ -143,48 +190,24 @@ class Batcher:
     def __len__(self) -> int:
         return len(self._windows)
 
-    def offer(self, det: Detection, route: RouteConfig, now: float) -> Offer:
-        """Decide for one incident: send now (first of its kind, or bypass) or hold.
+    def window(self, route: str, key: str) -> Window | None:
+        """The open window of a group, if any."""
+        return self._windows.get((route, key))
 
-        Call `close_due(now)` first: windows that ended must be closed before a later
-        incident is counted (a ValueError says the caller forgot)."""
-        bypass = route.bypass_batching_min_priority
-        if bypass is not None and det.priority.at_least(bypass):
-            return Offer(incident_alert(det, route.name, now, self.hostname), None, False)
-        ts = detection_time(det, now)
-        w = self._windows.get((route.name, det.key))
-        if w is not None and now >= w.end:
-            raise ValueError(f"window of {det.key} on route {route.name} ended at {w.end}; "
-                             "call close_due(now) before offer()")
-        if w is None:
-            w = self.open(route.name, det.key, now, now + route.batch_window_secs)
-            self._describe(w, det)
-            w.add(ts, det.entity.ip, det.priority, held=False)
-            return Offer(incident_alert(det, route.name, now, self.hostname), w, True)
-        if w.count == 0:
-            self._describe(w, det)
-        w.add(ts, det.entity.ip, det.priority, held=True)
-        return Offer(None, w, False)
-
-    def _describe(self, w: Window, det: Detection) -> None:
-        w.title, w.unit = title_of(det), unit_of(det)
-        w.hostname = det.hostname or self.hostname
-
-    def restore(self, w: Window, members: list[tuple[float, str | None, Priority, bool]]) -> None:
-        """Put back a window saved by the outbox, with its members (ts, ip, priority, held)."""
-        self._windows[(w.route, w.key)] = w
-        for ts, ip, priority, held in members:
-            w.add(ts, ip, priority, held=held)
-
-    def open(self, route: str, key: str, start: float, end: float) -> Window:
-        """Open the window of a kind."""
+    def open(self, route: str, key: str, start: float, end: float, inc: Incident | None = None
+             ) -> Window:
+        """Open the window of a group (described by its first incident)."""
         w = Window(route=route, key=key, start=start, end=end)
+        if inc is not None:
+            w.title = inc.title
+            w.unit = inc.unit
+            w.hostname = inc.host or self.hostname
         self._windows[(route, key)] = w
         return w
 
-    def window(self, route: str, key: str) -> Window | None:
-        """The open window of a kind, if any."""
-        return self._windows.get((route, key))
+    def restore(self, w: Window) -> None:
+        """Put back a window saved by the outbox (with its members)."""
+        self._windows[(w.route, w.key)] = w
 
     def next_due(self) -> float | None:
         """When the earliest open window ends."""
@@ -207,9 +230,11 @@ class Batcher:
 
     def _close(self, w: Window, at: float, *, reopen: bool) -> Closed:
         del self._windows[(w.route, w.key)]
-        summary = summary_alert(w, at) if w.held else None
+        held = w.held
+        summary = summary_alert(w, at) if held else None
         nxt = None
-        if reopen and w.held:
-            nxt = self.open(w.route, w.key, w.end, w.end + (w.end - w.start))
-            nxt.title, nxt.unit, nxt.hostname = w.title, w.unit, w.hostname
+        if reopen and held:
+            nxt = Window(route=w.route, key=w.key, start=w.end, end=w.end + (w.end - w.start),
+                         title=w.title, unit=w.unit, hostname=w.hostname)
+            self._windows[(w.route, w.key)] = nxt
         return Closed(w, summary, nxt)

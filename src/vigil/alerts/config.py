@@ -29,7 +29,7 @@ _SINK_KEYS: dict[str, dict[str, tuple[type, ...]]] = {
                  "disable_notification": (bool,)},
     "slack": {"url": (str,), "url_env": (str,)},
     "webhook": {"url": (str,), "url_env": (str,), "headers": (dict,)},
-    "falco_json": {"url": (str,), "url_env": (str,), "headers": (dict,)},
+    "falco_json": {"url": (str,), "url_env": (str,), "headers": (dict,), "mode": (str,)},
     "syslog": {"transport": (str,), "address": (str,), "facility": (str,),
                "app_name": (str,)},
     "file": {"path": (str,)},
@@ -112,6 +112,21 @@ class RouteConfig:
     batch_window_secs: float = 60.0
     #: incidents at least this severe skip batching; None = never
     bypass_batching_min_priority: Priority | None = None
+    #: what puts incidents in one batch group (`auto`, or labels: incident, rule,
+    #: remote_ip, user, host, priority); see `vigil.alerts.routing.group_key`
+    group_by: tuple[str, ...] = ("auto",)
+    #: seconds an opened incident's message waits for more detections of the same story
+    #: (they are listed in that one message instead of each sending its own)
+    group_wait_secs: float = 2.0
+    #: which incident events send a message: opened, escalated, closed
+    notify: tuple[str, ...] = ("opened", "escalated")
+    #: True when the sink takes one message per detection (a Falco JSON sink in
+    #: `mode = "detection"`, for Falcosidekick): no incidents, no batching
+    per_detection: bool = False
+
+
+GROUP_LABELS = ("auto", "incident", "rule", "remote_ip", "user", "host", "priority")
+NOTIFY_EVENTS = ("opened", "escalated", "closed")
 
 
 @dataclass(frozen=True)
@@ -248,7 +263,8 @@ def _parse_route(i: int, spec: Any, sinks: Mapping[str, SinkConfig], window: flo
     where = f"alerts.routes[{i}]"
     spec = _table(spec, where)
     _check_keys(spec, {"name", "sink", "min_priority", "tags", "detectors", "rules",
-                       "batch_window_secs", "bypass_batching_min_priority"}, where)
+                       "batch_window_secs", "bypass_batching_min_priority", "group_by",
+                       "group_wait_secs", "notify"}, where)
     sink = spec.get("sink")
     if not isinstance(sink, str):
         raise ConfigError(f"{where}.sink", "missing or not a string: name a sink from [alerts.sinks]")
@@ -265,8 +281,25 @@ def _parse_route(i: int, spec: Any, sinks: Mapping[str, SinkConfig], window: flo
     if "bypass_batching_min_priority" in spec:
         route_bypass = _priority(spec["bypass_batching_min_priority"],
                                  f"{where}.bypass_batching_min_priority")
+    group_by = _str_list(spec.get("group_by", ["auto"]), f"{where}.group_by")
+    for label in group_by:
+        if label not in GROUP_LABELS:
+            raise ConfigError(f"{where}.group_by", f"unknown label {label!r} (expected "
+                              f"{', '.join(GROUP_LABELS)})")
+    if not group_by or ("auto" in group_by and len(group_by) > 1):
+        raise ConfigError(f"{where}.group_by", "give `auto` alone, or one or more labels")
+    notify = _str_list(spec.get("notify", ["opened", "escalated"]), f"{where}.notify")
+    for ev in notify:
+        if ev not in NOTIFY_EVENTS:
+            raise ConfigError(f"{where}.notify", f"unknown event {ev!r} (expected "
+                              f"{', '.join(NOTIFY_EVENTS)})")
+    sink_cfg = sinks[sink]
+    per_detection = sink_cfg.type == "falco_json" and \
+        sink_cfg.options.get("mode", "detection") == "detection"
     return RouteConfig(
         name=name, sink=sink, min_priority=min_priority,
+        group_by=group_by, notify=notify, per_detection=per_detection,
+        group_wait_secs=_number(spec.get("group_wait_secs", 2.0), f"{where}.group_wait_secs"),
         tags=_str_list(spec.get("tags", []), f"{where}.tags"),
         detectors=_str_list(spec.get("detectors", []), f"{where}.detectors"),
         rules=_str_list(spec.get("rules", []), f"{where}.rules"),
@@ -336,6 +369,10 @@ def _validate_sink_options(typ: str, options: Mapping[str, Any], where: str) -> 
         if options.get("facility", "daemon") not in SYSLOG_FACILITIES:
             raise ConfigError(f"{where}.facility",
                               f"expected one of {', '.join(SYSLOG_FACILITIES)}")
+    elif typ == "falco_json" and options.get("mode", "detection") not in ("detection",
+                                                                          "incident"):
+        raise ConfigError(f"{where}.mode", "expected \"detection\" (one Falco document per "
+                          "detection, as Falco sends) or \"incident\"")
     elif typ == "file" and not options.get("path"):
         raise ConfigError(f"{where}.path", "required for a file sink")
     for hk in ("headers",):

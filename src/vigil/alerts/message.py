@@ -1,4 +1,5 @@
-"""`Alert`: one message to one sink — a single incident, a batch summary or a test.
+"""`Alert`: one message to one sink about an incident (opened, escalated, closed), a batch
+summary of several incidents, one detection (a per-detection Falco JSON sink), or a test.
 
 Alerts are what the outbox stores (msgspec JSON) and what every sink renders. The text
 fields are plain, untrusted text; each sink escapes them for its own format.
@@ -11,6 +12,7 @@ from datetime import datetime, timezone
 import msgspec
 
 from vigil.detections import Detection
+from vigil.incidents.model import Incident
 from vigil.priority import Priority
 
 
@@ -25,25 +27,31 @@ class BatchSummary(msgspec.Struct, kw_only=True, omit_defaults=True):
     first_ts: float
     last_ts: float
     window_secs: float
-    #: what the counted things are called ("attempts", "incidents", ...)
-    unit: str = "incidents"
+    #: what the counted things are called ("attempts", "detections", ...)
+    unit: str = "detections"
+    #: incidents in the window (announced and held)
+    incidents: int = 0
 
 
 class Alert(msgspec.Struct, kw_only=True, omit_defaults=True):
     """A message for one sink."""
 
-    #: "incident", "summary" or "test"
+    #: "incident" (an incident opened), "update" (it escalated), "closed", "summary" (a
+    #: batch of incidents), "detection" (one detection, for per-detection sinks) or "test"
     kind: str
     route: str
     #: the rule or detector name (or a human title the detector supplied)
     title: str
-    #: the message body: the detection's output, or the summary sentence
+    #: the message body: the incident's story, the summary sentence, a detection's output
     text: str
     priority: Priority
     #: when it happened (seconds since the epoch)
     ts: float
-    #: the detection key (`detector:ssh_bruteforce`) this alert is about
+    #: what the alert is about: `incident:<id>`, or the batched group's key
     key: str = ""
+    #: the incident as it was when the alert was made (incident, update and closed alerts)
+    incident: Incident | None = None
+    #: the detection itself (per-detection alerts), without its evidence events
     detection: Detection | None = None
     summary: BatchSummary | None = None
     hostname: str | None = None
@@ -71,3 +79,16 @@ def iso_utc(ts: float) -> str:
 def detection_time(det: Detection, fallback: float) -> float:
     """A detection's time in seconds (its `ts` is ns since the epoch; 0 means unknown)."""
     return det.ts / 1e9 if det.ts else fallback
+
+
+def alert_ns(alert: Alert) -> int:
+    """When the alert's subject happened, in ns since the epoch, without the float
+    rounding of `alert.ts`: the detection's or the incident's own timestamp."""
+    det, inc = alert.detection, alert.incident
+    if det is not None and det.ts:
+        return det.ts
+    if inc is not None:
+        ns = inc.first_ts if alert.kind == "incident" else (inc.last_ts or inc.first_ts)
+        if ns:
+            return ns
+    return round(alert.ts * 1e9)

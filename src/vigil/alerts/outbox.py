@@ -6,7 +6,7 @@ Three tables:
   count, the next attempt time and, for alerts a sink sends in several parts (Telegram's
   4096-character limit), how many parts already went out.
 - `windows` and `members`: the open batch windows and the incidents counted in them, so
-  a restart resumes batching where it stopped and a held repeat is never lost.
+  a restart resumes batching where it stopped and a held incident is never lost.
 
 Crash trade-off (documented in docs/alerts.md): a message is marked sent in its own commit
 right after the sink accepted it. A crash between the sink's "OK" and that commit re-sends
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import msgspec
 
-from vigil.alerts.batching import Window
+from vigil.alerts.batching import Member, Window
 from vigil.alerts.message import Alert, decode_alert, encode_alert
 from vigil.priority import Priority
 
@@ -62,16 +62,21 @@ CREATE TABLE IF NOT EXISTS windows (
     PRIMARY KEY (route, key)
 );
 CREATE TABLE IF NOT EXISTS members (
-    id INTEGER PRIMARY KEY,
     route TEXT NOT NULL,
     key TEXT NOT NULL,
-    ts REAL NOT NULL,
+    incident TEXT NOT NULL,
     ip TEXT,
     priority INTEGER NOT NULL,
-    held INTEGER NOT NULL
+    count INTEGER NOT NULL,
+    held INTEGER NOT NULL,
+    first_ts REAL NOT NULL,
+    last_ts REAL NOT NULL,
+    PRIMARY KEY (route, key, incident)
 );
-CREATE INDEX IF NOT EXISTS members_kind ON members (route, key);
 """
+#: bumped when the windows/members tables change shape; they hold only open batch
+#: windows, so an older layout is dropped (and logged) rather than migrated
+_SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,15 @@ class Outbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode survives a process crash (not a power cut) and keeps commits cheap
         self._db.execute("PRAGMA synchronous=NORMAL")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version < _SCHEMA_VERSION:
+            had = self._db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'windows'"
+                                   ).fetchone()[0]
+            if had:
+                log.warning("alert outbox %s: open batch windows of an older Vigil dropped "
+                            "(their incidents are in the audit trail)", self.path)
+            self._db.executescript("DROP TABLE IF EXISTS members; DROP TABLE IF EXISTS windows;")
+            self._db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
         self._db.executescript(_SCHEMA)
         self._depth = 0
 
@@ -138,15 +152,42 @@ class Outbox:
 
     # --- accepting --------------------------------------------------------------------
 
-    def enqueue(self, sink: str, dedupe: str, alert: Alert, now: float) -> bool:
-        """Queue `alert` for `sink`; False when the same (sink, dedupe) is already queued
-        (one incident matched two routes to the same sink)."""
+    def enqueue(self, sink: str, dedupe: str, alert: Alert, now: float,
+                due: float | None = None) -> bool:
+        """Queue `alert` for `sink`, to be sent from `due` (default: now); False when the
+        same (sink, dedupe) is already queued (one incident matched two routes to the same
+        sink)."""
         with self._lock:
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO messages (sink, route, dedupe, alert, created, next_attempt)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (sink, alert.route, dedupe, encode_alert(alert), now, now))
+                (sink, alert.route, dedupe, encode_alert(alert), now,
+                 now if due is None else due))
             return cur.rowcount == 1
+
+    def revise(self, sink: str, dedupe: str, alert: Alert) -> bool:
+        """Replace the content of a message nothing of which has been sent yet (an incident
+        that grew while its message waited); False when it is already (partly) out."""
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE messages SET alert = ? WHERE sink = ? AND dedupe = ? AND"
+                " state = 'pending' AND attempts = 0 AND progress = 0",
+                (encode_alert(alert), sink, dedupe))
+            return cur.rowcount == 1
+
+    def hasten(self, now: float) -> int:
+        """Make every message still waiting for its story (never tried) due now: the agent
+        stops, or a replay ends."""
+        with self._lock:
+            return self._db.execute(
+                "UPDATE messages SET next_attempt = ? WHERE state = 'pending' AND attempts = 0"
+                " AND next_attempt > ?", (now, now)).rowcount
+
+    def queued(self, sink: str, dedupe: str) -> bool:
+        """True when a message with this dedupe key exists for `sink` (in any state)."""
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM messages WHERE sink = ? AND dedupe = ?",
+                                    (sink, dedupe)).fetchone() is not None
 
     def save_window(self, w: Window) -> None:
         """Record an opened window."""
@@ -156,13 +197,14 @@ class Outbox:
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (w.route, w.key, w.start, w.end, w.title, w.unit, w.hostname))
 
-    def add_member(self, w: Window, ts: float, ip: str | None, priority: Priority,
-                   held: bool) -> None:
-        """Record one incident counted in window `w`."""
+    def save_member(self, w: Window, m: Member) -> None:
+        """Record (or update) one incident counted in window `w`."""
         with self._lock:
             self._db.execute(
-                "INSERT INTO members (route, key, ts, ip, priority, held) VALUES (?, ?, ?, ?, ?, ?)",
-                (w.route, w.key, ts, ip, int(priority), int(held)))
+                "INSERT OR REPLACE INTO members (route, key, incident, ip, priority, count, held,"
+                " first_ts, last_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (w.route, w.key, m.incident_id, m.ip, int(m.priority), m.count, int(m.held),
+                 m.first_ts, m.last_ts))
 
     def drop_window(self, route: str, key: str) -> None:
         """Forget a closed window and its members."""
@@ -170,18 +212,21 @@ class Outbox:
             self._db.execute("DELETE FROM windows WHERE route = ? AND key = ?", (route, key))
             self._db.execute("DELETE FROM members WHERE route = ? AND key = ?", (route, key))
 
-    def load_windows(self) -> list[tuple[Window, list[tuple[float, str | None, Priority, bool]]]]:
+    def load_windows(self) -> list[Window]:
         """Every open window with its members, to restore the batcher after a restart."""
         with self._lock:
             out = []
             for route, key, start, end, title, unit, host in self._db.execute(
-                    "SELECT route, key, start, end_ts, title, unit, hostname FROM windows"):
+                    "SELECT route, key, start, end_ts, title, unit, hostname FROM windows"
+                    ).fetchall():
                 w = Window(route=route, key=key, start=start, end=end, title=title, unit=unit,
                            hostname=host)
-                members = [(ts, ip, Priority(p), bool(h)) for ts, ip, p, h in self._db.execute(
-                    "SELECT ts, ip, priority, held FROM members WHERE route = ? AND key = ?"
-                    " ORDER BY id", (route, key))]
-                out.append((w, members))
+                for inc, ip, p, n, h, t0, t1 in self._db.execute(
+                        "SELECT incident, ip, priority, count, held, first_ts, last_ts"
+                        " FROM members WHERE route = ? AND key = ? ORDER BY rowid", (route, key)):
+                    w.members[inc] = Member(incident_id=inc, ip=ip, priority=Priority(p),
+                                            count=n, held=bool(h), first_ts=t0, last_ts=t1)
+                out.append(w)
             return out
 
     # --- delivering -------------------------------------------------------------------

@@ -1,14 +1,20 @@
-"""`AlertPipeline`: incidents in, messages out — routing → batching → outbox → delivery.
+"""`AlertPipeline`: incident events in, messages out — routing → batching → outbox → delivery.
 
-The engine calls `submit(detection)`, which only appends to a bounded in-memory queue and
-never blocks; when the queue is full the incident is counted as dropped and `submit`
-returns False (it is still in the audit trail, which the suppression stage writes).
+The engine calls `submit(incident_event)`, which only appends to a bounded in-memory queue
+and never blocks; when the queue is full the event is counted as dropped and `submit`
+returns False (the incident is still in the audit trail, written before). Events that
+only grow an incident (`joined`) give way first: they are refused once the queue is 90 %
+full, so room stays for openings, escalations and closings.
 Everything after the queue happens in two stages, run by `pump(now)` with an injected clock
 (tests, replays) or by background threads (`start()`/`stop()`):
 
 1. accept: drain the queue; close the batch windows that ended by `now`; route each
-   incident, let the batcher decide (send now / hold), and write the outcome — queued
-   messages, window members — to the SQLite outbox in one transaction;
+   incident event: an incident that newly matches a route is announced (its message waits
+   the route's `group_wait_secs` for the rest of the story and is revised meanwhile) or
+   held for its group's summary; an escalation sends an update; a closing sends a closed
+   message where the route asks for it; per-detection routes get one message per
+   detection. The outcome — queued messages, window members — goes to the SQLite outbox
+   in one transaction;
 2. deliver: send due messages, with retries, backoff and dead-lettering.
 
 With `start()`, acceptance runs on one thread and delivery on one thread per sink, so a
@@ -25,23 +31,25 @@ import socket
 import sqlite3
 import threading
 import time
-import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
 
-from vigil.alerts.batching import Batcher, Closed
-from vigil.alerts.config import AlertsConfig
+from vigil.alerts.batching import (Batcher, Closed, Member, Window, closed_alert,
+                                   detection_alert, incident_alert, update_alert)
+from vigil.alerts.config import AlertsConfig, RouteConfig
 from vigil.alerts.delivery import DeadLetterHook, Deliverer
-from vigil.alerts.message import detection_time
+from vigil.alerts.message import Alert
 from vigil.alerts.outbox import OUTBOX_FILE, Outbox, OutboxCounts
-from vigil.alerts.routing import Router
+from vigil.alerts.routing import Router, group_key, incident_matches, route_matches
 from vigil.alerts.sinks.base import Sink
 from vigil.alerts.sinks.factory import build_sinks
 from vigil.detections import Detection
+from vigil.incidents.model import Incident, IncidentEvent, IncidentEventKind
+from vigil.priority import Priority
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +62,26 @@ class PipelineStats:
     """Counters since the pipeline was created."""
 
     submitted: int = 0
-    #: refused by submit() because the queue was full
+    #: refused by submit() because the queue was full (all kinds)
     dropped: int = 0
-    #: suppressed detections handed to submit() (they belong in the audit trail only)
-    ignored_suppressed: int = 0
-    #: incidents that matched no route
+    #: of those, `joined` events (an incident growing), refused first
+    dropped_joined: int = 0
+    #: incident events that matched no route when they were accepted
     unrouted: int = 0
-    #: (incident, route) pairs accepted into the outbox
+    #: (incident, route) pairs announced or held
     accepted: int = 0
+    #: incidents announced with their own message
     immediate: int = 0
+    #: incidents held for a batch summary
     held: int = 0
+    #: escalation messages
+    updates: int = 0
+    #: closing messages
+    closings: int = 0
+    #: messages revised while they waited for the rest of their story
+    revised: int = 0
+    #: per-detection messages (Falco JSON sinks in detection mode)
+    per_detection: int = 0
     summaries: int = 0
     sent: int = 0
     failed: int = 0
@@ -72,6 +90,31 @@ class PipelineStats:
     max_queue_depth: int = 0
     #: detections that could not be routed/batched (a bug or malformed data; logged)
     errors: int = 0
+
+
+@dataclass
+class _RouteState:
+    """What one route knows of one open incident."""
+
+    group: str
+    #: the incident's detections already counted (window growth is added as it comes)
+    counted: int
+    #: True once the incident has its own message on this route (not only held)
+    announced: bool
+    #: the priority the route was last told about
+    priority: Priority
+    #: while the opening message waits (group_wait), when it leaves
+    pending_until: float | None = None
+
+
+#: an incident of a batch group (a brute-force storm) sends an update only when it
+#: becomes this severe (a login succeeded after the failures); smaller rises are told by
+#: the group's summary, not by a message per attacker
+BATCHED_ESCALATION = Priority.ERROR
+
+#: route states kept at most (they belong to open incidents; a lost closing event must
+#: not let them grow forever)
+_MAX_ROUTE_STATES = 100_000
 
 
 class AlertPipeline:
@@ -96,7 +139,12 @@ class AlertPipeline:
         self._routes = {r.name: r for r in config.routes}
         self._router = Router(config.routes)
         self._batcher = Batcher(hostname=config.hostname or socket.gethostname())
-        self._queue: deque[Detection] = deque()
+        self._queue: deque[IncidentEvent] = deque()
+        self._states: OrderedDict[tuple[str, str], _RouteState] = OrderedDict()
+        #: opening messages to revise at the end of this round: (sink, dedupe) -> alert
+        self._revisions: dict[tuple[str, str], Alert] = {}
+        #: window members changed this round, saved once at its end
+        self._dirty: dict[tuple[str, str, str], tuple[Window, Member]] = {}
         self._lock = threading.RLock()
         self._stats_lock = threading.Lock()
         self._wake = threading.Event()
@@ -104,6 +152,7 @@ class AlertPipeline:
         self._threads: list[threading.Thread] = []
         self._sink_wakes: dict[str, threading.Event] = {}
         self._stats = PipelineStats()
+        self._last_drop_log = 0.0
         self._sinks = dict(sinks) if sinks is not None else build_sinks(
             config.sinks, environ=environ, transport=transport)
         self.outbox = Outbox(Path(state_dir) / OUTBOX_FILE)
@@ -113,27 +162,39 @@ class AlertPipeline:
 
     # --- the engine side ----------------------------------------------------------------
 
-    def submit(self, det: Detection) -> bool:
-        """Hand an incident to the pipeline without blocking; False when the queue is full
-        (counted in `stats().dropped`) or when `det` is a suppressed detection."""
-        if det.suppressed is not None:
-            self._stats.ignored_suppressed += 1
-            return False
+    def submit(self, ev: IncidentEvent) -> bool:
+        """Hand an incident event to the pipeline without blocking; False when the queue
+        is full (counted in `stats().dropped` and logged, at most once a minute)."""
         q = self._queue
-        if len(q) >= self.config.queue_size:
+        limit = self.config.queue_size
+        if ev.kind is IncidentEventKind.JOINED:
+            limit = max(1, limit * 9 // 10)
+        if len(q) >= limit:
             self._stats.dropped += 1
+            if ev.kind is IncidentEventKind.JOINED:
+                self._stats.dropped_joined += 1
+            self._log_drop(ev)
             return False
-        q.append(det)
+        q.append(ev)
         self._stats.submitted += 1
         if len(q) == 1:
             self._wake.set()  # first after idle: deliver "immediately", not at the next poll
         return True
 
+    def _log_drop(self, ev: IncidentEvent) -> None:
+        now = time.monotonic()
+        if now - self._last_drop_log < 60:
+            return
+        self._last_drop_log = now
+        log.warning("alert queue full (%d): %s event of incident %s not alerted (it is in "
+                    "the audit trail); %d dropped so far", self.config.queue_size,
+                    ev.kind.value, ev.incident.short_id(), self._stats.dropped)
+
     # --- the pipeline side --------------------------------------------------------------
 
     def pump(self, now: float | None = None) -> PipelineStats:
         """One synchronous round at time `now` (default: the clock): accept queued
-        incidents, close ended windows, deliver what is due. Returns the stats so far."""
+        events, close ended windows, deliver what is due. Returns the stats so far."""
         now = self._clock() if now is None else now
         self._accept_queued(now)
         self._deliver(now)
@@ -141,27 +202,27 @@ class AlertPipeline:
 
     tick = pump
 
-    def process(self, det: Detection, now: float | None = None) -> None:
-        """Accept one incident synchronously at `now` (default: its own timestamp), without
+    def process(self, ev: IncidentEvent, now: float | None = None) -> None:
+        """Accept one incident event synchronously at `now` (default: the clock), without
         the queue and without delivering: for replays driven by event time. Call
         `pump(now)` to deliver."""
         with self._lock:
-            if det.suppressed is not None:
-                self._stats.ignored_suppressed += 1
-                return
-            now = detection_time(det, self._clock()) if now is None else now
+            now = self._clock() if now is None else now
             self._stats.submitted += 1
             with self.outbox.transaction():
                 self._persist_closed(self._batcher.close_due(now), now)
-                self._accept_one(det, now)
+                self._accept_one(ev, now)
+                self._end_round()
 
     def flush(self, now: float | None = None) -> PipelineStats:
-        """Close every open window now (their summaries go out early) and deliver: for the
-        end of a replay, or an agent stopping for good."""
+        """Close every open window now (their summaries go out early), send every waiting
+        opening message now, and deliver: for the end of a replay, or an agent stopping
+        for good."""
         now = self._clock() if now is None else now
         self._accept_queued(now)
         with self._lock, self.outbox.transaction():
             self._persist_closed(self._batcher.flush(now), now)
+            self.outbox.hasten(now)
         self._deliver(now)
         return self.stats()
 
@@ -172,6 +233,12 @@ class AlertPipeline:
     def counts(self) -> OutboxCounts:
         """The outbox's pending/retrying/dead/sent/held counts."""
         return self.outbox.counts()
+
+    def next_due(self) -> float | None:
+        """The earliest time something becomes due: a window's end or a message."""
+        times = [t for t in (self._batcher.next_due(), self.outbox.next_attempt())
+                 if t is not None]
+        return min(times, default=None)
 
     # --- thread -------------------------------------------------------------------------
 
@@ -206,8 +273,14 @@ class AlertPipeline:
             self._threads = []
         if not drain:
             stats = self.stats()
+        elif flush_windows:
+            stats = self.flush()
         else:
-            stats = self.flush() if flush_windows else self.pump()
+            now = self._clock()
+            self._accept_queued(now)
+            with self._lock:
+                self.outbox.hasten(now)  # an opening message waiting for its story goes now
+            stats = self.pump(now)
         self.close()
         return stats
 
@@ -240,9 +313,9 @@ class AlertPipeline:
     # --- internals ----------------------------------------------------------------------
 
     def _restore(self) -> None:
-        for w, members in self.outbox.load_windows():
+        for w in self.outbox.load_windows():
             if w.route in self._routes:
-                self._batcher.restore(w, members)
+                self._batcher.restore(w)
             else:
                 log.warning("dropping the open batch window of %s: route %r is no longer "
                             "configured (its incidents are in the audit trail)", w.key, w.route)
@@ -254,54 +327,169 @@ class AlertPipeline:
         with self._lock:
             depth = len(self._queue)
             self._stats.max_queue_depth = max(self._stats.max_queue_depth, depth)
-            before = self._stats.immediate + self._stats.summaries
+            before = self._queued_messages()
             batch = [self._queue.popleft() for _ in range(depth)]
+            saved_states = OrderedDict((k, replace(v)) for k, v in self._states.items()) \
+                if batch else None
             try:
                 with self.outbox.transaction():
                     self._persist_closed(self._batcher.close_due(now), now)
-                    for det in batch:
-                        self._accept_one(det, now)
+                    for ev in batch:
+                        self._accept_one(ev, now)
+                    self._end_round()
             except Exception:
                 # the outbox could not be written (disk full, ...): nothing of this round
                 # happened. Rebuild the batcher from the outbox, the truth, and put the
-                # incidents back in front of the queue for the next round.
+                # events back in front of the queue for the next round.
                 self._batcher = Batcher(hostname=self._batcher.hostname)
                 self._restore()
+                if saved_states is not None:
+                    self._states = saved_states
+                self._revisions.clear()
+                self._dirty.clear()
                 self._queue.extendleft(reversed(batch))
                 raise
-            return self._stats.immediate + self._stats.summaries - before
+            return self._queued_messages() - before
 
-    def _accept_one(self, det: Detection, now: float) -> None:
+    def _queued_messages(self) -> int:
+        st = self._stats
+        return st.immediate + st.summaries + st.updates + st.closings + st.per_detection
+
+    def _accept_one(self, ev: IncidentEvent, now: float) -> None:
         try:
-            self._accept(det, now)
+            self._accept(ev, now)
         except sqlite3.Error:
-            raise  # the outbox failed, not the detection: the whole round rolls back
-        except Exception:  # one malformed detection must not cost the others their alerts
+            raise  # the outbox failed, not the event: the whole round rolls back
+        except Exception:  # one malformed event must not cost the others their alerts
             self._stats.errors += 1
-            log.exception("cannot route detection %s; it stays in the audit trail only",
-                          det.key)
+            log.exception("cannot route incident event %s; it stays in the audit trail only",
+                          getattr(getattr(ev, "incident", None), "id", "?"))
 
-    def _accept(self, det: Detection, now: float) -> None:
-        routes = self._router.routes_for(det)
-        if not routes:
-            self._stats.unrouted += 1
-            return
-        incident_id = uuid.uuid4().hex
-        ts = detection_time(det, now)
-        for route in routes:
-            offer = self._batcher.offer(det, route, now)
-            self._stats.accepted += 1
-            if offer.window is not None:
-                if offer.opened:
-                    self.outbox.save_window(offer.window)
-                self.outbox.add_member(offer.window, ts, det.entity.ip, det.priority,
-                                       held=offer.alert is None)
-            if offer.alert is None:
-                self._stats.held += 1
+    def _accept(self, ev: IncidentEvent, now: float) -> None:
+        inc = ev.incident
+        routed = False
+        for route in self._router.routes:
+            if route.per_detection:
+                det = ev.detection
+                if det is not None and ev.kind is not IncidentEventKind.CLOSED \
+                        and route_matches(route, det):
+                    self._send_detection(route, inc, det, now)
+                    routed = True
+                continue
+            key = (route.name, inc.id)
+            st = self._states.get(key)
+            if ev.kind is IncidentEventKind.CLOSED:
+                if st is not None:
+                    del self._states[key]
+                    self._grow(route, st, inc)
+                    if st.announced and "closed" in route.notify:
+                        self._enqueue(route, f"closed:{inc.id}",
+                                      closed_alert(inc, route.name, self._batcher.hostname), now)
+                        self._stats.closings += 1
+                    routed = True
+                continue
+            if st is None:
+                if not incident_matches(route, inc):
+                    continue
+                self._announce(route, inc, now)
             else:
-                self._stats.immediate += 1
-                # one incident reaching one sink by two routes is sent once
-                self.outbox.enqueue(route.sink, f"incident:{incident_id}", offer.alert, now)
+                self._follow(route, st, ev, now)
+            routed = True
+        if not routed:
+            self._stats.unrouted += 1
+
+    def _announce(self, route: RouteConfig, inc: Incident, now: float) -> None:
+        """An incident matches this route for the first time: its own message, or held."""
+        self._stats.accepted += 1
+        gkey = group_key(route, inc)
+        st = _RouteState(group=gkey, counted=inc.detection_count, announced=False,
+                         priority=inc.priority)
+        self._states[(route.name, inc.id)] = st
+        if len(self._states) > _MAX_ROUTE_STATES:
+            self._states.popitem(last=False)
+        ts = (inc.last_ts or inc.first_ts) / 1e9 or now
+        if not gkey.startswith("incident:"):
+            w = self._batcher.window(route.name, gkey)
+            if w is not None:
+                self._remember(w, w.add(inc, inc.detection_count, ts, held=True))
+                self._stats.held += 1
+                return
+            w = self._batcher.open(route.name, gkey, now, now + route.batch_window_secs, inc)
+            self.outbox.save_window(w)
+            self._remember(w, w.add(inc, inc.detection_count, ts, held=False))
+        st.announced = True
+        if "opened" in route.notify:
+            due = now + route.group_wait_secs
+            self._enqueue(route, f"incident:{inc.id}",
+                          incident_alert(inc, route.name, self._batcher.hostname), now, due)
+            st.pending_until = due if route.group_wait_secs > 0 else None
+            self._stats.immediate += 1
+
+    def _follow(self, route: RouteConfig, st: _RouteState, ev: IncidentEvent,
+                now: float) -> None:
+        """An incident the route already knows grew or escalated."""
+        inc = ev.incident
+        self._states.move_to_end((route.name, inc.id))
+        self._grow(route, st, inc)
+        if st.pending_until is not None:
+            if now < st.pending_until:
+                # the opening message has not left: it will say it all
+                self._revisions[(route.sink, f"incident:{inc.id}")] = incident_alert(
+                    inc, route.name, self._batcher.hostname)
+                st.priority = min(st.priority, inc.priority)
+                return
+            st.pending_until = None
+        if inc.priority < st.priority and ev.kind is IncidentEventKind.ESCALATED:
+            previous = st.priority
+            st.priority = inc.priority
+            if "escalated" not in route.notify or not incident_matches(route, inc):
+                return
+            if not st.group.startswith("incident:") and \
+                    not inc.priority.at_least(BATCHED_ESCALATION):
+                return  # a storm member crossing a threshold: the summary tells it
+            st.announced = True
+            self._enqueue(route, f"update:{inc.id}:{int(inc.priority)}",
+                          update_alert(inc, route.name, self._batcher.hostname, previous), now)
+            self._stats.updates += 1
+
+    def _grow(self, route: RouteConfig, st: _RouteState, inc: Incident) -> None:
+        """Count an incident's new detections in its group's open window."""
+        growth = inc.detection_count - st.counted
+        if growth <= 0:
+            return
+        st.counted = inc.detection_count
+        if st.group.startswith("incident:"):
+            return
+        w = self._batcher.window(route.name, st.group)
+        if w is not None:
+            ts = (inc.last_ts or inc.first_ts) / 1e9
+            self._remember(w, w.add(inc, growth, ts, held=False))
+
+    def _remember(self, w: Window, m: Member) -> None:
+        self._dirty[(w.route, w.key, m.incident_id)] = (w, m)
+
+    def _end_round(self) -> None:
+        for (sink, dedupe), alert in self._revisions.items():
+            if self.outbox.revise(sink, dedupe, alert):
+                self._stats.revised += 1
+        self._revisions.clear()
+        for w, m in self._dirty.values():
+            if self._batcher.window(w.route, w.key) is w:
+                self.outbox.save_member(w, m)
+        self._dirty.clear()
+
+    def _send_detection(self, route: RouteConfig, inc: Incident, det: Detection,
+                        now: float) -> None:
+        alert = detection_alert(det, route.name, f"incident:{inc.id}", self._batcher.hostname)
+        if not det.ts:
+            alert.ts = now
+        self._enqueue(route, f"detection:{inc.id}:{inc.version}", alert, now)
+        self._stats.per_detection += 1
+
+    def _enqueue(self, route: RouteConfig, dedupe: str, alert: Alert, now: float,
+                 due: float | None = None) -> None:
+        # one incident reaching one sink by two routes is sent once
+        self.outbox.enqueue(route.sink, dedupe, alert, now, due)
 
     def _persist_closed(self, closed: Iterable[Closed], now: float) -> None:
         for c in closed:

@@ -1,4 +1,5 @@
-"""List audit records with filters (`vigil incidents`).
+"""List audit records with filters (`vigil incidents`), and fold incident lifecycle records
+into the latest state of each incident.
 
 Reading for a listing does not check the chain (that is `vigil audit verify`); a line
 that is not a record is skipped and counted in `QueryStats.bad_lines`.
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Iterator
 
 from vigil.audit.layout import trail_files
-from vigil.audit.record import INCIDENT, SUPPRESSED, AuditRecord, decode_record
+from vigil.audit.record import DETECTION, INCIDENT, SUPPRESSED, AuditRecord, decode_record
 
 
 @dataclass
@@ -23,7 +24,7 @@ class RecordFilter:
     since_ns: int | None = None
     detector: str | None = None
     #: the record types to list
-    types: frozenset[str] = field(default_factory=lambda: frozenset({INCIDENT}))
+    types: frozenset[str] = field(default_factory=lambda: frozenset({DETECTION}))
 
     def matches(self, rec: AuditRecord) -> bool:
         """True when `rec` passes every filter."""
@@ -32,6 +33,12 @@ class RecordFilter:
         if self.since_ns is not None and (rec.ts or rec.at_ns) < self.since_ns:
             return False
         if self.detector is not None:
+            if rec.type == INCIDENT:
+                names = {g.get("name") for g in (rec.incident or {}).get("detections", [])}
+                names |= {g.get("rule_id") for g in (rec.incident or {}).get("detections", [])}
+                if self.detector not in names and self.detector != rec.key:
+                    return False
+                return True
             name = (rec.detection or {}).get("name")
             if self.detector not in (name, rec.key, rec.rule_id):
                 return False
@@ -67,8 +74,28 @@ def iter_records(path: str | Path, flt: RecordFilter | None = None,
                     yield rec
 
 
-def incident_types(suppressed: bool = False, everything: bool = False) -> frozenset[str]:
-    """Record types for `vigil incidents`: incidents, only suppressed ones, or both."""
+def detection_types(suppressed: bool = False, everything: bool = False) -> frozenset[str]:
+    """Record types for `vigil incidents --detections/--suppressed/--all`."""
     if everything:
-        return frozenset({INCIDENT, SUPPRESSED})
-    return frozenset({SUPPRESSED}) if suppressed else frozenset({INCIDENT})
+        return frozenset({DETECTION, SUPPRESSED})
+    return frozenset({SUPPRESSED}) if suppressed else frozenset({DETECTION})
+
+
+def latest_incidents(path: str | Path, flt: RecordFilter | None = None,
+                     stats: QueryStats | None = None) -> list[dict]:
+    """Every incident in the trail as its latest recorded document (opened, escalated or
+    closed), in the order they opened. `flt.since_ns` keeps incidents active since then."""
+    flt = flt or RecordFilter()
+    by_id: dict[str, dict] = {}
+    keep = RecordFilter(detector=flt.detector, types=frozenset({INCIDENT}))
+    for rec in iter_records(path, keep, stats):
+        doc = rec.incident
+        if not isinstance(doc, dict) or not rec.incident_id:
+            continue
+        old = by_id.get(rec.incident_id)
+        if old is None or doc.get("version", 0) >= old.get("version", 0):
+            by_id[rec.incident_id] = doc
+    out = list(by_id.values())
+    if flt.since_ns is not None:
+        out = [d for d in out if (d.get("last_ts") or 0) >= flt.since_ns]
+    return out

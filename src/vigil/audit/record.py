@@ -18,8 +18,10 @@ import msgspec
 
 VERSION = 1
 GENESIS = "0" * 64
-#: record types
-INCIDENT, SUPPRESSED, DEAD_LETTER = "incident", "suppressed", "dead_letter"
+#: record types: an unsuppressed detection (with its incident id), a suppressed one (with
+#: its reason), an incident's lifecycle (opened, escalated, closed), an alert given up on
+DETECTION, SUPPRESSED, INCIDENT, DEAD_LETTER = "detection", "suppressed", "incident", \
+    "dead_letter"
 
 _HASH_SUFFIX = re.compile(rb',"hash":"([0-9a-f]{64})"\}$')
 
@@ -29,12 +31,13 @@ class AuditRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
 
     v: int = VERSION
     seq: int
-    #: "incident", "suppressed" or "dead_letter"
+    #: "detection", "suppressed", "incident" or "dead_letter"
     type: str
     #: when the record was written: ns since the epoch, and as ISO 8601 UTC
     at_ns: int
     at: str
-    #: the detection's batching key (`detector:ssh_bruteforce`, `falco:<rule>`)
+    #: the detection's key (`detector:ssh_bruteforce`, `falco:<rule>`); for an incident
+    #: record, the key of the detection that opened it
     key: str | None = None
     rule_id: str | None = None
     priority: str | None = None
@@ -51,6 +54,12 @@ class AuditRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
     sink: str | None = None
     error: str | None = None
     alert: dict[str, Any] | None = None
+    #: the incident a detection belongs to (a suppressed one: the open story it is part of)
+    incident_id: str | None = None
+    #: for an incident record: "opened", "escalated" or "closed"
+    event: str | None = None
+    #: for an incident record: the incident document (docs/incidents.md)
+    incident: dict[str, Any] | None = None
     #: the previous record's hash (GENESIS for the first record of a trail)
     prev: str = ""
     hash: str | None = None

@@ -1,5 +1,6 @@
-"""`AuditTrail`: the append-only, hash-chained JSONL record of every incident and every
-suppressed detection (and every alert the outbox gave up on).
+"""`AuditTrail`: the append-only, hash-chained JSONL record of every detection with its
+fate (its incident, or why it was suppressed), every incident's lifecycle (opened,
+escalated, closed), and every alert the outbox gave up on.
 
 Each `record_*` call writes one line (see `vigil.audit.record`) and hands it to the OS;
 `flush()` also fsyncs, and the alert pipeline calls it before any alert leaves, so what
@@ -28,9 +29,11 @@ from typing import IO, Any, Callable
 import msgspec
 
 from vigil.audit.layout import current_file, rotated_name, trail_files
-from vigil.audit.record import (DEAD_LETTER, GENESIS, INCIDENT, SUPPRESSED, AuditRecord, seal,
-                                unseal)
+from vigil.audit.record import (DEAD_LETTER, DETECTION, GENESIS, INCIDENT, SUPPRESSED,
+                                AuditRecord, seal, unseal)
 from vigil.detections import Detection
+from vigil.incidents.model import IncidentEvent
+from vigil.incidents.render import incident_document
 
 log = logging.getLogger(__name__)
 
@@ -64,20 +67,39 @@ class AuditTrail:
         self._day = self._first_day(self.path)
         self._fh: IO[bytes] = open(self.path, "ab", buffering=0)
         self._size = self._fh.tell()
-        self.counts = {INCIDENT: 0, SUPPRESSED: 0, DEAD_LETTER: 0, "rotations": 0}
+        self.counts = {DETECTION: 0, SUPPRESSED: 0, INCIDENT: 0, DEAD_LETTER: 0,
+                       "rotations": 0}
 
     # -- writing -----------------------------------------------------------------------
 
-    def record_incident(self, detection: Detection) -> AuditRecord:
-        """Record a detection that became an incident."""
-        return self._append(self._detection_record(INCIDENT, detection))
+    def record_detection(self, detection: Detection,
+                         incident_id: str | None = None) -> AuditRecord:
+        """Record an unsuppressed detection, with the incident it is part of."""
+        rec = self._detection_record(DETECTION, detection)
+        rec.incident_id = incident_id
+        return self._append(rec)
 
-    def record_suppressed(self, detection: Detection) -> AuditRecord:
-        """Record a suppressed detection; `detection.suppressed` says layer, entry, reason."""
+    def record_suppressed(self, detection: Detection,
+                          incident_id: str | None = None) -> AuditRecord:
+        """Record a suppressed detection; `detection.suppressed` says layer, entry, reason;
+        `incident_id` names the open story it was part of, if any."""
         rec = self._detection_record(SUPPRESSED, detection)
+        rec.incident_id = incident_id
         sup = detection.suppressed
         rec.suppression = (msgspec.to_builtins(sup) if sup is not None
                            else {"layer": "unknown", "entry": "", "reason": "no suppression given"})
+        return self._append(rec)
+
+    def record_incident(self, event: IncidentEvent) -> AuditRecord:
+        """Record an incident opening, escalating or closing, with the incident as it is
+        then (its detections are in their own records)."""
+        inc = event.incident
+        rec = AuditRecord(seq=0, type=INCIDENT, at_ns=0, at="", key=inc.opened_by,
+                          priority=inc.priority.label, ts=inc.last_ts or None,
+                          ip=inc.entities.remote_ips[0] if inc.entities.remote_ips else None,
+                          user=inc.entities.users[0] if inc.entities.users else None,
+                          output=inc.title, incident_id=inc.id, event=event.kind.value,
+                          incident=incident_document(inc))
         return self._append(rec)
 
     def record_dead_letter(self, alert: Any, sink: str, error: str) -> AuditRecord:

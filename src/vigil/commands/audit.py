@@ -12,11 +12,13 @@ import msgspec
 import typer
 
 from vigil.audit.layout import trail_files
-from vigil.audit.query import QueryStats, RecordFilter, incident_types, iter_records
+from vigil.audit.query import (QueryStats, RecordFilter, detection_types, iter_records,
+                               latest_incidents)
 from vigil.audit.record import AuditRecord
 from vigil.audit.verify import verify_trail
 from vigil.config import DEFAULT_CONFIG_PATH, load_config
 from vigil.config_errors import ConfigError
+from vigil.terminal import safe_text
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -77,36 +79,79 @@ def verify(path: Optional[Path] = typer.Argument(None, help="trail directory or 
     raise typer.Exit(0 if result.ok else 1)
 
 
-def incidents(since: Optional[str] = typer.Option(None, "--since",
+def incidents(ctx: typer.Context,
+              since: Optional[str] = typer.Option(None, "--since",
                                                   help="30m, 1h, 2d or an ISO time"),
               detector: Optional[str] = typer.Option(None, "--detector",
                                                      help="detector or rule name, or key"),
+              detections: bool = typer.Option(False, "--detections",
+                                               help="list unsuppressed detections instead"),
               suppressed: bool = typer.Option(False, "--suppressed",
                                               help="list suppressed detections, with reasons"),
               everything: bool = typer.Option(False, "--all",
-                                              help="list incidents and suppressed detections"),
-              as_json: bool = typer.Option(False, "--json", help="one JSON record per line"),
+                                              help="list detections and suppressed ones"),
+              as_json: bool = typer.Option(False, "--json", help="one JSON document per line"),
               path: Optional[Path] = typer.Option(None, "--trail", help="trail directory or file"),
               config: Optional[Path] = typer.Option(None, "--config", "-c")) -> None:
-    """List incidents (or suppressed detections) from the audit trail."""
+    """List incidents from the audit trail (`show ID` draws one); with --detections,
+    --suppressed or --all, list detection records instead."""
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = {"trail": path, "config": config}
+        return
     try:
         since_ns = parse_since(since) if since else None
     except ValueError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     trail = _trail_path(path, config)
-    flt = RecordFilter(since_ns=since_ns, detector=detector,
-                       types=incident_types(suppressed, everything))
     stats = QueryStats()
     shown = 0
-    for rec in iter_records(trail, flt, stats):
-        shown += 1
-        typer.echo(msgspec.json.encode(rec).decode() if as_json else _line(rec))
+    if detections or suppressed or everything:
+        flt = RecordFilter(since_ns=since_ns, detector=detector,
+                           types=detection_types(suppressed, everything))
+        for rec in iter_records(trail, flt, stats):
+            shown += 1
+            typer.echo(msgspec.json.encode(rec).decode() if as_json else safe_text(_line(rec)))
+        what = "records"
+    else:
+        from vigil.incidents.view import incident_rows
+        docs = latest_incidents(trail, RecordFilter(since_ns=since_ns, detector=detector),
+                                stats)
+        shown = len(docs)
+        if as_json:
+            for d in docs:
+                typer.echo(msgspec.json.encode(d).decode())
+        else:
+            for row in incident_rows(docs):
+                typer.echo(row)
+        what = "records (incidents)"
     if not as_json:
-        typer.echo(f"{shown} shown of {stats.records} records", err=True)
+        typer.echo(f"{shown} shown of {stats.records} {what}", err=True)
     if stats.bad_lines:
         typer.echo(f"warning: {stats.bad_lines} unreadable line(s) skipped; "
                    "run `vigil audit verify`", err=True)
+
+
+def show(ctx: typer.Context,
+         ident: str = typer.Argument(..., help="incident id, or its first characters"),
+         as_json: bool = typer.Option(False, "--json", help="the story as one JSON document"),
+         path: Optional[Path] = typer.Option(None, "--trail", help="trail directory or file"),
+         config: Optional[Path] = typer.Option(None, "--config", "-c")) -> None:
+    """Draw one incident: its process tree with each process's detections and evidence,
+    suppressed detections of the same story (dimmed, with their reason), and a timeline."""
+    from vigil.incidents.view import StoryError, load_story, print_story, story_document
+
+    parent = ctx.obj or {}
+    trail = _trail_path(path or parent.get("trail"), config or parent.get("config"))
+    try:
+        story = load_story(trail, ident)
+    except StoryError as exc:
+        typer.echo(f"vigil incidents show: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(msgspec.json.encode(story_document(story)).decode())
+    else:
+        print_story(story)
 
 
 def register(app: typer.Typer) -> None:
@@ -114,4 +159,7 @@ def register(app: typer.Typer) -> None:
     group = typer.Typer(no_args_is_help=True, help="The audit trail of incidents and suppressions.")
     group.command("verify")(verify)
     app.add_typer(group, name="audit")
-    app.command("incidents")(incidents)
+    inc = typer.Typer(help="Incidents from the audit trail.")
+    inc.callback(invoke_without_command=True)(incidents)
+    inc.command("show")(show)
+    app.add_typer(inc, name="incidents")

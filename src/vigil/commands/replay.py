@@ -26,7 +26,10 @@ def replay(events: Path = typer.Argument(..., help="JSONL recording (docs/events
            config: Optional[Path] = typer.Option(
                None, "--config", "-c", help="vigil.toml: run the whole pipeline "
                                             "(rules, detectors, suppression) it describes"),
-           as_json: bool = typer.Option(False, "--json", help="Falco JSON lines"),
+           as_json: bool = typer.Option(False, "--json", help="incident documents (with "
+                                        "--detections: Falco JSON), one per line"),
+           detections: bool = typer.Option(False, "--detections",
+                                           help="print every detection instead of incidents"),
            show_suppressed: bool = typer.Option(False, "--show-suppressed",
                                                 help="Also print suppressed detections"),
            no_suppress: bool = typer.Option(False, "--no-suppress",
@@ -40,7 +43,8 @@ def replay(events: Path = typer.Argument(..., help="JSONL recording (docs/events
                None, "--agent-pid", help="pid of the Vigil agent in the recording (its own "
                                          "activity is not suspicious)"),
            ) -> None:
-    """Replay recorded events through the rules and print each match and a summary."""
+    """Replay recorded events through the rules and print the incidents (as `vigil run`
+    would, on recorded time) and a summary."""
     from vigil.agent import build_pipeline
 
     built = build_pipeline(config_path=config, rule_paths=rules, suppress=not no_suppress,
@@ -52,6 +56,9 @@ def replay(events: Path = typer.Argument(..., help="JSONL recording (docs/events
     if built.fatal:
         raise typer.Exit(1)
     pipe = built.pipeline
+    if not detections:
+        from vigil.runtime import incident_printer
+        pipe.on_incident = incident_printer(as_json)
     bad = 0
     t0 = time.perf_counter()
     for item in read_events(events):
@@ -61,7 +68,8 @@ def replay(events: Path = typer.Argument(..., help="JSONL recording (docs/events
                        err=True)
             continue
         for det in pipe.process(item):
-            if det.suppressed is None or show_suppressed:
+            if (det.suppressed is None and detections) or (det.suppressed is not None
+                                                           and show_suppressed):
                 _print_detection(det, as_json)
     elapsed = time.perf_counter() - t0
     built.close()
@@ -69,8 +77,8 @@ def replay(events: Path = typer.Argument(..., help="JSONL recording (docs/events
     rate = st.events / elapsed if elapsed > 0 else 0.0
     out = typer.echo if not as_json else (lambda s: typer.echo(s, err=True))
     out(f"--- {st.events} events ({bad} malformed lines skipped), {st.detections} "
-        f"detections: {st.incidents} incidents, {st.suppressed} suppressed; "
-        f"{rate:,.0f} events/s")
+        f"detections: {st.unsuppressed} unsuppressed in {st.incidents_opened} incidents, "
+        f"{st.suppressed} suppressed; {rate:,.0f} events/s")
     for name, n in sorted(st.per_name.items(), key=lambda kv: (-kv[1], kv[0])):
         sup = st.suppressed_per_name.get(name, 0)
         out(f"{n:8d}  {name}" + (f"  ({sup} suppressed)" if sup else ""))

@@ -16,7 +16,11 @@ def run(config: Optional[Path] = typer.Option(
                                          "exists, else built-in defaults)"),
         rules: Optional[list[str]] = typer.Option(
             None, "--rules", "-r", help="rule file/dir instead of the configured rules"),
-        as_json: bool = typer.Option(False, "--json", help="print incidents as Falco JSON"),
+        as_json: bool = typer.Option(False, "--json", help="print incident documents (or, "
+                                     "with --detections, Falco JSON) one per line"),
+        detections: bool = typer.Option(False, "--detections",
+                                        help="print every unsuppressed detection instead "
+                                             "of incidents"),
         duration: Optional[float] = typer.Option(None, "--duration",
                                                  help="stop after this many seconds"),
         stats_interval: float = typer.Option(60.0, "--stats-interval",
@@ -32,7 +36,7 @@ def run(config: Optional[Path] = typer.Option(
     from vigil.config import DEFAULT_CONFIG_PATH, load_config
     from vigil.config_errors import ConfigError
     from vigil.niceness import current_niceness, set_niceness
-    from vigil.runtime import Agent, default_sensors, incident_printer
+    from vigil.runtime import Agent, default_sensors, detection_printer, incident_printer
 
     if config is None and DEFAULT_CONFIG_PATH.exists():
         config = DEFAULT_CONFIG_PATH
@@ -60,7 +64,14 @@ def run(config: Optional[Path] = typer.Option(
         typer.echo(f"vigil run: {p}", err=True)
     if built.fatal:
         raise typer.Exit(2)
-    built.pipeline.on_detection = incident_printer(as_json)
+    stdout_sinks = _stdout_routes(cfg)
+    if detections:
+        built.pipeline.on_detection = detection_printer(as_json)
+    elif stdout_sinks:
+        typer.echo(f"vigil: incidents go to stdout through the alert route(s) "
+                   f"{', '.join(stdout_sinks)}; not printing them twice", err=True)
+    else:
+        built.pipeline.on_incident = incident_printer(as_json)
     # compiled now rather than on the first event of each type, in the middle of a busy host
     captured = built.event_types()
     built.prepare_engines(captured)
@@ -110,6 +121,14 @@ def run(config: Optional[Path] = typer.Option(
         if metrics is not None:
             metrics.shutdown()
         typer.echo("vigil: stopping; final " + agent.shutdown(), err=True)
+
+
+def _stdout_routes(cfg: Any) -> list[str]:
+    """Routes whose sink prints on stdout (then `vigil run` does not print incidents too)."""
+    alerts = cfg.alerts
+    routes = getattr(alerts, "routes", ()) or ()
+    sinks = getattr(alerts, "sinks", {}) or {}
+    return [r.name for r in routes if r.sink in sinks and sinks[r.sink].type == "stdout"]
 
 
 def register(app: typer.Typer) -> None:

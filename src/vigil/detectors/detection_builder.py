@@ -16,6 +16,46 @@ from vigil.priority import Priority
 from vigil.detectors.process_identity import display_name
 
 
+#: the behaviour a person reads as an incident's title, by `<detector>.<subkind>` (or by
+#: detector, for every sub-kind); a detector's own `data["title"]` wins
+TITLES: dict[str, str] = {
+    "crypto_mining.miner_exec": "Cryptocurrency miner started",
+    "crypto_mining.pool_port": "Connection to a cryptocurrency mining pool",
+    "data_exfil.read_then_connect": "Credential exfiltration: sensitive file read, then sent out",
+    "data_exfil.archive_pipe": "Data exfiltration: archive piped to the network",
+    "dns_direct": "DNS query to an unusual resolver",
+    "fileless_exec": "Fileless execution from memory",
+    "kernel_module": "Kernel module load",
+    "privilege_escalation": "Privilege escalation to root",
+    "ptrace.inject": "Process injection with ptrace",
+    "ptrace.attach": "Debugger attached to another process (ptrace)",
+    "reverse_shell": "Reverse shell",
+    "sensitive_write.accounts": "Account database modified (new or changed account)",
+    "sensitive_write.sudoers": "Sudoers modified",
+    "sensitive_write.sshd_config": "SSH server configuration modified",
+    "sensitive_write.authorized_keys": "SSH authorized_keys modified (persistence)",
+    "sensitive_write.pam": "PAM configuration modified",
+    "sensitive_write.cron": "Cron job written (persistence)",
+    "sensitive_write.systemd_units": "Systemd unit written (persistence)",
+    "sensitive_write.ld_preload": "Dynamic linker preload configured",
+    "sensitive_write.shell_profiles": "Shell start-up file modified (persistence)",
+    "sensitive_write.tls_keys": "TLS private key modified",
+    "sensitive_write": "Sensitive file modified",
+    "service_tamper.history_clear": "Shell history cleared",
+    "service_tamper.log_clear": "Log file cleared",
+    "service_tamper.agent_kill": "Security agent killed",
+    "service_tamper.security_off": "Security mechanism switched off",
+    "service_tamper": "Security service stopped or tampered with",
+    "suid_binary": "Set-uid/set-gid bit set on a file",
+    "webshell": "Web shell: a server spawned a shell",
+}
+
+
+def title_for(detector: str, subkind: str) -> str:
+    """The incident title of a built-in detection (see `TITLES`)."""
+    return TITLES.get(f"{detector}.{subkind}") or TITLES.get(detector) or detector
+
+
 def static_suppression(detector: str, allowlist: str, value: object, reason: str) -> Suppression:
     """The record of a static (in-code) allowlist match: `<detector>.<list>=<value>`."""
     return Suppression(layer="static", entry=f"{detector}.{allowlist}={value}", reason=reason)
@@ -46,5 +86,6 @@ def build_detection(detector: str, subkind: str, priority: Priority, output: str
         output=output, ts=event.ts, tags=list(tags), entity=entity,
         output_fields={k: v for k, v in fields.items() if v is not None},
         evidence=list(evidence) if evidence is not None else [event],
-        data=dict(data or {}), source=event.source, hostname=event.hostname,
+        data={"title": title_for(detector, subkind), **(data or {})},
+        source=event.source, hostname=event.hostname,
         suppressed=suppressed)

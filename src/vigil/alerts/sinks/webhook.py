@@ -12,17 +12,36 @@ import httpx
 import msgspec
 
 from vigil.alerts.config import SinkConfig
-from vigil.alerts.message import Alert, iso_utc
+from vigil.alerts.message import Alert, alert_ns
 from vigil.alerts.sinks.http import JsonPoster
+from vigil.incidents.render import incident_document, rfc3339
 
 
 def webhook_document(alert: Alert) -> dict[str, Any]:
-    """Vigil's own alert JSON: the alert's fields, priorities by name, time in ISO form."""
-    doc = msgspec.to_builtins(alert)
-    doc["priority"] = alert.priority.label
-    doc["time"] = iso_utc(alert.ts)
+    """Vigil's own alert JSON (docs/alerts.md): priorities by name, every time once as RFC
+    3339 with nanoseconds (`time`, `first_time`, ...) and once as ns since the epoch
+    (`ts_ns`, `first_ts`, ...); an incident as `incident_document` gives it."""
+    ns = alert_ns(alert)
+    doc: dict[str, Any] = {"kind": alert.kind, "route": alert.route, "title": alert.title,
+                           "text": alert.text, "priority": alert.priority.label,
+                           "time": rfc3339(ns), "ts_ns": ns, "key": alert.key}
+    if alert.hostname:
+        doc["hostname"] = alert.hostname
+    if alert.incident is not None:
+        doc["incident"] = incident_document(alert.incident)
     if alert.detection is not None:
-        doc["detection"]["priority"] = alert.detection.priority.label
+        det = msgspec.to_builtins(alert.detection)
+        det["priority"] = alert.detection.priority.label
+        det["time"] = rfc3339(alert.detection.ts)
+        det.pop("evidence", None)
+        doc["detection"] = det
+    if alert.summary is not None:
+        s = msgspec.to_builtins(alert.summary)
+        for k in ("first_ts", "last_ts"):
+            t = round(getattr(alert.summary, k) * 1e9)
+            s[k] = t
+            s[k.replace("_ts", "_time")] = rfc3339(t)
+        doc["summary"] = s
     return doc
 
 
