@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 #: event times past this (year 9999) are not a clock (a hostile recording)
 _MAX_SECONDS = 253402300799.0
+#: the events that start a program
+_EXECS = frozenset({"execve", "execveat"})
 
 
 class EventConsumer(Protocol):
@@ -132,6 +134,9 @@ class DetectionPipeline:
                 continue
             if got:
                 found.extend(got)
+        if event.type in _EXECS and self.correlator.tracks_processes and \
+                (event.res is None or event.res >= 0):
+            self.correlator.observe(event)
         if not found:
             if self.clock is None and event.ts:
                 # a replay: time passes with the events, so quiet incidents close on time

@@ -3,9 +3,9 @@
 A detection joins an open incident when it shares the story (checked in this order):
 
 1. its process, or an ancestor of it (pid *and* start time), is already in the incident,
-   so everything a reverse shell or a webshell spawns is the same incident; or its process
-   is the parent or grandparent of one that is (a wrapper `bash -c` reported after its
-   child);
+   so everything a reverse shell or a webshell spawns is the same incident; or, within
+   `target_window_secs`, its process is the parent of one that is (a wrapper `bash -c`
+   reported just after its child: a parent's later, unrelated deeds stay apart);
 2. the same login session (login uid + session id, or terminal + session id);
 3. the same non-loopback remote IP (a brute force, then a login from that IP, then what
    that session does: a log line's sshd pid anchors the session's processes);
@@ -35,10 +35,11 @@ from typing import NamedTuple
 import msgspec
 
 from vigil.detections import Detection, Entity
-from vigil.events.model import Process
-from vigil.incidents.model import (DetectionGroup, Entities, Incident, IncidentEventKind,
-                                   IncidentStatus, ProcessRef)
-from vigil.incidents.story import StoryFacts, is_service_root, story_facts
+from vigil.events.model import Event, Process
+from vigil.incidents.model import (Activity, DetectionGroup, Entities, Incident,
+                                   IncidentEventKind, IncidentStatus, ProcessRef)
+from vigil.incidents.story import (MAX_LINEAGE, StoryFacts, is_service_root, lineage,
+                                   story_facts)
 from vigil.priority import Priority
 
 
@@ -60,6 +61,8 @@ class IncidentSettings:
     max_processes: int = 256
     #: values kept per entity list (users, IPs, files, sessions)
     max_entities: int = 50
+    #: programs started in an incident's process tree that are listed in it
+    max_activity: int = 100
 
 
 @dataclass
@@ -77,6 +80,8 @@ class CorrelatorStats:
     attached_suppressed: int = 0
     #: detections that could not be read (kept as their own incident)
     malformed: int = 0
+    #: programs started inside an open incident's process tree
+    activity: int = 0
     #: times the clock went backwards (ignored)
     clock_backwards: int = 0
     by_reason: dict[str, int] = field(default_factory=dict)
@@ -132,14 +137,18 @@ def title_of(det: Detection) -> str:
 
 class _Group:
     __slots__ = ("kind", "name", "rule_id", "title", "priority", "count", "first_ts",
-                 "last_ts", "pid", "process", "target", "output", "tags", "source")
+                 "last_ts", "pid", "process", "target", "output", "tags", "source", "snap")
 
     def frozen(self) -> DetectionGroup:
-        return DetectionGroup(kind=self.kind, name=self.name, rule_id=self.rule_id,
-                              title=self.title, priority=self.priority, count=self.count,
-                              first_ts=self.first_ts, last_ts=self.last_ts, pid=self.pid,
-                              process=self.process, target=self.target, output=self.output,
-                              tags=self.tags, source=self.source)
+        # cached until the group changes: a snapshot re-freezes only what changed
+        snap = self.snap
+        if snap is None:
+            snap = self.snap = DetectionGroup(
+                kind=self.kind, name=self.name, rule_id=self.rule_id, title=self.title,
+                priority=self.priority, count=self.count, first_ts=self.first_ts,
+                last_ts=self.last_ts, pid=self.pid, process=self.process, target=self.target,
+                output=self.output, tags=self.tags, source=self.source)
+        return snap
 
 
 class _Open:
@@ -148,7 +157,8 @@ class _Open:
     __slots__ = ("id", "host", "first_ts", "last_ts", "opened_at", "last_seen", "priority",
                  "title", "count", "groups", "not_listed", "members", "member_order",
                  "users", "sessions", "ips", "files", "tactics", "techniques", "version",
-                 "snap", "opened_by", "unit", "log_only", "keys", "closed_reason", "closed_at")
+                 "snap", "opened_by", "unit", "log_only", "keys", "closed_reason", "closed_at",
+                 "activity", "activity_not_listed", "ents_snap", "groups_snap")
 
     def __init__(self, inc_id: str, host: str | None, det: Detection, now: float) -> None:
         self.id = inc_id
@@ -181,6 +191,11 @@ class _Open:
         self.keys: list[tuple[dict, tuple]] = []
         self.closed_reason: str | None = None
         self.closed_at: float | None = None
+        self.activity: list[Activity] = []
+        self.activity_not_listed = 0
+        #: cached parts of the snapshot, rebuilt only when they change
+        self.ents_snap: Entities | None = None
+        self.groups_snap: tuple[DetectionGroup, ...] | None = None
 
 
 def _incident_id(host: str | None, det: Detection, salt: int) -> str:
@@ -211,6 +226,8 @@ class Correlator:
         self._open: OrderedDict[str, _Open] = OrderedDict()
         #: when open incidents are next checked against `max_duration_secs`
         self._next_age_check = 0.0
+        #: when `add` next closes idle incidents (at most once a second of its clock)
+        self._next_expire = 0.0
         self._by_proc: dict[tuple, _Open] = {}
         self._by_pid: dict[tuple, _Open] = {}
         self._by_near: dict[tuple, _Open] = {}
@@ -240,7 +257,7 @@ class Correlator:
         and the incidents that closed first (expired, or evicted to make room)."""
         self.stats.detections += 1
         now = self._clock(now)
-        closed = self.expire(now)
+        closed = self.expire(now) if now >= self._next_expire else []
         if det.entity is None or det.tags is None or det.data is None or det.evidence is None:
             # a detector bug; the detection still gets its own incident
             self.stats.malformed += 1
@@ -251,7 +268,7 @@ class Correlator:
             facts = story_facts(det)
         except Exception:  # odd evidence: the detection still gets its own incident
             self.stats.malformed += 1
-            facts = StoryFacts(det.hostname, (), (), (), (), None, None, None)
+            facts = StoryFacts(det.hostname, (), (), (), None, None, None)
         inc = self._find(facts, det.ts)
         if inc is None:
             closed.extend(self._make_room())
@@ -287,10 +304,52 @@ class Correlator:
         self.stats.attached_suppressed += 1
         return inc.id
 
+    @property
+    def tracks_processes(self) -> bool:
+        """True when an open incident has processes whose descendants are followed."""
+        return bool(self._by_proc or self._by_pid)
+
+    def observe(self, event: Event) -> str | None:
+        """A program started (a successful exec): when it runs inside an open incident's
+        process tree, it becomes part of the story (listed as activity, and its own
+        later detections join). Returns the incident id, or None."""
+        p = event.proc
+        host = event.hostname
+        by_proc, by_pid = self._by_proc, self._by_pid
+        inc = by_proc.get((host, p.pid, p.start_ts))
+        if inc is None:
+            anc, depth = p.parent, 0
+            while anc is not None and depth < MAX_LINEAGE:
+                inc = by_proc.get((host, anc.pid, anc.start_ts)) or by_pid.get((host, anc.pid))
+                if inc is not None:
+                    break
+                anc = anc.parent
+                depth += 1
+            if inc is None:
+                return None
+        s = self.settings
+        key = (host, p.pid, p.start_ts)
+        if key not in inc.members and len(inc.members) < s.max_processes:
+            self._add_member(inc, key, p, event.ts)
+        if len(inc.activity) < s.max_activity:
+            parent = p.parent
+            inc.activity.append(Activity(
+                ts=event.ts, pid=p.pid, start_ts=p.start_ts, ppid=p.ppid,
+                parent_start_ts=parent.start_ts if parent is not None else None,
+                name=p.name, cmdline=p.cmdline(), user=p.user))
+        else:
+            inc.activity_not_listed += 1
+        inc.version += 1
+        inc.snap = None
+        self.stats.activity += 1
+        return inc.id
+
     def expire(self, now: float) -> list[Incident]:
         """Close the incidents idle for `idle_close_secs` or open for `max_duration_secs`
         at `now`; returns their final snapshots."""
         now = self._clock(now)
+        # checked again in a second at the earliest (a detection never waits for it)
+        self._next_expire = now + 1.0
         out: list[Incident] = []
         idle = self.settings.idle_close_secs
         while self._open:
@@ -326,14 +385,16 @@ class Correlator:
             inc = by_proc.get(k) or by_pid.get((host, k[1]))
             if inc is not None:
                 return inc
-        for k in f.lineage:
-            inc = by_proc.get(k) or by_pid.get((host, k[1]))
-            if inc is not None:
-                return inc
+        if f.subject_procs and (by_proc or by_pid):
+            for k in lineage(host, f.subject_procs):
+                inc = by_proc.get(k) or by_pid.get((host, k[1]))
+                if inc is not None:
+                    return inc
+        window = self.settings.target_window_secs * 1e9
         for k in f.subjects:
-            inc = self._by_near.get(k)
-            if inc is not None:
-                return inc
+            hit = self._by_near.get(k)
+            if hit is not None and abs(ts - hit[1]) <= window:
+                return hit[0]
         if f.session is not None:
             inc = self._by_session.get((host, f.session))
             if inc is not None:
@@ -379,31 +440,38 @@ class Correlator:
         inc.count += 1
         inc.version += 1
         inc.snap = None
-        if det.ts:
-            if not inc.first_ts or det.ts < inc.first_ts:
-                inc.first_ts = det.ts
-            if det.ts > inc.last_ts:
-                inc.last_ts = det.ts
+        ts = det.ts
+        if ts:
+            if not inc.first_ts or ts < inc.first_ts:
+                inc.first_ts = ts
+            if ts > inc.last_ts:
+                inc.last_ts = ts
         host = f.host
-        subject_pid = f.subjects[0][1] if f.subjects else None
-        process_name = f.subject_procs[0].name if f.subject_procs else det.entity.process
-        target = det.entity.path or det.entity.ip
+        subjects = f.subjects
+        ent = det.entity
+        subject_pid = subjects[0][1] if subjects else None
+        target = ent.path or ent.ip
         gkey = (det.kind, det.name, det.rule_id, subject_pid, target)
         g = inc.groups.get(gkey)
         if g is not None:
+            g.snap = None
+            inc.groups_snap = None
             g.count += 1
-            if det.ts > g.last_ts:
-                g.last_ts = det.ts
+            if ts > g.last_ts:
+                g.last_ts = ts
             g.output = det.output
             if det.priority < g.priority:
                 g.priority = det.priority
         elif len(inc.groups) < s.max_groups:
             g = _Group()
+            g.snap = None
+            inc.groups_snap = None
             g.kind, g.name, g.rule_id = det.kind, det.name, det.rule_id
             g.title = title_of(det)
-            g.priority, g.count, g.first_ts, g.last_ts = det.priority, 1, det.ts, det.ts
-            g.pid = subject_pid if subject_pid is not None else det.entity.pid
-            g.process, g.target, g.output = process_name, target, det.output
+            g.priority, g.count, g.first_ts, g.last_ts = det.priority, 1, ts, ts
+            g.pid = subject_pid if subject_pid is not None else ent.pid
+            g.process = f.subject_procs[0].name if f.subject_procs else ent.process
+            g.target, g.output = target, det.output
             g.tags, g.source = tuple(det.tags), det.source
             inc.groups[gkey] = g
             tactics, techniques = attack_of(g.tags)
@@ -413,47 +481,55 @@ class Correlator:
                 inc.techniques[t] = None
         else:
             inc.not_listed += 1
-        # entities and the keys later detections can join by
+        # entities, and the keys later detections can join by
         cap = s.max_entities
-        _add_limited(inc.users, det.entity.user, cap)
-        if f.subjects:
+        user = ent.user
+        if user is not None and user not in inc.users and len(inc.users) < cap:
+            inc.users[user] = None
+            inc.ents_snap = None
+        if subjects:
             inc.log_only = False
-            for k, p in zip(f.subjects, f.subject_procs):
-                if k in inc.members or len(inc.members) >= s.max_processes:
-                    continue
-                parent = p.parent
-                inc.members[k] = (_process_ref(p),
-                                  (host, parent.pid, parent.start_ts) if parent else None)
-                inc.member_order.append(k)
-                if is_service_root(p):
-                    continue  # never let init or a listener pull its other children in
-                if k[2] is None:
-                    self._register(inc, self._by_pid, (host, k[1]), inc)
-                else:
-                    self._register(inc, self._by_proc, k, inc)
-                anc, depth = parent, 0
-                while anc is not None and depth < 2:
-                    if anc.pid is not None and not is_service_root(anc):
-                        self._register(inc, self._by_near, (host, anc.pid, anc.start_ts), inc)
-                    anc = anc.parent
-                    depth += 1
+            members = inc.members
+            for k, p in zip(subjects, f.subject_procs):
+                if k not in members and len(members) < s.max_processes:
+                    self._add_member(inc, k, p, ts)
         for a in f.pid_anchors:
             self._register(inc, self._by_pid, a, inc)
         if f.session is not None:
-            _add_limited(inc.sessions, f.session, cap)
+            if _add_limited(inc.sessions, f.session, cap):
+                inc.ents_snap = None
             self._register(inc, self._by_session, (host, f.session), inc)
         if f.ip is not None:
-            _add_limited(inc.ips, f.ip, cap)
+            if _add_limited(inc.ips, f.ip, cap):
+                inc.ents_snap = None
             self._register(inc, self._by_ip, (host, f.ip), inc)
         if f.target is not None:
-            _add_limited(inc.files, f.target, cap)
+            if _add_limited(inc.files, f.target, cap):
+                inc.ents_snap = None
             tk = (host, f.target)
             hit = self._by_target.get(tk)
             if hit is None:
-                self._by_target[tk] = (inc, det.ts)
+                self._by_target[tk] = (inc, ts)
                 inc.keys.append((self._by_target, tk))
             elif hit[0] is inc:
-                self._by_target[tk] = (inc, max(hit[1], det.ts))
+                self._by_target[tk] = (inc, max(hit[1], ts))
+
+    def _add_member(self, inc: _Open, k: tuple, p: Process, ts: int) -> None:
+        """A process joins the story: later detections of it and its descendants join."""
+        host = k[0]
+        parent = p.parent
+        inc.members[k] = (_process_ref(p),
+                          (host, parent.pid, parent.start_ts) if parent else None)
+        inc.member_order.append(k)
+        inc.ents_snap = None
+        if is_service_root(p):
+            return  # never let init or a listener pull its other children in
+        if k[2] is None:
+            self._register(inc, self._by_pid, (host, k[1]), inc)
+        else:
+            self._register(inc, self._by_proc, k, inc)
+        if parent is not None and parent.pid is not None and not is_service_root(parent):
+            self._register(inc, self._by_near, (host, parent.pid, parent.start_ts), (inc, ts))
 
     def _close(self, inc: _Open, reason: str) -> Incident:
         del self._open[inc.id]
@@ -461,10 +537,11 @@ class Correlator:
         inc.closed_at = self._now
         inc.version += 1
         inc.snap = None
-        targets = self._by_target
+        targets, near = self._by_target, self._by_near
         for index, key in inc.keys:
             hit = index.get(key)
-            if hit is inc or (index is targets and hit is not None and hit[0] is inc):
+            if hit is inc or ((index is targets or index is near) and hit is not None
+                              and hit[0] is inc):
                 del index[key]
         inc.keys = []
         self.stats.closed += 1
@@ -474,25 +551,30 @@ class Correlator:
     def _snapshot(self, inc: _Open) -> Incident:
         if inc.snap is not None:
             return inc.snap
-        members = inc.members
-        root = None
-        for k in inc.member_order:
-            ref, parent_key = members[k]
-            # the first member whose parent is not itself in the story
-            if parent_key is None or parent_key not in members:
-                root = ref
-                break
-        ents = Entities(root=root,
-                        processes=tuple(members[k][0] for k in inc.member_order),
-                        users=tuple(inc.users), sessions=tuple(inc.sessions),
-                        remote_ips=tuple(inc.ips), files=tuple(inc.files))
-        groups = tuple(g.frozen() for g in inc.groups.values())
+        ents = inc.ents_snap
+        if ents is None:
+            members = inc.members
+            root = None
+            for k in inc.member_order:
+                ref, parent_key = members[k]
+                # the first member whose parent is not itself in the story
+                if parent_key is None or parent_key not in members:
+                    root = ref
+                    break
+            ents = inc.ents_snap = Entities(
+                root=root, processes=tuple(members[k][0] for k in inc.member_order),
+                users=tuple(inc.users), sessions=tuple(inc.sessions),
+                remote_ips=tuple(inc.ips), files=tuple(inc.files))
+        groups = inc.groups_snap
+        if groups is None:
+            groups = inc.groups_snap = tuple([g.frozen() for g in inc.groups.values()])
         snap = Incident(
             id=inc.id, host=inc.host,
             status=IncidentStatus.OPEN if inc.closed_reason is None else IncidentStatus.CLOSED,
             priority=inc.priority, title=inc.title, first_ts=inc.first_ts,
             last_ts=inc.last_ts, detection_count=inc.count, detections=groups,
             detections_not_listed=inc.not_listed, entities=ents,
+            activity=tuple(inc.activity), activity_not_listed=inc.activity_not_listed,
             tactics=tuple(inc.tactics), techniques=tuple(inc.techniques),
             opened_by=inc.opened_by, unit=inc.unit, log_only=inc.log_only,
             closed_reason=inc.closed_reason, version=inc.version,

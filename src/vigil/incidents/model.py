@@ -28,7 +28,7 @@ class IncidentStatus(str, Enum):
     CLOSED = "closed"
 
 
-class ProcessRef(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class ProcessRef(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """A process an incident is about: identified by pid *and* start time."""
 
     pid: int | None = None
@@ -39,7 +39,21 @@ class ProcessRef(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     user: str | None = None
 
 
-class DetectionGroup(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Activity(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
+    """A program started inside an incident's process tree (no detection needed): what an
+    attacker did in the shell they got."""
+
+    ts: int
+    pid: int | None = None
+    start_ts: int | None = None
+    ppid: int | None = None
+    parent_start_ts: int | None = None
+    name: str | None = None
+    cmdline: str | None = None
+    user: str | None = None
+
+
+class DetectionGroup(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """Identical detections of one incident, counted: same rule or detector (and
     sub-kind), same process, same target."""
 
@@ -68,7 +82,7 @@ class DetectionGroup(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
         return f"{self.kind}:{self.name}"
 
 
-class Entities(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Entities(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """Who and what an incident is about."""
 
     #: the top process of the incident's process tree (none for log-only incidents)
@@ -81,7 +95,7 @@ class Entities(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     files: tuple[str, ...] = ()
 
 
-class Incident(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Incident(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """A snapshot of one incident at one moment of its life."""
 
     id: str
@@ -99,6 +113,10 @@ class Incident(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     #: distinct detections beyond the per-incident cap (counted in `detection_count`)
     detections_not_listed: int = 0
     entities: Entities = msgspec.field(default_factory=Entities)
+    #: programs started in its process tree, oldest first (bounded)
+    activity: tuple[Activity, ...] = ()
+    #: programs started beyond the bound (counted, not listed)
+    activity_not_listed: int = 0
     tactics: tuple[str, ...] = ()
     techniques: tuple[str, ...] = ()
     #: the key of the detection that opened it (`detector:ssh_bruteforce`): stable
@@ -139,7 +157,7 @@ class IncidentEventKind(str, Enum):
     CLOSED = "closed"
 
 
-class IncidentEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class IncidentEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """One change of one incident, with the incident as it is after it."""
 
     kind: IncidentEventKind

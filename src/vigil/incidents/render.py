@@ -64,10 +64,15 @@ def incident_document(inc: Incident) -> dict[str, Any]:
         "detection_count": inc.detection_count, "unit": inc.unit,
         "detections": [group_document(g) for g in inc.detections],
         "entities": ents, "tactics": list(inc.tactics), "techniques": list(inc.techniques),
+        "activity": [{"ts": a.ts, "time": rfc3339(a.ts), "pid": a.pid, "start_ts": a.start_ts,
+                      "ppid": a.ppid, "parent_start_ts": a.parent_start_ts, "name": a.name,
+                      "cmdline": a.cmdline, "user": a.user} for a in inc.activity],
         "opened_by": inc.opened_by, "log_only": inc.log_only, "version": inc.version,
     }
     if inc.detections_not_listed:
         doc["detections_not_listed"] = inc.detections_not_listed
+    if inc.activity_not_listed:
+        doc["activity_not_listed"] = inc.activity_not_listed
     if inc.closed_reason is not None:
         doc["closed_reason"] = inc.closed_reason
         doc["closed_ts"] = inc.closed_ts

@@ -98,8 +98,6 @@ class StoryFacts(NamedTuple):
     subjects: tuple[ProcKey, ...]
     #: their `Process` records, in the same order
     subject_procs: tuple[Process, ...]
-    #: their ancestors, nearest first (service roots left out)
-    lineage: tuple[ProcKey, ...]
     #: pids (host, pid) whose start time is unknown: a log line's sshd, a /proc seed
     pid_anchors: tuple[tuple, ...]
     session: str | None
@@ -107,46 +105,46 @@ class StoryFacts(NamedTuple):
     target: str | None
 
 
-def _key(host: str | None, p: Process) -> ProcKey:
-    return (host, p.pid, p.start_ts)
-
-
 def story_facts(det: Detection) -> StoryFacts:
-    """Extract the story keys of a detection from its evidence and entity."""
+    """Extract the story keys of a detection from its evidence and entity (its ancestry is
+    walked only when needed: `lineage`)."""
     host = det.hostname
     subjects: list[ProcKey] = []
     procs: list[Process] = []
-    lineage: list[ProcKey] = []
-    anchors: list[tuple] = []
+    anchors: tuple[tuple, ...] = ()
     session = None
     evidence: list[Event] = det.evidence
     for ev in evidence:
         p = ev.proc
-        if p.pid is None:
+        if p.pid is None or ev.source != "syscall":
             continue
-        if ev.source != "syscall":
-            continue
-        k = _key(host, p)
+        k = (host, p.pid, p.start_ts)
         if k in subjects:
             continue
         subjects.append(k)
         procs.append(p)
-        if session is None:
+        if session is None and p.sid:
             session = session_of(p)
-        anc = p.parent
-        depth = 0
-        while anc is not None and depth < MAX_LINEAGE:
-            if anc.pid is not None and not is_service_root(anc):
-                lineage.append(_key(host, anc))
-            anc = anc.parent
-            depth += 1
     if not subjects and evidence:
         # a log line: its process (sshd for that connection) may be the ancestor of what
         # the login session then does, but its start time is unknown
         last = evidence[-1]
         if last.proc.pid is not None:
-            anchors.append((host, last.proc.pid))
-    target = det.entity.path
-    ip = routable_ip(det.entity.ip)
-    return StoryFacts(host, tuple(subjects), tuple(procs), tuple(lineage), tuple(anchors),
-                      session, ip, target)
+            anchors = ((host, last.proc.pid),)
+    ent = det.entity
+    return StoryFacts(host, tuple(subjects), tuple(procs), anchors, session,
+                      routable_ip(ent.ip) if ent.ip else None, ent.path)
+
+
+def lineage(host: str | None, procs: tuple[Process, ...]) -> list[ProcKey]:
+    """The ancestors of the processes, nearest first, service roots left out."""
+    out: list[ProcKey] = []
+    for p in procs:
+        anc = p.parent
+        depth = 0
+        while anc is not None and depth < MAX_LINEAGE:
+            if anc.pid is not None and not is_service_root(anc):
+                out.append((host, anc.pid, anc.start_ts))
+            anc = anc.parent
+            depth += 1
+    return out

@@ -65,6 +65,8 @@ class Story:
     roots: list[tuple]
     #: detections with no process of this host (log lines): shown apart
     orphans: list[dict[str, Any]] = field(default_factory=list)
+    #: programs started in the story beyond what the incident lists
+    more_activity: int = 0
 
 
 def load_story(path: str | Path, ident: str) -> Story:
@@ -174,6 +176,26 @@ def _build_tree(story: Story) -> None:
             story.orphans.append(entry)
         else:
             story.processes[subject].detections.append(entry)
+    # what ran in the story's process tree without being flagged: the attacker's commands
+    for a in story.incident.get("activity") or []:
+        if not isinstance(a, dict) or a.get("pid") is None:
+            continue
+        key = (a.get("pid"), a.get("start_ts"))
+        node = story.processes.get(key)
+        if node is None:
+            node = ProcNode(key=key, pid=a.get("pid"), name=a.get("name") or "?",
+                            cmdline=a.get("cmdline") or "", user=a.get("user"),
+                            parent=(a.get("ppid"), a.get("parent_start_ts")))
+            story.processes[key] = node
+        node.context = False
+        # the label names what the process became (`bash -i`, not the `bash -c` it was)
+        node.name = a.get("name") or node.name
+        node.cmdline = a.get("cmdline") or node.cmdline
+        fact = f"exec: {a.get('cmdline') or a.get('name')}"
+        if fact not in node.facts and len(node.facts) < _MAX_FACTS:
+            node.facts.append(fact)
+    if story.incident.get("activity_not_listed"):
+        story.more_activity = int(story.incident["activity_not_listed"])
     _trim_context(story)
     for key, node in story.processes.items():
         if node.parent in story.processes:
@@ -329,6 +351,8 @@ def story_renderable(story: Story) -> Group:
         seen: set[tuple] = set()
         for root in sorted(story.roots, key=lambda k: (k[1] or 0, k[0] or 0)):
             _add_node(tree, story, root, seen)
+        if story.more_activity:
+            tree.add(Text(f"… {story.more_activity} more programs started", style="dim"))
         parts += [Text(""), tree]
     if story.orphans:
         logs = Tree(Text("From logs", style="bold"), guide_style="dim")
