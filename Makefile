@@ -5,10 +5,10 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 PIP     := $(VENV)/bin/pip
 PYTHON  ?= python3
-APT_PKGS := clang llvm libbpf-dev bpftool openssh-server
+APT_PKGS := clang llvm libbpf-dev bpftool openssh-server python3.11-venv debootstrap
 BPF_DIR := src/vigil/sensors/ebpf
 
-.PHONY: run test setup apt venv bpf bench clean
+.PHONY: run test setup apt venv bpf bench deb deb-apt clean
 
 run: setup bpf
 	$(VENV)/bin/vigil run $(ARGS)
@@ -38,8 +38,19 @@ venv: $(VENV)/.installed
 bpf:
 	@if [ -f $(BPF_DIR)/Makefile ]; then $(MAKE) -s -C $(BPF_DIR); fi
 
+# The Debian package (docs/install.md): Vigil in its own venv under /opt/vigil, built
+# with Debian's python3.11 from pinned PyPI wheels, archived with dpkg-deb into dist/.
+DEB_APT_PKGS := python3.11-venv dpkg
+DEB_OUT  ?= dist
+DEB_WORK ?= build/deb
+deb: bpf deb-apt
+	/usr/bin/python3.11 packaging/build_deb.py --out $(DEB_OUT) --work $(DEB_WORK)
+
+deb-apt:
+	@$(MAKE) -s apt APT_PKGS="$(DEB_APT_PKGS)"
+
 bench: setup bpf
 	$(PY) bench/rules_engine.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info
+	rm -rf $(VENV) build dist *.egg-info src/*.egg-info
