@@ -450,7 +450,8 @@ def _read_incidents(top: TableReader) -> IncidentSettings:
                                        minimum=0.0),
         max_groups=t.get_int("max_groups", d.max_groups, minimum=1),
         max_processes=t.get_int("max_processes", d.max_processes, minimum=1),
-        max_entities=t.get_int("max_entities", d.max_entities, minimum=1))
+        max_entities=t.get_int("max_entities", d.max_entities, minimum=1),
+        max_activity=t.get_int("max_activity", d.max_activity, minimum=1))
     if out.max_duration_secs < out.idle_close_secs:
         raise t.error("max_duration_secs", f"must be at least idle_close_secs "
                                            f"({out.idle_close_secs:g})")

@@ -19,8 +19,11 @@ class AgentCollector:
         st = self.agent.built.pipeline.stats
         for name, value, doc in (
                 ("vigil_events", st.events, "events processed by the detection pipeline"),
-                ("vigil_detections", st.detections, "detections (incidents and suppressed)"),
-                ("vigil_incidents", st.incidents, "detections that were not suppressed"),
+                ("vigil_detections", st.detections, "detections (unsuppressed and suppressed)"),
+                ("vigil_incidents", st.incidents_opened, "incidents opened"),
+                ("vigil_incidents_escalated", st.incidents_escalated,
+                 "incidents whose priority rose"),
+                ("vigil_incidents_closed", st.incidents_closed, "incidents closed"),
                 ("vigil_suppressed", st.suppressed, "detections suppressed with a reason"),
                 ("vigil_pipeline_errors", st.errors, "consumer failures on single events"),
                 ("vigil_queue_dropped_events", self.agent.counters.dropped_events,
@@ -50,6 +53,16 @@ class AgentCollector:
         yield filtered
         yield GaugeMetricFamily("vigil_queue_depth", "event batches waiting for the engine",
                                 value=self.agent.queue.qsize())
+        corr = self.agent.built.pipeline.correlator
+        yield GaugeMetricFamily("vigil_incidents_open", "incidents open now", value=len(corr))
+        yield CounterMetricFamily("vigil_incidents_evicted",
+                                  "incidents closed early because [incidents] max_open was "
+                                  "reached", value=corr.stats.evicted)
+        alerts = self.agent.built.alerts
+        if alerts is not None:
+            yield CounterMetricFamily("vigil_alert_queue_dropped",
+                                      "incident events refused by the full alert queue",
+                                      value=alerts.stats().dropped)
 
 
 def serve_metrics(agent: Any, listen: str) -> Any:
