@@ -275,6 +275,8 @@ def _build_alerts(cfg: VigilConfig, built: BuiltPipeline,
     dead = trail.record_dead_letter if trail is not None else None
     if not replay:
         pipe = AlertPipeline(cfg.alerts, cfg.state_dir, on_dead_letter=dead)
+        if trail is not None:
+            _recover_handoff(pipe, cfg)
         pipe.start()
         built.alerts = pipe
         built.closers.append(pipe.stop)
@@ -303,6 +305,30 @@ def _build_alerts(cfg: VigilConfig, built: BuiltPipeline,
         pipe.close()
     built.closers.append(finish)
     return submit
+
+
+#: how far back a restart looks for incidents the alerts never received, when the outbox
+#: has no record of a last hand-off
+RECOVERY_WINDOW_SECS = 3600.0
+
+
+def _recover_handoff(pipe: Any, cfg: VigilConfig) -> None:
+    """Incidents written to the audit trail but never accepted by the alert pipeline (the
+    agent was killed between the two) are handed over now: exactly once, whatever the
+    moment of the crash."""
+    from vigil.audit.query import incidents_since
+
+    last = pipe.outbox.last_handoff()
+    since = (last - 300.0) if last is not None else time.time() - RECOVERY_WINDOW_SECS
+    try:
+        docs = incidents_since(cfg.audit.path, int(since * 1e9))
+        n = pipe.recover(docs)
+    except Exception:
+        log.exception("alerts: could not compare the audit trail with the outbox")
+        return
+    if n:
+        log.warning("alerts: %d incident event(s) found in the audit trail that the alerts "
+                    "had not received (the agent stopped abruptly); handed over now", n)
 
 
 class ReplayClock:

@@ -22,6 +22,7 @@ from vigil.detections import Detection
 from vigil.events.model import Event
 from vigil.incidents.correlator import Correlator
 from vigil.incidents.model import Incident, IncidentEvent, IncidentEventKind
+from vigil.priority import Priority
 
 log = logging.getLogger(__name__)
 
@@ -164,12 +165,17 @@ class DetectionPipeline:
         self._correlate_and_record(dets)
 
     def tick(self, now: float | None = None) -> list[Incident]:
-        """Close the incidents that are idle or too old by `now` (default: the clock)."""
+        """Close the incidents that are idle or too old by `now` (default: the clock), and
+        give an audit trail that could not be written its chance to recover."""
         now = self.now() if now is None else now
         self._next_tick = now + 1.0
         closed = self.correlator.expire(now)
         if closed:
             self._closed(closed)
+        trail = self.audit
+        if trail is not None and getattr(trail, "degraded", None) is not None:
+            trail.retry()
+            self._report_trail_health()
         return closed
 
     def finish(self, reason: str = "shutdown") -> list[Incident]:
@@ -245,6 +251,28 @@ class DetectionPipeline:
         except Exception:
             self.stats.audit_errors += 1
             log.exception("audit trail write failed; detection goes on")
+        self._report_trail_health()
+
+    def _report_trail_health(self) -> None:
+        """An audit trail that stopped (or started again) being writable is news: a
+        detection about Vigil itself, through incidents and alerts like any other."""
+        take = getattr(self.audit, "take_changes", None)
+        if take is None:
+            return
+        for state, text in take():
+            down = state == "down"
+            det = Detection(
+                kind="detector", name="vigil_health",
+                rule_id="vigil_health.audit_unavailable" if down
+                else "vigil_health.audit_recovered",
+                priority=Priority.ERROR if down else Priority.NOTICE,
+                output=(f"Audit trail unavailable ({text}): detections go on and their "
+                        f"records are held in memory until it can be written" if down
+                        else f"Audit trail writable again: {text}"),
+                ts=int(self.now() * 1e9), tags=["vigil.health"],
+                data={"title": "Audit trail unavailable" if down
+                      else "Audit trail recovered"})
+            self.handle([det])
 
     def _closed(self, closed: list[Incident]) -> None:
         self.stats.incidents_closed += len(closed)

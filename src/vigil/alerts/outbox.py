@@ -74,6 +74,13 @@ CREATE TABLE IF NOT EXISTS members (
     PRIMARY KEY (route, key, incident)
 );
 """
+_HANDOFF = """
+CREATE TABLE IF NOT EXISTS handoff (
+    incident TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    at REAL NOT NULL
+);
+"""
 #: bumped when the windows/members tables change shape; they hold only open batch
 #: windows, so an older layout is dropped (and logged) rather than migrated
 _SCHEMA_VERSION = 2
@@ -125,6 +132,7 @@ class Outbox:
             self._db.executescript("DROP TABLE IF EXISTS members; DROP TABLE IF EXISTS windows;")
             self._db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
         self._db.executescript(_SCHEMA)
+        self._db.executescript(_HANDOFF)
         self._depth = 0
 
     def close(self) -> None:
@@ -174,6 +182,27 @@ class Outbox:
                 " state = 'pending' AND attempts = 0 AND progress = 0",
                 (encode_alert(alert), sink, dedupe))
             return cur.rowcount == 1
+
+    def mark_handed(self, incident: str, version: int, now: float) -> None:
+        """Record that the alert pipeline accepted this version of an incident (what a
+        restart compares the audit trail with)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO handoff (incident, version, at) VALUES (?, ?, ?) ON CONFLICT"
+                "(incident) DO UPDATE SET version = MAX(version, excluded.version),"
+                " at = excluded.at", (incident, version, now))
+
+    def handed_version(self, incident: str) -> int | None:
+        """The latest version of an incident the pipeline accepted, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT version FROM handoff WHERE incident = ?",
+                                   (incident,)).fetchone()
+        return row[0] if row else None
+
+    def last_handoff(self) -> float | None:
+        """When the pipeline last accepted an incident event."""
+        with self._lock:
+            return self._db.execute("SELECT MAX(at) FROM handoff").fetchone()[0]
 
     def hasten(self, now: float) -> int:
         """Make every message still waiting for its story (never tried) due now: the agent
@@ -305,7 +334,9 @@ class Outbox:
         return [(r[0], r[1], decode_alert(r[2]).title, r[3] or "") for r in rows]
 
     def prune_sent(self, before: float) -> int:
-        """Delete sent messages finished before `before` (keeps the file small)."""
+        """Delete sent messages finished before `before`, and hand-off marks as old
+        (keeps the file small)."""
         with self._lock:
+            self._db.execute("DELETE FROM handoff WHERE at < ?", (before,))
             return self._db.execute("DELETE FROM messages WHERE state = 'sent' AND done_at < ?",
                                     (before,)).rowcount

@@ -234,6 +234,37 @@ class AlertPipeline:
         """The outbox's pending/retrying/dead/sent/held counts."""
         return self.outbox.counts()
 
+    def recover(self, docs: Iterable[tuple[dict, bool]], now: float | None = None) -> int:
+        """Hand over incidents the audit trail has and the pipeline never accepted (the
+        agent died between the two): each (latest incident document, closed?) whose
+        version is newer than what the outbox recorded is accepted now. Idempotent: a
+        message already queued is not queued again. Returns the events accepted."""
+        from vigil.incidents.render import incident_from_document
+
+        now = self._clock() if now is None else now
+        n = 0
+        with self._lock, self.outbox.transaction():
+            for doc, closed in docs:
+                try:
+                    inc = incident_from_document(doc)
+                except (KeyError, TypeError, ValueError) as exc:
+                    log.warning("alerts: unreadable incident in the audit trail skipped: %s",
+                                exc)
+                    continue
+                handed = self.outbox.handed_version(inc.id)
+                if handed is not None and handed >= inc.version:
+                    continue
+                kinds = [IncidentEventKind.OPENED] if handed is None else []
+                if closed:
+                    kinds.append(IncidentEventKind.CLOSED)
+                elif handed is not None:
+                    kinds.append(IncidentEventKind.ESCALATED)
+                for kind in kinds:
+                    self._accept_one(IncidentEvent(kind=kind, incident=inc), now)
+                    n += 1
+            self._end_round()
+        return n
+
     def next_due(self) -> float | None:
         """The earliest time something becomes due: a window's end or a message."""
         times = [t for t in (self._batcher.next_due(), self.outbox.next_attempt())
@@ -367,6 +398,7 @@ class AlertPipeline:
 
     def _accept(self, ev: IncidentEvent, now: float) -> None:
         inc = ev.incident
+        self.outbox.mark_handed(inc.id, inc.version, now)
         routed = False
         for route in self._router.routes:
             if route.per_detection:

@@ -99,3 +99,35 @@ def latest_incidents(path: str | Path, flt: RecordFilter | None = None,
     if flt.since_ns is not None:
         out = [d for d in out if (d.get("last_ts") or 0) >= flt.since_ns]
     return out
+
+
+def incidents_since(path: str | Path, since_ns: int) -> list[tuple[dict, bool]]:
+    """Each incident with a lifecycle record written since `since_ns`: its latest
+    document, and whether it closed (what a restarted agent hands to its alerts). Only
+    trail files changed since then are read."""
+    latest: dict[str, dict] = {}
+    closed: dict[str, bool] = {}
+    since_s = since_ns / 1e9
+    for f in trail_files(path):
+        try:
+            if f.stat().st_mtime < since_s:
+                continue
+        except OSError:
+            continue
+        with open(f, "rb") as fh:
+            for raw in fh:
+                if b'"type":"incident"' not in raw:
+                    continue
+                try:
+                    rec = decode_record(raw.strip())
+                except ValueError:
+                    continue
+                if rec.type != INCIDENT or rec.at_ns < since_ns or not rec.incident_id \
+                        or not isinstance(rec.incident, dict):
+                    continue
+                old = latest.get(rec.incident_id)
+                if old is None or rec.incident.get("version", 0) >= old.get("version", 0):
+                    latest[rec.incident_id] = rec.incident
+                if rec.event == "closed":
+                    closed[rec.incident_id] = True
+    return [(doc, closed.get(iid, False)) for iid, doc in latest.items()]

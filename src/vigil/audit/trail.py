@@ -14,14 +14,25 @@ file's first record. Rotated files are kept (nothing is deleted here).
 A last line left unfinished by a crash cannot be part of the chain: it is moved to
 `<file>.partial-<ns>` (kept, not lost), a warning is logged, and the chain continues
 from the last complete record.
+
+A trail that cannot be written (disk full, I/O error) never stops detection: records are
+held in memory, in order, up to `max_held` (beyond that they are counted as lost), the
+trail reports itself `degraded` (the pipeline raises an "audit trail unavailable"
+detection), and every later write or `retry()` first tries to write what is held, so the
+trail recovers by itself when space returns. Records keep the time they were recorded;
+their place in the chain is given when they are written. What is still held when the
+trail closes is written to standard error as a last resort (the service's journal keeps
+it) and counted.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
+from collections import deque
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Callable
@@ -38,6 +49,8 @@ from vigil.incidents.render import incident_document
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+#: records held in memory while the trail cannot be written (each a few KiB at most)
+DEFAULT_MAX_HELD = 10_000
 #: how far from the end of a file the last record is searched for
 _TAIL_CHUNK = 1 << 16
 
@@ -55,7 +68,8 @@ class AuditTrail:
     """
 
     def __init__(self, path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES,
-                 rotate_daily: bool = True, *, clock: Callable[[], float] = time.time) -> None:
+                 rotate_daily: bool = True, *, clock: Callable[[], float] = time.time,
+                 max_held: int = DEFAULT_MAX_HELD) -> None:
         self.path = current_file(path)
         self.max_bytes = max_bytes
         self.rotate_daily = rotate_daily
@@ -68,7 +82,14 @@ class AuditTrail:
         self._fh: IO[bytes] = open(self.path, "ab", buffering=0)
         self._size = self._fh.tell()
         self.counts = {DETECTION: 0, SUPPRESSED: 0, INCIDENT: 0, DEAD_LETTER: 0,
-                       "rotations": 0}
+                       "rotations": 0, "held": 0, "written_late": 0, "lost": 0}
+        self.max_held = max_held
+        #: records waiting for the trail to be writable again, oldest first
+        self._held: deque[AuditRecord] = deque()
+        #: why the trail cannot be written (None while it can)
+        self.degraded: str | None = None
+        #: state changes for the pipeline to report: ("down", reason) / ("up", summary)
+        self._changes: list[tuple[str, str]] = []
 
     # -- writing -----------------------------------------------------------------------
 
@@ -110,17 +131,58 @@ class AuditTrail:
         return self._append(rec)
 
     def flush(self) -> None:
-        """Write everything to disk (fsync): call before an alert leaves."""
-        with self._lock:
-            os.fsync(self._fh.fileno())
-
-    def close(self) -> None:
-        """Flush and close; safe to call twice."""
+        """Write everything to disk (fsync): call before an alert leaves. A trail that
+        cannot be synced becomes degraded instead of raising."""
         with self._lock:
             if self._fh.closed:
                 return
-            os.fsync(self._fh.fileno())
+            try:
+                os.fsync(self._fh.fileno())
+            except OSError as exc:
+                self._degrade(exc)
+
+    def retry(self) -> bool:
+        """Try to write what is held (the pipeline calls this now and then); True when
+        nothing is held any more."""
+        with self._lock:
+            if self._fh.closed:
+                return not self._held
+            return self._drain_held()
+
+    def take_changes(self) -> list[tuple[str, str]]:
+        """State changes since the last call: ("down", why) when the trail stopped being
+        writable, ("up", what happened meanwhile) when it recovered."""
+        with self._lock:
+            out, self._changes = self._changes, []
+            return out
+
+    @property
+    def held(self) -> int:
+        """Records waiting in memory for the trail to be writable."""
+        return len(self._held)
+
+    def close(self) -> None:
+        """Flush and close; safe to call twice. Records that still cannot be written go
+        to standard error (the journal keeps them) and are counted as lost here."""
+        with self._lock:
+            if self._fh.closed:
+                return
+            self._drain_held()
+            try:
+                os.fsync(self._fh.fileno())
+            except OSError as exc:
+                log.error("audit: cannot sync %s on close: %s", self.path, exc)
             self._fh.close()
+            if self._held:
+                n = len(self._held)
+                log.error("audit: %d record(s) could not be written to %s (%s); they follow "
+                          "on standard error", n, self.path, self.degraded)
+                for rec in self._held:
+                    sys.stderr.write("vigil-audit-unwritten " + msgspec.json.encode(rec)
+                                     .decode() + "\n")
+                sys.stderr.flush()
+                self.counts["lost"] += n
+                self._held.clear()
 
     def __enter__(self) -> "AuditTrail":
         return self
@@ -150,17 +212,72 @@ class AuditTrail:
             now_ns = int(self._clock() * 1e9)
             rec.at_ns = now_ns
             rec.at = _iso(now_ns)
-            rec.seq = self._seq + 1
-            prev = self._prev
-            line, digest = seal(rec, prev)
-            self._maybe_rotate(now_ns, len(line))
-            self._write(line)
-            self._size += len(line)
-            self._seq, self._prev = rec.seq, digest
-            if self._day is None:
-                self._day = _day(now_ns)
-            self.counts[rec.type] = self.counts.get(rec.type, 0) + 1
-            return msgspec.structs.replace(rec, prev=prev, hash=digest)
+            if self._held and not self._drain_held():
+                self._hold(rec)
+                return rec
+            try:
+                return self._write_record(rec)
+            except OSError as exc:
+                self._degrade(exc)
+                self._hold(rec)
+                return rec
+
+    def _hold(self, rec: AuditRecord) -> None:
+        if len(self._held) >= self.max_held:
+            self.counts["lost"] += 1
+            return
+        self._held.append(rec)
+        self.counts["held"] += 1
+
+    def _degrade(self, exc: BaseException) -> None:
+        why = f"{type(exc).__name__}: {exc}"
+        if self.degraded is None:
+            log.error("audit: cannot write %s (%s); records are held in memory (up to %d) "
+                      "and written when it can be", self.path, why, self.max_held)
+            self._changes.append(("down", why))
+        self.degraded = why
+
+    def _drain_held(self) -> bool:
+        """Write held records in order; stops at the first failure. True when none left."""
+        written = 0
+        while self._held:
+            try:
+                self._write_record(self._held[0])
+            except OSError as exc:
+                self._degrade(exc)
+                break
+            self._held.popleft()
+            written += 1
+        self.counts["written_late"] += written
+        if not self._held and self.degraded is not None:
+            try:
+                os.fsync(self._fh.fileno())
+            except OSError as exc:
+                self._degrade(exc)
+                return False
+            lost = self.counts["lost"]
+            log.warning("audit: %s is writable again; %d held record(s) written%s", self.path,
+                        self.counts["written_late"], f", {lost} lost" if lost else "")
+            self._changes.append(("up", f"{self.counts['written_late']} held record(s) "
+                                        f"written late, {lost} lost"))
+            self.degraded = None
+        return not self._held
+
+    def _write_record(self, rec: AuditRecord) -> AuditRecord:
+        """Give `rec` its place in the chain and write it (or raise OSError, leaving the
+        chain as it was)."""
+        now_ns = rec.at_ns
+        rec.seq = self._seq + 1
+        prev = self._prev
+        line, digest = seal(rec, prev)
+        self._maybe_rotate(now_ns, len(line))
+        self._write(line)
+        self._size += len(line)
+        self._seq, self._prev = rec.seq, digest
+        if self._day is None:
+            self._day = _day(now_ns)
+        self.counts[rec.type] = self.counts.get(rec.type, 0) + 1
+        return msgspec.structs.replace(rec, prev=prev, hash=digest)
 
     def _write(self, line: bytes) -> None:
         """Write one whole line to the OS, or nothing: a failed write (disk full) is cut
@@ -184,10 +301,17 @@ class AuditTrail:
         new_day = self.rotate_daily and self._day is not None and _day(now_ns) != self._day
         if not (too_big or new_day):
             return
+        # the old file stays open until the new one is: a failure leaves a usable trail
         os.fsync(self._fh.fileno())
+        rotated = rotated_name(self.path, now_ns)
+        os.replace(self.path, rotated)
+        try:
+            new = open(self.path, "ab", buffering=0)
+        except OSError:
+            os.replace(rotated, self.path)
+            raise
         self._fh.close()
-        os.replace(self.path, rotated_name(self.path, now_ns))
-        self._fh = open(self.path, "ab", buffering=0)
+        self._fh = new
         self._size = 0
         self._day = None
         self.counts["rotations"] += 1

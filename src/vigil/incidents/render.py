@@ -184,3 +184,47 @@ def incident_text(inc: Incident, *, max_groups: int = 12) -> str:
         tail += f" · {counts_text(inc)}"
     lines.append(f"{tail} · vigil incidents show {inc.short_id()}")
     return "\n".join(lines)
+
+
+def _ref(d: dict[str, Any] | None) -> ProcessRef | None:
+    if not isinstance(d, dict):
+        return None
+    return ProcessRef(pid=d.get("pid"), start_ts=d.get("start_ts"), ppid=d.get("ppid"),
+                      name=d.get("name"), cmdline=d.get("cmdline"), user=d.get("user"))
+
+
+def incident_from_document(doc: dict[str, Any]) -> Incident:
+    """The `Incident` an `incident_document` was made of (from the audit trail, after a
+    restart). Raises KeyError/TypeError/ValueError for a document that is not one."""
+    from vigil.incidents.model import Activity, Entities, IncidentStatus
+    from vigil.priority import Priority
+
+    e = doc.get("entities") or {}
+    groups = tuple(DetectionGroup(
+        kind=g["kind"], name=g["name"], rule_id=g.get("rule_id"), title=g.get("title") or "",
+        priority=Priority.parse(g["priority"]), count=int(g.get("count", 1)),
+        first_ts=int(g.get("first_ts") or 0), last_ts=int(g.get("last_ts") or 0),
+        pid=g.get("pid"), process=g.get("process"), target=g.get("target"),
+        output=g.get("output") or "", tags=tuple(g.get("tags") or ()),
+        source=g.get("source") or "syscall") for g in doc.get("detections") or [])
+    ents = Entities(root=_ref(e.get("root")),
+                    processes=tuple(r for r in map(_ref, e.get("processes") or []) if r),
+                    users=tuple(e.get("users") or ()), sessions=tuple(e.get("sessions") or ()),
+                    remote_ips=tuple(e.get("remote_ips") or ()),
+                    files=tuple(e.get("files") or ()))
+    acts = tuple(Activity(ts=int(a.get("ts") or 0), pid=a.get("pid"),
+                          start_ts=a.get("start_ts"), ppid=a.get("ppid"),
+                          parent_start_ts=a.get("parent_start_ts"), name=a.get("name"),
+                          cmdline=a.get("cmdline"), user=a.get("user"))
+                 for a in doc.get("activity") or [])
+    return Incident(
+        id=str(doc["id"]), host=doc.get("host"), status=IncidentStatus(doc.get("status", "open")),
+        priority=Priority.parse(doc["priority"]), title=doc.get("title") or "",
+        first_ts=int(doc.get("first_ts") or 0), last_ts=int(doc.get("last_ts") or 0),
+        detection_count=int(doc.get("detection_count") or 0), detections=groups,
+        detections_not_listed=int(doc.get("detections_not_listed") or 0), entities=ents,
+        activity=acts, activity_not_listed=int(doc.get("activity_not_listed") or 0),
+        tactics=tuple(doc.get("tactics") or ()), techniques=tuple(doc.get("techniques") or ()),
+        opened_by=doc.get("opened_by") or "", unit=doc.get("unit") or "detections",
+        log_only=bool(doc.get("log_only")), closed_reason=doc.get("closed_reason"),
+        closed_ts=doc.get("closed_ts"), version=int(doc.get("version") or 0))
