@@ -26,6 +26,7 @@ TITLES: dict[str, str] = {
     "dns_direct": "DNS query to an unusual resolver",
     "fileless_exec": "Fileless execution from memory",
     "kernel_module": "Kernel module load",
+    "network_scan": "Network port scan",
     "privilege_escalation": "Privilege escalation to root",
     "ptrace.inject": "Process injection with ptrace",
     "ptrace.attach": "Debugger attached to another process (ptrace)",

@@ -20,6 +20,7 @@ from vigil.detectors.data_exfil import DataExfilDetector
 from vigil.detectors.dns_direct import DnsDirectDetector
 from vigil.detectors.fileless_exec import FilelessExecDetector
 from vigil.detectors.kernel_module import KernelModuleDetector
+from vigil.detectors.network_scan import NetworkScanDetector
 from vigil.detectors.privilege_escalation import PrivilegeEscalationDetector
 from vigil.detectors.process_identity import AgentIdentity
 from vigil.detectors.ptrace import PtraceDetector
@@ -48,7 +49,8 @@ DETECTORS: dict[str, type] = {
     **{cls.name: cls for cls in (
         DataExfilDetector, SensitiveWriteDetector, ServiceTamperDetector, WebshellDetector,
         ReverseShellDetector, PrivilegeEscalationDetector, PtraceDetector, SuidBinaryDetector,
-        FilelessExecDetector, KernelModuleDetector, DnsDirectDetector, CryptoMiningDetector)},
+        FilelessExecDetector, KernelModuleDetector, DnsDirectDetector, CryptoMiningDetector,
+        NetworkScanDetector)},
 }
 
 
