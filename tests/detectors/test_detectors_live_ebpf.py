@@ -177,3 +177,38 @@ def test_live_ptrace_attach_to_another_process(live):
     dets = feed(PtraceDetector(), events)
     assert [(d.rule_id, d.data["target_pid"]) for d in dets] == [("ptrace.attach", target.pid)]
     assert dets[0].suppressed is None
+
+
+def test_live_port_scan_of_local_ports_and_a_health_check_look_alike(live):
+    from vigil.detectors.network_scan import NetworkScanDetector
+
+    # a connect sweep over 300 closed local ports (refused), then, separately, a health
+    # check that reaches its one listening port a few times
+    scan = ("import socket\n"
+            "for port in range(40000, 40300):\n"
+            "    s = socket.socket(); s.settimeout(0.5)\n"
+            "    try: s.connect(('127.0.0.1', port))\n"
+            "    except OSError: pass\n"
+            "    s.close()\n")
+    events = live.python(scan, until=lambda e: e.type == "connect" and e.fd is not None
+                         and e.fd.rport == 40299, timeout=15)
+    dets = feed(NetworkScanDetector(), events)
+    assert [d.rule_id for d in dets] == ["network_scan.vertical"]
+    assert "ports of 127.0.0.1 probed" in dets[0].output
+    check = ("import socket, time\n"
+             "srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen(8)\n"
+             "port = srv.getsockname()[1]\n"
+             "for _ in range(30):\n"
+             "    c = socket.create_connection(('127.0.0.1', port)); c.close()\n"
+             "    srv.accept()[0].close()\n"
+             "print('done', flush=True)\n")
+    seen = []
+
+    def thirty_connects(e) -> bool:
+        if e.type == "connect" and e.proc.pid == live.pid:
+            seen.append(e)
+        return len(seen) >= 30
+
+    events = live.python(check, until=thirty_connects)
+    assert len(seen) == 30 and all(e.res == 0 for e in seen)
+    assert feed(NetworkScanDetector(), events) == []

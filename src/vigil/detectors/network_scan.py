@@ -101,6 +101,7 @@ class NetworkScanDetector(BuiltinDetector):
         if res is not None and res < 0 and not failed and res != _IN_PROGRESS:
             return []  # EPERM, EACCES ...: not a probe that reached the network
         out: list[Detection] = []
+        buckets = []
         for key, proc in self._keys(event.proc):
             b = self._buckets.get(key, event.ts)
             if b is None:
@@ -110,12 +111,17 @@ class NetworkScanDetector(BuiltinDetector):
             b.ports.setdefault(fd.rip, set()).add(fd.rport)
             b.hosts.setdefault(fd.rport, set()).add(fd.rip)
             self._buckets.put(key, b.start, b)
-            if not b.reported:
-                det = self._judge(event, b)
-                if det is not None:
-                    b.reported = True
-                    out.append(det)
-                    break  # one detection per attempt: the nearest bucket speaks
+            buckets.append(b)
+        for b in buckets:
+            if b.reported:
+                break  # this scan (or its loop's) is already reported
+            det = self._judge(event, b)
+            if det is not None:
+                # the nearest bucket speaks; its ancestors count the same attempts
+                for other in buckets:
+                    other.reported = True
+                out.append(det)
+                break
         return out
 
     @staticmethod
