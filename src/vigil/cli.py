@@ -8,7 +8,7 @@ import logging
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                   help="Vigil: host runtime security with few, true alerts.")
 
 #: command modules, each exposing `register(app: typer.Typer) -> None`
