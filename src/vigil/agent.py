@@ -214,8 +214,10 @@ def build_pipeline(*, config_path: str | Path | None = None, config: VigilConfig
                         _build_suppressor(cfg, built) if suppress else None)
     trail = _build_audit(cfg, built) if audit else None
     alert = _build_alerts(cfg, built, replay=alerts == "replay") if alerts else None
+    from vigil.suppress.shadow import ShadowPolicy
+    shadow = ShadowPolicy.from_config(cfg)
     built.pipeline = DetectionPipeline(consumers, detectors=built.detectors,
-                                       suppress=suppressor,
+                                       suppress=suppressor, shadow=shadow or None,
                                        correlator=Correlator(cfg.incidents),
                                        clock=time.time if built.live else None,
                                        audit=trail, alert=alert)

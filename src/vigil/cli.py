@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "vigil.commands.record",
     "vigil.commands.audit",
     "vigil.commands.alerts",
+    "vigil.commands.tune",
     "vigil.commands.version",
 ]
 

@@ -124,6 +124,11 @@ class RulesConfig:
     hosts: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: resolve the domain names of conditions with the system resolver (in the background)
     resolve_names: bool = True
+    #: rules in shadow mode: Falco rule names, Sigma ids or titles, or rule files and
+    #: directories (every rule loaded from them), as `AllowEntry`s with a reason
+    shadow: tuple[Any, ...] = ()
+    #: where `vigil tune --apply` writes Falco exceptions (list it in `falco` too)
+    local_rules_dir: Path | None = None
 
     def name_table(self, live: bool) -> Any:
         """The `NameTable` of these settings; system resolution only when `live`."""
@@ -162,6 +167,12 @@ class DetectorConfig:
     params: Any = None
     #: the table as written (with `enabled`), for `vigil.detectors.registry.build_detectors`
     raw: dict[str, Any] = field(default_factory=dict)
+    #: "alert", or "shadow": its detections are audited and make (shadow) incidents, but
+    #: no alert leaves
+    mode: str = "alert"
+
+
+DETECTOR_MODES = ("alert", "shadow")
 
 
 @dataclass(frozen=True)
@@ -369,8 +380,19 @@ def _read_rules(top: TableReader, base: Path | None) -> RulesConfig:
             except ValueError:
                 raise ConfigError(key, f"{a!r} is not an IP address") from None
         hosts.append((host, tuple(addrs)))
+    from vigil.suppress.allowlist import read_entries
+    shadow = read_entries(t, "shadow")
+    local_dir = t.get_opt_str("local_rules_dir")
+    local_rules_dir = None
+    if local_dir is not None:
+        if not local_dir.strip():
+            raise t.error("local_rules_dir", "must not be empty")
+        local_rules_dir = Path(local_dir).expanduser()
+        if not local_rules_dir.is_absolute() and base is not None:
+            local_rules_dir = base / local_rules_dir
     out = RulesConfig(
-        hosts=tuple(hosts), resolve_names=t.get_bool("resolve_names", True),
+        hosts=tuple(hosts), resolve_names=t.get_bool("resolve_names", True), shadow=shadow,
+        local_rules_dir=local_rules_dir,
         falco=_paths(t, "falco", (BUILTIN_RULES,), base, must_exist=True, special=(BUILTIN_RULES,)),
         sigma=_paths(t, "sigma", (), base, must_exist=True),
         min_priority=min_priority,
@@ -389,8 +411,12 @@ def _read_detectors(top: TableReader,
             raise ConfigError(sub.key, f"unknown detector {name!r} (known: "
                                        f"{', '.join(sorted(registry))})")
         enabled = sub.get_bool("enabled", True)
-        # the whole table, `enabled` included: each detector's Params declares it too
-        raw = dict(sub.data)
+        mode = sub.get_str("mode", "alert")
+        if mode not in DETECTOR_MODES:
+            raise sub.error("mode", f"must be one of {', '.join(DETECTOR_MODES)}, not {mode!r}")
+        # the whole table, `enabled` included: each detector's Params declares it too;
+        # `mode` is the pipeline's business, not the detector's
+        raw = {k: v for k, v in sub.data.items() if k != "mode"}
         params = None
         params_type = getattr(registry[name], "Params", None) if registry is not None else None
         if params_type is not None:
@@ -399,7 +425,8 @@ def _read_detectors(top: TableReader,
         for k in raw:
             sub.raw(k)
         sub.finish()
-        out[name] = DetectorConfig(name=name, enabled=enabled, params=params, raw=raw)
+        out[name] = DetectorConfig(name=name, enabled=enabled, params=params, raw=raw,
+                                   mode=mode)
     for name, cls in (registry or {}).items():
         if name not in out:
             params_type = getattr(cls, "Params", None)

@@ -59,6 +59,9 @@ class Detection(msgspec.Struct, kw_only=True, omit_defaults=True):
     #: set by a detector whose static (in-code) allowlist matched, or by the suppression
     #: stage; a suppressed detection goes to the audit trail only
     suppressed: Suppression | None = None
+    #: the rule or detector runs in shadow mode (why: `data["shadow"]`): audited and part
+    #: of incidents, but it makes no alert leave
+    shadow: bool = False
 
     @property
     def key(self) -> str:

@@ -72,6 +72,7 @@ class DetectionPipeline:
     a detector sees only the event types it declares in `event_types`.
 
     `suppress(det) -> det` returns the detection with `suppressed` set when it is normal;
+    `shadow` (a `ShadowPolicy`) marks detections of rules and detectors in shadow mode;
     `correlator` groups unsuppressed detections into incidents (default: a new
     `Correlator`); `clock()` is the time incidents live by (default: the events' own
     time, for replays); `audit` has `record_detection(det, incident_id)`,
@@ -84,6 +85,7 @@ class DetectionPipeline:
                  detectors: Sequence[Any] = (),
                  suppress: Callable[[Detection], Detection] | None = None,
                  correlator: Correlator | None = None,
+                 shadow: Any | None = None,
                  clock: Callable[[], float] | None = None,
                  audit: Any | None = None,
                  alert: Callable[[IncidentEvent], Any] | None = None,
@@ -95,6 +97,8 @@ class DetectionPipeline:
         self._by_type: dict[str, tuple[Callable[[Event], list[Detection]], ...]] = {}
         self.suppress = suppress
         self.correlator = correlator if correlator is not None else Correlator()
+        #: `ShadowPolicy`: rules and detectors whose detections never alert (or None)
+        self.shadow = shadow
         self.clock = clock
         self.audit = audit
         self.alert = alert
@@ -146,6 +150,7 @@ class DetectionPipeline:
                     self.tick(now)
             return found
         out = []
+        shadow = self.shadow
         for det in found:
             if self.suppress is not None and det.suppressed is None:
                 try:
@@ -153,6 +158,8 @@ class DetectionPipeline:
                 except Exception:
                     st.errors += 1
                     log.exception("suppression failed; the detection is kept unsuppressed")
+            if shadow and det.suppressed is None:
+                det = shadow.mark(det)
             out.append(det)
         self.handle(out)
         return out

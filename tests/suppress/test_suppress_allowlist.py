@@ -194,3 +194,68 @@ def test_unknown_detector_is_an_error_when_the_names_are_known() -> None:
 def test_empty_allowlist_matches_nothing() -> None:
     assert Allowlist().match(detection()) is None
     assert len(allow(processes=["a"], detectors={"x": {"skip_users": ["b", "c"]}})) == 3
+
+
+def test_scoped_rule_entries_silence_a_rule_only_where_it_is_normal() -> None:
+    """Issue 16 item 5: a rule named *and* the context it is normal in."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "detectors"))
+    from detector_factories import init, open_file, proc
+
+    from vigil.detections import Detection, Entity
+    from vigil.priority import Priority
+    from vigil.suppress.allowlist import Allowlist
+
+    al = Allowlist.from_dict({"rules": {"suppress": [
+        {"value": "Log file truncated", "processes": ["/usr/sbin/logrotate"],
+         "reason": "rotation empties logs"},
+        {"value": "Shell in a build", "parents": ["make", "/usr/bin/ninja"],
+         "users": ["ci*"], "reason": "build recipes"},
+        {"value": "Write below etc", "paths": ["/etc/nginx/"], "reason": "config deploys"},
+        {"value": "Outbound to db", "ips": ["10.1.0.0/16"], "reason": "db subnet"},
+    ]}})
+
+    def det(name: str, p, path: str | None = None, ip: str | None = None) -> Detection:
+        ev = open_file(p, path or "/var/log/syslog")
+        return Detection(kind="falco", name=name, priority=Priority.WARNING, output="x",
+                         evidence=[ev], entity=Entity(path=path, ip=ip, user=p.user,
+                                                      process=p.name))
+
+    logrotate = proc("/usr/sbin/logrotate", pid=10, parent=init())
+    bash = proc("/usr/bin/bash", pid=11, parent=init())
+    hit = al.match(det("Log file truncated", logrotate, "/var/log/syslog"))
+    assert hit is not None and hit.reason == "rotation empties logs"
+    assert hit.label == ("allowlist.rules.suppress=Log file truncated "
+                         "(processes=/usr/sbin/logrotate)")
+    assert al.match(det("Log file truncated", bash, "/var/log/syslog")) is None
+    make = proc("/usr/bin/make", pid=20, parent=init())
+    sh = proc("/bin/sh", "-c", "cc x.c", pid=21, parent=make, user="ci-runner", uid=1001)
+    assert al.match(det("Shell in a build", sh)) is not None
+    root_sh = proc("/bin/sh", pid=22, parent=make)  # user root: not the CI user
+    assert al.match(det("Shell in a build", root_sh)) is None
+    assert al.match(det("Shell in a build", proc("/bin/sh", pid=23, parent=init(),
+                                                 user="ci", uid=1002))) is None
+    vi = proc("/usr/bin/vi", pid=30, parent=init())
+    assert al.match(det("Write below etc", vi, "/etc/nginx/sites/a.conf")) is not None
+    assert al.match(det("Write below etc", vi, "/etc/shadow")) is None
+    curl = proc("/usr/bin/curl", pid=40, parent=init())
+    assert al.match(det("Outbound to db", curl, ip="10.1.2.3")) is not None
+    assert al.match(det("Outbound to db", curl, ip="10.2.0.1")) is None
+
+
+def test_scoped_entry_errors_are_located() -> None:
+    import pytest as _pytest
+
+    from vigil.config_errors import ConfigError
+    from vigil.suppress.allowlist import Allowlist
+
+    with _pytest.raises(ConfigError) as e:
+        Allowlist.from_dict({"rules": {"suppress": [{"value": "x", "processes": []}]}})
+    assert e.value.key == "allowlist.rules.suppress[0].processes"
+    with _pytest.raises(ConfigError) as e:
+        Allowlist.from_dict({"rules": {"suppress": [{"value": "x", "procs": ["a"]}]}})
+    assert "procs" in str(e.value)
+    with _pytest.raises(ConfigError) as e:
+        Allowlist.from_dict({"rules": {"suppress": [{"value": "x", "ips": ["nope"]}]}})
+    assert e.value.key == "allowlist.rules.suppress[0].ips[0]"

@@ -41,17 +41,22 @@ def route_matches(route: RouteConfig, det: Detection) -> bool:
     `detectors` matches built-in detectors by name (or their `rule_id` sub-kind);
     `rules` matches Falco/Sigma rules by name or Sigma id.
     """
+    if det.shadow:
+        return False  # shadow mode: audited, never alerted
     return _passes(route, det.priority, det.tags, det.kind, det.name, det.rule_id)
 
 
 def group_matches(route: RouteConfig, g: DetectionGroup) -> bool:
-    """True when a group of identical detections passes the route's matchers."""
+    """True when a group of identical detections passes the route's matchers (never for a
+    rule or detector in shadow mode)."""
+    if g.shadow:
+        return False
     return _passes(route, g.priority, g.tags, g.kind, g.name, g.rule_id)
 
 
 def incident_matches(route: RouteConfig, inc: Incident) -> bool:
     """True when at least one detection of the incident passes the route's matchers."""
-    if not inc.priority.at_least(route.min_priority):
+    if inc.shadow or not inc.priority.at_least(route.min_priority):
         return False
     return any(group_matches(route, g) for g in inc.detections)
 

@@ -42,10 +42,21 @@ def replay(events: Path = typer.Argument(..., help="JSONL recording (docs/events
            agent_pid: Optional[int] = typer.Option(
                None, "--agent-pid", help="pid of the Vigil agent in the recording (its own "
                                          "activity is not suspicious)"),
+           compare_config: Optional[Path] = typer.Option(
+               None, "--compare-config", help="a second vigil.toml: print the incidents "
+                                              "that appear, vanish or change with it"),
+           compare_rules: Optional[list[str]] = typer.Option(
+               None, "--compare-rules", help="rule files/dirs to compare with (instead of "
+                                             "the first side's rules; repeatable)"),
            ) -> None:
     """Replay recorded events through the rules and print the incidents (as `vigil run`
     would, on recorded time) and a summary."""
     from vigil.agent import build_pipeline
+
+    if compare_config is not None or compare_rules:
+        _compare(events, config, rules, compare_config, compare_rules, rule_matching,
+                 agent_pid, as_json)
+        return
 
     built = build_pipeline(config_path=config, rule_paths=rules, suppress=not no_suppress,
                            rule_matching=rule_matching, audit=audit,
@@ -82,6 +93,61 @@ def replay(events: Path = typer.Argument(..., help="JSONL recording (docs/events
     for name, n in sorted(st.per_name.items(), key=lambda kv: (-kv[1], kv[0])):
         sup = st.suppressed_per_name.get(name, 0)
         out(f"{n:8d}  {name}" + (f"  ({sup} suppressed)" if sup else ""))
+
+
+def _compare(events: Path, config: Optional[Path], rules: Optional[list[str]],
+             compare_config: Optional[Path], compare_rules: Optional[list[str]],
+             rule_matching: str, agent_pid: Optional[int], as_json: bool) -> None:
+    """Run the recording through side A (config/rules) and side B (the other config, or
+    the other rules) at once, then print what differs."""
+    import msgspec
+
+    from vigil.agent import build_pipeline
+    from vigil.incidents.model import IncidentEventKind
+    from vigil.incidents.render import incident_document
+    from vigil.tuning.compare import compare_incidents, describe
+
+    sides = []
+    for cfg, rule_paths in ((config, rules),
+                            (compare_config or config, compare_rules or rules)):
+        built = build_pipeline(config_path=cfg, rule_paths=rule_paths, audit=False,
+                               alerts=False, rule_matching=rule_matching,
+                               agent_pid=agent_pid,
+                               detectors=True if cfg is not None else None)
+        for problem in built.problems:
+            typer.echo(f"ERROR {problem}", err=True)
+        if built.fatal:
+            raise typer.Exit(1)
+        closed: list = []
+        built.pipeline.on_incident = (lambda ev, out=closed: out.append(ev.incident)
+                                      if ev.kind is IncidentEventKind.CLOSED else None)
+        sides.append((built, closed))
+    bad = 0
+    for item in read_events(events):
+        if isinstance(item, BadLine):
+            bad += 1
+            typer.echo(f"{events}:{item.lineno}: skipped malformed event: {item.error}",
+                       err=True)
+            continue
+        for built, _ in sides:
+            built.pipeline.process(item)
+    for built, _ in sides:
+        built.close()
+    (a_built, a), (b_built, b) = sides
+    result = compare_incidents(a, b)
+    if as_json:
+        typer.echo(msgspec.json.encode({
+            "appear": [incident_document(i) for i in result.appear],
+            "vanish": [incident_document(i) for i in result.vanish],
+            "changed": [{"a": incident_document(x), "b": incident_document(y)}
+                        for x, y in result.changed],
+            "same": result.same}).decode())
+        return
+    from vigil.terminal import safe_text
+    typer.echo(f"A: {len(a)} incidents, B: {len(b)} incidents over "
+               f"{a_built.pipeline.stats.events} events ({bad} malformed lines skipped)")
+    for line in describe(result):
+        typer.echo(safe_text(line))
 
 
 def register(app: typer.Typer) -> None:

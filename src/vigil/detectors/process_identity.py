@@ -82,6 +82,15 @@ def _script_of(proc: Process) -> str | None:
     return None if i is None else proc.args[i]
 
 
+def script_path(proc: Process) -> str | None:
+    """The script file an interpreter runs (`/opt/netmon/agent.py` for `python3
+    /opt/netmon/agent.py`), by absolute path; None for anything else."""
+    if (basename(proc.exepath) or basename(proc.exe) or proc.name) not in INTERPRETERS:
+        return None
+    script = _script_of(proc)
+    return script if script and script.startswith("/") else None
+
+
 def binary_names(proc: Process) -> frozenset[str]:
     """The names a process is judged by (empty when it runs from an untrusted place)."""
     names = _names_of_binary(proc.exepath, proc.exe, proc.name)

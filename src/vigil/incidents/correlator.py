@@ -137,7 +137,8 @@ def title_of(det: Detection) -> str:
 
 class _Group:
     __slots__ = ("kind", "name", "rule_id", "title", "priority", "count", "first_ts",
-                 "last_ts", "pid", "process", "target", "output", "tags", "source", "snap")
+                 "last_ts", "pid", "process", "target", "output", "tags", "source", "snap",
+                 "shadow")
 
     def frozen(self) -> DetectionGroup:
         # cached until the group changes: a snapshot re-freezes only what changed
@@ -147,7 +148,7 @@ class _Group:
                 kind=self.kind, name=self.name, rule_id=self.rule_id, title=self.title,
                 priority=self.priority, count=self.count, first_ts=self.first_ts,
                 last_ts=self.last_ts, pid=self.pid, process=self.process, target=self.target,
-                output=self.output, tags=self.tags, source=self.source)
+                output=self.output, tags=self.tags, source=self.source, shadow=self.shadow)
         return snap
 
 
@@ -158,7 +159,7 @@ class _Open:
                  "title", "count", "groups", "not_listed", "members", "member_order",
                  "users", "sessions", "ips", "files", "tactics", "techniques", "version",
                  "snap", "opened_by", "unit", "log_only", "keys", "closed_reason", "closed_at",
-                 "activity", "activity_not_listed", "ents_snap", "groups_snap")
+                 "activity", "activity_not_listed", "ents_snap", "groups_snap", "live")
 
     def __init__(self, inc_id: str, host: str | None, det: Detection, now: float) -> None:
         self.id = inc_id
@@ -196,6 +197,8 @@ class _Open:
         #: cached parts of the snapshot, rebuilt only when they change
         self.ents_snap: Entities | None = None
         self.groups_snap: tuple[DetectionGroup, ...] | None = None
+        #: detections not in shadow mode (an incident of shadow ones only is shadow)
+        self.live = 0
 
 
 def _incident_id(host: str | None, det: Detection, salt: int) -> str:
@@ -440,6 +443,8 @@ class Correlator:
         inc.count += 1
         inc.version += 1
         inc.snap = None
+        if not det.shadow:
+            inc.live += 1
         ts = det.ts
         if ts:
             if not inc.first_ts or ts < inc.first_ts:
@@ -451,7 +456,7 @@ class Correlator:
         ent = det.entity
         subject_pid = subjects[0][1] if subjects else None
         target = ent.path or ent.ip
-        gkey = (det.kind, det.name, det.rule_id, subject_pid, target)
+        gkey = (det.kind, det.name, det.rule_id, subject_pid, target, det.shadow)
         g = inc.groups.get(gkey)
         if g is not None:
             g.snap = None
@@ -472,7 +477,7 @@ class Correlator:
             g.pid = subject_pid if subject_pid is not None else ent.pid
             g.process = f.subject_procs[0].name if f.subject_procs else ent.process
             g.target, g.output = target, det.output
-            g.tags, g.source = tuple(det.tags), det.source
+            g.tags, g.source, g.shadow = tuple(det.tags), det.source, det.shadow
             inc.groups[gkey] = g
             tactics, techniques = attack_of(g.tags)
             for t in tactics:
@@ -577,6 +582,7 @@ class Correlator:
             activity=tuple(inc.activity), activity_not_listed=inc.activity_not_listed,
             tactics=tuple(inc.tactics), techniques=tuple(inc.techniques),
             opened_by=inc.opened_by, unit=inc.unit, log_only=inc.log_only,
+            shadow=inc.live == 0,
             closed_reason=inc.closed_reason, version=inc.version,
             closed_ts=int(inc.closed_at * 1e9) if inc.closed_at else None)
         inc.snap = snap

@@ -75,6 +75,8 @@ class DetectionGroup(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tr
     output: str = ""
     tags: tuple[str, ...] = ()
     source: str = "syscall"
+    #: the rule or detector runs in shadow mode: shown, never alerted on
+    shadow: bool = False
 
     @property
     def key(self) -> str:
@@ -126,6 +128,9 @@ class Incident(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc
     unit: str = "detections"
     #: True when every detection came from logs (no process tree of this host)
     log_only: bool = False
+    #: True when every detection is from a rule or detector in shadow mode: the incident
+    #: is recorded and shown, and no alert leaves for it
+    shadow: bool = False
     #: "idle", "max_age", "shutdown", "end_of_input" or "evicted" once closed
     closed_reason: str | None = None
     #: when it closed, on the incidents' clock (ns since the epoch)

@@ -40,7 +40,7 @@ def group_document(g: DetectionGroup) -> dict[str, Any]:
     return {"kind": g.kind, "name": g.name, "rule_id": g.rule_id, "title": g.title or g.name,
             "priority": g.priority.label, "count": g.count, "first_ts": g.first_ts,
             "last_ts": g.last_ts, "pid": g.pid, "process": g.process, "target": g.target,
-            "output": g.output, "tags": list(g.tags), "source": g.source}
+            "output": g.output, "tags": list(g.tags), "source": g.source, "shadow": g.shadow}
 
 
 def process_document(p: ProcessRef) -> dict[str, Any]:
@@ -67,7 +67,8 @@ def incident_document(inc: Incident) -> dict[str, Any]:
         "activity": [{"ts": a.ts, "time": rfc3339(a.ts), "pid": a.pid, "start_ts": a.start_ts,
                       "ppid": a.ppid, "parent_start_ts": a.parent_start_ts, "name": a.name,
                       "cmdline": a.cmdline, "user": a.user} for a in inc.activity],
-        "opened_by": inc.opened_by, "log_only": inc.log_only, "version": inc.version,
+        "opened_by": inc.opened_by, "log_only": inc.log_only, "shadow": inc.shadow,
+        "version": inc.version,
     }
     if inc.detections_not_listed:
         doc["detections_not_listed"] = inc.detections_not_listed
@@ -138,7 +139,7 @@ def incident_line(ev: IncidentEvent) -> str:
     when = {IncidentEventKind.OPENED: inc.first_ts,
             IncidentEventKind.CLOSED: inc.closed_ts or inc.last_ts}.get(ev.kind, inc.last_ts)
     head = f"{_short_time(when)} {tag:<8} {inc.priority.label:<8} [{inc.short_id()}] " \
-           f"{inc.title}"
+           f"{'(shadow) ' if inc.shadow else ''}{inc.title}"
     if ev.kind is IncidentEventKind.CLOSED:
         secs = max(0, (inc.last_ts - inc.first_ts)) / 1e9
         body = (f": {counts_text(inc)} over {secs:.0f} s, {subject_of(inc)}; "
@@ -206,7 +207,8 @@ def incident_from_document(doc: dict[str, Any]) -> Incident:
         first_ts=int(g.get("first_ts") or 0), last_ts=int(g.get("last_ts") or 0),
         pid=g.get("pid"), process=g.get("process"), target=g.get("target"),
         output=g.get("output") or "", tags=tuple(g.get("tags") or ()),
-        source=g.get("source") or "syscall") for g in doc.get("detections") or [])
+        source=g.get("source") or "syscall", shadow=bool(g.get("shadow")))
+        for g in doc.get("detections") or [])
     ents = Entities(root=_ref(e.get("root")),
                     processes=tuple(r for r in map(_ref, e.get("processes") or []) if r),
                     users=tuple(e.get("users") or ()), sessions=tuple(e.get("sessions") or ()),
@@ -226,5 +228,6 @@ def incident_from_document(doc: dict[str, Any]) -> Incident:
         activity=acts, activity_not_listed=int(doc.get("activity_not_listed") or 0),
         tactics=tuple(doc.get("tactics") or ()), techniques=tuple(doc.get("techniques") or ()),
         opened_by=doc.get("opened_by") or "", unit=doc.get("unit") or "detections",
-        log_only=bool(doc.get("log_only")), closed_reason=doc.get("closed_reason"),
+        log_only=bool(doc.get("log_only")), shadow=bool(doc.get("shadow")),
+        closed_reason=doc.get("closed_reason"),
         closed_ts=doc.get("closed_ts"), version=int(doc.get("version") or 0))

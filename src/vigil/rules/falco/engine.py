@@ -161,7 +161,7 @@ class FalcoEngine:
             entity=Entity(ip=ip, user=p.user or event.args.get("user"), process=p.name,
                           pid=p.pid, path=fd.name if fd is not None and fd.type in
                           ("file", "directory") else None),
-            output_fields=values, evidence=[event],
+            output_fields=values, evidence=[event], data={"rule_file": rule.file},
             source=rule.source, hostname=event.hostname or self.hostname)
 
 
