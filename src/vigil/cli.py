@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "vigil.commands.audit",
     "vigil.commands.alerts",
     "vigil.commands.tune",
+    "vigil.commands.control",
     "vigil.commands.version",
 ]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from prometheus_client import CollectorRegistry, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import CollectorRegistry, ProcessCollector, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 
 
 class AgentCollector:
@@ -58,17 +58,80 @@ class AgentCollector:
         yield CounterMetricFamily("vigil_incidents_evicted",
                                   "incidents closed early because [incidents] max_open was "
                                   "reached", value=corr.stats.evicted)
+        by_rule = CounterMetricFamily("vigil_detections_by_rule",
+                                      "detections per rule or detector, and how many of "
+                                      "them were suppressed", labels=["rule", "fate"])
+        for name, n in st.per_name.items():
+            sup = st.suppressed_per_name.get(name, 0)
+            by_rule.add_metric([name, "suppressed"], sup)
+            by_rule.add_metric([name, "unsuppressed"], n - sup)
+        yield by_rule
+        by_priority = CounterMetricFamily("vigil_detections_by_priority",
+                                          "unsuppressed detections per priority",
+                                          labels=["priority"])
+        for label, n in st.per_priority.items():
+            by_priority.add_metric([label], n)
+        yield by_priority
         alerts = self.agent.built.alerts
         if alerts is not None:
             yield CounterMetricFamily("vigil_alert_queue_dropped",
                                       "incident events refused by the full alert queue",
                                       value=alerts.stats().dropped)
+            sent = CounterMetricFamily("vigil_alerts_delivered", "messages a sink accepted",
+                                       labels=["sink"])
+            failed = CounterMetricFamily("vigil_alerts_failed",
+                                         "delivery attempts that failed (retried)",
+                                         labels=["sink"])
+            dead = CounterMetricFamily("vigil_alerts_dead_lettered",
+                                       "messages given up on", labels=["sink"])
+            backlog = GaugeMetricFamily("vigil_alerts_backlog", "messages in the outbox",
+                                        labels=["sink", "state"])
+            for name, c in alerts.sink_report().items():
+                sent.add_metric([name], c["sent"])
+                failed.add_metric([name], c["failed"])
+                dead.add_metric([name], c["dead_lettered"])
+                for state in ("pending", "retrying", "dead"):
+                    backlog.add_metric([name, state], c[state])
+            yield sent
+            yield failed
+            yield dead
+            yield backlog
+        trail = self.agent.built.audit
+        if trail is not None:
+            yield GaugeMetricFamily("vigil_audit_held_records",
+                                    "audit records held in memory while the trail cannot "
+                                    "be written", value=trail.held)
+
+
+def build_info() -> InfoMetricFamily:
+    """`vigil_build_info{version, python}`: which Vigil runs."""
+    import platform
+
+    from vigil import __version__
+    info = InfoMetricFamily("vigil_build", "the running Vigil")
+    info.add_metric([], {"version": str(__version__), "python": platform.python_version()})
+    return info
+
+
+class _BuildInfo:
+    def collect(self) -> Iterator[Any]:
+        yield build_info()
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """`host:port` or `[v6]:port` -> (host without brackets, port)."""
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def serve_metrics(agent: Any, listen: str) -> Any:
-    """Serve `/metrics` on `host:port`; returns the server (call `.shutdown()`)."""
-    host, _, port = listen.rpartition(":")
+    """Serve `/metrics` on `host:port` (IPv6: `[::1]:9101`); returns the server (call
+    `.shutdown()`). Besides the agent's counters: `vigil_build_info` and the standard
+    process metrics (CPU, memory, open files)."""
+    host, port = split_listen(listen)
     registry = CollectorRegistry(auto_describe=True)
     registry.register(AgentCollector(agent))
-    server, _thread = start_http_server(int(port), addr=host or "127.0.0.1", registry=registry)
+    registry.register(_BuildInfo())
+    ProcessCollector(registry=registry)
+    server, _thread = start_http_server(port, addr=host, registry=registry)
     return server

@@ -51,6 +51,11 @@ class Agent:
         self.stats_interval = stats_interval
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        from vigil.control import RateMeter
+        #: events per second, sampled by the engine thread once a second
+        self.meter = RateMeter()
+        #: what the last reloads did, for `vigil status` (set by the caller)
+        self.reload_info: dict[str, Any] = {}
         #: engines built by the rules reloader, swapped in by the engine thread
         self._pending: Any | None = None
 
@@ -116,6 +121,7 @@ class Agent:
             if now >= next_tick:
                 # quiet incidents close on time even when no event comes
                 next_tick = now + 1.0
+                self.meter.sample(pipeline.stats.events, now)
                 try:
                     pipeline.tick()
                 except Exception:
@@ -198,6 +204,47 @@ class Agent:
             a = alerts.stats()
             parts.append(f"alert_queue_drops={a.dropped}")
         return "stats: " + " ".join(parts)
+
+    def status(self) -> dict[str, Any]:
+        """What `vigil status` shows: a snapshot of the running agent (any thread)."""
+        from vigil import __version__
+        built = self.built
+        st = built.pipeline.stats
+        corr = built.pipeline.correlator
+        cfg = built.config
+        sensors = []
+        for s in self.sensors:
+            ss = s.stats()
+            sensors.append({"name": s.name, "events": ss.get("events", 0),
+                            "kernel_drops": ss.get("drops", 0),
+                            "kernel_filtered": ss.get("ignored_reads", 0)
+                            + ss.get("ignored_missing_reads", 0)
+                            + ss.get("ignored_missing_execs", 0)})
+        out: dict[str, Any] = {
+            "version": __version__, "pid": os.getpid(),
+            "uptime_secs": round(time.monotonic() - self.counters.started, 1),
+            "config": str(cfg.source) if cfg.source else None,
+            "state_dir": str(cfg.state_dir), "sensors": sensors,
+            "events": st.events, "events_per_sec": round(self.meter.rate(10.0), 1),
+            "detections": st.detections, "suppressed": st.suppressed,
+            "queue_depth": self.queue.qsize(), "queue_drops": self.counters.dropped_events,
+            "rules": {"falco": len(built.falco.rules) if built.falco is not None else 0,
+                      "sigma": len(built.sigma.rules) if built.sigma is not None else 0,
+                      "detectors": [d.name for d in built.detectors]},
+            "reload": dict(self.reload_info),
+            "incidents": {"open": len(corr), "opened": corr.stats.opened,
+                          "escalated": st.incidents_escalated, "closed": corr.stats.closed,
+                          "evicted": corr.stats.evicted},
+        }
+        trail = built.audit
+        if trail is not None:
+            out["audit"] = {"path": str(trail.path), "degraded": trail.degraded,
+                            "held": trail.held}
+        alerts = built.alerts
+        if alerts is not None:
+            a = alerts.stats()
+            out["alerts"] = {"queue_drops": a.dropped, "sinks": alerts.sink_report()}
+        return out
 
     def _emit_stats(self) -> None:
         line = self.stats_line()

@@ -52,10 +52,20 @@ class Deliverer:
         self._on_dead_letter = on_dead_letter
         #: per sink: no delivery before this time (rate limit or pause after a failure)
         self._ready_at: dict[str, float] = {}
+        #: per sink: what was delivered, failed and dead-lettered since start
+        self.totals: dict[str, DeliveryStats] = {name: DeliveryStats() for name in sinks}
 
     def next_ready(self) -> float | None:
         """The earliest time a paused sink may send again."""
         return min(self._ready_at.values(), default=None)
+
+    def _total(self, sink: str) -> DeliveryStats:
+        # per-sink totals since start (metrics, `vigil status`); each sink's thread only
+        # touches its own entry
+        t = self.totals.get(sink)
+        if t is None:
+            t = self.totals[sink] = DeliveryStats()
+        return t
 
     def deliver_due(self, now: float, limit: int = 500, *, sink: str | None = None,
                     stop: threading.Event | None = None) -> DeliveryStats:
@@ -104,6 +114,7 @@ class Deliverer:
                 self._outbox.mark_progress(msg.id, done)
         self._outbox.mark_sent(msg.id, now)
         stats.sent += 1
+        self._total(msg.sink).sent += 1
 
     def _failed(self, msg: OutboxMessage, err: SinkError, now: float,
                 stats: DeliveryStats) -> None:
@@ -119,11 +130,13 @@ class Deliverer:
         self._outbox.mark_retry(msg.id, now + delay, reason)
         self._ready_at[msg.sink] = max(self._ready_at.get(msg.sink, 0.0), now + delay)
         stats.failed += 1
+        self._total(msg.sink).failed += 1
         log.warning("alert delivery failed, retry in %.1f s: %s", delay, reason)
 
     def _dead(self, msg: OutboxMessage, now: float, reason: str, stats: DeliveryStats) -> None:
         self._outbox.mark_dead(msg.id, now, reason)
         stats.dead += 1
+        self._total(msg.sink).dead += 1
         log.error("alert dead-lettered (sink %s): %s", msg.sink, reason)
         if self._on_dead_letter is not None:
             self._on_dead_letter(msg.alert, msg.sink, reason)

@@ -325,6 +325,18 @@ class Outbox:
             held = self._db.execute("SELECT COUNT(*) FROM members WHERE held = 1").fetchone()[0]
         return OutboxCounts(held=held, **c)
 
+    def counts_by_sink(self) -> dict[str, OutboxCounts]:
+        """Pending, retrying, dead and sent messages per sink (`held` is per route, 0)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT sink, state, attempts > 0, COUNT(*) FROM messages"
+                " GROUP BY sink, state, attempts > 0").fetchall()
+        per: dict[str, dict[str, int]] = {}
+        for sink, state, retried, n in rows:
+            c = per.setdefault(sink, dict.fromkeys(("pending", "retrying", "dead", "sent"), 0))
+            c["retrying" if state == "pending" and retried else state] += n
+        return {sink: OutboxCounts(**c) for sink, c in per.items()}
+
     def dead_letters(self, limit: int = 20) -> list[tuple[int, str, str, str]]:
         """The latest dead messages: (id, sink, title, last error)."""
         with self._lock:

@@ -234,6 +234,19 @@ class AlertPipeline:
         """The outbox's pending/retrying/dead/sent/held counts."""
         return self.outbox.counts()
 
+    def sink_report(self) -> dict[str, dict[str, int]]:
+        """Per sink: delivered, failed and dead-lettered since start, and the outbox
+        backlog (pending, retrying, dead)."""
+        backlog = self.outbox.counts_by_sink()
+        out: dict[str, dict[str, int]] = {}
+        for name in self._sinks:
+            t = self._deliverer.totals.get(name)
+            b = backlog.get(name, OutboxCounts())
+            out[name] = {"sent": t.sent if t else 0, "failed": t.failed if t else 0,
+                         "dead_lettered": t.dead if t else 0, "pending": b.pending,
+                         "retrying": b.retrying, "dead": b.dead}
+        return out
+
     def recover(self, docs: Iterable[tuple[dict, bool]], now: float | None = None) -> int:
         """Hand over incidents the audit trail has and the pipeline never accepted (the
         agent died between the two): each (latest incident document, closed?) whose

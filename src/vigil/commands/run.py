@@ -103,6 +103,26 @@ def run(config: Optional[Path] = typer.Option(
         agent.offer_engines(engines)
 
     rules_reloader = RulesReloader(built.rule_files, built.reloaded, offer).start()
+
+    def reload_now() -> dict[str, Any]:
+        """`vigil reload`: the rules and vigil.toml as they are now."""
+        import time as _time
+        ok, error = rules_reloader.reload_now()
+        result: dict[str, Any] = {"rules": "reloaded" if ok else f"failed: {error}"}
+        if reloader is not None:
+            changed = reloader.check(force=True)
+            result["config"] = "reloaded" if changed else (
+                reloader.last_error and f"failed: {reloader.last_error}" or "unchanged")
+        agent.reload_info = {"at": _time.time(), **result}
+        return result
+
+    from vigil.control import SOCKET_NAME, ControlServer
+    control = None
+    try:
+        control = ControlServer(cfg.state_dir / SOCKET_NAME, agent.status, reload_now).start()
+    except OSError as exc:
+        typer.echo(f"vigil run: control socket disabled ({cfg.state_dir / SOCKET_NAME}: "
+                   f"{exc.strerror or exc}); `vigil status` will not answer", err=True)
     metrics = None
     if cfg.metrics.enabled:
         from vigil.metrics import serve_metrics
@@ -115,6 +135,8 @@ def run(config: Optional[Path] = typer.Option(
     try:
         agent.run(duration)
     finally:
+        if control is not None:
+            control.stop()
         if reloader is not None:
             reloader.stop()
         rules_reloader.stop()

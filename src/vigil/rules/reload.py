@@ -85,6 +85,22 @@ class RulesReloader:
         log.info("rules reloaded")
         return True
 
+    def reload_now(self) -> tuple[bool, str | None]:
+        """Build and hand over the rules as they are now, whatever changed (`vigil
+        reload`); (True, None) when they were handed over, (False, the errors) when not.
+        Runs on the caller's thread."""
+        engines, problems = self._build()
+        now = fingerprint(self._paths())
+        if engines is None:
+            self._failed = now
+            self.last_error = "; ".join(problems[:5])
+            return False, self.last_error
+        self._seen, self._failed, self._settling, self.last_error = now, None, None, None
+        self.reloads += 1
+        self._ready(engines)
+        log.info("rules reloaded (asked)")
+        return True, None
+
     def start(self) -> "RulesReloader":
         """Poll on a daemon thread until `stop()`."""
         def loop() -> None:
