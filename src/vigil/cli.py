@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 
 import typer
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+                  pretty_exceptions_enable=False,
                   help="Vigil: host runtime security with few, true alerts.")
 
 #: command modules, each exposing `register(app: typer.Typer) -> None`
@@ -31,8 +33,41 @@ def _register_all() -> None:
         importlib.import_module(mod).register(app)
 
 
+def crash_report(exc: BaseException) -> str | None:
+    """Write the full report of an unexpected error; its path (None when nowhere could
+    take it). A user sees one line; the report is for the bug."""
+    import os
+    import tempfile
+    import time
+    import traceback
+
+    text = (f"vigil crash report {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n"
+            f"command: {' '.join(sys.argv)}\n\n"
+            + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    for d in (os.environ.get("VIGIL_CRASH_DIR"), "/var/lib/vigil", tempfile.gettempdir()):
+        if not d:
+            continue
+        try:
+            fd, path = tempfile.mkstemp(prefix="vigil-crash-", suffix=".txt", dir=d)
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+            return path
+        except OSError:
+            continue
+    return None
+
+
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. An unexpected internal error prints one line and where
+    its full report was written (exit 70), never a traceback."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _register_all()
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # the last line of defence: a bug, not a user error
+        path = crash_report(exc)
+        where = f"; full report in {path}" if path else ""
+        print(f"vigil: internal error: {type(exc).__name__}: {exc}{where}", file=sys.stderr)
+        sys.exit(70)

@@ -104,6 +104,9 @@ def incidents(ctx: typer.Context,
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     trail = _trail_path(path, config)
+    if not trail_files(trail):
+        typer.echo(f"{trail}: no audit trail here", err=True)
+        raise typer.Exit(2)
     stats = QueryStats()
     shown = 0
     if detections or suppressed or everything:

@@ -26,13 +26,29 @@ def summary(cfg: VigilConfig) -> str:
     return "; ".join(parts)
 
 
-def check(path: Path = typer.Argument(DEFAULT_CONFIG_PATH, help="the vigil.toml to check")) -> None:
-    """Validate a configuration file: exit 0 when valid, 2 with file:line:col: key: message."""
+def check(path: Path = typer.Argument(DEFAULT_CONFIG_PATH, help="the vigil.toml to check"),
+          schema_only: bool = typer.Option(False, "--schema-only",
+                                           help="only the file's own validity (no secrets, "
+                                                "addresses, paths or rules checked)")) -> None:
+    """Validate a configuration file as `vigil run` would use it: the schema, then the
+    secrets it takes from the environment, the metrics address, the state directory and
+    the rules it loads. Exit 0 when valid, 2 with file:line:col: key: message."""
+    from vigil.config_checks import deep_check
     try:
         cfg = load_config(path)
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
+    if not schema_only:
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            text = None
+        problems = deep_check(cfg, text, path)
+        for p in problems:
+            typer.echo(str(p), err=True)
+        if problems:
+            raise typer.Exit(2)
     typer.echo(f"{path}: OK ({summary(cfg)})")
 
 

@@ -43,6 +43,13 @@ def record(
         typer.echo("vigil record: nothing to record without the kernel sensor; "
                    "`vigil replay` and the log sources still work", err=True)
         raise typer.Exit(2) from None
+    try:
+        with open(output, "ab"):
+            pass
+    except OSError as exc:
+        sensor.stop()
+        typer.echo(f"vigil record: {output}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(2) from None
     # Ctrl-C and SIGTERM set a flag instead of raising: an exception in the middle of a
     # ring-buffer batch would lose the events of that batch
     stop = threading.Event()

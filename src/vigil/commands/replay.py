@@ -53,6 +53,10 @@ def replay(events: Path = typer.Argument(..., help="JSONL recording (docs/events
     would, on recorded time) and a summary."""
     from vigil.agent import build_pipeline
 
+    if rule_matching not in ("first", "all"):
+        typer.echo(f"vigil replay: --rule-matching must be first or all, not {rule_matching!r}",
+                   err=True)
+        raise typer.Exit(2)
     if compare_config is not None or compare_rules:
         _compare(events, config, rules, compare_config, compare_rules, rule_matching,
                  agent_pid, as_json)

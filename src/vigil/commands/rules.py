@@ -77,6 +77,8 @@ def list_rules(paths: Optional[list[str]] = typer.Argument(None, help="Rule file
         for u in sigma.unsupported:
             typer.echo(f"{('sigma:' + u.rule_id)[:50]:50} {'-':13} {'no':7} "
                        f"{'-':30} unsupported: {u.reason}")
+    if falco.errors:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

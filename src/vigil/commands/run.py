@@ -52,6 +52,16 @@ def run(config: Optional[Path] = typer.Option(
         cfg = dataclasses.replace(cfg, state_dir=state_dir,
                                   audit=AuditConfig(state_dir / "audit", cfg.audit.max_bytes,
                                                     cfg.audit.rotate_daily))
+    from vigil.config_checks import deep_check
+    try:
+        cfg_text = cfg.source.read_text(errors="replace") if cfg.source else None
+    except OSError:
+        cfg_text = None
+    startup = deep_check(cfg, cfg_text, cfg.source, rules=False, bind=False)
+    for p in startup:
+        typer.echo(f"vigil run: {p}", err=True)
+    if startup:
+        raise typer.Exit(2)
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     # before any thread starts: threads inherit their creator's niceness
     niceness = cfg.nice if nice is None else nice
