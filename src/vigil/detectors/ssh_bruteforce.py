@@ -283,6 +283,13 @@ class SshBruteforceDetector:
         if role is None or (role == PROBE and not self.params.aggressive):
             return 0
         conn = self._connections.get(key, place.at) or _Connection()
+        if event.proc.pid is None and key[-1] is not None:
+            # without pids (`sshd -e` in a container, `-E` files) connections are told
+            # apart by port; `User x from <ip> not allowed` has none, but opened this one
+            loose = self._connections.pop((*key[:-1], None))
+            if loose is not None and loose.pending:
+                conn.pending = True
+                conn.attempts += loose.attempts
         repeat = event.args.get("repeat", 1)
         lines = min(repeat, _MAX_REPEAT) if isinstance(repeat, int) and repeat > 0 else 1
         new = 0
