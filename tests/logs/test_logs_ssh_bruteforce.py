@@ -22,9 +22,6 @@ from vigil.sensors.authparse import parse_syslog_line
 
 T0 = datetime(2026, 11, 25, 23, 0, tzinfo=timezone.utc)
 NOW = (T0 + timedelta(days=1)).timestamp()
-CROWDSEC = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "ssh" / "crowdsec"
-if not CROWDSEC.is_dir():
-    CROWDSEC = Path("/work/shared/fixtures/ssh/crowdsec")
 
 
 def stamp(seconds: float) -> str:
@@ -193,8 +190,8 @@ def test_fake_address_in_user_name_is_not_blamed() -> None:
     assert dets[-1].rule_id == "ssh_bruteforce.per_ip"
 
 
-def _fixture_lines(name: str) -> list[str]:
-    folder = CROWDSEC / name
+def _fixture_lines(shared_dir: Path, name: str) -> list[str]:
+    folder = shared_dir / "fixtures" / "ssh" / "crowdsec" / name
     cfg = yaml.safe_load((folder / "config.yaml").read_text())
     return [l for l in (folder / cfg["log_file"]).read_text().splitlines() if l.strip()]
 
@@ -202,18 +199,18 @@ def _fixture_lines(name: str) -> list[str]:
 @pytest.mark.parametrize("name,rule", [("ssh-bf", "ssh_bruteforce.per_ip"),
                                        ("sshd-invalid-bf", "ssh_bruteforce.per_ip"),
                                        ("ssh-slow-bf", "ssh_bruteforce.per_ip")])
-def test_crowdsec_brute_force_scenarios_fire(name: str, rule: str) -> None:
-    dets = run(_fixture_lines(name))
+def test_crowdsec_brute_force_scenarios_fire(shared_dir: Path, name: str, rule: str) -> None:
+    dets = run(_fixture_lines(shared_dir, name))
     assert rule in {d.rule_id for d in dets}
 
 
-def test_crowdsec_ssh_bf_also_shows_user_enumeration() -> None:
-    dets = run(_fixture_lines("ssh-bf"))
+def test_crowdsec_ssh_bf_also_shows_user_enumeration(shared_dir: Path) -> None:
+    dets = run(_fixture_lines(shared_dir, "ssh-bf"))
     assert any(d.data["user_enum"] for d in dets)
 
 
-def test_crowdsec_success_logs_are_quiet() -> None:
-    assert run(_fixture_lines("sshd-success-logs")) == []
+def test_crowdsec_success_logs_are_quiet(shared_dir: Path) -> None:
+    assert run(_fixture_lines(shared_dir, "sshd-success-logs")) == []
 
 
 def test_params_from_dict() -> None:
