@@ -110,6 +110,25 @@ _TABLE: list[tuple[re.Pattern[str], str, dict[str, Any]]] = [(re.compile(p, re.S
 )]
 
 
+#: the first word each pattern of `_TABLE` can start with, in the table's order: a message
+#: is tried against the few patterns of its first word only
+_FIRST_WORDS: list[tuple[str, ...]] = [
+    ("Invalid", "Illegal", "invalid", "illegal"), ("User",), ("User",), ("ROOT",),
+    ("PAM:", "Authentication", "authentication"), ("PAM:", "User"), ("maximum",),
+    ("Disconnecting",), ("Disconnecting:",), ("Disconnecting",), ("Disconnecting:",),
+    ("Connection", "Disconnected"), ("Connection", "Disconnected"),
+    ("Connection", "Disconnected"), ("Disconnected",), ("Received",), ("Magic",), ("Unable",),
+    ("Unable",), ("no",), ("Timeout",), ("ssh_dispatch_run_fatal:",), ("banner",), ("Bad",),
+    ("Did",), ("Protocol",), ("kex_exchange_identification:",), ("Read",), ("refused",),
+    ("Connection",), ("SSH:",),
+]
+assert len(_FIRST_WORDS) == len(_TABLE)
+_BY_FIRST_WORD: dict[str, list[tuple[re.Pattern[str], str, dict[str, Any]]]] = {}
+for _words, _entry in zip(_FIRST_WORDS, _TABLE):
+    for _word in _words:
+        _BY_FIRST_WORD.setdefault(_word, []).append(_entry)
+
+
 def parse_sshd(msg: str) -> Parsed | None:
     """(kind, args) of one sshd message (without header), or None if it is not one we
     know. PAM lines under sshd are `vigil.sensors.pam_messages`' job."""
@@ -118,7 +137,7 @@ def parse_sshd(msg: str) -> Parsed | None:
         msg = msg[m.end():]
     if msg.startswith(("Failed ", "Accepted ")):
         return _parse_verdict(msg)
-    for pattern, kind, extra in _TABLE:
+    for pattern, kind, extra in _BY_FIRST_WORD.get(msg.split(" ", 1)[0], ()):
         m = pattern.match(msg)
         if m is not None:
             return kind, _args(m.groupdict(), kind, extra)

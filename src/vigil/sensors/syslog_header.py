@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone, tzinfo
 
 _PRI = r"(?:<\d{1,3}>)?"
@@ -127,17 +128,35 @@ def _iso_ns(text: str, tz: tzinfo | None) -> int | None:
 def _ts_3164(month: int, day: int, hms: str, now: float | None,
              tz: tzinfo | None) -> int | None:
     now_s = time.time() if now is None else now
-    ref = datetime.fromtimestamp(now_s, tz or timezone.utc).astimezone(tz)
-    hh, mm, ss = (int(x) for x in hms.split(":"))
-    for year in (ref.year, ref.year - 1):
-        try:
-            naive = datetime(year, month, day, hh, mm, ss)
-        except ValueError:  # Feb 29 in a year without it, 25:00:00, ...
-            continue
-        dt = naive.replace(tzinfo=tz) if tz is not None else naive.astimezone()
-        if dt <= ref + timedelta(days=1):
-            return _to_ns(dt)
+    ref_year = _year_at(int(now_s) // 3600, tz)
+    latest = int(now_s * 1e9) + _DAY_NS
+    for year in (ref_year + 1, ref_year, ref_year - 1):
+        ts = _local_ns(year, month, day, hms, tz)
+        if ts is not None and ts <= latest:
+            return ts
     return None
+
+
+_DAY_NS = 86_400 * 10**9
+
+
+@lru_cache(maxsize=64)
+def _year_at(hour: int, tz: tzinfo | None) -> int:
+    """The year in `tz` at the start of this hour since the epoch (cached: it is asked
+    for every line)."""
+    return datetime.fromtimestamp(hour * 3600, tz or timezone.utc).astimezone(tz).year
+
+
+@lru_cache(maxsize=8192)
+def _local_ns(year: int, month: int, day: int, hms: str, tz: tzinfo | None) -> int | None:
+    """ns since the epoch of a wall-clock time in `tz` (default: local); None if there is
+    no such date. Cached: a log has many lines per second."""
+    hh, mm, ss = (int(x) for x in hms.split(":"))
+    try:
+        naive = datetime(year, month, day, hh, mm, ss)
+    except ValueError:  # Feb 29 in a year without it, 25:00:00, ...
+        return None
+    return _to_ns(naive.replace(tzinfo=tz) if tz is not None else naive.astimezone())
 
 
 def _to_ns(dt: datetime) -> int:
