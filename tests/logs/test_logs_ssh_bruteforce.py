@@ -123,7 +123,8 @@ def test_one_guess_logged_as_several_lines_counts_once() -> None:
         sshd(9, 79, "Connection closed by authenticating user admin 198.51.100.9 port 5002 [preauth]"),
     ]
     dets = run(lines)
-    assert [d.entity.user for d in dets] == ["oracle", None, "root", "admin"]
+    # the second PAM line names no user (unknown account): the connection named it
+    assert [d.entity.user for d in dets] == ["oracle", "oracle", "root", "admin"]
     assert all(d.entity.ip == ip for d in dets)
 
 

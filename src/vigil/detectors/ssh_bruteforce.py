@@ -217,6 +217,9 @@ class _Connection:
     attempts: int = 0
     pending: bool = False
     probed: bool = False
+    #: the user the connection named (a PAM line of an unknown account names none)
+    user: str | None = None
+    invalid: bool = False
 
 
 class SshBruteforceDetector:
@@ -262,12 +265,16 @@ class SshBruteforceDetector:
         if role == SUCCESS:
             self._connections.pop(key)
             return self._on_success(event, ip, place)
-        n = self._new_attempts(event, role, key, place)
+        n, conn = self._new_attempts(event, role, key, place)
         if event.type in _ENDS:
             self._connections.pop(key)
         if n == 0:
             return []
-        return [self._on_attempt(event, ip, place, first=i == 0) for i in range(n)]
+        user = event.args.get("user") or conn.user
+        invalid = bool(event.args.get("invalid_user")) or (
+            "user" not in event.args and conn.invalid)
+        return [self._on_attempt(event, ip, place, user, invalid, first=i == 0)
+                for i in range(n)]
 
     # -- what counts as an attempt -----------------------------------------------------
 
@@ -278,11 +285,13 @@ class SshBruteforceDetector:
         return (event.hostname, ip, event.args.get("src_port"))
 
     def _new_attempts(self, event: Event, role: str | None, key: tuple[Any, ...],
-                      place: Placement) -> int:
-        """How many new attempts `event` is in its connection."""
+                      place: Placement) -> tuple[int, _Connection]:
+        """How many new attempts `event` is in its connection, and the connection."""
         if role is None or (role == PROBE and not self.params.aggressive):
-            return 0
+            return 0, _Connection()
         conn = self._connections.get(key, place.at) or _Connection()
+        if event.args.get("user"):
+            conn.user, conn.invalid = event.args["user"], bool(event.args.get("invalid_user"))
         if event.proc.pid is None and key[-1] is not None:
             # without pids (`sshd -e` in a container, `-E` files) connections are told
             # apart by port; `User x from <ip> not allowed` has none, but opened this one
@@ -309,7 +318,7 @@ class SshBruteforceDetector:
             conn.probed = True
         conn.attempts += new
         self._connections.put(key, place.at, conn, now=place.clock)
-        return new
+        return new, conn
 
     # -- detections --------------------------------------------------------------------
 
@@ -321,10 +330,9 @@ class SshBruteforceDetector:
         table.put(key, place.at, w, now=place.clock)
         return w
 
-    def _on_attempt(self, event: Event, ip: str, place: Placement, first: bool) -> Detection:
+    def _on_attempt(self, event: Event, ip: str, place: Placement, user: str | None,
+                    invalid: bool, first: bool) -> Detection:
         p = self.params
-        user = event.args.get("user")
-        invalid = bool(event.args.get("invalid_user"))
         by_ip = self._track(self._by_ip, ip, place, user, event, self._window_ns)
         enum = self._track(self._enum_by_ip, ip, place, user if invalid else None, event,
                            self._enum_ns)
