@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
+import msgspec
+
 from vigil.events.model import Event
 from vigil.sensors.authparse import PROGRAMS, parse_message
 from vigil.sensors.base import SensorUnavailable
@@ -101,6 +103,9 @@ def _has_journal_files(dirs: Iterable[str]) -> bool:
     return False
 
 
+#: an entry stamped further ahead than this (or not after the epoch) gets the reading time
+MAX_FUTURE_NS = 300 * 10**9
+
 #: delay before starting journalctl again after it exited, doubling up to the maximum
 RESTART_MIN_SECS = 1.0
 RESTART_MAX_SECS = 60.0
@@ -129,7 +134,7 @@ class JournaldSensor:
         self._cursor: str | None = None
         self._saved_cursor: str | None = None
         self._counts = {"events": 0, "entries": 0, "unparsed": 0, "bad_json": 0, "exited": 0,
-                        "restarts": 0}
+                        "restarts": 0, "future_stamps": 0}
         self._joiner = SshdJoiner()
         #: when to start journalctl again after it exited (monotonic), and the next delay
         self._restart_at: float | None = None
@@ -232,7 +237,8 @@ class JournaldSensor:
         self._save_cursor()
 
     def stats(self) -> dict[str, int]:
-        """Counters: events, entries, unparsed, bad_json, exited, restarts."""
+        """Counters: events, entries, unparsed, bad_json, exited, restarts, future_stamps
+        (entries whose stamp was not a time: counted at the reading time)."""
         return dict(self._counts)
 
     # -- internals ---------------------------------------------------------------------
@@ -262,8 +268,13 @@ class JournaldSensor:
         ev = parse_journal_entry(entry)
         if ev is None:
             self._counts["unparsed"] += 1
-        else:
-            self._counts["events"] += 1
+            return None
+        self._counts["events"] += 1
+        now_ns = time.time_ns()
+        if not 0 < ev.ts <= now_ns + MAX_FUTURE_NS:
+            # journald stamps entries when it receives them; anything else is not a time
+            self._counts["future_stamps"] += 1
+            ev = msgspec.structs.replace(ev, ts=now_ns)
         return ev
 
     def _load_cursor(self) -> str | None:
