@@ -87,7 +87,8 @@ def main() -> None:
         config = work / "vigil.toml"
         config.write_text("")  # the default configuration
         err, out = work / "vigil.err", work / "vigil.out"
-        vigil = subprocess.Popen([sys.executable, "-m", "vigil", "run", "--json", "-c", str(config),
+        vigil = subprocess.Popen([sys.executable, "-m", "vigil", "run", "--json", "--detections",
+                                  "-c", str(config),
                                   "--state-dir", str(work / "state"), "--stats-interval", "3600"],
                                  stdout=open(out, "wb"), stderr=open(err, "wb"))
         procs.append(vigil)

@@ -28,7 +28,8 @@ def replay(*args: str):
 
 
 def test_the_night_through_replay_finds_what_the_sensor_and_detector_find() -> None:
-    for args in ([str(NIGHT)], [str(NIGHT), "--format", "authlog"]):
+    for args in ([str(NIGHT), "--detections"], [str(NIGHT), "--format", "authlog",
+                                                "--detections"]):
         r = replay(*args)
         assert r.exit_code == 0, r.output
         lines = r.output.splitlines()
@@ -36,6 +37,10 @@ def test_the_night_through_replay_finds_what_the_sensor_and_detector_find() -> N
         assert sum("SSH brute force from 185.220.101.47" in l for l in lines) == 19
         assert lines[-2].startswith("--- 156 events (181 lines, 25 not about authentication), "
                                     "49 detections"), lines[-2:]
+    # by default, the incidents: the top attacker's story escalates to a Warning
+    r = replay(str(NIGHT))
+    assert r.exit_code == 0, r.output
+    assert any("Warning" in l and "185.220.101.47" in l for l in r.output.splitlines())
 
 
 def test_replayed_events_are_the_live_sensors_events(tmp_path: Path) -> None:
@@ -61,7 +66,7 @@ def test_lines_of_one_sshd_process_are_joined(tmp_path: Path) -> None:
                   f"failures for root [preauth]",
                   f"Nov 23 21:50:{i:02d} host sshd[{pid}]: Connection closed by 192.0.2.61 [preauth]"]
     log.write_text("\n".join(lines) + "\n")
-    r = replay(str(log), "--json")
+    r = replay(str(log), "--json", "--detections")
     assert r.exit_code == 0, r.output
     dets = [json.loads(l) for l in r.output.splitlines() if l.startswith("{")]
     assert [d["vigil"]["rule_id"] for d in dets] == ["ssh_bruteforce.attempt"] * 4 + \
