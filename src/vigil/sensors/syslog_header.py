@@ -23,7 +23,7 @@ import re
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import datetime, timezone, tzinfo
 
 _PRI = r"(?:<\d{1,3}>)?"
 _RFC3164 = re.compile(_PRI + r"(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) "
