@@ -5,7 +5,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 PIP     := $(VENV)/bin/pip
 PYTHON  ?= python3
-APT_PKGS := clang llvm libbpf-dev bpftool openssh-server python3.11-venv debootstrap
+APT_PKGS := clang llvm libbpf-dev bpftool openssh-server python3.11-venv debootstrap systemd
 BPF_DIR := src/vigil/sensors/ebpf
 
 .PHONY: run test setup apt venv bpf bench deb deb-apt clean

@@ -57,19 +57,29 @@ _SIZE_UNITS = {"": 1, "B": 1, "K": 1000, "KB": 1000, "KIB": 1024, "KI": 1024,
 
 # ---------------------------------------------------------------- sections
 
+#: `enabled` of the auth sensors: chosen at start (`vigil.sensors.auth_select`)
+AUTO = "auto"
+
+
 @dataclass(frozen=True)
 class AuthLogConfig:
-    """`[sensors.authlog]`: follow the first of `paths` that exists."""
+    """`[sensors.authlog]`: follow the first of `paths` that exists.
 
-    enabled: bool = True
+    `enabled`: True (forced on), False (off) or "auto" (on when one of `paths` exists, or
+    when the journal cannot be read either)."""
+
+    enabled: bool | str = AUTO
     paths: tuple[str, ...] = DEFAULT_AUTH_LOGS
 
 
 @dataclass(frozen=True)
 class JournaldConfig:
-    """`[sensors.journald]`: read sshd, sudo and su from the systemd journal."""
+    """`[sensors.journald]`: read sshd, sudo and su from the systemd journal.
 
-    enabled: bool = False
+    `enabled`: True (forced on), False (off) or "auto" (on when no auth log file exists
+    and `journalctl` can read a journal)."""
+
+    enabled: bool | str = AUTO
 
 
 @dataclass(frozen=True)
@@ -317,16 +327,24 @@ def _size(table: TableReader, name: str, default: int) -> int:
     return value
 
 
+def _on_off_auto(table: TableReader, name: str) -> bool | str:
+    """true, false or "auto" (the default)."""
+    value = table.raw(name, AUTO)
+    if isinstance(value, bool) or value == AUTO:
+        return value
+    raise table.error(name, f'must be true, false or "auto", not {value!r}')
+
+
 def _read_sensors(top: TableReader) -> SensorsConfig:
     t = top.table("sensors")
     a = t.table("authlog")
-    authlog = AuthLogConfig(enabled=a.get_bool("enabled", True),
+    authlog = AuthLogConfig(enabled=_on_off_auto(a, "enabled"),
                             paths=a.get_str_list("paths", DEFAULT_AUTH_LOGS))
-    if authlog.enabled and not authlog.paths:
-        raise a.error("paths", "must list at least one file when the sensor is enabled")
+    if authlog.enabled is not False and not authlog.paths:
+        raise a.error("paths", "must list at least one file unless the sensor is off")
     a.finish()
     j = t.table("journald")
-    journald = JournaldConfig(enabled=j.get_bool("enabled", False))
+    journald = JournaldConfig(enabled=_on_off_auto(j, "enabled"))
     j.finish()
     ignored = t.get_str_list("ignore_read_prefixes", DEFAULT_IGNORED_READS)
     if len(ignored) > 16 or any(not p.startswith("/") or len(p.encode()) > 64 for p in ignored):

@@ -274,15 +274,10 @@ def default_sensors(built: BuiltPipeline) -> list[Sensor]:
                               ignore_read_prefixes=cfg.sensors.ignore_read_prefixes,
                               ignore_missing_reads=cfg.sensors.ignore_missing_reads,
                               ignore_missing_execs=cfg.sensors.ignore_missing_execs))
-    if cfg.sensors.authlog.enabled:
-        from vigil.sensors.authlog import AuthLogSensor
+    from vigil.sensors.auth_select import auth_sensors
 
-        out.append(AuthLogSensor(list(cfg.sensors.authlog.paths),
-                                 state_file=cfg.state_dir / "authlog.offsets"))
-    if cfg.sensors.journald.enabled:
-        from vigil.sensors.journald import JournaldSensor
-
-        out.append(JournaldSensor(state_file=cfg.state_dir / "journald.cursor"))
+    # the auth log, the journal or both, as [sensors] and this host allow (logged at INFO)
+    out.extend(auth_sensors(cfg.sensors, cfg.state_dir))
     return out
 
 

@@ -36,8 +36,8 @@ def test_defaults_without_a_file() -> None:
     assert cfg.state_dir == Path("/var/lib/vigil")
     assert cfg.hostname == socket.gethostname()
     assert cfg.sensors.ebpf is True
-    assert cfg.sensors.authlog == AuthLogConfig(True, ("/var/log/auth.log", "/var/log/secure"))
-    assert cfg.sensors.journald.enabled is False
+    assert cfg.sensors.authlog == AuthLogConfig("auto", ("/var/log/auth.log", "/var/log/secure"))
+    assert cfg.sensors.journald.enabled == "auto"
     assert cfg.rules.falco == ("builtin",) and cfg.rules.falco_files() == [BUILTIN_RULES_FILE]
     assert cfg.rules.min_priority is Priority.DEBUG
     assert cfg.audit.path == Path("/var/lib/vigil/audit")
@@ -133,6 +133,8 @@ def test_unknown_key_suggests_the_close_one(tmp_path: Path) -> None:
     ('[metrics]\nlisten = "9101"\n', "metrics.listen", "host:port"),
     ('[baseline]\nlearn_hours = 0\n', "baseline.learn_hours", "greater than 0"),
     ('[sensors.authlog]\npaths = []\n', "sensors.authlog.paths", "at least one"),
+    ('[sensors.authlog]\nenabled = "yes"\n', "sensors.authlog.enabled", 'true, false or "auto"'),
+    ('[sensors.journald]\nenabled = 1\n', "sensors.journald.enabled", 'true, false or "auto"'),
     ('sensors = 3\n', "sensors", "must be a table"),
     ('nice = 20\n', "nice", "between -20 and 19"),
     ('nice = -21\n', "nice", "at least -20"),

@@ -122,3 +122,11 @@ def test_any_line_parses_or_is_none_without_raising(prefix: str, rest: str) -> N
         assert ev.type.startswith("auth.") and ev.source == "auth"
         ip = ev.args.get("src_ip")
         assert ip is None or isinstance(ip, str)
+
+
+def test_a_january_line_read_on_new_years_eve_is_next_years() -> None:
+    eve = datetime(2026, 12, 31, 23, 59, 50, tzinfo=timezone.utc).timestamp()
+    ev = parse_syslog_line("Jan  1 00:00:05 h sshd[1]: Failed password for a from 1.1.1.1 "
+                           "port 1 ssh2", now=eve, tz=timezone.utc)
+    assert datetime.fromtimestamp(ev.ts / 1e9, timezone.utc) == datetime(2027, 1, 1, 0, 0, 5,
+                                                                         tzinfo=timezone.utc)

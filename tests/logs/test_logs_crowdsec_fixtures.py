@@ -1,6 +1,6 @@
 """Our auth-line parses must agree with CrowdSec's sshd parser tests.
 
-Reads every `parser.assert` under /work/shared/fixtures/ssh/crowdsec (read at its path,
+Reads every `parser.assert` under ../shared/fixtures/ssh/crowdsec (read at its path,
 never copied), takes the expectations of the `s01-parse` stage (success, log_type,
 source_ip, target_user/user) and checks `parse_syslog_line` on the matching log line.
 """
@@ -13,11 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import SHARED
 from vigil.sensors.authparse import parse_syslog_line
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "ssh" / "crowdsec"
-if not FIXTURES.is_dir():
-    FIXTURES = Path("/work/shared/fixtures/ssh/crowdsec")
+FIXTURES = SHARED / "fixtures" / "ssh" / "crowdsec"
 
 _ASSERT = re.compile(r'^results\["s01-parse"\]\["[^"]+"\]\[(\d+)\]\.'
                      r'(?:Success == (true|false)|Evt\.Meta\["(\w+)"\] == "(.*)")$')
@@ -60,7 +59,8 @@ def _cases() -> list[tuple[str, int, str, dict[str, str]]]:
 CASES = _cases()
 
 
-def test_fixtures_found() -> None:
+def test_fixtures_found(shared_dir: Path) -> None:
+    assert FIXTURES.is_dir(), FIXTURES
     dirs = {c[0] for c in CASES}
     assert {"sshd-logs", "sshd-logs-fp", "sshd-success-logs", "sshd-invalid-bf"} <= dirs
     assert len(CASES) >= 40

@@ -147,3 +147,37 @@ def test_journalctl_that_exits_is_restarted_from_the_cursor(tmp_path: Path,
     runs = (tmp_path / "args").read_text().splitlines()
     assert "-n" in runs[0].split()                      # first start: at the end
     assert "--after-cursor s=abc;i=2" in runs[1]        # a restart: after the cursor
+
+
+def test_hostile_journal_entries_never_crash_the_sensor(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Escape codes, invalid UTF-8 (journalctl gives such a MESSAGE as a byte array), a huge
+    message, one journalctl nulled (over 4096 bytes without --all), a stamp from the far
+    future, wrong types: each gives an event or is counted, and the good entry after them
+    still arrives."""
+    bad = [
+        dict(ENTRY, MESSAGE="Invalid user \x1b]0;pwned\x07\x1b[2J from 192.0.2.1 port 1"),
+        dict(ENTRY, MESSAGE=list(b"Invalid user \xff\xfe from 192.0.2.2 port 2")),
+        dict(ENTRY, MESSAGE="Invalid user " + "x" * 200_000 + " from 192.0.2.3 port 3"),
+        dict(ENTRY, MESSAGE=None),
+        dict(ENTRY, __REALTIME_TIMESTAMP="99999999999999999999999"),
+        dict(ENTRY, _PID=["1"], SYSLOG_IDENTIFIER={"x": 1}),
+    ]
+    last = dict(ENTRY, __CURSOR="s=abc;i=9", MESSAGE="Failed password for root from "
+                "198.51.100.9 port 9 ssh2", _PID="9999")
+    bindir = _fake_journalctl(tmp_path, [json.dumps(e) for e in bad] + [json.dumps(last)])
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    journal = tmp_path / "journal"
+    journal.mkdir()
+    (journal / "system.journal").write_bytes(b"")
+    s = JournaldSensor(journal_dirs=[str(journal)])
+    s.start()
+    try:
+        events = _read_until(s, 5)
+    finally:
+        s.stop()
+    assert events[-1].args["src_ip"] == "198.51.100.9"
+    assert events[0].args["user"] == "\x1b]0;pwned\x07\x1b[2J"
+    assert s.stats()["entries"] == 7 and s.stats()["unparsed"] >= 2
+    assert s.stats()["future_stamps"] == 1
+    assert all(0 < e.ts <= time.time_ns() for e in events)

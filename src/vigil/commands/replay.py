@@ -1,11 +1,11 @@
-"""`vigil replay EVENTS.jsonl`: run rules (and, with a config, the whole pipeline) over a
-recording."""
+"""`vigil replay FILE`: run rules (and, with a config, the whole pipeline) over a recording
+(JSONL) or an authentication log (`--format authlog`, as fail2ban-regex reads one)."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import typer
 
@@ -14,12 +14,34 @@ from vigil.events.jsonl import BadLine, read_events
 from vigil.display import detection_line
 
 
+FORMATS = ("auto", "jsonl", "authlog")
+
+
 def _print_detection(det: Detection, as_json: bool) -> None:
     typer.echo(detection_line(det, as_json))
 
 
-def replay(events: Path = typer.Argument(..., help="JSONL recording (docs/events.md)",
+def sniff_format(path: Path) -> str:
+    """"jsonl" when the first line that is not blank or a comment is a JSON object, else
+    "authlog"."""
+    with open(path, "rb") as fh:
+        for line in fh:
+            s = line.strip()
+            if s and not s.startswith(b"#"):
+                return "jsonl" if s.startswith(b"{") else "authlog"
+            if fh.tell() > 1 << 20:
+                break
+    return "jsonl"
+
+
+def replay(events: Path = typer.Argument(..., help="JSONL recording (docs/events.md) or "
+                                                   "auth log (/var/log/auth.log, secure)",
                                          exists=True, dir_okay=False),
+           fmt: str = typer.Option("auto", "--format", "-f",
+                                   help="jsonl (a recording), authlog (syslog lines of sshd, "
+                                        "sudo, su, read as the live auth sensor reads them) "
+                                        "or auto (JSONL when the file starts with a JSON "
+                                        "object)"),
            rules: Optional[list[str]] = typer.Option(
                None, "--rules", "-r", help="Falco or Sigma rule file/dir (repeatable; "
                                            "default: the config's rules, else `builtin`)"),
@@ -62,9 +84,18 @@ def replay(events: Path = typer.Argument(..., help="JSONL recording (docs/events
                  agent_pid, as_json)
         return
 
+    if fmt not in FORMATS:
+        typer.echo(f"vigil replay: --format must be one of {', '.join(FORMATS)}, not {fmt!r}",
+                   err=True)
+        raise typer.Exit(2)
+    if fmt == "auto":
+        fmt = sniff_format(events)
+    # an auth log is what the built-in detectors read (ssh_bruteforce): they run even
+    # without a config, as fail2ban-regex runs its filter
     built = build_pipeline(config_path=config, rule_paths=rules, suppress=not no_suppress,
                            rule_matching=rule_matching, audit=audit,
                            alerts="replay" if alerts else False,
+                           detectors=True if fmt == "authlog" else None,
                            agent_pid=agent_pid)
     for problem in built.problems:
         typer.echo(f"ERROR {problem}", err=True)
@@ -76,7 +107,15 @@ def replay(events: Path = typer.Argument(..., help="JSONL recording (docs/events
         pipe.on_incident = incident_printer(as_json)
     bad = 0
     t0 = time.perf_counter()
-    for item in read_events(events):
+    auth_file = None
+    if fmt == "authlog":
+        from vigil.sensors.authlog import AuthLogFile
+
+        auth_file = AuthLogFile(events)
+        items: Iterator = iter(auth_file)
+    else:
+        items = read_events(events)
+    for item in items:
         if isinstance(item, BadLine):
             bad += 1
             typer.echo(f"{events}:{item.lineno}: skipped malformed event: {item.error}",
@@ -91,7 +130,14 @@ def replay(events: Path = typer.Argument(..., help="JSONL recording (docs/events
     st = pipe.stats
     rate = st.events / elapsed if elapsed > 0 else 0.0
     out = typer.echo if not as_json else (lambda s: typer.echo(s, err=True))
-    out(f"--- {st.events} events ({bad} malformed lines skipped), {st.detections} "
+    if auth_file is not None:
+        a = auth_file.stats
+        read = (f"{a.get('lines', 0)} lines, {a.get('unparsed', 0)} not about "
+                f"authentication" + (f", {a['long_lines']} over-long lines cut"
+                                     if a.get("long_lines") else ""))
+    else:
+        read = f"{bad} malformed lines skipped"
+    out(f"--- {st.events} events ({read}), {st.detections} "
         f"detections: {st.unsuppressed} unsuppressed in {st.incidents_opened} incidents, "
         f"{st.suppressed} suppressed; {rate:,.0f} events/s")
     for name, n in sorted(st.per_name.items(), key=lambda kv: (-kv[1], kv[0])):

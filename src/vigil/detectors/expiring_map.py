@@ -33,11 +33,18 @@ class ExpiringMap(Generic[K, V]):
                 break
             del items[key]
 
-    def put(self, key: K, ts: int, value: V) -> None:
-        """Store `value` under `key` as of `ts` (the newest entries expire last)."""
-        self._items.pop(key, None)
+    def put(self, key: K, ts: int, value: V, *, now: int | None = None) -> None:
+        """Store `value` under `key` as of `ts` (the newest entries expire last).
+
+        An entry's time never goes back: an event stamped earlier than the one that last
+        touched `key` does not make `key` look stale. Other entries expire relative to
+        `now` (default `ts`): a caller that does not trust `ts` passes its own clock.
+        """
+        old = self._items.pop(key, None)
+        if old is not None and old[0] > ts:
+            ts = old[0]
         self._items[key] = (ts, value)
-        self._expire(ts)
+        self._expire(ts if now is None else now)
 
     def get(self, key: K, now: int) -> V | None:
         """The value under `key` if it is at most `window_ns` old at `now`."""

@@ -20,11 +20,17 @@ pages only for real brute force, while a route without it sees every attempt, ba
 An *attempt* is one guess, not one log line: sshd logs a failed password as up to three
 lines (`pam_unix ... authentication failure`, `Failed password ...`, then `Connection
 closed by authenticating user ... [preauth]`), and an unknown user adds `Invalid user ...`.
-Lines are grouped per sshd connection (host + pid) so that each guess counts once; a
-connection closed before any user name was sent (a port scan, a load-balancer health
-check) is not an attempt unless `count_probes` is set.
+Lines are grouped per sshd connection (host + pid) so that each guess counts once. What
+each kind of line means is `role_of` (docs/detectors.md has the table): guesses, lines
+that name a user and open a guess, verdicts (the connection failed: counted only if it
+had no counted guess yet), and *probes* (connections that never reached a user name:
+scans, banner grabs, bad key exchanges) which count, once per connection, only in
+`mode = "aggressive"` (fail2ban's `ddos`/`aggressive` modes).
 
-Time is the events' own timestamps, so replays and tests behave like live runs.
+Time is the events' own timestamps, so replays and tests behave like live runs; one clock
+per host (`vigil.detectors.source_clock`) keeps a mis-stamped line from moving "now" for
+every other IP: a line far ahead of it counts in its own IP only until a second line
+confirms the jump, one far behind counts at the clock.
 """
 
 from __future__ import annotations
@@ -33,22 +39,35 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from vigil.config_errors import ConfigError
 from vigil.detections import Detection, Entity
 from vigil.detectors.expiring_map import ExpiringMap
 from vigil.detectors.params import minimum, read_params
+from vigil.detectors.source_clock import TRUSTED, Placement, SourceClocks
 from vigil.events.model import Event
 from vigil.priority import Priority
 
 NAME = "ssh_bruteforce"
 TITLE = "SSH brute force"
 
-#: lines that name a user and start an attempt (a `Failed ...` line may confirm it)
-_ANNOUNCE = frozenset({"auth.ssh_invalid_user", "auth.ssh_user_not_allowed"})
-_PAM = "auth.ssh_pam_failure"
-_FAILED = "auth.ssh_failed"
-_CLOSED = "auth.ssh_preauth_disconnect"
-_PROBE = "auth.ssh_handshake_failed"
+# What a line means for counting (`role_of`):
+#: one password (or key) guess; a PAM failure and its `Failed ...` line are one guess
+GUESS = "guess"
+#: names a user and opens a guess that the next `Failed ...` line confirms
+ANNOUNCE = "announce"
+#: the connection failed (too many failures, closed after naming a user, the client gave
+#: up): one attempt if the connection had none counted yet
+VERDICT = "verdict"
+#: never reached a user name (scan, banner grab, bad key exchange, timeout): one attempt
+#: per connection in aggressive mode only
+PROBE = "probe"
+SUCCESS = "success"
+
+#: lines after which the connection is over (its next line is a new connection)
+_ENDS = frozenset({"auth.ssh_preauth_disconnect", "auth.ssh_connection_closed",
+                   "auth.ssh_disconnect"})
 _ACCEPTED = "auth.ssh_accepted"
+MODES = ("normal", "aggressive")
 
 _TAGS = {
     "attempt": ("attack.credential_access", "T1110", "T1110.001"),
@@ -64,6 +83,41 @@ _EVIDENCE = 20
 _MAX_HISTORY = 10_000
 #: how long a silent sshd connection is remembered (sshd's LoginGraceTime is 120 s)
 _CONNECTION_NS = 600 * 10**9
+#: attempts one `message repeated N times` line may stand for: one sshd connection makes
+#: at most MaxAuthTries (default 6) guesses, so a larger N is not believed
+_MAX_REPEAT = 10
+
+
+def role_of(event: Event) -> str | None:
+    """What `event` means for counting guesses (GUESS, ANNOUNCE, VERDICT, PROBE, SUCCESS),
+    None when nothing."""
+    t, args = event.type, event.args
+    if t == "auth.ssh_failed":
+        if args.get("method") == "none":
+            return None  # the client asking which methods exist, not a guess
+        if args.get("method") == "publickey" and not args.get("invalid_user"):
+            # clients offer every key they have: not a guess (fail2ban's default too);
+            # if none works, the connection's verdict line counts once
+            return None
+        return GUESS
+    if t == "auth.ssh_pam_failure":
+        return GUESS
+    if t in ("auth.ssh_invalid_user", "auth.ssh_user_not_allowed"):
+        return ANNOUNCE
+    if t == "auth.ssh_too_many_failures":
+        return VERDICT
+    if t == "auth.ssh_preauth_disconnect":
+        return VERDICT if args.get("user") or args.get("reason") else PROBE
+    if t == "auth.ssh_received_disconnect":
+        if args.get("result") == "failure":
+            return VERDICT
+        return PROBE if args.get("preauth") else None
+    if t in ("auth.ssh_handshake_failed", "auth.ssh_protocol_error", "auth.ssh_auth_timeout",
+             "auth.ssh_bad_kex", "auth.ssh_refused"):
+        return PROBE
+    if t == _ACCEPTED:
+        return SUCCESS
+    return None
 
 
 @dataclass(frozen=True)
@@ -82,15 +136,29 @@ class SshBruteforceParams:
     distributed_window_seconds: float = field(default=3600.0, metadata=minimum(0))
     #: attempts from an IP (within `window_seconds`) after which its successful login is Critical
     success_after_failures: int = field(default=5, metadata=minimum(1))
-    #: count connections closed before any user name (scans, health checks) as attempts
+    #: "normal": guesses and failed connections; "aggressive": also probes (scans,
+    #: banner grabs, bad key exchanges, timeouts), once per connection
+    mode: str = "normal"
+    #: the older name of `mode = "aggressive"` (true means aggressive)
     count_probes: bool = False
+    #: a line stamped further than this from its host's clock does not move it
+    max_clock_jump_seconds: float = field(default=60.0, metadata=minimum(0))
     #: IPs / accounts tracked at once; the least recently seen are forgotten first
     max_tracked: int = field(default=100_000, metadata=minimum(100))
 
     @classmethod
     def from_dict(cls, data: dict | None) -> "SshBruteforceParams":
         """Read and validate `[detectors.ssh_bruteforce]`; raises `ConfigError`."""
-        return read_params(cls, data, NAME)
+        params = read_params(cls, data, NAME)
+        if params.mode not in MODES:
+            raise ConfigError(f"detectors.{NAME}.mode",
+                              f"must be one of {', '.join(MODES)}, not {params.mode!r}")
+        return params
+
+    @property
+    def aggressive(self) -> bool:
+        """Whether probes count as attempts."""
+        return self.mode == "aggressive" or self.count_probes
 
 
 class _Window:
@@ -103,17 +171,17 @@ class _Window:
         self.times: deque[int] = deque()
         self.values: deque[str | None] = deque()
         self.counts: Counter[str] = Counter()
-        self.events: deque[Event] = deque(maxlen=_EVIDENCE)
+        self.events: deque[tuple[int, Event]] = deque(maxlen=_EVIDENCE)
 
-    def add(self, ts: int, value: str | None, event: Event, window_ns: int) -> None:
-        self.times.append(ts)
+    def add(self, at: int, value: str | None, event: Event, window_ns: int) -> None:
+        self.times.append(at)
         self.values.append(value)
         if value is not None:
             self.counts[value] += 1
-        self.events.append(event)
-        if len(self.times) > _MAX_HISTORY:
+        self.events.append((at, event))
+        while len(self.times) > _MAX_HISTORY:
             self._drop_oldest()
-        self.prune(ts, window_ns)
+        self.prune(at, window_ns)
 
     def _drop_oldest(self) -> None:
         self.times.popleft()
@@ -124,9 +192,11 @@ class _Window:
                 del self.counts[value]
 
     def prune(self, now: int, window_ns: int) -> None:
+        """Forget what is more than `window_ns` before `now` (an entry exactly at the
+        edge still counts)."""
         while self.times and now - self.times[0] > window_ns:
             self._drop_oldest()
-        while self.events and now - self.events[0].ts > window_ns:
+        while self.events and now - self.events[0][0] > window_ns:
             self.events.popleft()
 
     def count(self) -> int:
@@ -135,26 +205,39 @@ class _Window:
     def distinct(self) -> int:
         return len(self.counts)
 
+    def evidence(self) -> list[Event]:
+        return [ev for _at, ev in self.events]
+
 
 @dataclass
 class _Connection:
-    """One sshd connection: how many attempts it made, and whether the last one is still
-    waiting for its `Failed ...` line."""
+    """One sshd connection: how many attempts it made, whether the last one is still
+    waiting for its `Failed ...` line, and whether a probe was counted."""
 
     attempts: int = 0
     pending: bool = False
+    probed: bool = False
+    #: the user the connection named (a PAM line of an unknown account names none)
+    user: str | None = None
+    invalid: bool = False
 
 
 class SshBruteforceDetector:
     """Count failed SSH logins per source IP, per account and per invalid user name.
 
     `params`: thresholds and windows (`SshBruteforceParams`, defaults as documented in
-    the module). `on_event` takes `auth.*` events and returns at most one detection.
+    the module). `on_event` takes `auth.*` events and returns a detection per attempt
+    (several for a `message repeated N times` line) or one for a login after a burst.
     """
 
     name = NAME
     Params = SshBruteforceParams
-    event_types = frozenset(_ANNOUNCE | {_PAM, _FAILED, _CLOSED, _PROBE, _ACCEPTED})
+    event_types = frozenset({"auth.ssh_failed", "auth.ssh_pam_failure", "auth.ssh_invalid_user",
+                             "auth.ssh_user_not_allowed", "auth.ssh_too_many_failures",
+                             "auth.ssh_preauth_disconnect", "auth.ssh_received_disconnect",
+                             "auth.ssh_handshake_failed", "auth.ssh_protocol_error",
+                             "auth.ssh_auth_timeout", "auth.ssh_bad_kex", "auth.ssh_refused",
+                             "auth.ssh_connection_closed", "auth.ssh_disconnect", _ACCEPTED})
 
     def __init__(self, params: SshBruteforceParams | None = None) -> None:
         self.params = p = params or SshBruteforceParams()
@@ -162,6 +245,7 @@ class SshBruteforceDetector:
         self._enum_ns = int(p.enum_window_seconds * 1e9)
         self._dist_ns = int(p.distributed_window_seconds * 1e9)
         keep_ns = max(self._window_ns, self._enum_ns)
+        self.clocks = SourceClocks(int(p.max_clock_jump_seconds * 1e9), p.max_tracked)
         self._by_ip: ExpiringMap[str, _Window] = ExpiringMap(keep_ns, p.max_tracked)
         self._enum_by_ip: ExpiringMap[str, _Window] = ExpiringMap(self._enum_ns, p.max_tracked)
         self._by_user: ExpiringMap[str, _Window] = ExpiringMap(self._dist_ns, p.max_tracked)
@@ -175,12 +259,22 @@ class SshBruteforceDetector:
         ip = event.args.get("src_ip")
         if not isinstance(ip, str):
             return []
-        if event.type == _ACCEPTED:
-            self._connections.pop(self._connection_key(event, ip))
-            return self._on_success(event, ip)
-        if self._is_new_attempt(event, ip):
-            return [self._on_attempt(event, ip)]
-        return []
+        place = self.clocks.place(event.hostname, event.ts)
+        role = role_of(event)
+        key = self._connection_key(event, ip)
+        if role == SUCCESS:
+            self._connections.pop(key)
+            return self._on_success(event, ip, place)
+        n, conn = self._new_attempts(event, role, key, place)
+        if event.type in _ENDS:
+            self._connections.pop(key)
+        if n == 0:
+            return []
+        user = event.args.get("user") or conn.user
+        invalid = bool(event.args.get("invalid_user")) or (
+            "user" not in event.args and conn.invalid)
+        return [self._on_attempt(event, ip, place, user, invalid, first=i == 0)
+                for i in range(n)]
 
     # -- what counts as an attempt -----------------------------------------------------
 
@@ -190,49 +284,59 @@ class SshBruteforceDetector:
             return (event.hostname, event.proc.pid)
         return (event.hostname, ip, event.args.get("src_port"))
 
-    def _is_new_attempt(self, event: Event, ip: str) -> bool:
-        t = event.type
-        if t == _PROBE or (t == _CLOSED and not event.args.get("user")):
-            return self.params.count_probes
-        if t == _FAILED and event.args.get("method") == "none":
-            return False  # the client asking which methods exist, not a guess
-        key = self._connection_key(event, ip)
-        conn = self._connections.get(key, event.ts) or _Connection()
-        new = True
-        if t in _ANNOUNCE:
+    def _new_attempts(self, event: Event, role: str | None, key: tuple[Any, ...],
+                      place: Placement) -> tuple[int, _Connection]:
+        """How many new attempts `event` is in its connection, and the connection."""
+        if role is None or (role == PROBE and not self.params.aggressive):
+            return 0, _Connection()
+        conn = self._connections.get(key, place.at) or _Connection()
+        if event.args.get("user"):
+            conn.user, conn.invalid = event.args["user"], bool(event.args.get("invalid_user"))
+        if event.proc.pid is None and key[-1] is not None:
+            # without pids (`sshd -e` in a container, `-E` files) connections are told
+            # apart by port; `User x from <ip> not allowed` has none, but opened this one
+            loose = self._connections.pop((*key[:-1], None))
+            if loose is not None and loose.pending:
+                conn.pending = True
+                conn.attempts += loose.attempts
+        repeat = event.args.get("repeat", 1)
+        lines = min(repeat, _MAX_REPEAT) if isinstance(repeat, int) and repeat > 0 else 1
+        new = 0
+        if role == ANNOUNCE:
+            new = lines
             conn.pending = True
-        elif t == _PAM:
-            new = not conn.pending
-            conn.pending = True
-        elif t == _FAILED:
-            new = not conn.pending
+        elif role == GUESS and event.type == "auth.ssh_failed":
+            new = lines - conn.pending  # the first confirms a pending PAM/announce line
             conn.pending = False
-        elif t == _CLOSED:
-            new = conn.attempts == 0
+        elif role == GUESS:  # a PAM failure: its `Failed ...` line follows
+            new = lines - conn.pending
+            conn.pending = True
+        elif role == VERDICT:
+            new = 1 if conn.attempts == 0 else 0
+        elif role == PROBE:
+            new = 1 if conn.attempts == 0 and not conn.probed else 0
+            conn.probed = True
         conn.attempts += new
-        if t == _CLOSED:
-            self._connections.pop(key)
-        else:
-            self._connections.put(key, event.ts, conn)
-        return new
+        self._connections.put(key, place.at, conn, now=place.clock)
+        return new, conn
 
     # -- detections --------------------------------------------------------------------
 
-    def _track(self, table: ExpiringMap[str, _Window], key: str, ts: int, value: str | None,
-               event: Event, window_ns: int) -> _Window:
-        w = table.get(key, ts) or _Window()
-        w.add(ts, value, event, window_ns)
-        table.put(key, ts, w)
+    def _track(self, table: ExpiringMap[str, _Window], key: str, place: Placement,
+               value: str | None, event: Event, window_ns: int) -> _Window:
+        w = table.get(key, place.at) or _Window()
+        w.add(place.at, value, event, window_ns)
+        # other keys expire by the host's clock, never by this line's own stamp
+        table.put(key, place.at, w, now=place.clock)
         return w
 
-    def _on_attempt(self, event: Event, ip: str) -> Detection:
-        p, ts = self.params, event.ts
-        user = event.args.get("user")
-        invalid = bool(event.args.get("invalid_user"))
-        by_ip = self._track(self._by_ip, ip, ts, user, event, self._window_ns)
-        enum = self._track(self._enum_by_ip, ip, ts, user if invalid else None, event,
+    def _on_attempt(self, event: Event, ip: str, place: Placement, user: str | None,
+                    invalid: bool, first: bool) -> Detection:
+        p = self.params
+        by_ip = self._track(self._by_ip, ip, place, user, event, self._window_ns)
+        enum = self._track(self._enum_by_ip, ip, place, user if invalid else None, event,
                            self._enum_ns)
-        accounts = (self._track(self._by_user, user, ts, ip, event, self._dist_ns)
+        accounts = (self._track(self._by_user, user, place, ip, event, self._dist_ns)
                     if user else None)
         n_ip, n_enum = by_ip.count(), enum.distinct()
         n_dist = accounts.distinct() if accounts else 0
@@ -253,20 +357,23 @@ class SshBruteforceDetector:
             output = f"SSH failed login from {ip} for {who}"
         # the detection that crosses a threshold carries the burst as evidence
         crossing = ((flags["per_ip"] and n_ip == p.max_failures)
-                    or (flags["user_enum"] and n_enum == p.enum_users and invalid))
-        evidence = list(by_ip.events) if crossing else [event]
-        data = {"title": TITLE, "unit": "attempts", "ip_attempts": n_ip,
-                "ip_invalid_users": n_enum, "account_ips": n_dist,
-                "window_seconds": p.window_seconds, **flags}
+                    or (flags["user_enum"] and n_enum == p.enum_users and invalid and first))
+        evidence = by_ip.evidence() if crossing else [event]
+        data: dict[str, Any] = {"title": TITLE, "unit": "attempts", "ip_attempts": n_ip,
+                                "ip_invalid_users": n_enum, "account_ips": n_dist,
+                                "window_seconds": p.window_seconds, "role": role_of(event),
+                                **flags}
+        if place.stamp != TRUSTED:
+            data["stamp"] = place.stamp
         priority = Priority.NOTICE if subkind == "attempt" else Priority.WARNING
         return self._detection(event, subkind, priority, output, ip, user, evidence, data)
 
-    def _on_success(self, event: Event, ip: str) -> list[Detection]:
+    def _on_success(self, event: Event, ip: str, place: Placement) -> list[Detection]:
         p = self.params
-        by_ip = self._by_ip.get(ip, event.ts)
+        by_ip = self._by_ip.get(ip, place.at)
         if by_ip is None:
             return []
-        by_ip.prune(event.ts, self._window_ns)
+        by_ip.prune(place.at, self._window_ns)
         n = by_ip.count()
         if n < p.success_after_failures:
             return []
@@ -274,7 +381,7 @@ class SshBruteforceDetector:
         method = event.args.get("method", "?")
         output = (f"SSH login accepted for {user} from {ip} ({method}) after {n} failed "
                   f"attempts from that IP in {_secs(p.window_seconds)}")
-        evidence = [*by_ip.events, event]
+        evidence = [*by_ip.evidence(), event]
         data = {"title": TITLE, "unit": "attempts", "ip_attempts": n,
                 "window_seconds": p.window_seconds, "method": method}
         # the burst is now reported; a second session from the same IP is not a new finding

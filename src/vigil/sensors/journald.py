@@ -5,8 +5,11 @@ bindings needed, and none are packaged for the venv) and parses each JSON entry 
 `parse_journal_entry`. The journal cursor of the last entry read is kept in a state file,
 so a restart continues with `--after-cursor` instead of losing or repeating entries.
 
+sshd entries are joined by process (`vigil.sensors.sshd_join`), as in the auth log.
+
 `start()` raises `SensorUnavailable` when `journalctl` is not installed or when no journal
-files exist (systemd-journald is not running: containers, minimal hosts).
+files exist (systemd-journald is not running: containers, minimal hosts);
+`journal_unavailable_reason()` makes the same check without starting anything.
 """
 
 from __future__ import annotations
@@ -22,9 +25,12 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
+import msgspec
+
 from vigil.events.model import Event
 from vigil.sensors.authparse import PROGRAMS, parse_message
 from vigil.sensors.base import SensorUnavailable
+from vigil.sensors.sshd_join import SshdJoiner
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +70,42 @@ def _int(value: Any) -> int | None:
         return None
 
 
+def journal_unavailable_reason(journalctl: str = "journalctl",
+                               journal_dirs: Iterable[str] = JOURNAL_DIRS) -> str | None:
+    """None when the journal can be read here; else one line saying why not.
+
+    journalctl exits 0 even where no journal exists, so the journal files are looked for
+    first; then `journalctl -n 0` must run.
+    """
+    exe = shutil.which(journalctl)
+    if exe is None:
+        return f"{journalctl} not found on PATH"
+    dirs = list(journal_dirs)
+    if not _has_journal_files(dirs):
+        return (f"no journal files under {', '.join(dirs)} (systemd-journald is not "
+                "running here)")
+    try:
+        r = subprocess.run([exe, "--quiet", "--no-pager", "-n", "0"], capture_output=True,
+                           stdin=subprocess.DEVNULL, timeout=15)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"cannot run {journalctl}: {exc}"
+    if r.returncode != 0:
+        why = r.stderr.decode("utf-8", "replace").strip().splitlines()
+        return f"{journalctl} fails (exit {r.returncode}): {why[0] if why else 'no message'}"
+    return None
+
+
+def _has_journal_files(dirs: Iterable[str]) -> bool:
+    for d in dirs:
+        for _root, _dirs, files in os.walk(d):
+            if any(f.endswith((".journal", ".journal~")) for f in files):
+                return True
+    return False
+
+
+#: an entry stamped further ahead than this (or not after the epoch) gets the reading time
+MAX_FUTURE_NS = 300 * 10**9
+
 #: delay before starting journalctl again after it exited, doubling up to the maximum
 RESTART_MIN_SECS = 1.0
 RESTART_MAX_SECS = 60.0
@@ -92,7 +134,8 @@ class JournaldSensor:
         self._cursor: str | None = None
         self._saved_cursor: str | None = None
         self._counts = {"events": 0, "entries": 0, "unparsed": 0, "bad_json": 0, "exited": 0,
-                        "restarts": 0}
+                        "restarts": 0, "future_stamps": 0}
+        self._joiner = SshdJoiner()
         #: when to start journalctl again after it exited (monotonic), and the next delay
         self._restart_at: float | None = None
         self._backoff = RESTART_MIN_SECS
@@ -111,7 +154,7 @@ class JournaldSensor:
         """Start journalctl; raise `SensorUnavailable` when there is no journal to read."""
         if shutil.which(self._journalctl) is None:
             raise SensorUnavailable(f"journald: {self._journalctl} not found on PATH")
-        if not self._has_journal_files():
+        if not _has_journal_files(self._journal_dirs):
             raise SensorUnavailable(
                 f"journald: no journal files under {', '.join(self._journal_dirs)} "
                 "(systemd-journald is not running here)")
@@ -149,8 +192,9 @@ class JournaldSensor:
 
     def read(self, timeout: float = 0.0) -> list[Event]:
         """Entries that arrived since the last call (waits up to `timeout` for the first)."""
-        events: list[Event] = []
         self._maybe_restart()
+        # lines that waited in vain for their address go on without it
+        events: list[Event] = self._joiner.expire(time.time_ns())
         try:
             line = self._queue.get(timeout=timeout) if timeout > 0 else self._queue.get_nowait()
         except queue.Empty:
@@ -166,7 +210,7 @@ class JournaldSensor:
                 self._backoff = RESTART_MIN_SECS
                 ev = self._handle(line)
                 if ev is not None:
-                    events.append(ev)
+                    events.extend(self._joiner.push(ev, time.time_ns()))
             try:
                 line = self._queue.get_nowait()
             except queue.Empty:
@@ -193,7 +237,8 @@ class JournaldSensor:
         self._save_cursor()
 
     def stats(self) -> dict[str, int]:
-        """Counters: events, entries, unparsed, bad_json, exited, restarts."""
+        """Counters: events, entries, unparsed, bad_json, exited, restarts, future_stamps
+        (entries whose stamp was not a time: counted at the reading time)."""
         return dict(self._counts)
 
     # -- internals ---------------------------------------------------------------------
@@ -223,16 +268,14 @@ class JournaldSensor:
         ev = parse_journal_entry(entry)
         if ev is None:
             self._counts["unparsed"] += 1
-        else:
-            self._counts["events"] += 1
+            return None
+        self._counts["events"] += 1
+        now_ns = time.time_ns()
+        if not 0 < ev.ts <= now_ns + MAX_FUTURE_NS:
+            # journald stamps entries when it receives them; anything else is not a time
+            self._counts["future_stamps"] += 1
+            ev = msgspec.structs.replace(ev, ts=now_ns)
         return ev
-
-    def _has_journal_files(self) -> bool:
-        for d in self._journal_dirs:
-            for _root, _dirs, files in os.walk(d):
-                if any(f.endswith((".journal", ".journal~")) for f in files):
-                    return True
-        return False
 
     def _load_cursor(self) -> str | None:
         if self._state_file is None or not self._state_file.exists():
