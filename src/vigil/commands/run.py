@@ -98,11 +98,6 @@ def run(config: Optional[Path] = typer.Option(
         from vigil.suppress.reload import ConfigReloader
 
         reloader = ConfigReloader(cfg.source, built.suppressor.holder).start()
-    names = ", ".join(s.name for s in sensors)
-    n_rules = len(built.falco.rules) if built.falco is not None else 0
-    n_sigma = len(built.sigma.rules) if built.sigma is not None else 0
-    typer.echo(f"vigil: watching with {names}; {n_rules} Falco rules, {n_sigma} Sigma rules, "
-               f"{len(built.detectors)} detectors; nice {current_niceness()}", err=True)
     agent = Agent(built, sensors, stats_interval=stats_interval,
                   on_stats=lambda line: typer.echo(line, err=True))
     agent.install_signal_handlers()
@@ -134,14 +129,25 @@ def run(config: Optional[Path] = typer.Option(
         typer.echo(f"vigil run: control socket disabled ({cfg.state_dir / SOCKET_NAME}: "
                    f"{exc.strerror or exc}); `vigil status` will not answer", err=True)
     metrics = None
+    metrics_url = None
     if cfg.metrics.enabled:
         from vigil.metrics import serve_metrics
         try:
             metrics = serve_metrics(agent, cfg.metrics.listen)
-            typer.echo(f"vigil: metrics on http://{cfg.metrics.listen}/metrics", err=True)
+            metrics_url = f"http://{cfg.metrics.listen}/metrics"
         except OSError as exc:
             typer.echo(f"vigil run: metrics disabled: cannot listen on {cfg.metrics.listen}: "
                        f"{exc}", err=True)
+    from vigil.startup import startup_lines
+    for line in startup_lines(built, sensors, reasons, metrics=metrics_url,
+                              control=str(control.path) if control is not None else None,
+                              nice=current_niceness()):
+        typer.echo(line, err=True)
+    names = ", ".join(s.name for s in sensors)
+    n_rules = len(built.falco.rules) if built.falco is not None else 0
+    n_sigma = len(built.sigma.rules) if built.sigma is not None else 0
+    typer.echo(f"vigil: watching with {names}; {n_rules} Falco rules, {n_sigma} Sigma rules, "
+               f"{len(built.detectors)} detectors; nice {current_niceness()}", err=True)
     try:
         agent.run(duration)
     finally:
