@@ -8,23 +8,14 @@ from typing import Any, Optional
 
 import typer
 
-from vigil.config import DEFAULT_CONFIG_PATH
-from vigil.config_errors import ConfigError
-
 
 def _socket(config: Optional[Path], state_dir: Optional[Path]) -> Path:
-    from vigil.config import load_config
     from vigil.control import SOCKET_NAME
 
+    from vigil.commands.common import load_or_exit
     if state_dir is not None:
         return state_dir / SOCKET_NAME
-    if config is None and DEFAULT_CONFIG_PATH.exists():
-        config = DEFAULT_CONFIG_PATH
-    try:
-        return load_config(config).state_dir / SOCKET_NAME
-    except ConfigError as exc:
-        typer.echo(f"vigil: {exc}", err=True)
-        raise typer.Exit(2) from None
+    return load_or_exit(config, "status")[0].state_dir / SOCKET_NAME
 
 
 def _ask(config: Optional[Path], state_dir: Optional[Path], cmd: str) -> dict[str, Any]:

@@ -33,18 +33,11 @@ def run(config: Optional[Path] = typer.Option(
         ) -> None:
     """Start the sensors with the configured rules and detectors; print incidents."""
     from vigil.agent import build_pipeline
-    from vigil.config import DEFAULT_CONFIG_PATH, load_config
-    from vigil.config_errors import ConfigError
     from vigil.niceness import current_niceness, set_niceness
     from vigil.runtime import Agent, default_sensors, detection_printer, incident_printer
 
-    if config is None and DEFAULT_CONFIG_PATH.exists():
-        config = DEFAULT_CONFIG_PATH
-    try:
-        cfg = load_config(config)
-    except ConfigError as exc:
-        typer.echo(f"vigil run: {exc}", err=True)
-        raise typer.Exit(2) from None
+    from vigil.commands.common import load_or_exit
+    cfg, config = load_or_exit(config, "run")
     if state_dir is not None:
         import dataclasses
 

@@ -9,8 +9,6 @@ from typing import Optional
 import msgspec
 import typer
 
-from vigil.config import DEFAULT_CONFIG_PATH
-from vigil.config_errors import ConfigError
 from vigil.terminal import safe_text
 
 
@@ -60,19 +58,13 @@ def tune(config: Optional[Path] = typer.Option(
     and shadow detections, the processes, parents, users, paths and addresses behind them)
     and the narrowest fix for each noisy source; --apply N writes one."""
     from vigil.commands.audit import parse_since
-    from vigil.config import load_config
     from vigil.tuning.apply import (TuneError, falco_change, load_suggestion, save_report,
                                     toml_change)
     from vigil.tuning.report import build_report
     from vigil.tuning.suggest import suggest
 
-    if config is None and DEFAULT_CONFIG_PATH.exists():
-        config = DEFAULT_CONFIG_PATH
-    try:
-        cfg = load_config(config)
-    except ConfigError as exc:
-        typer.echo(f"vigil tune: {exc}", err=True)
-        raise typer.Exit(2) from None
+    from vigil.commands.common import load_or_exit
+    cfg, config = load_or_exit(config, "tune")
     if apply is not None:
         if form not in ("toml", "falco"):
             typer.echo("vigil tune: --as must be toml or falco", err=True)
