@@ -19,6 +19,7 @@ from vigil.rules.ast import (
 )
 from vigil.rules.compiler import CompileError, CompiledCondition, compile_condition
 from vigil.rules.names import NameTable
+from vigil.rules.suggest import closest, field_hint
 from vigil.rules.falco.collector import ExceptionDef, RuleCollector, RuleDef
 from vigil.rules.falco.output import OutputError, OutputFormat
 from vigil.rules.falco.parser import (
@@ -33,6 +34,8 @@ from vigil.rules.falco.reader import (
 SUPPORTED_SOURCES = frozenset({"syscall", "auth"})
 _STR_OP_NAMES = frozenset(o.strip() for o in STR_OPS)
 _LISTY_OPS = frozenset(LIST_OPS)
+#: an unquoted list item that looks like a list name (a misspelt one is kept as a literal)
+_LIST_NAME_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+$")
 _TRANSFORMER_VALUE = re.compile(
     r"^(%s)\(([a-zA-Z][a-zA-Z0-9_]*(?:\.[a-zA-Z][a-zA-Z0-9_]*)+(?:\[[^\]\s]*\])?)\)$"
     % "|".join(TRANSFORMERS))
@@ -134,6 +137,9 @@ class _Expander:
         self.used_macros: set[str] = set()
         self._parsed: dict[str, Node | FilterSyntaxError] = {}
         self._list_cache: dict[str, list[str]] = {}
+        #: unquoted values that are not lists but look like a misspelt list name:
+        #: value -> the defined list it resembles (Falco compares them as literals)
+        self.near_lists: dict[str, str] = {}
 
     def list_items(self, name: str, stack: tuple[str, ...] = ()) -> list[str]:
         if name in self._list_cache:
@@ -169,17 +175,28 @@ class _Expander:
                 if not v.quoted and v.text in self.lists:
                     items.extend(_item_value(t) for t in self.list_items(v.text))
                 else:
+                    if not v.quoted:
+                        self._note_near_list(v.text)
                     items.append(v)
             return ListValue(tuple(items))
         if isinstance(value, Value) and value.text in self.lists:
             return ListValue(tuple(_item_value(t) for t in self.list_items(value.text)))
         return value
 
+    def _note_near_list(self, text: str) -> None:
+        if text in self.near_lists or not _LIST_NAME_LIKE.match(text):
+            return
+        guess = closest(text, self.lists, cutoff=0.85)
+        if guess is not None and guess != text:
+            self.near_lists[text] = guess
+
     def expand(self, node: Node, stack: tuple[str, ...] = ()) -> Node:
         if isinstance(node, Ident):
             name = node.name
             if name not in self.macros:
-                raise _ExpandError(f"Undefined macro '{name}' used in filter.")
+                guess = closest(name, self.macros)
+                raise _ExpandError(f"Undefined macro '{name}' used in filter."
+                                   + (f" Did you mean '{guess}'?" if guess else ""))
             if name in stack:
                 raise _ExpandError(f"reference loop in macro '{name}'")
             self.used_macros.add(name)
@@ -362,6 +379,7 @@ class RulesLoader:
             rs.warnings.append(_problem(rule, f"Rule source '{rule.source}' is not supported by "
                                               f"Vigil: rule skipped", "load_unknown_source"))
             return None
+        near_before = set(exp.near_lists)
         try:
             node = exp.expand(parse_condition(rule.condition))
             exc_nodes = []
@@ -385,10 +403,17 @@ class RulesLoader:
                 rs.warnings.append(_problem(rule, f"Rule skipped: {exc}",
                                             "load_unknown_filter"))
                 return None
-            rs.errors.append(_problem(rule, str(exc), "load_err_compile_condition"))
+            rs.errors.append(_problem(rule, str(exc) + field_hint(node, self.registry, str(exc)),
+                                      "load_err_compile_condition"))
             return None
         for w in compiled.warnings:
             rs.warnings.append(_problem(rule, w, "load_compile_condition", rule.condition))
+        for value, guess in exp.near_lists.items():
+            if value not in near_before:
+                rs.warnings.append(_problem(
+                    rule, f"'{value}' is not a defined list, so it is compared as a literal "
+                          f"string (did you mean list {guess}?)", "load_unknown_list",
+                    rule.condition))
         if rule.warn_evttypes and (compiled.types.negated or len(compiled.types.types) > 100):
             rs.warnings.append(_problem(
                 rule, "Rule matches too many evt.type values. This has a significant "

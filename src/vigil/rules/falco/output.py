@@ -9,6 +9,7 @@ from typing import Any, Callable
 from vigil.events.fields import ArgMode, DEFAULT_FIELDS, FieldRegistry, UnknownFieldError
 from vigil.events.model import Event
 from vigil.priority import Priority
+from vigil.rules.suggest import closest_field
 
 _TOKEN = re.compile(r"%([a-zA-Z][a-zA-Z0-9_]*(?:\.[a-zA-Z0-9_]+)*)")
 _ARG = re.compile(r"\[([^\]\s]*)\]")
@@ -64,7 +65,10 @@ class OutputFormat:
                 ex = registry.extractor(name, arg)
             except UnknownFieldError:
                 token = name if arg is None else f"{name}[{arg}]"
-                raise OutputError(f"invalid formatting token %{token}: unknown field") from None
+                guess = closest_field(name, registry)
+                hint = f" (did you mean %{guess}?)" if guess is not None else ""
+                raise OutputError(f"invalid formatting token %{token}: unknown field{hint}") \
+                    from None
             token = name if arg is None else f"{name}[{arg}]"
             self._parts.append(text[pos: m.start()])
             self._parts.append((token, ex))
