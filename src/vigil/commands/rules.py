@@ -1,4 +1,4 @@
-"""`vigil rules validate` and `vigil rules list`."""
+"""`vigil rules validate`, `vigil rules list` and `vigil rules test`."""
 
 from __future__ import annotations
 
@@ -79,6 +79,38 @@ def list_rules(paths: Optional[list[str]] = typer.Argument(None, help="Rule file
                        f"{'-':30} unsupported: {u.reason}")
     if falco.errors:
         raise typer.Exit(1)
+
+
+@rules_app.command("test")
+def test_rules(specs: list[str] = typer.Argument(..., help="Rule test spec files or "
+                                                "directories (`builtin` = the specs of "
+                                                "Vigil's default rules)"),
+               as_json: bool = typer.Option(False, "--json",
+                                            help="One JSON document with every result."),
+               name: Optional[str] = typer.Option(None, "--name", "-k",
+                                                  help="Only tests whose name contains "
+                                                       "this text."),
+               verbose: bool = typer.Option(False, "--verbose", "-v",
+                                            help="Also list the tests that pass.")) -> None:
+    """Run rule test specs: events and the rules that must (not) fire on them.
+    Exit 1 when a test fails, 2 when a spec is malformed."""
+    import json
+
+    from vigil.ruletest import spec_files
+    from vigil.ruletest.report import exit_code, json_report, text_report
+    from vigil.ruletest.runner import RuleTestRunner
+
+    files, missing = spec_files(specs)
+    for m in missing:
+        typer.echo(f"ERROR {m}", err=True)
+    runner = RuleTestRunner()
+    results = [runner.run_file(f, name) for f in files]
+    if as_json:
+        typer.echo(json.dumps(json_report(results), indent=2))
+    else:
+        for line in text_report(results, verbose):
+            typer.echo(line)
+    raise typer.Exit(2 if missing else exit_code(results))
 
 
 def register(app: typer.Typer) -> None:

@@ -24,6 +24,8 @@ def closest(name: str, known: Iterable[str], cutoff: float = CUTOFF) -> str | No
     names = list(dict.fromkeys(known))
     if not names:
         return None
+    if len(name) <= 5 and cutoff == CUTOFF:
+        cutoff = 0.6  # one swapped letter costs a short name a large part of its ratio
     lowered: dict[str, str] = {}
     for n in names:
         lowered.setdefault(n.lower(), n)
