@@ -194,6 +194,9 @@ def build_event(m: Any, line: int, previous_ts: int | None) -> Event:
         path = paths[-1] if paths else "$"
         where = path.removeprefix("$").removeprefix(".")
         message = text.partition(" - at ")[0]
+        if message.startswith("Expected `str`"):
+            message += " (put it in quotes: YAML reads 443, -4, 0755, yes and 1.0 as " \
+                       "numbers or booleans)"
         raise EventSpecError([EventProblem(_line_of_path(m, path), where, message)]) \
             from None
     if not event.ts:

@@ -24,14 +24,17 @@ def _fired_line(f: Fired) -> str:
     return safe_text(text)
 
 
-def _failure_lines(f: Failure, several_events: bool) -> list[str]:
+def _failure_lines(f: Failure, origins: list[str]) -> list[str]:
     lines = [f"    - {safe_text(f.message)}"]
     if not f.got:
         if "did not fire" in f.message or "not detected" in f.message:
             lines.append("      got: nothing fired")
         return lines
     for g in f.got[:MAX_GOT]:
-        on = f" on event {g.event + 1}" if several_events and f.event is None else ""
+        on = ""
+        if len(origins) > 1 and f.event is None:
+            at = origins[g.event] if g.event < len(origins) else "?"
+            on = f" on event {g.event + 1} ({safe_text(at)})"
         lines.append(f"      got{on}: {_fired_line(g)}")
     if len(f.got) > MAX_GOT:
         lines.append(f"      ... and {len(f.got) - MAX_GOT} more")
@@ -53,7 +56,7 @@ def case_lines(spec_path: str, case: CaseResult) -> list[str]:
             out.append(f"  event {event + 1} at {safe_text(first.origin or '?')} "
                        f"({safe_text(first.summary or '')}):")
         for f in fails:
-            out.extend(_failure_lines(f, case.events > 1))
+            out.extend(_failure_lines(f, case.origins))
     return out
 
 

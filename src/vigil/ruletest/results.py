@@ -85,6 +85,8 @@ class CaseResult:
     events: int = 0
     failures: list[Failure] = field(default_factory=list)
     fired: list[Fired] = field(default_factory=list)
+    #: where each event was written, by index
+    origins: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:

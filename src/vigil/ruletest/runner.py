@@ -145,7 +145,8 @@ class RuleTestRunner:
         pipe = DetectionPipeline(loaded.engines, detectors=detectors,
                                  suppress=_suppression(cfg, spec.config is not None),
                                  correlator=Correlator(cfg.incidents))
-        out = CaseResult(name=case.name, line=case.line, events=len(case.events))
+        out = CaseResult(name=case.name, line=case.line, events=len(case.events),
+                         origins=[e.origin for e in case.events])
         with _captured_logs() as logs:
             for i, sev in enumerate(case.events):
                 errors_before = _error_count(pipe, loaded.engines)

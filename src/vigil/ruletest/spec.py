@@ -32,7 +32,8 @@ from vigil.rules.suggest import did_you_mean
 from vigil.ruletest.events import EventSpecError, build_event
 from vigil.ruletest.located import LocatedMap, LocatedSeq, LocatedYAMLError, load_located
 
-SPEC_KEYS = ("rules", "config", "detectors", "rule_matching", "description", "tests")
+SPEC_KEYS = ("rules", "config", "detectors", "rule_matching", "description", "anchors",
+             "tests")
 CASE_KEYS = ("name", "description", "event", "events", "recording", "expect")
 EXPECT_KEYS = ("fire", "not_fire", "detect", "exclusive")
 FIRE_KEYS = ("rule", "priority", "output", "count", "suppressed")
