@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from vigil.rules.falco.loader import RuleSet, load_rules
-from vigil.rules.sources import BUILTIN, classify_paths
+from vigil.rules.sources import classify_paths
 
 rules_app = typer.Typer(no_args_is_help=True, help="Check and inspect Falco and Sigma rules.")
 
@@ -52,33 +52,41 @@ def validate(paths: list[str] = typer.Argument(..., help="Rule files or director
     raise typer.Exit(1 if n_err else 0)
 
 
-def _types(types: frozenset[str] | None) -> str:
-    if types is None:
-        return "*"
-    return ",".join(sorted(types))
-
-
 @rules_app.command("list")
-def list_rules(paths: Optional[list[str]] = typer.Argument(None, help="Rule files or "
-                                                          "directories (default: builtin)")
+def list_rules(paths: Optional[list[str]] = typer.Argument(
+                   None, help="Rule files or directories (default: the config's rules, "
+                              "else builtin)"),
+               config: Optional[Path] = typer.Option(
+                   None, "--config", "-c", help="vigil.toml: list what it loads (rules, "
+                                                "detectors) and what its allowlist "
+                                                "silences"),
+               as_json: bool = typer.Option(False, "--json", help="One JSON document."),
+               brief: bool = typer.Option(False, "--brief",
+                                          help="One line per rule, no descriptions.")
                ) -> None:
-    """List rules with priority, tags, enabled state and event types."""
-    rp, falco, sigma = _load(paths or [BUILTIN])
-    for e in falco.errors:
+    """List rules (and, with a config, detectors) with description, priority, state,
+    event types and what silences them."""
+    import json
+
+    from vigil.config import load_config
+    from vigil.config_errors import ConfigError
+    from vigil.rules.inventory import build_inventory
+    from vigil.rules.inventory_report import inventory_lines
+
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        typer.echo(f"ERROR {exc}", err=True)
+        raise typer.Exit(2)
+    inv = build_inventory(cfg, paths or None, with_detectors=config is not None)
+    for e in inv.errors:
         typer.echo(f"ERROR {e}", err=True)
-    typer.echo(f"{'RULE':50} {'PRIORITY':13} {'ENABLED':7} {'EVENT TYPES':30} TAGS")
-    for r in falco.rules:
-        typer.echo(f"{r.name[:50]:50} {r.priority.label:13} {'yes' if r.enabled else 'no':7} "
-                   f"{_types(r.compiled.event_types)[:30]:30} {','.join(r.tags)}")
-    if sigma is not None:
-        for s in sigma.rules:
-            typer.echo(f"{('sigma:' + s.rule_id)[:50]:50} {s.priority.label:13} {'yes':7} "
-                       f"{_types(s.event_types)[:30]:30} {','.join(s.tags)}  {s.title}")
-        for u in sigma.unsupported:
-            typer.echo(f"{('sigma:' + u.rule_id)[:50]:50} {'-':13} {'no':7} "
-                       f"{'-':30} unsupported: {u.reason}")
-    if falco.errors:
-        raise typer.Exit(1)
+    if as_json:
+        typer.echo(json.dumps(inv.to_dict(), indent=2))
+    else:
+        for line in inventory_lines(inv, brief):
+            typer.echo(line)
+    raise typer.Exit(1 if inv.errors else 0)
 
 
 @rules_app.command("test")

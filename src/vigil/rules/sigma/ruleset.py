@@ -55,6 +55,8 @@ class CompiledSigmaRule:
     #: syscall event types the rule can match (None: any), from routing and condition
     event_types: frozenset[str] | None = None
     notes: tuple[str, ...] = ()
+    #: the rule's `description` (for `vigil rules list`)
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,7 @@ def compile_sigma_rule(pr: ParsedSigmaRule, mapping: SigmaFieldMapping,
         predicate=compiled.predicate,
         event_types=None if types is None else frozenset(types),
         notes=tr.notes,
+        description=rule.description or "",
     )
 
 
