@@ -490,3 +490,27 @@ def test_symbolic_values_become_raw_ones() -> None:
     assert ev3.args == {"domain": 17} and ev3.ts == 5
     auth = build_event(load_located("type: auth.ssh_failed\nsource: auth\n"), 1, None)
     assert auth.res is None  # log events have no syscall result
+
+
+def test_hostile_yaml_is_refused_not_expanded(tmp_path: Path) -> None:
+    levels = ["  - &l0 [" + ", ".join(["x"] * 10) + "]"]
+    for n in range(1, 9):
+        levels.append(f"  - &l{n} [" + ", ".join([f"*l{n - 1}"] * 10) + "]")
+    laughs = tmp_path / "laughs.yaml"
+    laughs.write_text("anchors:\n" + "\n".join(levels) + "\ntests:\n  - name: x\n"
+                      "    event: {type: execve, proc: {args: *l8}}\n"
+                      "    expect: {detect: false}\n")
+    res = RuleTestRunner().run_file(laughs)
+    assert [str(e) for e in res.errors] == [
+        f"{laughs}: the document expands to more than 1000000 values (YAML aliases)"]
+    loop = tmp_path / "loop.yaml"
+    loop.write_text("tests:\n  - &t\n    name: x\n    self: *t\n")
+    res = RuleTestRunner().run_file(loop)
+    assert str(res.errors[0]).startswith(f"{loop}:2: invalid YAML: found unconstructable "
+                                         "recursive node")
+
+
+def test_a_name_filter_that_matches_nothing_is_a_usage_error() -> None:
+    r = vigil("rules", "test", "-k", "no such test name", "builtin")
+    assert r.returncode == 2
+    assert "ERROR no test name contains 'no such test name'" in r.stderr

@@ -113,6 +113,9 @@ def test_rules(specs: list[str] = typer.Argument(..., help="Rule test spec files
         typer.echo(f"ERROR {m}", err=True)
     runner = RuleTestRunner()
     results = [runner.run_file(f, name) for f in files]
+    if name and files and not any(r.cases or r.errors or r.rule_errors for r in results):
+        typer.echo(f"ERROR no test name contains {name!r}", err=True)
+        raise typer.Exit(2)
     if as_json:
         typer.echo(json.dumps(json_report(results), indent=2))
     else:

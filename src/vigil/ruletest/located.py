@@ -91,11 +91,38 @@ _Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
 
 
+#: values a document may hold once its aliases are expanded (a "billion laughs" document
+#: is a few lines that expand to billions)
+MAX_EXPANDED_VALUES = 1_000_000
+
+
+def _expanded_size(value: Any, memo: dict[int, int]) -> int:
+    """How many values `value` holds with aliases expanded; shared parts are counted once
+    per use but computed once (memo by identity), so this is linear in the document."""
+    if not isinstance(value, (dict, list)):
+        return 1
+    key = id(value)
+    if key in memo:
+        return memo[key]
+    items = value.values() if isinstance(value, dict) else value
+    total = 1
+    for v in items:
+        total += _expanded_size(v, memo)
+        if total > MAX_EXPANDED_VALUES:
+            break
+    memo[key] = total
+    return total
+
+
 def load_located(text: str) -> Any:
     """Parse one YAML document; raises `LocatedYAMLError` with a line on bad YAML."""
     loader = _Loader(text)
     try:
-        return loader.get_single_data()
+        data = loader.get_single_data()
+        if _expanded_size(data, {}) > MAX_EXPANDED_VALUES:
+            raise LocatedYAMLError(f"the document expands to more than "
+                                   f"{MAX_EXPANDED_VALUES} values (YAML aliases)", None)
+        return data
     except LocatedYAMLError:
         raise
     except yaml.YAMLError as exc:
