@@ -367,7 +367,7 @@ def test_malformed_specs_are_located_errors_never_tracebacks(tmp_path: Path) -> 
         "9: tests[0].event.args.flags: unknown open flag 'O_TRUNK' (did you mean O_TRUNC?)",
         "9: tests[0].event.args.mode: '9z' is not an octal mode (e.g. 4755)",
         "13: tests[0].expect.fire[0]: unknown key 'prority' (did you mean priority?) "
-        "(expected one of: rule, priority, output, count, suppressed)",
+        "(expected one of: rule, priority, output, count, suppressed, shadow)",
         "13: tests[0].expect.fire[0].count: must be 1 or more (use not_fire for rules that "
         "must not fire)",
         "14: tests[0].expect.not_fire: must be a list of rule names, not a number",
@@ -514,3 +514,40 @@ def test_a_name_filter_that_matches_nothing_is_a_usage_error() -> None:
     r = vigil("rules", "test", "-k", "no such test name", "builtin")
     assert r.returncode == 2
     assert "ERROR no test name contains 'no such test name'" in r.stderr
+
+
+def test_scoped_allowlist_entries_and_shadow_mode_of_the_config(tmp_path: Path) -> None:
+    (tmp_path / "vigil.toml").write_text(textwrap.dedent(f"""\
+    state_dir = "{tmp_path}/state"
+    [rules]
+    shadow = [{{ value = "Debugfs started", reason = "new here" }}]
+    [allowlist.rules]
+    suppress = [{{ value = "{RULE}", processes = ["/usr/bin/restic"], reason = "backups" }}]
+    """))
+    spec = write(tmp_path, f"""\
+    config: vigil.toml
+    detectors: false
+    tests:
+      - name: the backup tool in its scope
+        event: {{type: openat, args: {{flags: O_RDONLY, name: /etc/shadow}},
+                proc: {{name: restic, exepath: /usr/bin/restic}},
+                fd: {{num: 3, type: file, name: /etc/shadow}}}}
+        expect: {{fire: [{{rule: {RULE}, suppressed: true}}]}}
+      - name: anything else out of it
+        event: {SHADOW_READ}
+        expect: {{fire: [{{rule: {RULE}, shadow: false}}]}}
+      - name: a rule in shadow mode fires, without alerting
+        event: {{type: execve, proc: {{name: debugfs}}}}
+        expect: {{fire: [{{rule: Debugfs started, shadow: true}}]}}
+      - name: expecting it to alert
+        event: {{type: execve, proc: {{name: debugfs}}}}
+        expect: {{fire: [{{rule: Debugfs started, shadow: false}}]}}
+    """)
+    res = run(spec)
+    by = {c.name: c for c in res.cases}
+    for name in ("the backup tool in its scope", "anything else out of it",
+                 "a rule in shadow mode fires, without alerting"):
+        assert by[name].passed, text_report([res])
+    (f,) = by["expecting it to alert"].failures
+    assert f.message == "'Debugfs started' fired in shadow mode, expected it to alert"
+    assert "[shadow: rules.shadow=Debugfs started (new here)]" in "\n".join(text_report([res]))

@@ -58,12 +58,17 @@ def config(tmp_path: Path) -> Path:
     sigma = ["sigma"]
     min_priority = "INFO"
     disabled = ["Raw packet socket opened", "Raw packet sockets"]
+    shadow = [{{ value = "Search for*", reason = "new rules, one week" }},
+              "{tmp_path}/sigma", "Nothing like this"]
     [detectors.dns_direct]
     enabled = false
+    [detectors.crypto_mining]
+    mode = "shadow"
     [allowlist]
     processes = [{{ value = "/usr/bin/certbot", reason = "renews TLS certs" }}]
     [allowlist.rules]
     suppress = [
+      {{ value = "Credential file read by unexpected program", processes = ["/usr/bin/restic"], reason = "backups read everything" }},
       {{ value = "Log file truncated", reason = "logrotate copytruncate here" }},
       {{ value = "Outbound SSH*", reason = "the bastion listens on 443" }},
       {{ value = "2f0c3a5e-6a43-4a0a-9d52-0c1d2b3e4f50", reason = "a test box" }},
@@ -114,7 +119,18 @@ def test_what_a_configuration_loads_and_silences(config: Path) -> None:
         ["allowlist.detectors.data_exfil.skip_binaries=restic: backups"]
     assert [str(e) for e in inv.everywhere] == \
         ["allowlist.processes=/usr/bin/certbot: renews TLS certs"]
+    assert cred.state == "enabled" and cred.silenced_by is None
+    assert [str(e) for e in cred.silenced_in] == [
+        "allowlist.rules.suppress=Credential file read by unexpected program "
+        "(processes=/usr/bin/restic): backups read everything"]
+    keys = rules["Search for private keys or passwords"]
+    assert keys.state == "shadow"
+    assert keys.shadow.entry == "rules.shadow=Search for* (new rules, one week)"
+    assert dets["crypto_mining"].state == "shadow"
+    assert dets["crypto_mining"].shadow.entry == "detectors.crypto_mining.mode=shadow"
+    assert whoami.shadow.entry == f"rules.shadow={config.parent}/sigma"
     assert inv.unmatched == [
+        "rules.shadow=Nothing like this: matches no loaded rule",
         "allowlist.rules.suppress=Debugfs strated: matches no loaded rule or detector "
         "(did you mean Debugfs started?)",
         "rules.disabled=Raw packet sockets: matches no loaded rule "
@@ -126,7 +142,7 @@ def test_the_text_listing(config: Path) -> None:
     assert r.returncode == 0, r.stderr
     out = r.stdout.splitlines()
     assert out[0] == (f"Rules ({config}): 22 rule(s) from 2 Falco file(s) and 1 Sigma file(s): "
-                      "16 enabled, 3 disabled, 3 silenced")
+                      "14 enabled, 3 disabled, 3 silenced, 2 shadow")
     i = next(n for n, l in enumerate(out) if l.startswith("Log file truncated "))
     assert out[i].split()[3:6] == ["Warning", "silenced", "open,openat,openat2"]
     assert out[i + 1].startswith("    A program other than a log rotator truncated a file")
@@ -136,7 +152,10 @@ def test_the_text_listing(config: Path) -> None:
     assert any(l.startswith("sigma:2f0c3a5e-6a43-4a0a-9d52-0c1d2b3e4f50") and
                l.endswith("Whoami by a web server account") for l in out)
     assert f"Detectors ({config}): {len(DETECTORS)} detector(s): " \
-           f"{len(DETECTORS) - 2} enabled, 1 silenced, 1 disabled" in out
+           f"{len(DETECTORS) - 3} enabled, 1 silenced, 1 disabled, 1 shadow" in out
+    assert "    shadow mode by rules.shadow=Search for* (new rules, one week)" in out
+    assert "    silenced in a scope by allowlist.rules.suppress=Credential file read by " \
+           "unexpected program (processes=/usr/bin/restic): backups read everything" in out
     assert "    disabled by [detectors.dns_direct] enabled = false" in out
     assert "    silenced by allowlist.rules.suppress=webshell: no web server here" in out
     assert "WARNING allowlist.rules.suppress=Debugfs strated: matches no loaded rule or " \
@@ -159,7 +178,12 @@ def test_the_json_listing(config: Path) -> None:
     assert {d["name"] for d in doc["detectors"]} == set(DETECTORS)
     assert doc["allowlist_everywhere"] == [{"entry": "allowlist.processes=/usr/bin/certbot",
                                             "reason": "renews TLS certs"}]
-    assert len(doc["unmatched"]) == 2
+    assert len(doc["unmatched"]) == 3
+    cred = next(x for x in doc["rules"] if x["name"].startswith("Credential file read"))
+    assert cred["silenced_in"][0]["reason"] == "backups read everything"
+    keys = next(x for x in doc["rules"] if x["name"] == "Search for cloud credentials")
+    assert keys["shadow"] == {"entry": "rules.shadow=Search for* (new rules, one week)",
+                              "reason": ""}
 
 
 def test_without_a_config_rules_only(tmp_path: Path) -> None:

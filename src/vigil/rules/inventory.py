@@ -4,9 +4,10 @@
 does (`[rules]` files, `min_priority`, `disabled`) and lists each rule — enabled or not,
 and why not — with its description, priority, event types and where it is defined; then
 the built-in detectors with their state; and, for each, the `[allowlist.rules] suppress`
-entry that silences it, with its reason. Allowlist entries that name nothing loaded are
-reported too: a misspelt rule name in `suppress` would otherwise silence nothing, quietly.
-This is the data behind `vigil rules list -c vigil.toml`.
+entries that silence it (everywhere, or in a scope: processes, parents, users, paths,
+IPs) and whether it runs in shadow mode, each with its reason. Allowlist entries that name
+nothing loaded are reported too: a misspelt rule name in `suppress` would otherwise
+silence nothing, quietly. This is the data behind `vigil rules list -c vigil.toml`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from vigil.suppress.allowlist_match import TextPatterns
 ENABLED = "enabled"
 DISABLED = "disabled"
 SILENCED = "silenced"
+#: runs, audited, makes (shadow) incidents, but no alert leaves (docs/tuning.md)
+SHADOW = "shadow"
 UNSUPPORTED = "unsupported"
 #: the rule is in the files but does not compile (the load errors say why)
 BROKEN = "error"
@@ -56,7 +59,8 @@ class InventoryItem:
     description: str = ""
     #: Falco's priority label; None for detectors (each detection carries its own)
     priority: str | None = None
-    #: enabled, disabled, silenced (runs, every match suppressed), unsupported or error
+    #: enabled, disabled, silenced (runs, every match suppressed), shadow (runs, no alert
+    #: leaves), unsupported or error
     state: str = ENABLED
     #: what disabled it (`[rules] disabled`), or why it cannot run
     why: str = ""
@@ -68,7 +72,12 @@ class InventoryItem:
     rule_id: str | None = None
     #: the `[allowlist.rules] suppress` entry that silences all of it
     silenced_by: Silencing | None = None
-    #: narrower allowlist entries of its own (`[allowlist.detectors.<name>]`)
+    #: `[allowlist.rules] suppress` entries that silence it in a scope (processes, ...)
+    silenced_in: list[Silencing] = field(default_factory=list)
+    #: the `[rules] shadow` entry or detector mode that puts it in shadow mode
+    shadow: Silencing | None = None
+    #: narrower allowlist entries of its own (`[allowlist.detectors.<name>]`, detector
+    #: kinds in `suppress`)
     exceptions: list[Silencing] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,6 +87,8 @@ class InventoryItem:
                 "state": self.state, "why": self.why,
                 "event_types": self.event_types, "tags": self.tags, "source": self.source,
                 "silenced_by": self.silenced_by.to_dict() if self.silenced_by else None,
+                "silenced_in": [e.to_dict() for e in self.silenced_in],
+                "shadow": self.shadow.to_dict() if self.shadow else None,
                 "exceptions": [e.to_dict() for e in self.exceptions]}
 
 
@@ -203,33 +214,62 @@ def _detectors(cfg: VigilConfig, inv: Inventory) -> None:
         inv.detectors.append(item)
 
 
+def _shadow(cfg: VigilConfig, inv: Inventory) -> None:
+    from vigil.detections import Detection
+    from vigil.priority import Priority
+    from vigil.suppress.shadow import ShadowPolicy
+
+    policy = ShadowPolicy.from_config(cfg)
+    if not policy:
+        return
+    for e in policy.rules:  # names (paths name whole files, which exist)
+        pattern: TextPatterns[AllowEntry] = TextPatterns([(str(e.value), e)])
+        if not any(pattern.find(n) is not None for i in inv.rules + inv.detectors
+                   for n in (i.name, i.rule_id) if n):
+            inv.unmatched.append(f"rules.shadow={e.value}: matches no loaded rule"
+                                 f"{did_you_mean(str(e.value), [i.name for i in inv.rules])}")
+    for item in inv.rules + inv.detectors:
+        # the policy judges detections: ask it about one this rule or detector would make
+        where = {"falco": {"rule_file": item.source.rpartition(":")[0]},
+                 "sigma": {"path": item.source}}.get(item.kind, {})
+        det = Detection(kind=item.kind, name=item.name, rule_id=item.rule_id,
+                        priority=Priority.WARNING, output="", data=where)
+        why = policy.reason(det)
+        if why is not None:
+            item.shadow = Silencing(why)
+            if item.state == ENABLED:
+                item.state = SHADOW
+
+
 def _silencing(cfg: VigilConfig, inv: Inventory) -> None:
     entries: Sequence[AllowEntry] = cfg.allowlist.rules
-    patterns: TextPatterns[AllowEntry] = TextPatterns((str(e.value), e) for e in entries)
+    alone = [(e, TextPatterns([(str(e.value), e)])) for e in entries]
     for det in inv.detectors:  # detector kinds: `ptrace.attach`
         det.exceptions += [Silencing(e.label, e.reason) for e in entries
                            if str(e.value).startswith(f"{det.name}.")]
+    matched: set[int] = set()
     for item in inv.rules + inv.detectors:
-        hit = patterns.find(item.name) or (patterns.find(item.rule_id)
-                                           if item.rule_id else None)
-        if hit is None:
-            continue
-        item.silenced_by = Silencing(hit.label, hit.reason)
-        if item.state == ENABLED:
-            item.state = SILENCED
+        for i, (e, pattern) in enumerate(alone):
+            if pattern.find(item.name) is None and not (
+                    item.rule_id and pattern.find(item.rule_id) is not None):
+                continue
+            matched.add(i)
+            if e.scope:
+                item.silenced_in.append(Silencing(e.label, e.reason))
+            elif item.silenced_by is None:
+                item.silenced_by = Silencing(e.label, e.reason)
+                if item.state in (ENABLED, SHADOW):
+                    item.state = SILENCED
     names = [i.name for i in inv.rules + inv.detectors]
-    ids = [i.rule_id for i in inv.rules if i.rule_id]
     detector_names = {d.name for d in inv.detectors}
-    for e in entries:
+    for i, (e, _) in enumerate(alone):
         value = str(e.value)
         # detector kinds (`ptrace.inject`) are named by the detections, not listed here
-        if value.partition(".")[0] in detector_names:
+        if i in matched or value.partition(".")[0] in detector_names:
             continue
-        alone: TextPatterns[AllowEntry] = TextPatterns([(value, e)])
-        if not any(alone.find(n) is not None for n in names + ids):
-            inv.unmatched.append(f"{e.label}: matches no loaded rule or detector"
-                                 f"{did_you_mean(value, names)}")
-    known = set(names) | set(ids)
+        inv.unmatched.append(f"{e.label}: matches no loaded rule or detector"
+                             f"{did_you_mean(value, names)}")
+    known = set(names) | {i.rule_id for i in inv.rules if i.rule_id}
     for name in cfg.rules.disabled:
         if name not in known:
             inv.unmatched.append(f"rules.disabled={name}: matches no loaded rule"
@@ -257,5 +297,6 @@ def build_inventory(config: VigilConfig, rule_paths: Sequence[str] | None = None
         _sigma(config, sigma, inv)
     if with_detectors:
         _detectors(config, inv)
+    _shadow(config, inv)
     _silencing(config, inv)
     return inv

@@ -35,6 +35,10 @@ def _notes(item: InventoryItem, brief: bool) -> list[str]:
         out.append(f"    {item.state}{joint} {safe_text(item.why)}")
     if item.silenced_by is not None:
         out.append(f"    silenced by {safe_text(item.silenced_by)}")
+    for e in item.silenced_in:
+        out.append(f"    silenced in a scope by {safe_text(e)}")
+    if item.shadow is not None:
+        out.append(f"    shadow mode by {safe_text(item.shadow)}")
     for e in item.exceptions:
         out.append(f"    except {safe_text(e)}")
     return out

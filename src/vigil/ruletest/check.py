@@ -46,6 +46,10 @@ def _fire_failures(fe: FireExpectation, fired: list[Fired], live: list[Fired]
             missing = [s for s in fe.output if not any(s in c.output for c in candidates)]
             text = ", ".join(repr(s) for s in (missing or fe.output))
             wrong.append(f"with an output that does not contain {text}")
+    if fe.shadow is not None and not any((c.shadow is not None) == fe.shadow
+                                         for c in candidates):
+        wrong.append("in shadow mode, expected it to alert" if fe.shadow is False
+                     else "and alerts, expected it in shadow mode")
     if fe.count is not None and len(candidates) != fe.count:
         wrong.append(f"{len(candidates)} time(s), expected {fe.count}")
     if not wrong:

@@ -21,6 +21,8 @@ def _fired_line(f: Fired) -> str:
     text = f"{name} ({f.priority}): {f.output}"
     if f.suppressed is not None:
         text += f"  [suppressed: {f.suppressed}]"
+    if f.shadow is not None:
+        text += f"  [shadow: {f.shadow}]"
     return safe_text(text)
 
 

@@ -24,6 +24,8 @@ class Fired:
     event: int
     #: `layer entry: reason` when suppression silenced it
     suppressed: str | None = None
+    #: why it is in shadow mode (audited, no alert), when it is
+    shadow: str | None = None
 
     @classmethod
     def of(cls, det: Detection, event: int) -> "Fired":
@@ -32,8 +34,9 @@ class Fired:
         how = None
         if sup is not None:
             how = f"{sup.layer} {sup.entry}" + (f": {sup.reason}" if sup.reason else "")
+        shadow = str(det.data.get("shadow") or "shadow mode") if det.shadow else None
         return cls(det.kind, det.name, det.rule_id, det.priority.label, det.output, event,
-                   how)
+                   how, shadow)
 
     def matches(self, name: str) -> bool:
         """Named by `name`: a rule name or Sigma title, a Sigma id, a detector or one of
@@ -49,6 +52,8 @@ class Fired:
             out["rule_id"] = self.rule_id
         if self.suppressed is not None:
             out["suppressed"] = self.suppressed
+        if self.shadow is not None:
+            out["shadow"] = self.shadow
         return out
 
 

@@ -144,6 +144,7 @@ class RuleTestRunner:
         detectors = _detectors(cfg) if loaded.detectors_on else []
         pipe = DetectionPipeline(loaded.engines, detectors=detectors,
                                  suppress=_suppression(cfg, spec.config is not None),
+                                 shadow=_shadow(cfg) if spec.config is not None else None,
                                  correlator=Correlator(cfg.incidents))
         out = CaseResult(name=case.name, line=case.line, events=len(case.events),
                          origins=[e.origin for e in case.events])
@@ -218,6 +219,12 @@ def _suppression(cfg: VigilConfig, with_allowlist: bool) -> Callable[[Detection]
         det = static(det)
         return det if det.suppressed is not None else dynamic(det)
     return both
+
+
+def _shadow(cfg: VigilConfig) -> Any:
+    from vigil.suppress.shadow import ShadowPolicy
+
+    return ShadowPolicy.from_config(cfg) or None
 
 
 def _error_count(pipe: Any, engines: list[Any]) -> int:

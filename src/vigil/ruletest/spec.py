@@ -36,7 +36,7 @@ SPEC_KEYS = ("rules", "config", "detectors", "rule_matching", "description", "an
              "tests")
 CASE_KEYS = ("name", "description", "event", "events", "recording", "expect")
 EXPECT_KEYS = ("fire", "not_fire", "detect", "exclusive")
-FIRE_KEYS = ("rule", "priority", "output", "count", "suppressed")
+FIRE_KEYS = ("rule", "priority", "output", "count", "suppressed", "shadow")
 #: a spec file larger than this is refused (specs are written by hand; recordings are
 #: read from their own files)
 MAX_SPEC_BYTES = 16 * 1024 * 1024
@@ -81,6 +81,8 @@ class FireExpectation:
     count: int | None = None
     #: True: detected but silenced by suppression; False (default): reaches incidents
     suppressed: bool = False
+    #: True / False: in shadow mode (audited, no alert) or not; None: either
+    shadow: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -250,12 +252,13 @@ def _fire_item(r: _Reader, seq: LocatedSeq, i: int, where: str) -> FireExpectati
                 "must be 1 or more (use not_fire for rules that must not fire)")
         count = None
     suppressed = r.typed(item, "suppressed", (bool,), "true or false", here)
+    shadow = r.typed(item, "shadow", (bool,), "true or false", here)
     if not isinstance(name, str) or not name.strip():
         if "rule" in item and name is not None:
             r.error(item.line_of("rule"), f"{here}.rule", "must not be empty")
         return None
     return FireExpectation(RuleRef(name, item.line_of("rule")), priority, output, count,
-                           bool(suppressed))
+                           bool(suppressed), shadow)
 
 
 def _expectation(r: _Reader, value: Any, line: int, where: str) -> Expectation | None:
