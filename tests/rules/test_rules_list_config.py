@@ -221,7 +221,7 @@ def test_a_bad_config_is_one_located_message(tmp_path: Path) -> None:
     cfg.write_text("[rules]\nmin_priority = \"LOUD\"\n")
     r = vigil("rules", "list", "-c", str(cfg))
     assert r.returncode == 2
-    assert r.stderr.startswith(f"ERROR {cfg}:2")
+    assert r.stderr.startswith(f"vigil rules list: {cfg}:2")
     assert "Traceback" not in r.stderr
 
 

@@ -68,16 +68,13 @@ def list_rules(paths: Optional[list[str]] = typer.Argument(
     event types and what silences them."""
     import json
 
+    from vigil.commands.common import load_or_exit
     from vigil.config import load_config
-    from vigil.config_errors import ConfigError
     from vigil.rules.inventory import build_inventory
     from vigil.rules.inventory_report import inventory_lines
 
-    try:
-        cfg = load_config(config)
-    except ConfigError as exc:
-        typer.echo(f"ERROR {exc}", err=True)
-        raise typer.Exit(2)
+    # only the configuration named: without one, the rule files alone (as `validate`)
+    cfg = load_or_exit(config, "rules list")[0] if config is not None else load_config(None)
     inv = build_inventory(cfg, paths or None, with_detectors=config is not None)
     for e in inv.errors:
         typer.echo(f"ERROR {e}", err=True)
