@@ -21,6 +21,7 @@ from vigil.pipeline import DetectionPipeline
 from vigil.rules.falco.engine import FalcoEngine
 from vigil.rules.falco.loader import RuleSet, load_rules
 from vigil.rules.sources import classify_paths
+from vigil.statedir import StateDirBusy, StateDirLock
 from vigil.suppress.self_activity import SelfActivityFilter
 
 log = logging.getLogger(__name__)
@@ -208,12 +209,28 @@ def build_pipeline(*, config_path: str | Path | None = None, config: VigilConfig
             built.problems = problems + [str(exc)]
             built.fatal = True
             return built
+    if audit or alerts or (suppress and cfg.baseline.enabled):
+        # this pipeline writes state: one writer per state_dir (see vigil.statedir)
+        try:
+            lock = StateDirLock.acquire(cfg.state_dir)
+        except (StateDirBusy, OSError) as exc:
+            built.close()
+            built.problems, built.fatal = problems + [_state_problem(cfg, exc)], True
+            return built
+        built.closers.insert(0, lock.release)  # closers run in reverse: released last
     own = AgentIdentity(pid=agent_pid if agent_pid is not None else os.getpid(),
                         uid=os.getuid())
     suppressor = _chain(SelfActivityFilter(own).process,
                         _build_suppressor(cfg, built) if suppress else None)
-    trail = _build_audit(cfg, built) if audit else None
-    alert = _build_alerts(cfg, built, replay=alerts == "replay") if alerts else None
+    try:
+        trail = _build_audit(cfg, built) if audit else None
+        alert = _build_alerts(cfg, built, replay=alerts == "replay") if alerts else None
+    except (ConfigError, OSError, RuntimeError) as exc:
+        # a sink's secret that cannot be resolved, an audit trail that cannot be continued,
+        # a state file that cannot be created: one located line, not a traceback
+        built.close()
+        built.problems, built.fatal = problems + [_state_problem(cfg, exc)], True
+        return built
     from vigil.suppress.shadow import ShadowPolicy
     shadow = ShadowPolicy.from_config(cfg)
     built.pipeline = DetectionPipeline(consumers, detectors=built.detectors,
@@ -223,6 +240,14 @@ def build_pipeline(*, config_path: str | Path | None = None, config: VigilConfig
                                        audit=trail, alert=alert)
     built.problems = problems
     return built
+
+
+def _state_problem(cfg: VigilConfig, exc: Exception) -> str:
+    """One line for a failure to open the pipeline's state."""
+    if not isinstance(exc, OSError):
+        return str(exc)  # StateDirBusy, ConfigError, AuditTrailError say it all
+    where = exc.filename if exc.filename is not None else cfg.state_dir
+    return f"cannot use {where}: {exc.strerror or exc}"
 
 
 def _chain(first: Callable[[Any], Any],

@@ -4,10 +4,12 @@ registers itself on the app; this module only assembles them."""
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 
 import typer
+
+from vigil.logsetup import configure_logging
+from vigil.statedir import restrict_umask
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                   pretty_exceptions_enable=False,
@@ -60,7 +62,10 @@ def crash_report(exc: BaseException) -> str | None:
 def main() -> None:
     """Console-script entry point. An unexpected internal error prints one line and where
     its full report was written (exit 70), never a traceback."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # state, recordings and alert files hold command lines: nothing Vigil creates is
+    # readable by other users (vigil.statedir)
+    restrict_umask()
+    configure_logging()
     _register_all()
     try:
         app()

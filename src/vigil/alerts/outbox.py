@@ -29,6 +29,7 @@ import msgspec
 from vigil.alerts.batching import Member, Window
 from vigil.alerts.message import Alert, decode_alert, encode_alert
 from vigil.priority import Priority
+from vigil.statedir import create_private, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,9 @@ class Outbox:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # alert texts hold command lines: 0600 (SQLite gives its -wal/-shm files the
+        # database file's mode)
+        create_private(private_dir(self.path.parent) / self.path.name)
         self._lock = threading.RLock()
         self._db = sqlite3.connect(str(self.path), check_same_thread=False,
                                    isolation_level=None, timeout=30)

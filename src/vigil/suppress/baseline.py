@@ -22,6 +22,7 @@ from typing import Callable
 
 from vigil.detections import Detection, Suppression
 from vigil.priority import Priority
+from vigil.statedir import create_private, private_dir
 
 BASELINE_LAYER = "baseline"
 #: detections at least this severe are never baselined
@@ -77,7 +78,7 @@ class Baseline:
     def __init__(self, path: str | Path, learn_hours: float, *,
                  clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        create_private(private_dir(self.path.parent) / self.path.name)
         self._clock = clock
         self._lock = threading.Lock()
         # created on the caller's thread, used on the engine thread: the lock serialises
