@@ -284,7 +284,7 @@ def _build_audit(cfg: VigilConfig, built: BuiltPipeline) -> Any:
     from vigil.audit.trail import AuditTrail
 
     trail = AuditTrail(cfg.audit.path, max_bytes=cfg.audit.max_bytes,
-                       rotate_daily=cfg.audit.rotate_daily)
+                       rotate_daily=cfg.audit.rotate_daily, key_path=cfg.audit.key_path)
     built.closers.append(trail.close)
     built.audit = trail
     return trail

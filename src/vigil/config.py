@@ -201,6 +201,9 @@ class AuditConfig:
     path: Path = DEFAULT_STATE_DIR / "audit"
     max_bytes: int = DEFAULT_AUDIT_MAX_BYTES
     rotate_daily: bool = True
+    #: the key that seals the trail's head (`vigil.audit.seal`); None: beside the trail,
+    #: `<path>.key`
+    key_path: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -465,9 +468,11 @@ def _read_baseline(top: TableReader, state_dir: Path, base: Path | None) -> Base
 
 def _read_audit(top: TableReader, state_dir: Path, base: Path | None) -> AuditConfig:
     t = top.table("audit")
+    key = t.get_opt_str("key_path")
     out = AuditConfig(path=_path(t, "path", state_dir / "audit", base),
                       max_bytes=_size(t, "max_bytes", DEFAULT_AUDIT_MAX_BYTES),
-                      rotate_daily=t.get_bool("rotate_daily", True))
+                      rotate_daily=t.get_bool("rotate_daily", True),
+                      key_path=_path(t, "key_path", Path(), base) if key is not None else None)
     t.finish()
     return out
 

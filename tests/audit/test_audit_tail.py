@@ -40,7 +40,7 @@ def det(i: int) -> Detection:
 def write_trail(d: Path, n: int, max_bytes: int = 50 * 1024 * 1024) -> Path:
     with AuditTrail(d, max_bytes=max_bytes, clock=lambda: T0) as trail:
         for i in range(n):
-            trail.record_incident(det(i))
+            trail.record_detection(det(i))
     return d / "audit.jsonl"
 
 
@@ -84,7 +84,7 @@ def test_truncated_last_record_does_not_vanish_after_a_restart(tmp_path: Path) -
     f.write_bytes(data[:-40])  # cut into the last record
     with AuditTrail(tmp_path, clock=lambda: T0) as trail:
         assert [r.kind for r in trail.repairs] == ["truncated"]
-        trail.record_incident(det(99))
+        trail.record_detection(det(99))
     r = verify_trail(tmp_path)
     assert not r.ok, r.message()
     assert "removed from the end" in r.problem and "partial-" in r.problem
@@ -101,7 +101,7 @@ def test_a_crash_mid_write_is_a_note_not_tampering(tmp_path: Path) -> None:
         fh.write(b'{"v":1,"seq":4,"ty')
     with AuditTrail(tmp_path, clock=lambda: T0) as trail:
         assert [(r.kind, r.tamper) for r in trail.repairs] == [("unfinished_line", False)]
-        trail.record_incident(det(4))
+        trail.record_detection(det(4))
     r = verify_trail(tmp_path)
     assert r.ok and r.sealed and r.records == 5, r.message()
     assert len(r.notes) == 1 and "unfinished last line (18 bytes)" in r.notes[0]

@@ -99,7 +99,7 @@ sink = "file"
         assert agent.stop(signal.SIGTERM) == 0, agent.stderr
     files = {p.relative_to(state).as_posix(): stat.S_IMODE(p.stat().st_mode)
              for p in state.rglob("*") if p.is_file()}
-    assert {"audit/audit.jsonl", "alerts_outbox.sqlite",
+    assert {"audit/audit.jsonl", "audit/audit.head", "audit.key", "alerts_outbox.sqlite",
             "authlog.offsets", "baseline.sqlite"} <= set(files), files
     assert files == {name: 0o600 for name in files}
     dirs = [state] + [p for p in state.rglob("*") if p.is_dir()]

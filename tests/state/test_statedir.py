@@ -94,7 +94,7 @@ sink = "f"
     assert mode(state) == 0o700 and mode(state / "audit") == 0o700
     files = sorted(p for p in state.rglob("*") if p.is_file())
     names = {p.relative_to(state).as_posix() for p in files}
-    assert {"audit/audit.jsonl", "alerts_outbox.sqlite",
+    assert {"audit/audit.jsonl", "audit/audit.head", "audit.key", "alerts_outbox.sqlite",
             "baseline.sqlite", "vigil.lock"} <= names, names
     assert {p.relative_to(state).as_posix(): mode(p) for p in files} == \
         {n: 0o600 for n in names}

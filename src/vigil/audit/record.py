@@ -22,6 +22,8 @@ GENESIS = "0" * 64
 #: its reason), an incident's lifecycle (opened, escalated, closed), an alert given up on
 DETECTION, SUPPRESSED, INCIDENT, DEAD_LETTER = "detection", "suppressed", "incident", \
     "dead_letter"
+#: written by the trail itself when it found damage on open (`vigil.audit.seal`)
+REPAIR = "repair"
 
 _HASH_SUFFIX = re.compile(rb',"hash":"([0-9a-f]{64})"\}$')
 
@@ -31,7 +33,7 @@ class AuditRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
 
     v: int = VERSION
     seq: int
-    #: "detection", "suppressed", "incident" or "dead_letter"
+    #: "detection", "suppressed", "incident", "dead_letter" or "repair"
     type: str
     #: when the record was written: ns since the epoch, and as ISO 8601 UTC
     at_ns: int
@@ -60,6 +62,8 @@ class AuditRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
     event: str | None = None
     #: for an incident record: the incident document (docs/incidents.md)
     incident: dict[str, Any] | None = None
+    #: for a repair: {"kind", "tamper", "detail"}: what was found wrong on open
+    repair: dict[str, Any] | None = None
     #: the previous record's hash (GENESIS for the first record of a trail)
     prev: str = ""
     hash: str | None = None

@@ -11,9 +11,17 @@ Rotation renames `audit.jsonl` to `audit-<stamp>.jsonl` when the next line would
 larger than `max_bytes`, or when `rotate_daily` is set and the UTC day changed since the
 file's first record. Rotated files are kept (nothing is deleted here).
 
-A last line left unfinished by a crash cannot be part of the chain: it is moved to
-`<file>.partial-<ns>` (kept, not lost), a warning is logged, and the chain continues
-from the last complete record.
+After each record the trail's head (`seq`, `hash`, and an HMAC with a key kept outside the
+trail) is rewritten (`vigil.audit.seal`), so that records cut off the end and a chain
+rewritten with recomputed hashes are detected by whoever lacks the key.
+
+On open, the trail is reconciled with its head. A last line left unfinished (a crash in
+the middle of a write, or a record cut short) cannot be part of the chain: it is moved to
+`<file>.partial-<ns>` (kept). Whatever is found — an unfinished line, a trail that ends
+before its sealed head, a head that names another hash, a missing key or head — is
+written as the first new record, a `repair` record saying what was found, and logged;
+the chain then continues from the last complete record. Damage is never passed over in
+silence, and `vigil audit verify` reports it.
 
 A trail that cannot be written (disk full, I/O error) never stops detection: records are
 held in memory, in order, up to `max_held` (beyond that they are counted as lost), the
@@ -33,6 +41,7 @@ import sys
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Callable
@@ -40,11 +49,14 @@ from typing import IO, Any, Callable
 import msgspec
 
 from vigil.audit.layout import current_file, rotated_name, trail_files
-from vigil.audit.record import (DEAD_LETTER, DETECTION, GENESIS, INCIDENT, SUPPRESSED,
+from vigil.audit.record import (DEAD_LETTER, DETECTION, GENESIS, INCIDENT, REPAIR, SUPPRESSED,
                                 AuditRecord, seal, unseal)
+from vigil.audit.seal import (HeadState, HeadWriter, SealError, create_key, default_key_path,
+                              head_path, read_head, read_key)
 from vigil.detections import Detection
 from vigil.incidents.model import IncidentEvent
 from vigil.incidents.render import incident_document
+from vigil.statedir import FILE_MODE, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -64,24 +76,41 @@ class AuditTrail:
 
     `max_bytes`: size past which the current file is rotated. `rotate_daily`: rotate when
     the UTC day changes. `clock`: seconds since the epoch for `at`/rotation (tests inject it).
+    `key_path`: the key that seals the head (default: beside the trail, `<path>.key`).
     Safe to use from several threads.
     """
 
     def __init__(self, path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES,
                  rotate_daily: bool = True, *, clock: Callable[[], float] = time.time,
-                 max_held: int = DEFAULT_MAX_HELD) -> None:
+                 max_held: int = DEFAULT_MAX_HELD,
+                 key_path: str | Path | None = None) -> None:
         self.path = current_file(path)
         self.max_bytes = max_bytes
         self.rotate_daily = rotate_daily
+        self.key_path = Path(key_path) if key_path is not None else default_key_path(path)
         self._clock = clock
         self._lock = threading.Lock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._recover_partial_line()
-        self._seq, self._prev = self._last_link()
+        private_dir(self.path.parent)
+        partial = self._recover_partial_line()
+        self._seq, self._prev, last_prev = self._last_link()
+        try:
+            key = read_key(self.key_path)
+            key_created = key is None
+            head_existed = head_path(self.path).exists()
+            if key is None:
+                key = create_key(self.key_path)
+        except SealError as exc:
+            raise AuditTrailError(str(exc)) from None
+        state = (read_head(head_path(self.path), key) if not key_created
+                 else HeadState(None, exists=head_existed))
+        repairs = reconcile(self._seq, self._prev, last_prev, state, key_created, partial)
         self._day = self._first_day(self.path)
-        self._fh: IO[bytes] = open(self.path, "ab", buffering=0)
+        self._fh: IO[bytes] = open(self.path, "ab", buffering=0, opener=_private_opener)
         self._size = self._fh.tell()
-        self.counts = {DETECTION: 0, SUPPRESSED: 0, INCIDENT: 0, DEAD_LETTER: 0,
+        self._head = HeadWriter(head_path(self.path), key)
+        self._head.reset(self._seq, self._prev)
+        self._head_error: str | None = None
+        self.counts = {DETECTION: 0, SUPPRESSED: 0, INCIDENT: 0, DEAD_LETTER: 0, REPAIR: 0,
                        "rotations": 0, "held": 0, "written_late": 0, "lost": 0}
         self.max_held = max_held
         #: records waiting for the trail to be writable again, oldest first
@@ -90,6 +119,15 @@ class AuditTrail:
         self.degraded: str | None = None
         #: state changes for the pipeline to report: ("down", reason) / ("up", summary)
         self._changes: list[tuple[str, str]] = []
+        #: what was found wrong on open (each also written as a `repair` record)
+        self.repairs: list[Repair] = repairs
+        for r in repairs:
+            (log.error if r.tamper else log.warning)("audit trail %s: %s", self.path, r.detail)
+            self._append(AuditRecord(seq=0, type=REPAIR, at_ns=0, at="",
+                                     repair={"kind": r.kind, "tamper": r.tamper,
+                                             "detail": r.detail}))
+        if repairs:
+            self.flush()
 
     # -- writing -----------------------------------------------------------------------
 
@@ -131,8 +169,8 @@ class AuditTrail:
         return self._append(rec)
 
     def flush(self) -> None:
-        """Write everything to disk (fsync): call before an alert leaves. A trail that
-        cannot be synced becomes degraded instead of raising."""
+        """Write everything to disk (fsync, the trail then its head): call before an alert
+        leaves. A trail that cannot be synced becomes degraded instead of raising."""
         with self._lock:
             if self._fh.closed:
                 return
@@ -140,6 +178,8 @@ class AuditTrail:
                 os.fsync(self._fh.fileno())
             except OSError as exc:
                 self._degrade(exc)
+                return
+            self._sync_head()
 
     def retry(self) -> bool:
         """Try to write what is held (the pipeline calls this now and then); True when
@@ -173,6 +213,10 @@ class AuditTrail:
             except OSError as exc:
                 log.error("audit: cannot sync %s on close: %s", self.path, exc)
             self._fh.close()
+            try:
+                self._head.close()
+            except OSError as exc:
+                log.error("audit: cannot sync the head of %s on close: %s", self.path, exc)
             if self._held:
                 n = len(self._held)
                 log.error("audit: %d record(s) could not be written to %s (%s); they follow "
@@ -274,10 +318,36 @@ class AuditTrail:
         self._write(line)
         self._size += len(line)
         self._seq, self._prev = rec.seq, digest
+        # sealed after the record is written: a crash in between leaves one record after
+        # the head, which the next open accepts (the head never runs ahead of the trail)
+        self._seal(rec.seq, digest)
         if self._day is None:
             self._day = _day(now_ns)
         self.counts[rec.type] = self.counts.get(rec.type, 0) + 1
         return msgspec.structs.replace(rec, prev=prev, hash=digest)
+
+    def _seal(self, seq: int, digest: str) -> None:
+        """Rewrite the head for the record just written. The record is in the trail
+        whatever happens here: a head that cannot be written is logged (once until it can
+        be again), and `vigil audit verify` will say the records after it are not sealed."""
+        try:
+            self._head.write(seq, digest)
+        except OSError as exc:
+            if self._head_error is None:
+                log.error("audit: cannot write the sealed head of %s: %s", self.path, exc)
+            self._head_error = str(exc)
+            return
+        if self._head_error is not None:
+            log.warning("audit: the sealed head of %s is written again", self.path)
+            self._head_error = None
+
+    def _sync_head(self) -> None:
+        try:
+            self._head.sync()
+        except OSError as exc:
+            if self._head_error is None:
+                log.error("audit: cannot sync the sealed head of %s: %s", self.path, exc)
+            self._head_error = str(exc)
 
     def _write(self, line: bytes) -> None:
         """Write one whole line to the OS, or nothing: a failed write (disk full) is cut
@@ -306,7 +376,7 @@ class AuditTrail:
         rotated = rotated_name(self.path, now_ns)
         os.replace(self.path, rotated)
         try:
-            new = open(self.path, "ab", buffering=0)
+            new = open(self.path, "ab", buffering=0, opener=_private_opener)
         except OSError:
             os.replace(rotated, self.path)
             raise
@@ -316,13 +386,14 @@ class AuditTrail:
         self._day = None
         self.counts["rotations"] += 1
 
-    def _recover_partial_line(self) -> None:
+    def _recover_partial_line(self) -> tuple[Path, int] | None:
+        """Move an unfinished last line aside; returns (where, its size) or None."""
         if not self.path.exists() or self.path.stat().st_size == 0:
-            return
+            return None
         with open(self.path, "rb+") as fh:
             fh.seek(-1, os.SEEK_END)
             if fh.read(1) == b"\n":
-                return
+                return None
             size = fh.seek(0, os.SEEK_END)
             start = max(0, size - _TAIL_CHUNK)
             while True:
@@ -336,13 +407,14 @@ class AuditTrail:
             fh.seek(keep)
             partial = fh.read()
             aside = self.path.with_name(f"{self.path.name}.partial-{time.time_ns()}")
-            aside.write_bytes(partial)
+            with open(aside, "wb", opener=_private_opener) as out:
+                out.write(partial)
             fh.truncate(keep)
-        log.warning("audit: unfinished last line of %s (%d bytes) moved to %s",
-                    self.path, len(partial), aside)
+        return aside, len(partial)
 
-    def _last_link(self) -> tuple[int, str]:
-        """(seq, hash) of the trail's last record, or (0, GENESIS) for a new trail."""
+    def _last_link(self) -> tuple[int, str, str]:
+        """(seq, hash, prev) of the trail's last record; (0, GENESIS, GENESIS) for a new
+        trail."""
         for f in reversed(trail_files(self.path)):
             line = _last_line(f)
             if line is None:
@@ -352,8 +424,8 @@ class AuditTrail:
             except ValueError as exc:
                 raise AuditTrailError(f"{f}: last record unreadable ({exc}); run "
                                       "`vigil audit verify` and move the damaged file aside") from None
-            return rec.seq, digest
-        return 0, GENESIS
+            return rec.seq, digest, rec.prev
+        return 0, GENESIS, GENESIS
 
     @staticmethod
     def _first_day(f: Path) -> str | None:
@@ -369,6 +441,71 @@ class AuditTrail:
         except ValueError:
             return None
         return _day(rec.at_ns)
+
+
+@dataclass(frozen=True)
+class Repair:
+    """Damage found when the trail was opened. `tamper`: the trail no longer holds what
+    was sealed (records removed or rewritten, key or head gone), as opposed to a crash's
+    unfinished line."""
+
+    kind: str
+    tamper: bool
+    detail: str
+
+
+def reconcile(seq: int, digest: str, prev: str, state: HeadState, key_created: bool,
+              partial: tuple[Path, int] | None) -> list[Repair]:
+    """Compare the trail's last record (`seq`, its `digest` and `prev`) with its sealed
+    head; what does not fit, as `Repair`s (none when the trail is as it was sealed)."""
+    out: list[Repair] = []
+    head = state.head
+    cut_short = partial is not None and head is not None and head.seq == seq + 1
+    if partial is not None and not cut_short:
+        where, size = partial
+        out.append(Repair("unfinished_line", False,
+                          f"an unfinished last line ({size} bytes) was moved to {where}; it "
+                          "was never sealed (the agent stopped in the middle of writing it)"))
+    if key_created:
+        if seq > 0 or state.exists:
+            out.append(Repair("key_missing", True,
+                              f"no audit key: a new one was created, and the {seq} records "
+                              "before this one cannot be authenticated (the key "
+                              f"{'and head were' if not state.exists else 'was'} deleted, or "
+                              "the trail was written without one)"))
+        return out
+    if head is None:
+        if seq > 0 or state.exists:
+            what = "damaged or forged" if state.invalid_slots else "missing"
+            out.append(Repair("head_missing", True,
+                              f"the sealed head is {what}: the {seq} records before this one "
+                              "cannot be authenticated"))
+        return out
+    if head.seq > seq:
+        detail = (f"records were removed from the end: the trail ended at seq {seq} but its "
+                  f"sealed head was seq {head.seq} ({head.seq - seq} record(s) missing)")
+        if cut_short:
+            where, size = partial  # type: ignore[misc]
+            detail += (f"; the last one was cut short and its remaining {size} bytes were "
+                       f"moved to {where}")
+        out.append(Repair("truncated", True, detail))
+    elif (head.seq == seq and head.hash != digest) or (head.seq == seq - 1
+                                                        and head.hash != prev):
+        out.append(Repair("rewritten", True,
+                          f"record seq {head.seq} is not the one that was sealed: the trail "
+                          "was rewritten up to there with recomputed hashes"))
+    elif head.seq < seq - 1:
+        out.append(Repair("unsealed", True,
+                          f"records seq {head.seq + 1} to {seq} were never sealed: they were "
+                          "appended by someone without the key"))
+    elif head.seq == seq - 1:
+        log.warning("audit: the last record (seq %d) was written but not sealed when the "
+                    "agent stopped; sealing it now", seq)
+    return out
+
+
+def _private_opener(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_CLOEXEC, FILE_MODE)
 
 
 def _last_line(f: Path) -> bytes | None:

@@ -68,15 +68,32 @@ def _line(rec: AuditRecord) -> str:
 def verify(path: Optional[Path] = typer.Argument(None, help="trail directory or .jsonl file "
                                                  "(default: [audit] path of the config)"),
            config: Optional[Path] = typer.Option(None, "--config", "-c",
-                                                 help="vigil.toml to take the path from")) -> None:
-    """Check the audit trail's hash chain: exit 0 when intact, 1 at the first broken line."""
+                                                 help="vigil.toml to take the path from"),
+           key: Optional[Path] = typer.Option(None, "--key", help="the audit key (default: "
+                                              "[audit] key_path, else <trail>.key)"),
+           chain_only: bool = typer.Option(False, "--chain-only", help="check the hash chain "
+                                           "only, not the sealed head (no key at hand)"),
+           ) -> None:
+    """Check the audit trail: its hash chain, its sealed head (truncation, recomputed
+    forgeries) and the repairs it recorded. Exit 0 when it passes, 1 at the first problem."""
     trail = _trail_path(path, config)
+    if key is None and path is None:
+        key = _config_key(config)
     if not trail_files(trail):
         typer.echo(f"{trail}: no audit trail here", err=True)
         raise typer.Exit(2)
-    result = verify_trail(trail)
+    result = verify_trail(trail, key, chain_only=chain_only)
     typer.echo(result.message(), err=not result.ok)
     raise typer.Exit(0 if result.ok else 1)
+
+
+def _config_key(config: Optional[Path]) -> Optional[Path]:
+    cfg_path = config if config is not None else (DEFAULT_CONFIG_PATH
+                                                   if DEFAULT_CONFIG_PATH.exists() else None)
+    try:
+        return load_config(cfg_path).audit.key_path
+    except ConfigError:
+        return None  # already reported by _trail_path
 
 
 def incidents(ctx: typer.Context,
