@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from vigil.config import VigilConfig, load_config
+from vigil.config import VigilConfig, load_config, locate_error
 from vigil.config_errors import ConfigError
 from vigil.detectors.process_identity import AgentIdentity
 from vigil.incidents.correlator import Correlator
@@ -244,8 +244,10 @@ def build_pipeline(*, config_path: str | Path | None = None, config: VigilConfig
 
 def _state_problem(cfg: VigilConfig, exc: Exception) -> str:
     """One line for a failure to open the pipeline's state."""
+    if isinstance(exc, ConfigError):
+        return str(locate_error(exc, cfg.source))
     if not isinstance(exc, OSError):
-        return str(exc)  # StateDirBusy, ConfigError, AuditTrailError say it all
+        return str(exc)  # StateDirBusy, AuditTrailError say it all
     where = exc.filename if exc.filename is not None else cfg.state_dir
     return f"cannot use {where}: {exc.strerror or exc}"
 

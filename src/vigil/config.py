@@ -578,6 +578,20 @@ def parse_config(text: str, path: str | Path | None = None, *,
                           line=pos[0] if pos else None, col=pos[1] if pos else None) from None
 
 
+def locate_error(exc: ConfigError, source: Path | None) -> ConfigError:
+    """`exc` located in `source` (file, line, column of its key), for errors found after
+    loading: a secret read from the environment when a sink is built."""
+    if exc.path is not None or source is None:
+        return exc
+    try:
+        text = source.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ConfigError(exc.key, exc.message, path=str(source))
+    pos = locate_key(text, exc.key) if exc.key else None
+    return ConfigError(exc.key, exc.message, path=str(source),
+                       line=pos[0] if pos else None, col=pos[1] if pos else None)
+
+
 def load_config(path: str | Path | None) -> VigilConfig:
     """Read `vigil.toml` at `path`; None gives the defaults. Raises `ConfigError`."""
     if path is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,12 +88,20 @@ class SinkConfig:
     secrets: dict[str, SecretRef] = field(default_factory=dict)
 
     def secret(self, name: str, environ: Mapping[str, str] | None = None) -> str:
-        """Resolve the secret `name` (e.g. "token", "url")."""
+        """Resolve the secret `name` (e.g. "token", "url"); a URL is checked here too, since
+        one read from the environment is only known now."""
         ref = self.secrets.get(name)
         if ref is None:
             raise ConfigError(f"alerts.sinks.{self.name}.{name}",
                               f"missing: set {name} or {name}_env")
-        return ref.resolve(environ)
+        value = ref.resolve(environ)
+        if name in _URL_SECRETS:
+            problem = http_url_problem(value)
+            if problem is not None:
+                key = ref.key if ref.env is None else f"{ref.key}_env"
+                where = "" if ref.env is None else f"environment variable {ref.env}: "
+                raise ConfigError(key, f"{where}{problem}")
+        return value
 
 
 @dataclass(frozen=True)
@@ -309,6 +318,32 @@ def _parse_route(i: int, spec: Any, sinks: Mapping[str, SinkConfig], window: flo
     )
 
 
+#: secrets that are URLs (checked by `http_url_problem`)
+_URL_SECRETS = frozenset({"url"})
+
+
+def http_url_problem(value: str) -> str | None:
+    """Why `value` is not an http(s) URL a sink can post to, or None. The value itself is
+    not quoted: a webhook URL is a secret."""
+    text = value.strip()
+    if not text:
+        return "must be an http:// or https:// URL, not empty"
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (raises ValueError for a bad port)
+    except ValueError as exc:
+        return f"must be an http:// or https:// URL ({exc})"
+    if parts.scheme.lower() not in ("http", "https"):
+        got = (f"its scheme is {parts.scheme!r}" if parts.scheme and "://" in text
+               else "it has no scheme://")
+        return f"must be an http:// or https:// URL ({got})"
+    if not parts.hostname:
+        return "must be an http:// or https:// URL with a host name (it has none)"
+    if any(c.isspace() for c in parts.netloc):
+        return "must be an http:// or https:// URL (white space in its host)"
+    return None
+
+
 #: secrets per sink type: the key and whether it is required
 _SECRETS = {
     "telegram": ("token", "chat_id"),
@@ -338,6 +373,10 @@ def _parse_sink(name: str, spec: Any) -> SinkConfig:
             raise ConfigError(f"{where}.{sec}", f"give {sec} or {sec}_env, not both")
         if inline is None and env is None:
             raise ConfigError(f"{where}.{sec}", f"missing: set {sec} or {sec}_env")
+        if sec in _URL_SECRETS and inline is not None:
+            problem = http_url_problem(str(inline))
+            if problem is not None:
+                raise ConfigError(f"{where}.{sec}", problem)
         secrets[sec] = SecretRef(key=f"{where}.{sec}",
                                  value=None if inline is None else str(inline), env=env)
     options = {k: v for k, v in spec.items()
@@ -353,6 +392,10 @@ def _parse_sink(name: str, spec: Any) -> SinkConfig:
 
 def _validate_sink_options(typ: str, options: Mapping[str, Any], where: str) -> None:
     if typ == "telegram":
+        if "api_url" in options:
+            problem = http_url_problem(options["api_url"])
+            if problem is not None:
+                raise ConfigError(f"{where}.api_url", problem)
         mode = options.get("parse_mode", "HTML")
         if mode not in ("HTML", "MarkdownV2"):
             raise ConfigError(f"{where}.parse_mode", f"expected HTML or MarkdownV2, got {mode!r}")

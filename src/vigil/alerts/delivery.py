@@ -45,8 +45,12 @@ class Deliverer:
     """Sends due outbox messages through the sinks."""
 
     def __init__(self, outbox: Outbox, sinks: Mapping[str, Sink], retry: RetryConfig,
-                 on_dead_letter: DeadLetterHook | None = None) -> None:
+                 on_dead_letter: DeadLetterHook | None = None,
+                 clock: Callable[[], float] | None = None) -> None:
         self._outbox = outbox
+        #: the time a failure happened (a request may have hung for its whole timeout
+        #: since the round started); None: the round's `now`
+        self._clock = clock
         self._sinks = dict(sinks)
         self._retry = retry
         self._on_dead_letter = on_dead_letter
@@ -104,7 +108,10 @@ class Deliverer:
             try:
                 sink.deliver(parts[done])
             except SinkError as e:
-                self._failed(msg, e, now, stats)
+                # backoff counts from the failure, not from the round's start: after a
+                # request that hung for its timeout, the sink must not be due again at once
+                failed_at = max(now, self._clock()) if self._clock is not None else now
+                self._failed(msg, e, failed_at, stats)
                 return
             done += 1
             stats.parts += 1

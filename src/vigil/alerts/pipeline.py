@@ -156,7 +156,8 @@ class AlertPipeline:
         self._sinks = dict(sinks) if sinks is not None else build_sinks(
             config.sinks, environ=environ, transport=transport)
         self.outbox = Outbox(Path(state_dir) / OUTBOX_FILE)
-        self._deliverer = Deliverer(self.outbox, self._sinks, config.retry, on_dead_letter)
+        self._deliverer = Deliverer(self.outbox, self._sinks, config.retry, on_dead_letter,
+                                    clock=clock)
         self.outbox.prune_sent(clock() - SENT_RETENTION_SECS)
         self._restore()
 
@@ -306,33 +307,54 @@ class AlertPipeline:
         sinks and the outbox. Open windows stay in the outbox and resume on the next start,
         unless `flush_windows` sends their summaries now. A sink that is down keeps its
         messages in the outbox for the next start. `drain=False` skips the final round
-        (what is queued in memory is then lost; the outbox keeps the rest)."""
+        (what is queued in memory is then lost; the outbox keeps the rest).
+
+        Bounded: a delivery in flight gets until the longest sink timeout to finish; a sink
+        still busy then (it hangs) is left out of the final round, so stopping never waits
+        for a hanging sink twice. Its messages stay pending in the outbox."""
+        busy: set[str] = set()
         if self._threads:
             self._stopping.set()
             self._wake.set()
             for ev in self._sink_wakes.values():
                 ev.set()
+            deadline = time.monotonic() + self._shutdown_grace()
             for t in self._threads:
-                t.join()
+                t.join(max(0.0, deadline - time.monotonic()))
+            busy = {t.name.removeprefix("vigil-alerts-") for t in self._threads[1:]
+                    if t.is_alive()}
             self._threads = []
+        if busy:
+            log.warning("alert sink(s) %s still busy at shutdown: left out of the final "
+                        "round, their messages stay in the outbox for the next start",
+                        ", ".join(sorted(busy)))
         if not drain:
             stats = self.stats()
-        elif flush_windows:
-            stats = self.flush()
         else:
             now = self._clock()
             self._accept_queued(now)
-            with self._lock:
+            with self._lock, self.outbox.transaction():
+                if flush_windows:
+                    self._persist_closed(self._batcher.flush(now), now)
                 self.outbox.hasten(now)  # an opening message waiting for its story goes now
-            stats = self.pump(now)
-        self.close()
+            for name in self._sinks:
+                if name not in busy:
+                    self._deliver(now, name)
+            stats = self.stats()
+        self.close(skip=busy)
         return stats
 
-    def close(self) -> None:
-        """Close the sinks and the outbox without a final pump."""
-        for sink in self._sinks.values():
-            sink.close()
+    def close(self, skip: Iterable[str] = ()) -> None:
+        """Close the sinks (but those in `skip`, busy in another thread) and the outbox,
+        without a final pump."""
+        for name, sink in self._sinks.items():
+            if name not in skip:
+                sink.close()
         self.outbox.close()
+
+    def _shutdown_grace(self) -> float:
+        """How long `stop` lets a delivery in flight finish: the longest sink timeout."""
+        return max((c.timeout_secs for c in self.config.sinks.values()), default=10.0)
 
     def _accept_loop(self) -> None:
         while not self._stopping.is_set():
@@ -350,6 +372,8 @@ class AlertPipeline:
             try:
                 self._deliver(self._clock(), sink, stop=self._stopping)
             except Exception:
+                if self._stopping.is_set():
+                    return  # left behind by stop() (a hanging sink): the outbox is closed
                 log.exception("alert delivery round for sink %s failed; retrying", sink)
             wake.wait(self._poll_interval)
             wake.clear()

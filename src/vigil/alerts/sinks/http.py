@@ -14,7 +14,7 @@ import httpx
 import msgspec
 
 from vigil.alerts.sinks.base import SinkError
-from vigil.alerts.sinks.redact import protect_http_logs, redact, unprotect_http_logs
+from vigil.alerts.sinks.redact import Secrets, protect_http_logs, unprotect_http_logs
 
 _RETRYABLE_STATUS = frozenset({408, 425, 429})
 
@@ -35,14 +35,14 @@ class JsonPoster:
                  headers: Mapping[str, str] | None = None,
                  transport: httpx.BaseTransport | None = None) -> None:
         self.what = what
-        self._secrets = tuple(s for s in secrets if s)
+        self._secrets = Secrets(secrets)
         self._log_filter = protect_http_logs(self._secrets)
         self._client = httpx.Client(timeout=timeout, transport=transport,
                                     headers={"User-Agent": "vigil-alerts", **(headers or {})})
 
     def redact(self, text: str) -> str:
         """`text` without this poster's secrets."""
-        return redact(text, self._secrets)
+        return self._secrets.redact(text)
 
     def post(self, url: str, payload: Any, *, check: bool = True) -> httpx.Response:
         """POST `payload` as JSON; returns the response, or raises `SinkError` when the
@@ -52,6 +52,9 @@ class JsonPoster:
                                      headers={"Content-Type": "application/json"})
         except httpx.TimeoutException:
             raise SinkError(f"{self.what}: request timed out", retryable=True) from None
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as e:
+            # a malformed URL stays malformed: retrying it for a day helps nobody
+            raise SinkError(self.redact(f"{self.what}: bad URL: {e}"), retryable=False) from None
         except httpx.HTTPError as e:
             raise SinkError(self.redact(f"{self.what}: {type(e).__name__}: {e}"),
                             retryable=True) from None
