@@ -10,7 +10,7 @@ from typing import Iterator, Optional
 import typer
 
 from vigil.detections import Detection
-from vigil.events.jsonl import BadLine, read_events
+from vigil.events.jsonl import MAX_ANCESTRY, BadLine, Numbered, read_events, read_numbered
 from vigil.display import detection_line
 
 
@@ -105,26 +105,42 @@ def replay(events: Path = typer.Argument(..., help="JSONL recording (docs/events
     if not detections:
         from vigil.runtime import incident_printer
         pipe.on_incident = incident_printer(as_json)
-    bad = 0
+    bad = failed = 0
     t0 = time.perf_counter()
     auth_file = None
     if fmt == "authlog":
         from vigil.sensors.authlog import AuthLogFile
 
         auth_file = AuthLogFile(events)
-        items: Iterator = iter(auth_file)
+        # an auth log has no event lines: events are numbered as they come
+        items: Iterator = (Numbered(n, ev) for n, ev in enumerate(auth_file, 1))
     else:
-        items = read_events(events)
-    for item in items:
-        if isinstance(item, BadLine):
-            bad += 1
-            typer.echo(f"{events}:{item.lineno}: skipped malformed event: {item.error}",
-                       err=True)
-            continue
-        for det in pipe.process(item):
-            if (det.suppressed is None and detections) or (det.suppressed is not None
-                                                           and show_suppressed):
-                _print_detection(det, as_json)
+        items = read_numbered(events)
+    # a hostile or damaged recording must not cost the lines after it, nor the summary:
+    # every problem is one line `file:line: what`, and reading goes on
+    try:
+        for item in items:
+            if isinstance(item, BadLine):
+                bad += 1
+                typer.echo(f"{events}:{item.lineno}: skipped malformed event: {item.error}",
+                           err=True)
+                continue
+            if item.cut_ancestors:
+                typer.echo(f"{events}:{item.lineno}: process ancestry cut at {MAX_ANCESTRY} "
+                           f"parents ({item.cut_ancestors} more dropped)", err=True)
+            try:
+                for det in pipe.process(item.event):
+                    if (det.suppressed is None and detections) or (det.suppressed is not None
+                                                                   and show_suppressed):
+                        _print_detection(det, as_json)
+            except Exception as exc:  # noqa: BLE001 (reported with its line, then go on)
+                failed += 1
+                where = f"{events}:{item.lineno}" if auth_file is None \
+                    else f"{events}: event {item.lineno}"
+                typer.echo(f"{where}: event could not be processed: "
+                           f"{type(exc).__name__}: {str(exc)[:300]!r}", err=True)
+    except OSError as exc:
+        typer.echo(f"{events}: cannot read further: {exc.strerror or exc}", err=True)
     elapsed = time.perf_counter() - t0
     built.close()
     st = pipe.stats
@@ -137,6 +153,8 @@ def replay(events: Path = typer.Argument(..., help="JSONL recording (docs/events
                                      if a.get("long_lines") else ""))
     else:
         read = f"{bad} malformed lines skipped"
+    if failed:
+        read += f", {failed} could not be processed"
     out(f"--- {st.events} events ({read}), {st.detections} "
         f"detections: {st.unsuppressed} unsuppressed in {st.incidents_opened} incidents, "
         f"{st.suppressed} suppressed; {rate:,.0f} events/s")

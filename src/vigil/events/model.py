@@ -9,9 +9,17 @@ A value that a sensor did not see is `None`; every comparison on it is false (Fa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+
+#: a kernel value (pid, uid, capability mask, cgroup id, return value ...) as a signed
+#: 64-bit number (the largest real ones, capability masks and cgroup ids, stay far below
+#: 2^63). Recordings are held to it when decoded, so nothing downstream meets a number it
+#: cannot format or pack
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+#: ns since the epoch, as the kernel counts it (up to the year 2262)
+Timestamp = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 
 
 class Process(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -21,12 +29,12 @@ class Process(msgspec.Struct, kw_only=True, omit_defaults=True):
     chain. In a recording the chain is nested JSON objects, cut at a few levels.
     """
 
-    pid: int | None = None
-    tid: int | None = None
-    ppid: int | None = None
-    vpid: int | None = None
-    sid: int | None = None
-    pgid: int | None = None
+    pid: Int64 | None = None
+    tid: Int64 | None = None
+    ppid: Int64 | None = None
+    vpid: Int64 | None = None
+    sid: Int64 | None = None
+    pgid: Int64 | None = None
     #: the thread's comm (at most 15 characters, as the kernel keeps it)
     name: str | None = None
     #: argv[0] as the process was started with
@@ -37,25 +45,25 @@ class Process(msgspec.Struct, kw_only=True, omit_defaults=True):
     #: True when argv was longer than the sensor could copy
     args_truncated: bool = False
     cwd: str | None = None
-    tty: int | None = None
-    uid: int | None = None
-    gid: int | None = None
-    euid: int | None = None
-    egid: int | None = None
-    loginuid: int | None = None
+    tty: Int64 | None = None
+    uid: Int64 | None = None
+    gid: Int64 | None = None
+    euid: Int64 | None = None
+    egid: Int64 | None = None
+    loginuid: Int64 | None = None
     user: str | None = None
     group: str | None = None
     loginname: str | None = None
     #: process start time, ns since the epoch
-    start_ts: int | None = None
-    cap_effective: int | None = None
-    cap_permitted: int | None = None
-    cap_inheritable: int | None = None
+    start_ts: Timestamp | None = None
+    cap_effective: Int64 | None = None
+    cap_permitted: Int64 | None = None
+    cap_inheritable: Int64 | None = None
     exe_from_memfd: bool = False
     exe_upper_layer: bool = False
     env: list[str] = msgspec.field(default_factory=list)
     #: cgroup v2 id and the container id derived from the cgroup path ("host" on the host)
-    cgroup_id: int | None = None
+    cgroup_id: Int64 | None = None
     container_id: str | None = None
     container_name: str | None = None
     container_image: str | None = None
@@ -80,7 +88,7 @@ class FdInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
     `role` says which end is the server ("client" after connect, "server" after accept).
     """
 
-    num: int | None = None
+    num: Int64 | None = None
     #: Falco's fd.type: file, directory, ipv4, ipv6, unix, pipe, event, signalfd,
     #: eventpoll, inotify, timerfd, netlink, bpf, userfaultfd, io_uring, memfd
     type: str | None = None
@@ -88,14 +96,14 @@ class FdInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
     nameraw: str | None = None
     l4proto: str | None = None
     lip: str | None = None
-    lport: int | None = None
+    lport: Int64 | None = None
     rip: str | None = None
-    rport: int | None = None
+    rport: Int64 | None = None
     role: str | None = None
     connected: bool | None = None
     name_changed: bool | None = None
     #: fd.types of the process' whole fd table, where the sensor tracks it: fd -> type
-    types: dict[int, str] | None = None
+    types: dict[Int64, str] | None = None
 
 
 class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -108,11 +116,11 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
     """
 
     type: str
-    ts: int = 0
+    ts: Timestamp = 0
     source: str = "syscall"
     dir: str = "<"
-    num: int | None = None
-    res: int | None = None
+    num: Int64 | None = None
+    res: Int64 | None = None
     args: dict[str, Any] = msgspec.field(default_factory=dict)
     proc: Process = msgspec.field(default_factory=Process)
     fd: FdInfo | None = None
