@@ -47,6 +47,8 @@ class BuiltPipeline:
     sigma_paths: list[Path] = field(default_factory=list)
     rule_matching: str = "first"
     live: bool = False
+    #: the rule paths came from the command line (`--rules`), not from `[rules]`
+    rules_from_cli: bool = False
 
     def rule_files(self) -> list[Path]:
         """The rule files and directories this pipeline was built from."""
@@ -189,6 +191,7 @@ def build_pipeline(*, config_path: str | Path | None = None, config: VigilConfig
     built = BuiltPipeline(DetectionPipeline([]), cfg)
     built.falco_paths, built.sigma_paths = list(falco_paths), list(sigma_paths)
     built.rule_matching, built.live = rule_matching, alerts is True
+    built.rules_from_cli = bool(rule_paths)
     engines = build_engines(built)
     problems.extend(engines.problems)
     built.warnings.extend(engines.warnings)

@@ -297,6 +297,12 @@ class DetectionPipeline:
             if self.alert is not None:
                 self.alert(ev)
 
+    def replace_detectors(self, detectors: Sequence[Any]) -> None:
+        """Run these detectors from the next event on (configuration reload; on the engine
+        thread)."""
+        self.detectors = list(detectors)
+        self._by_type = {}
+
     def _handlers(self, evtype: str) -> tuple[Callable[[Event], list[Detection]], ...]:
         out = [e.on_event for e in self.engines]
         out += [d.on_event for d in self.detectors if evtype in d.event_types]

@@ -58,6 +58,10 @@ class Agent:
         self.reload_info: dict[str, Any] = {}
         #: engines built by the rules reloader, swapped in by the engine thread
         self._pending: Any | None = None
+        #: detectors rebuilt by a configuration reload, swapped in likewise
+        self._pending_detectors: list[Any] | None = None
+        #: per sensor: the event types it lacks that the last warning named
+        self._warned_missing: dict[str, frozenset[str]] = {}
 
     # -- sensors ---------------------------------------------------------------------------
 
@@ -116,8 +120,8 @@ class Agent:
             if now >= next_stats:
                 next_stats = now + self.stats_interval
                 self._emit_stats()
-            if self._pending is not None:
-                self._swap_engines()
+            if self._pending is not None or self._pending_detectors is not None:
+                self._swap()
             if now >= next_tick:
                 # quiet incidents close on time even when no event comes
                 next_tick = now + 1.0
@@ -139,20 +143,47 @@ class Agent:
         batches, so evaluation never takes a lock."""
         self._pending = engines
 
-    def _swap_engines(self) -> None:
+    def offer_detectors(self, detectors: list[Any]) -> None:
+        """Hand over detectors rebuilt from a reloaded configuration (any thread); swapped
+        in between batches like engines."""
+        self._pending_detectors = detectors
+
+    def _swap(self) -> None:
         engines, self._pending = self._pending, None
-        old = self.built.falco
-        self.built.falco, self.built.sigma = engines.falco, engines.sigma
-        self.built.pipeline.replace_engines(engines.engines())
-        if old is not None and old is not engines.falco:
-            old.ruleset.names.stop()
-        new_types = self.built.event_types()
+        detectors, self._pending_detectors = self._pending_detectors, None
+        if engines is not None:
+            old = self.built.falco
+            self.built.falco, self.built.sigma = engines.falco, engines.sigma
+            self.built.pipeline.replace_engines(engines.engines())
+            if old is not None and old is not engines.falco:
+                old.ruleset.names.stop()
+        if detectors is not None:
+            self.built.detectors = detectors
+            self.built.pipeline.replace_detectors(detectors)
+        self._check_capture()
+
+    def _check_capture(self) -> None:
+        """Warn when what now runs needs event types a sensor could capture but was not
+        started with (a restart captures them). Types a sensor cannot capture at all are
+        not its business, and a warning already given is not repeated at every reload."""
+        needed = self.built.event_types()
         for s in self.sensors:
             have = getattr(s, "event_types", None)
-            if have is not None and new_types is not None and not new_types <= set(have):
-                log.warning("reloaded rules need event types the %s sensor does not capture "
-                            "(%s): restart vigil to capture them", s.name,
-                            ", ".join(sorted(new_types - set(have))[:8]))
+            if have is None:
+                continue
+            supported = getattr(s, "supported_types", None)
+            can = frozenset(supported()) if callable(supported) else None
+            if needed is None:  # every type: as many as the sensor can capture
+                want = can if can is not None else frozenset()
+            else:
+                want = frozenset(needed) & can if can is not None else frozenset(needed)
+            missing = want - frozenset(have)
+            if missing and missing != self._warned_missing.get(s.name):
+                log.warning("the rules and detectors now need event types the %s sensor was "
+                            "not started with (%s): restart vigil to capture them", s.name,
+                            ", ".join(sorted(missing)[:8]) + (" ..." if len(missing) > 8
+                                                              else ""))
+            self._warned_missing[s.name] = missing
 
     def _drain(self, process: Callable[[Event], Any]) -> None:
         while True:

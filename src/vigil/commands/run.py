@@ -86,11 +86,6 @@ def run(config: Optional[Path] = typer.Option(
                    "`vigil replay FILE.jsonl`)", err=True)
         built.close()
         raise typer.Exit(1)
-    reloader = None
-    if cfg.source is not None and built.suppressor is not None:
-        from vigil.suppress.reload import ConfigReloader
-
-        reloader = ConfigReloader(cfg.source, built.suppressor.holder).start()
     agent = Agent(built, sensors, stats_interval=stats_interval,
                   on_stats=lambda line: typer.echo(line, err=True))
     agent.install_signal_handlers()
@@ -101,6 +96,9 @@ def run(config: Optional[Path] = typer.Option(
         agent.offer_engines(engines)
 
     rules_reloader = RulesReloader(built.rule_files, built.reloaded, offer).start()
+    from vigil.live_reload import start_config_reload
+
+    reloader = start_config_reload(built, agent, rules_reloader)
 
     def reload_now() -> dict[str, Any]:
         """`vigil reload`: the rules and vigil.toml as they are now."""

@@ -55,14 +55,26 @@ class RulesReloader:
         self._failed: Fingerprint | None = None
         self._settling: Fingerprint | None = None
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._forced = False
         self._thread: threading.Thread | None = None
         self.reloads = 0
         self.last_error: str | None = None
 
+    def rebuild_now(self) -> None:
+        """Rebuild at the next look (soon), changed files or not: the settings the rules
+        are built with changed (`[rules]` of a reloaded vigil.toml). All builds happen on
+        this reloader's thread, so an older build never overtakes a newer one."""
+        self._forced = True
+        self._wake.set()
+
     def check(self) -> bool:
         """Look once; True when new engines were handed over."""
         now = fingerprint(self._paths())
-        if now == self._seen or now == self._failed:
+        forced, self._forced = self._forced, False
+        if forced:
+            self._settling = now
+        elif now == self._seen or now == self._failed:
             self._settling = None
             return False
         if now != self._settling:
@@ -104,7 +116,11 @@ class RulesReloader:
     def start(self) -> "RulesReloader":
         """Poll on a daemon thread until `stop()`."""
         def loop() -> None:
-            while not self._stop.wait(self.interval):
+            while not self._stop.is_set():
+                self._wake.wait(self.interval)
+                self._wake.clear()
+                if self._stop.is_set():
+                    return
                 try:
                     self.check()
                 except Exception:  # a reload bug must not take the agent down
@@ -117,5 +133,6 @@ class RulesReloader:
     def stop(self) -> None:
         """Stop polling."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)

@@ -54,6 +54,8 @@ class EbpfSensor:
     """
 
     name = "ebpf"
+    #: every event type this sensor can capture (what a restart could add)
+    supported_types = staticmethod(supported_types)
 
     def __init__(self, event_types: set[str] | None = None,
                  exclude_pids: set[int] | None = None, *,

@@ -144,3 +144,36 @@ def _pump(stream, sink: list[str]) -> None:  # noqa: ANN001
 def crashed(stderr: str) -> bool:
     """True when a process' stderr shows an uncaught exception."""
     return "Traceback (most recent call last)" in stderr
+
+
+def inotify_watches(pid: int | str = "self") -> set[tuple[int, int]]:
+    """(device, inode) of everything the process' inotify descriptors watch."""
+    out: set[tuple[int, int]] = set()
+    base = Path(f"/proc/{pid}/fdinfo")
+    for info in base.iterdir():
+        try:
+            text = info.read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("inotify wd:"):
+                fields = dict(f.split(":", 1) for f in line.split()[1:])
+                sdev = int(fields["sdev"], 16)
+                dev = os.makedev(sdev >> 20, sdev & 0xFFFFF)
+                out.add((dev, int(fields["ino"], 16)))
+    return out
+
+
+def busy_directory(d: Path, stop: threading.Event, counter: list[int]) -> None:
+    """Create, write and remove files in `d` and in `d/spool` until `stop`; appends how
+    many rounds it made to `counter`."""
+    sub = d / "spool"
+    sub.mkdir(exist_ok=True)
+    i = 0
+    while not stop.is_set():
+        for where in (d, sub):
+            f = where / f"f{i % 500}.tmp"
+            f.write_bytes(b"x" * 64)
+            f.unlink()
+        i += 1
+    counter.append(i)
