@@ -134,6 +134,8 @@ class Agent:
                 batch = self.queue.get(timeout=0.2)
             except queue.Empty:
                 continue
+            if self._pending is not None or self._pending_detectors is not None:
+                self._swap()  # offered while waiting: this batch is for what was offered
             for ev in batch:
                 process(ev)
         self._drain(process)

@@ -16,13 +16,12 @@ import time
 from pathlib import Path
 
 import pytest
+from needs import requires_bpf, requires_shared, shared_path
 
-from vigil.sensors.ebpf.sensor import unavailable_reason
 
-STABLE = Path(__file__).resolve().parents[2].parent / "shared" / "rules" / "falco" / "falco_rules.yaml"
-REASON = unavailable_reason()
+STABLE = shared_path("rules", "falco", "falco_rules.yaml")
 
-pytestmark = [pytest.mark.bpf, pytest.mark.skipif(REASON is not None, reason=REASON or "")]
+pytestmark = requires_bpf + requires_shared("rules")
 
 MARK = f"vigil-e2e-{os.getpid()}"
 MEMFD_EXEC = textwrap.dedent(f"""

@@ -14,11 +14,10 @@ from typing import Callable, Iterator
 
 import pytest
 
-from vigil.events.model import Event
-from vigil.sensors.ebpf.sensor import EbpfSensor, unavailable_reason
+from needs import requires_bpf  # noqa: F401 (re-exported: the skip fails under VIGIL_REQUIRE)
 
-REASON = unavailable_reason()
-requires_bpf = [pytest.mark.bpf, pytest.mark.skipif(REASON is not None, reason=REASON or "")]
+from vigil.events.model import Event
+from vigil.sensors.ebpf.sensor import EbpfSensor
 
 
 class LiveCapture:

@@ -50,6 +50,14 @@ ATTACKERS = ["185.220.101.47", "45.148.10.92", "193.32.162.77", "141.98.11.23",
              "80.94.95.115", "179.43.180.106", "5.181.80.120", "198.51.100.200"]
 COUNTS = [23, 3, 3, 2, 2, 2, 2, 3, 3, 2, 2, 2]  # 49 in all
 USERS = ["root", "admin", "ubuntu", "test", "oracle", "postgres", "git", "user"]
+#: how often each benign part of the night happens
+N_NETMON = 42        # `sh -c ip neigh show` by the monitoring agent
+N_AGENT_ALERTS = 4   # Vigil reads PAM config, then talks to Telegram
+N_DEPLOYS = 2        # a root deploy stops and starts vigil
+N_CERTBOT = 3        # certbot renewals
+N_C_BUILDS = 6       # C builds reading a key fixture, then fetching a dependency
+N_NPM_BUILDS = 12    # npm builds spawning a shell under node
+N_CSCLI = 2          # cscli asking a public resolver
 
 
 def at(seconds: float) -> int:
@@ -83,7 +91,7 @@ def noisy_network_discovery() -> list[Event]:
     agent = proc("/usr/bin/python3", "/opt/netmon/agent.py", pid=700, uid=0, parent=init(),
                  name="python3")
     out = []
-    for i in range(42):
+    for i in range(N_NETMON):
         t = 60 + i * 510
         sh = sh_c("ip neigh show", parent=agent, pid=20000 + 2 * i)
         ip = proc("/usr/sbin/ip", "neigh", "show", pid=20001 + 2 * i, parent=sh, name="ip")
@@ -185,12 +193,55 @@ def anomalies() -> list[Event]:
 
 def night() -> list[Event]:
     """Every event of the night, in time order."""
-    events = (ssh_failures() + noisy_network_discovery() + agent_reads_pam_then_alerts(4)
-              + deploy_restarts_vigil(2) + certbot_renews(3) + builds(6, 12)
-              + cscli_lookups(2) + anomalies())
+    events = (ssh_failures() + noisy_network_discovery()
+              + agent_reads_pam_then_alerts(N_AGENT_ALERTS) + deploy_restarts_vigil(N_DEPLOYS)
+              + certbot_renews(N_CERTBOT) + builds(N_C_BUILDS, N_NPM_BUILDS)
+              + cscli_lookups(N_CSCLI) + anomalies())
     for e in events:
         e.hostname = HOST
     return sorted(events, key=lambda e: e.ts)
+
+
+#: fates of a detection: an incident, or the layer that suppressed it
+INCIDENT, STATIC, DYNAMIC = "incident", "static", "dynamic"
+
+
+def expected_detections() -> dict[tuple[str, str], int]:
+    """What the night must raise through vigil.toml, per (detection name, fate), from what
+    each part of the night does: a change of the night changes these, and a change in
+    Vigil that moves detections between categories cannot hide behind an unchanged total.
+    Sigma detections are named by their rule's title."""
+    return {
+        # 49 password guesses: each one an attempt, all routed as the brute force
+        ("ssh_bruteforce", INCIDENT): sum(COUNTS),
+        # the generic Sigma rule on every `ip neigh show`, allowlisted in vigil.toml
+        ("System Network Discovery - Linux", DYNAMIC): N_NETMON,
+        # Vigil's own PAM read: a credential-file read then a connection, and a Sigma
+        # discovery rule; both Vigil itself (static: self-activity)
+        ("data_exfil", STATIC): N_AGENT_ALERTS + N_CERTBOT + N_C_BUILDS,
+        ("Password Policy Discovery - Linux", STATIC): N_AGENT_ALERTS,
+        # a root deploy stopping (systemctl, then the SIGTERM) and starting vigil
+        ("service_tamper", STATIC): 2 * N_DEPLOYS,
+        ("Disable Or Stop Services", STATIC): N_DEPLOYS,
+        ("Service Reload or Start - Linux", STATIC): N_DEPLOYS,
+        # certbot rewriting its private key (and reading one before talking to ACME,
+        # counted with data_exfil above)
+        ("sensitive_write", STATIC): N_CERTBOT,
+        # npm builds: a shell under node
+        ("webshell", STATIC): N_NPM_BUILDS,
+        ("dns_direct", STATIC): N_CSCLI,
+        # the credential theft: read, then curl out; from a hidden script
+        ("data_exfil", INCIDENT): 1,
+        ("Use Of Hidden Paths Or Files", INCIDENT): 1,
+        # the reverse shell from nginx: the shell, its command line, and its stdin dup2
+        # (a redirect of stdout alone is a port check for the default rules)
+        ("webshell", INCIDENT): 1,
+        ("reverse_shell", INCIDENT): 1,
+        ("Suspicious Reverse Shell Command Line", INCIDENT): 1,
+        ("Suspicious Use of /dev/tcp", INCIDENT): 1,
+        ("Shell spawned by a server program", INCIDENT): 1,
+        ("Standard stream redirected to a network connection", INCIDENT): 1,
+    }
 
 
 def render() -> bytes:

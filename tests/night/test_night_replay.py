@@ -7,13 +7,16 @@ then alerting, two root deploys stopping and starting vigil, three certbot renew
 18 compiler and npm builds that look like exfiltration or web shells; 2 cscli DNS lookups;
 and two real anomalies (a credential read then curl; a reverse shell from nginx).
 
-Detection count, pinned: 49 (brute force) + 42 (Sigma "System Network Discovery") + 22
-(look-alikes: data_exfil 4 agent + 3 certbot, sensitive_write 3, service_tamper 4, Sigma
-"Password Policy Discovery" 4, Sigma "Disable Or Stop Services" 2 and "Service Reload or
-Start" 2) + 18 (data_exfil 6 cc builds, webshell 12 npm builds) + 2 (dns_direct cscli)
-+ 9 (the anomalies: data_exfil and Sigma "Use Of Hidden Paths" for the credential theft;
-webshell, reverse_shell, two Sigma reverse-shell rules and three of Vigil's default Falco
-rules for the reverse shell) = 142. Changing a count needs a change of the fixture.
+Detections, per detection and fate (incident, or the layer that suppressed it), are
+derived from the generator (`make_night.expected_detections()`): 49 (brute force) + 42
+(Sigma "System Network Discovery") + 22 (look-alikes: data_exfil 4 agent + 3 certbot,
+sensitive_write 3, service_tamper 4, Sigma "Password Policy Discovery" 4, Sigma "Disable Or
+Stop Services" 2 and "Service Reload or Start" 2) + 18 (data_exfil 6 cc builds, webshell 12
+npm builds) + 2 (dns_direct cscli) + 9 (the anomalies: data_exfil and Sigma "Use Of Hidden
+Paths" for the credential theft; webshell, reverse_shell, two Sigma reverse-shell rules and
+two of Vigil's default Falco rules for the reverse shell — its stdout-only redirect no
+longer trips the stream rule, its stdin redirect does) = 141. Changes that cancel out
+in the total show in the categories.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ sys.path.insert(0, str(HERE.parent / "alerts"))
 import make_night  # noqa: E402
 from alerts_servers import CHAT_ID, TOKEN, telegram_server, telegram_texts  # noqa: E402,F401
 
+from needs import SHARED, requires_shared  # noqa: E402
+
 from vigil.agent import build_pipeline  # noqa: E402
 from vigil.audit.query import RecordFilter, iter_records  # noqa: E402
 from vigil.audit.query import latest_incidents  # noqa: E402
@@ -42,16 +47,38 @@ from vigil.events.jsonl import read_events  # noqa: E402
 
 FIXTURE = HERE / "night.jsonl"
 CONFIG = HERE / "vigil.toml"
-# the reverse shell's stdout redirect (dup2 to fd 1) no longer trips the default rule
-# "Standard stream redirected to a network connection": its stdin redirect does
+EXPECTED = make_night.expected_detections()
 TOTAL_DETECTIONS = 141
 ANOMALY_PIDS = {8002, 8003, 9001}
+#: the night's vigil.toml reads SigmaHQ's rules from the shared data
+pytestmark = requires_shared("rules", "sigma", "linux")
+
+
+def _config_text(tmp_path: Path) -> str:
+    """The night's vigil.toml with its state under tmp_path and the shared data where the
+    suite finds it."""
+    return (CONFIG.read_text().replace('state_dir = "state"', f'state_dir = "{tmp_path}"')
+            .replace('"../../../shared/', f'"{SHARED}/'))
 
 
 def _config(tmp_path: Path, extra: str = ""):
     """The night's vigil.toml, with its state under tmp_path (and alerts, if given)."""
-    text = CONFIG.read_text().replace('state_dir = "state"', f'state_dir = "{tmp_path}"')
-    return parse_config(text + extra, CONFIG)
+    return parse_config(_config_text(tmp_path) + extra, CONFIG)
+
+
+def _category(det) -> tuple[str, str]:
+    return det.name, "incident" if det.suppressed is None else det.suppressed.layer
+
+
+def _categories(dets) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    for d in dets:
+        out[_category(d)] = out.get(_category(d), 0) + 1
+    return out
+
+
+def test_expected_detections_add_up_to_the_total():
+    assert sum(EXPECTED.values()) == TOTAL_DETECTIONS
 
 
 def _replay(cfg, **kw):
@@ -69,18 +96,17 @@ def test_fixture_is_what_the_script_writes():
 
 
 def test_suppression_off_raises_every_detection(tmp_path):
+    """Without the dynamic allowlist and baseline, what vigil.toml suppresses becomes an
+    incident; what the detectors and the self-activity layer suppress (static) stays so."""
     built, dets = _replay(_config(tmp_path), suppress=False, audit=False, alerts=False)
     assert built.pipeline.stats.events == 203
-    assert len(dets) == TOTAL_DETECTIONS
-    by_name = {}
-    for d in dets:
-        key = d.rule_id if d.kind == "sigma" else d.name
-        by_name[key] = by_name.get(key, 0) + 1
-    assert by_name["ssh_bruteforce"] == 49
-    assert by_name["e7bd1cfa-b446-4c88-8afb-403bcd79e3fa"] == 42  # the generic noisy rule
-    # without the dynamic allowlist, the noisy Sigma rule reaches the incidents
-    assert sum(1 for d in dets if d.rule_id == "e7bd1cfa-b446-4c88-8afb-403bcd79e3fa"
-               and d.suppressed is None) == 42
+    want: dict[tuple[str, str], int] = {}
+    for (name, fate), n in EXPECTED.items():
+        key = (name, "incident" if fate == make_night.DYNAMIC else fate)
+        want[key] = want.get(key, 0) + n
+    assert _categories(dets) == want
+    noisy = [d for d in dets if d.rule_id == "e7bd1cfa-b446-4c88-8afb-403bcd79e3fa"]
+    assert len(noisy) == make_night.N_NETMON and all(d.suppressed is None for d in noisy)
 
 
 def _about_anomaly(det) -> bool:
@@ -91,7 +117,7 @@ def test_defaults_and_short_config_leave_only_the_attacks(tmp_path):
     built, dets = _replay(_config(tmp_path), alerts=False)
     incidents = [d for d in dets if d.suppressed is None]
     suppressed = [d for d in dets if d.suppressed is not None]
-    assert len(dets) == TOTAL_DETECTIONS
+    assert _categories(dets) == EXPECTED
     brute = [d for d in incidents if d.name == "ssh_bruteforce"]
     assert len(brute) == 49
     assert {d.entity.ip for d in brute} == set(make_night.ATTACKERS)
@@ -101,18 +127,18 @@ def test_defaults_and_short_config_leave_only_the_attacks(tmp_path):
     names = {d.name for d in others}
     assert {"data_exfil", "reverse_shell"} <= names
     # every look-alike is audited with the layer, the entry and a reason
-    assert len(suppressed) == TOTAL_DETECTIONS - len(incidents)
+    assert len(suppressed) == sum(n for (_, fate), n in EXPECTED.items() if fate != "incident")
     assert all(d.suppressed.reason and d.suppressed.entry for d in suppressed)
     trail = tmp_path / "audit"
     assert verify_trail(trail).ok
     records = list(iter_records(trail, RecordFilter(types=frozenset({DETECTION, SUPPRESSED}))))
     assert len(records) == TOTAL_DETECTIONS
-    kinds = {}
+    audited = {}
     for r in records:
-        kinds[r.type] = kinds.get(r.type, 0) + 1
-    assert kinds == {"detection": len(incidents), "suppressed": len(suppressed)}
-    layers = {r.suppression["layer"] for r in records if r.type == "suppressed"}
-    assert layers == {"static", "dynamic"}
+        key = (r.detection["name"], "incident" if r.type == "detection"
+               else r.suppression["layer"])
+        audited[key] = audited.get(key, 0) + 1
+    assert audited == EXPECTED
     # every unsuppressed detection names its incident: one per attacking IP (each closed
     # after the night), and one per real anomaly, whatever number of rules it tripped
     assert all(r.incident_id for r in records if r.type == "detection")
@@ -191,8 +217,7 @@ min_priority = "warning"
 
 def test_replay_cli_summarises_the_night(tmp_path):
     cfg = tmp_path / "vigil.toml"
-    cfg.write_text(CONFIG.read_text().replace('state_dir = "state"', f'state_dir = "{tmp_path}"')
-                   .replace("../../../shared", str(HERE.parents[2] / "shared")))
+    cfg.write_text(_config_text(tmp_path))
     r = subprocess.run([sys.executable, "-m", "vigil", "replay", str(FIXTURE), "--config",
                         str(cfg), "--agent-pid", str(make_night.AGENT_PID), "--audit"],
                        capture_output=True, text=True, timeout=300)

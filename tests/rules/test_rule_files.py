@@ -7,13 +7,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from needs import needs_shared, shared_path
 
 from vigil.config import BUILTIN_RULES_FILE
 from vigil.events.model import Event, FdInfo, Process
 from vigil.rules.falco.engine import FalcoEngine
 from vigil.rules.falco.loader import load_rules
 
-FALCO = Path(__file__).resolve().parents[2].parent / "shared" / "rules" / "falco"
+FALCO = shared_path("rules", "falco")
 FILES = ["falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"]
 
 
@@ -22,6 +23,7 @@ def vigil(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=120)
 
 
+@needs_shared("rules", "falco")
 @pytest.mark.parametrize("name", FILES)
 def test_validate_each_shared_file_exits_0(name):
     r = vigil("rules", "validate", str(FALCO / name))
@@ -30,6 +32,7 @@ def test_validate_each_shared_file_exits_0(name):
     assert " 0 error(s)" in r.stdout
 
 
+@needs_shared("rules", "falco")
 def test_all_three_files_load_together():
     rs = load_rules([FALCO / f for f in FILES])
     assert rs.ok, [str(e) for e in rs.errors]
@@ -57,6 +60,7 @@ def test_validate_reports_yaml_syntax_errors(tmp_path):
     assert r.returncode == 1 and "Invalid YAML" in r.stdout and str(bad) in r.stdout
 
 
+@needs_shared("rules", "falco")
 def test_rules_list_shows_priority_and_types():
     r = vigil("rules", "list", str(FALCO / "falco_rules.yaml"))
     assert r.returncode == 0
@@ -64,6 +68,7 @@ def test_rules_list_shows_priority_and_types():
     assert "Warning" in line and "open,openat,openat2" in line
 
 
+@needs_shared("rules", "falco")
 def test_default_rules_load_and_coexist_with_falco():
     rs = load_rules([BUILTIN_RULES_FILE])
     assert rs.ok and not rs.warnings, [str(w) for w in rs.warnings]

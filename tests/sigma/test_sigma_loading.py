@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from needs import needs_shared, shared_path
 import yaml
 
 from sigma_event_spec import build_event
@@ -16,7 +17,7 @@ from vigil.rules.sigma import (CustomLogsource, LogsourceRouter, SigmaEngine, Si
                                load_sigma_paths, validate_sigma)
 from vigil.suppress.suppressor import Suppressor
 
-SIGMA_LINUX = Path(__file__).resolve().parents[3] / "shared" / "rules" / "sigma" / "linux"
+SIGMA_LINUX = shared_path("rules", "sigma", "linux")
 PY_OS_SYSTEM = "2d2f44ff-4611-4778-a8fc-323a0e9850cc"
 
 
@@ -116,7 +117,7 @@ def test_bad_mapping_overrides_name_the_key():
     assert exc.value.key == "rules.sigma_logsources.x.sources"
 
 
-@pytest.mark.skipif(not SIGMA_LINUX.is_dir(), reason="SigmaHQ rules not present")
+@needs_shared("rules", "sigma", "linux")
 def test_sigma_id_suppressed_from_vigil_toml(tmp_path):
     toml = tmp_path / "vigil.toml"
     toml.write_text(f"""

@@ -4,9 +4,9 @@ whose compiled predicate holds when every rule of the logsource is tried."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
+from needs import requires_shared, shared_path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,12 +18,11 @@ from vigil.rules.sigma.logsource import SYSCALL
 from vigil.rules.sigma.prefilter import (literal_rank, necessary_keys,
                                          specialize_event_type)
 
-SIGMA_LINUX = Path(__file__).resolve().parents[3] / "shared" / "rules" / "sigma" / "linux"
+SIGMA_LINUX = shared_path("rules", "sigma", "linux")
+pytestmark = requires_shared("rules", "sigma", "linux")
 
-if not SIGMA_LINUX.is_dir():
-    pytest.skip(f"SigmaHQ rules not found at {SIGMA_LINUX}", allow_module_level=True)
-
-RESULT = load_sigma_paths([SIGMA_LINUX])
+# without the shared data every test here skips (a failure under VIGIL_REQUIRE=shared)
+RESULT = load_sigma_paths([SIGMA_LINUX] if SIGMA_LINUX.is_dir() else [])
 ENGINE = SigmaEngine(RESULT.rules)
 
 

@@ -7,19 +7,19 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from needs import requires_shared, shared_path
 import yaml
 
 from sigma_event_spec import build_event
 from vigil.rules.sigma import SigmaEngine, load_sigma_paths, validate_sigma
 
-SIGMA_LINUX = Path(__file__).resolve().parents[3] / "shared" / "rules" / "sigma" / "linux"
+SIGMA_LINUX = shared_path("rules", "sigma", "linux")
+pytestmark = requires_shared("rules", "sigma", "linux")
 CASES = yaml.safe_load((Path(__file__).parent / "fixtures" / "sigma_cases.yaml").read_text())
 
 
 @pytest.fixture(scope="module")
 def linux_rules():
-    if not SIGMA_LINUX.is_dir():
-        pytest.skip(f"SigmaHQ rules not found at {SIGMA_LINUX}")
     return load_sigma_paths([SIGMA_LINUX])
 
 

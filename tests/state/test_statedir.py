@@ -104,7 +104,7 @@ def test_private_dir_leaves_other_owners_alone(tmp_path: Path) -> None:
     from vigil.statedir import private_dir
     if os.geteuid() != 0:
         pytest.skip("giving a directory to another user (chown) needs root")
-    d = tmp_path / "shared"
+    d = tmp_path / "theirs"
     d.mkdir()
     os.chmod(d, 0o755)
     os.chown(d, 65534, 65534)

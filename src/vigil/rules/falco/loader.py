@@ -386,7 +386,8 @@ class RulesLoader:
             for ex in rule.exceptions:
                 n = exception_condition(ex)
                 if n is not None:
-                    exc_nodes.append(Not(n))
+                    # as in Falco, a list named in an exception's values is expanded
+                    exc_nodes.append(Not(exp.expand(n)))
             if exc_nodes:
                 node = And((node, *exc_nodes))
         except FilterSyntaxError as exc:
