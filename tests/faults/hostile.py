@@ -104,3 +104,23 @@ SENTINEL = json.dumps({
              "parent": {"pid": 4241, "name": "bash", "exepath": "/bin/bash"}},
     "fd": {"num": 3, "type": "file", "name": "/etc/shadow"}}).encode()
 SENTINEL_RULE = "Credential file read by unexpected program"
+
+
+def hostile_auth_lines(stamp: str, n: int) -> list[tuple[bytes, bool]]:
+    """Round `n` of hostile sshd lines, each with whether it is an attempt the brute-force
+    detector must count (a parseable `Failed password` line)."""
+    def failed(user: bytes, ip: str = "198.51.100.7") -> bytes:
+        return (stamp.encode() + b" web sshd[%d]: Failed password for invalid user " % (7000 + n)
+                + user + b" from " + ip.encode() + b" port 40%03d ssh2" % n)
+    esc = b"\x1b]0;owned\x07\x1b[2J\r\x1b[1;31mroot"
+    return [
+        (failed(esc), True),                                      # terminal escapes
+        (failed(b"r\xffo\xfeot\xc3("), True),                      # invalid UTF-8
+        (failed(b"nul\x00user"), True),                            # a NUL
+        (failed(b"u" * 200), True),                                # a long user name
+        (failed(b"x", ip="not-an-ip"), False),                     # no address
+        (b"\xff\xfe\xfd" * 100, False),                            # binary garbage
+        (stamp.encode() + b" web sshd[1]: " + b"A" * (1 << 20), False),  # 1 MiB line
+        (b"", False),                                              # an empty line
+        (stamp.encode() + b" web sshd[2]: Failed password for", False),  # cut short
+    ]
