@@ -74,8 +74,8 @@ def read_events(path: str | Path) -> Iterator[Event | BadLine]:
 
 def iter_events(fh: IO[bytes]) -> Iterator[Event | BadLine]:
     """Like `read_events`, over an open binary file."""
-    for item in iter_numbered(fh):
-        yield item.event if isinstance(item, Numbered) else item
+    for _lineno, item, _cut in _lines(fh):
+        yield item
 
 
 def read_numbered(path: str | Path) -> Iterator[Numbered | BadLine]:
@@ -86,37 +86,51 @@ def read_numbered(path: str | Path) -> Iterator[Numbered | BadLine]:
 
 def iter_numbered(fh: IO[bytes]) -> Iterator[Numbered | BadLine]:
     """Like `read_numbered`, over an open binary file."""
+    for lineno, item, cut in _lines(fh):
+        yield Numbered(lineno, item, cut) if isinstance(item, Event) else item
+
+
+def decode_line(line: bytes, lineno: int) -> Numbered | BadLine:
+    """One stripped line of a recording (see the module docstring for the bounds)."""
+    item, cut = _decode(line, lineno)
+    return Numbered(lineno, item, cut) if isinstance(item, Event) else item
+
+
+def _lines(fh: IO[bytes]) -> Iterator[tuple[int, Event | BadLine, int]]:
+    """(line number, event or bad line, ancestors cut) for each line that is not blank or
+    a comment."""
     lineno = 0
+    readline = fh.readline
     while True:
-        line = fh.readline(MAX_LINE_BYTES + 1)
+        line = readline(MAX_LINE_BYTES + 1)
         if not line:
             return
         lineno += 1
         if len(line) > MAX_LINE_BYTES:
             size = len(line) + _skip_line(fh) if not line.endswith(b"\n") else len(line)
-            yield BadLine(lineno, f"line of {size} bytes, longer than {MAX_LINE_BYTES}: "
-                                  "not an event")
+            yield lineno, BadLine(lineno, f"line of {size} bytes, longer than "
+                                          f"{MAX_LINE_BYTES}: not an event"), 0
             continue
         s = line.strip()
-        if not s or s.startswith(b"#"):
+        if not s or s[0] == 35:  # "#": a comment
             continue
-        yield decode_line(s, lineno)
+        item, cut = _decode(s, lineno)
+        yield lineno, item, cut
 
 
-def decode_line(line: bytes, lineno: int) -> Numbered | BadLine:
-    """One stripped line of a recording (see the module docstring for the bounds)."""
+def _decode(line: bytes, lineno: int) -> tuple[Event | BadLine, int]:
     cut = 0
     if line.count(b"{") + line.count(b"[") > _SCAN_ABOVE:
         bounded = bound_nesting(line, max_ancestry=MAX_ANCESTRY, max_nesting=MAX_NESTING)
         if bounded.problem is not None:
-            return BadLine(lineno, bounded.problem)
+            return BadLine(lineno, bounded.problem), 0
         line, cut = bounded.line, bounded.cut_ancestors
     try:
-        return Numbered(lineno, _decoder.decode(line), cut)
+        return _decoder.decode(line), cut
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        return BadLine(lineno, str(exc))
+        return BadLine(lineno, str(exc)), 0
     except RecursionError:  # malformed JSON the scan could not follow, nested too deep
-        return BadLine(lineno, "nested too deeply: not an event")
+        return BadLine(lineno, "nested too deeply: not an event"), 0
 
 
 def _skip_line(fh: IO[bytes]) -> int:
