@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from alerts_factories import anomaly
+from alerts_factories import anomaly, opened
 
 from vigil.alerts.config import AlertsConfig
 from vigil.alerts.pipeline import AlertPipeline
@@ -65,7 +65,7 @@ def test_a_hanging_sink_is_tried_once_during_stop(tmp_path: Path) -> None:
     try:
         pipe = AlertPipeline(config(server.url), tmp_path)
         pipe.start()
-        pipe.submit(anomaly("reverse_shell", time.time()))
+        pipe.submit(opened(anomaly("reverse_shell", time.time())))
         assert wait(lambda: server.requests == 1)
         t0 = time.monotonic()
         pipe.stop()
@@ -108,7 +108,7 @@ def test_a_sink_stuck_past_its_timeout_is_left_behind(tmp_path: Path, caplog) ->
     sink = StuckSink()
     pipe = AlertPipeline(config("http://127.0.0.1:9/unused"), tmp_path, sinks={"hook": sink})
     pipe.start()
-    pipe.submit(anomaly("reverse_shell", time.time()))
+    pipe.submit(opened(anomaly("reverse_shell", time.time())))
     assert sink.entered.wait(20)
     t0 = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="vigil.alerts.pipeline"):
