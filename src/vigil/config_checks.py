@@ -1,7 +1,8 @@
 """What `vigil config check` verifies beyond the schema: everything `vigil run` would trip
 over at start, found before a service manager finds it in a crash loop.
 
-- every secret a sink takes from the environment is set (`token_env`, `url_env`, ...);
+- every secret a sink takes from the environment is set (`token_env`, `url_env`, ...),
+  and a URL from `url_env` is an http(s) URL;
 - the metrics address can be bound;
 - the state directory can be created and written;
 - the rule files can be read, and load and compile without errors.
@@ -27,9 +28,9 @@ def _secrets(cfg: VigilConfig, environ: Mapping[str, str]) -> list[ConfigError]:
     out = []
     alerts = cfg.alerts
     for name, sink in (getattr(alerts, "sinks", None) or {}).items():
-        for secret, ref in sink.secrets.items():
+        for secret in sink.secrets:
             try:
-                ref.resolve(environ)
+                sink.secret(secret, environ)  # set, and a URL where one is expected
             except ConfigError as exc:
                 out.append(exc)
     return out

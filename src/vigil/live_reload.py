@@ -5,8 +5,8 @@ allowlist itself; `LiveSettings` applies the rest that can change without a rest
 
 - `[rules]` (`disabled`, `min_priority`, the rule files, Sigma mappings and logsources,
   `hosts`, `resolve_names`): the engines are rebuilt with the new settings by the rules
-  reloader's thread (the one place engines are built, so an older build never overtakes
-  a newer one) and swapped in between two event batches;
+  reloader's thread (where rule-file changes are built too, so the two do not race) and
+  swapped in between two event batches;
 - `[detectors]`: the detectors are rebuilt and swapped in likewise; their state (brute
   force counts, open connections) starts afresh, as after a restart.
 

@@ -13,7 +13,7 @@ import logging
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 #: libraries whose INFO/DEBUG lines are chatter for a Vigil user
-QUIET_LIBRARIES = ("httpx", "httpcore", "watchdog", "hpack")
+QUIET_LIBRARIES = ("httpx", "httpcore", "hpack")
 
 
 def configure_logging(level: int = logging.INFO) -> None:

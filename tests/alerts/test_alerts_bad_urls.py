@@ -62,8 +62,14 @@ def test_the_url_is_not_echoed_in_the_error(tmp_path: Path) -> None:
 def test_a_url_from_the_environment_is_checked_when_the_sink_is_built(tmp_path: Path,
                                                                       monkeypatch) -> None:  # noqa: ANN001
     cfg = write(tmp_path, 'type = "webhook"\nurl_env = "VIGIL_TEST_HOOK"')
-    assert check(cfg)[0] == 0  # the environment is not read by `config check`
     monkeypatch.setenv("VIGIL_TEST_HOOK", "ftp//x")
+    code, out = check(cfg)
+    assert code == 2 and (f"{cfg}:5:1: alerts.sinks.hook.url_env: environment variable "
+                          "VIGIL_TEST_HOOK: must be an http:// or https:// URL") in out, out
+    monkeypatch.setenv("VIGIL_TEST_HOOK", "https://hooks.example.com/x")
+    assert check(cfg)[0] == 0
+    monkeypatch.setenv("VIGIL_TEST_HOOK", "ftp//x")
+    # and where `config check` was not run: the pipeline refuses to build the sink
     built = build_pipeline(config=load_config(cfg), alerts=True)
     assert built.fatal
     assert built.problems == [f"{cfg}:5:1: alerts.sinks.hook.url_env: environment variable "
