@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import SHARED
+from needs import SHARED
 from vigil.sensors.authparse import parse_syslog_line
 
 FIXTURES = SHARED / "fixtures" / "ssh" / "crowdsec"

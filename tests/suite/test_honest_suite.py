@@ -103,3 +103,13 @@ def test_no_test_reads_the_shared_data_by_a_path_of_its_own() -> None:
         if '"shared"' in text or "/work/shared" in text or "'shared'" in text:
             offenders.append(str(f.relative_to(TESTS)))
     assert offenders == []
+
+
+def test_no_test_imports_a_conftest() -> None:
+    """`import conftest` names whichever conftest.py was imported first (tests/faults has
+    one): shared helpers live in modules of their own (tests/needs.py)."""
+    offenders = [str(f.relative_to(TESTS)) for f in TESTS.rglob("*.py")
+                 if f.name != "test_honest_suite.py"
+                 and ("from conftest import" in f.read_text()
+                      or "import conftest" in f.read_text())]
+    assert offenders == []
