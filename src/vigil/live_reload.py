@@ -54,6 +54,14 @@ class LiveSettings:
             self.agent.offer_detectors(new)
             done.append(f"detectors ({', '.join(detectors)}): {len(new)} running, their "
                         "state starts afresh")
+        if any(k.startswith("rules.shadow") for k in rules) or detectors:
+            from vigil.suppress.shadow import ShadowPolicy
+            policy = ShadowPolicy.from_config(config)
+            # one attribute rebind: the engine thread sees the old policy or the new one
+            self.built.pipeline.shadow = policy or None
+            done.append("shadow mode: " + (", ".join(
+                [str(e.value) for e in policy.rules + policy.paths]
+                + sorted(policy.detectors)) or "none"))
         if rules:
             self.built.config = dataclasses.replace(self.built.config, rules=config.rules)
             if not self.built.rules_from_cli:

@@ -250,3 +250,22 @@ def test_vigil_run_applies_a_detector_change_and_names_restart_settings(tmp_path
     assert agent.stdout.count("SSH failed login") == 1, agent.stdout
     assert "detectors (detectors.ssh_bruteforce)" in agent.stderr
     assert "apply only after a restart of vigil: alerts.queue_size" in agent.stderr
+
+
+def test_shadow_mode_changes_without_restart(tmp_path: Path, caplog_info) -> None:  # noqa: ANN001
+    """Putting a rule in shadow mode (and taking it out) takes effect on a reload."""
+    run = Running(tmp_path, "", {"openat", "execve"})
+    shadowed: list[bool] = []
+    run.built.pipeline.on_detection = lambda d: (run.seen.append(d.name),
+                                                 shadowed.append(d.shadow))
+    try:
+        assert run.detects("/etc/shadow", "Shadow read") and shadowed[-1] is False
+        run.write('shadow = [{ value = "Shadow read", reason = "trial" }]\n')
+        wait(lambda: run.detects("/etc/shadow", "Shadow read") and shadowed[-1],
+             "Shadow read is in shadow mode")
+        assert any("shadow mode: Shadow read" in m for m in messages(caplog_info))
+        run.write("")
+        wait(lambda: run.detects("/etc/shadow", "Shadow read") and not shadowed[-1],
+             "Shadow read alerts again")
+    finally:
+        run.close()

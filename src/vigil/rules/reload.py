@@ -57,6 +57,8 @@ class RulesReloader:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._forced = False
+        #: `reload_now` requests waiting for the reloader's thread: (done, result slot)
+        self._requests: list[tuple[threading.Event, list]] = []
         self._thread: threading.Thread | None = None
         self.reloads = 0
         self.last_error: str | None = None
@@ -97,10 +99,31 @@ class RulesReloader:
         log.info("rules reloaded")
         return True
 
-    def reload_now(self) -> tuple[bool, str | None]:
+    def reload_now(self, timeout: float = 120.0) -> tuple[bool, str | None]:
         """Build and hand over the rules as they are now, whatever changed (`vigil
         reload`); (True, None) when they were handed over, (False, the errors) when not.
-        Runs on the caller's thread."""
+        The build runs on the reloader's thread (with every other build, so none
+        overtakes another); the caller waits for it."""
+        if self._thread is None or not self._thread.is_alive():
+            return self._build_now()
+        done = threading.Event()
+        slot: list[tuple[bool, str | None]] = []
+        self._requests.append((done, slot))
+        self._wake.set()
+        if not done.wait(timeout):
+            return False, f"no answer from the rules reloader within {timeout:.0f} s"
+        return slot[0]
+
+    def _serve_requests(self) -> None:
+        if not self._requests:
+            return
+        waiting, self._requests = self._requests, []
+        result = self._build_now()
+        for done, slot in waiting:
+            slot.append(result)
+            done.set()
+
+    def _build_now(self) -> tuple[bool, str | None]:
         engines, problems = self._build()
         now = fingerprint(self._paths())
         if engines is None:
@@ -122,6 +145,7 @@ class RulesReloader:
                 if self._stop.is_set():
                     return
                 try:
+                    self._serve_requests()
                     self.check()
                 except Exception:  # a reload bug must not take the agent down
                     log.exception("rules reload crashed; the previous rules keep running")
