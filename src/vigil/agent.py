@@ -289,7 +289,9 @@ def _build_audit(cfg: VigilConfig, built: BuiltPipeline) -> Any:
     from vigil.audit.trail import AuditTrail
 
     trail = AuditTrail(cfg.audit.path, max_bytes=cfg.audit.max_bytes,
-                       rotate_daily=cfg.audit.rotate_daily, key_path=cfg.audit.key_path)
+                       rotate_daily=cfg.audit.rotate_daily, key_path=cfg.audit.key_path,
+                       keep_days=cfg.audit.keep_days,
+                       max_total_bytes=cfg.audit.max_total_bytes)
     built.closers.append(trail.close)
     built.audit = trail
     return trail

@@ -46,6 +46,8 @@ DEFAULT_AUTH_LOGS = ("/var/log/auth.log", "/var/log/secure")
 DEFAULT_IGNORED_READS = ("/usr/lib/", "/lib/", "/usr/lib64/", "/lib64/", "/etc/ld.so.cache",
                          "/usr/share/locale/", "/usr/share/zoneinfo/", "/usr/include/")
 DEFAULT_AUDIT_MAX_BYTES = 50 * 1024 * 1024
+DEFAULT_AUDIT_KEEP_DAYS = 90.0
+DEFAULT_AUDIT_MAX_TOTAL = 2 * 1024 ** 3
 DEFAULT_METRICS_LISTEN = "127.0.0.1:9101"
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
@@ -204,6 +206,10 @@ class AuditConfig:
     #: the key that seals the trail's head (`vigil.audit.seal`); None: beside the trail,
     #: `<path>.key`
     key_path: Path | None = None
+    #: rotated files whose last record is older than this are pruned (0: kept forever)
+    keep_days: float = DEFAULT_AUDIT_KEEP_DAYS
+    #: the oldest rotated files are pruned while the trail is larger (0: no limit)
+    max_total_bytes: int = DEFAULT_AUDIT_MAX_TOTAL
 
 
 @dataclass(frozen=True)
@@ -466,13 +472,24 @@ def _read_baseline(top: TableReader, state_dir: Path, base: Path | None) -> Base
     return out
 
 
+def _non_negative(t: TableReader, name: str, default: float) -> float:
+    value = t.get_float(name, default)
+    if value < 0:
+        raise t.error(name, f"must be 0 or more, not {value:g}")
+    return value
+
+
 def _read_audit(top: TableReader, state_dir: Path, base: Path | None) -> AuditConfig:
     t = top.table("audit")
     key = t.get_opt_str("key_path")
     out = AuditConfig(path=_path(t, "path", state_dir / "audit", base),
                       max_bytes=_size(t, "max_bytes", DEFAULT_AUDIT_MAX_BYTES),
                       rotate_daily=t.get_bool("rotate_daily", True),
-                      key_path=_path(t, "key_path", Path(), base) if key is not None else None)
+                      key_path=_path(t, "key_path", Path(), base) if key is not None else None,
+                      keep_days=_non_negative(t, "keep_days", DEFAULT_AUDIT_KEEP_DAYS),
+                      max_total_bytes=(0 if t.raw("max_total_bytes", None) == 0
+                                       else _size(t, "max_total_bytes",
+                                                  DEFAULT_AUDIT_MAX_TOTAL)))
     t.finish()
     return out
 

@@ -83,7 +83,9 @@ class AuditTrail:
     def __init__(self, path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES,
                  rotate_daily: bool = True, *, clock: Callable[[], float] = time.time,
                  max_held: int = DEFAULT_MAX_HELD,
-                 key_path: str | Path | None = None) -> None:
+                 key_path: str | Path | None = None,
+                 keep_days: float | None = None,
+                 max_total_bytes: int | None = None) -> None:
         self.path = current_file(path)
         self.max_bytes = max_bytes
         self.rotate_daily = rotate_daily
@@ -128,6 +130,25 @@ class AuditTrail:
                                              "detail": r.detail}))
         if repairs:
             self.flush()
+        self.keep_days = keep_days
+        self.max_total_bytes = max_total_bytes
+        self._key = key
+        self._prune()
+
+    def _prune(self) -> None:
+        """Apply `[audit] keep_days` / `max_total_bytes` (audit.retention); a failure is
+        logged and the files are kept."""
+        if not self.keep_days and not self.max_total_bytes:
+            return
+        from vigil.audit.retention import prune
+        try:
+            result = prune(self.path, self._key, keep_days=self.keep_days,
+                           max_total_bytes=self.max_total_bytes, now=self._clock())
+        except (OSError, ValueError) as exc:
+            log.error("audit: pruning %s failed, nothing deleted past that point: %s",
+                      self.path.parent, exc)
+            return
+        self.counts["pruned_files"] = self.counts.get("pruned_files", 0) + result.files
 
     # -- writing -----------------------------------------------------------------------
 
@@ -385,6 +406,8 @@ class AuditTrail:
         self._size = 0
         self._day = None
         self.counts["rotations"] += 1
+        if getattr(self, "keep_days", None) or getattr(self, "max_total_bytes", None):
+            self._prune()
 
     def _recover_partial_line(self) -> tuple[Path, int] | None:
         """Move an unfinished last line aside; returns (where, its size) or None."""

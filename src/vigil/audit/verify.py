@@ -26,6 +26,8 @@ from pathlib import Path
 
 from vigil.audit.layout import trail_files
 from vigil.audit.record import GENESIS, REPAIR, unseal
+from vigil.audit.retention import (Checkpoint, CheckpointError, checkpoint_path,
+                                   read_checkpoint)
 from vigil.audit.seal import (Head, SealError, default_key_path, head_path, read_head,
                               read_key)
 
@@ -89,8 +91,13 @@ def verify_trail(path: str | Path, key_path: str | Path | None = None, *,
     # the head before the records: the agent writes a record, then its head, so a head
     # read first never names a record the walk will not see
     before = read_head(hpath, key) if key is not None else None
+    try:
+        checkpoint = read_checkpoint(path, key)
+    except CheckpointError as exc:
+        return VerifyResult(False, 0, len(files), str(checkpoint_path(path)), str(exc))
     walk = _Walk()
-    broken = _walk_chain(files, walk, before.head if before is not None else None)
+    broken = _walk_chain(files, walk, before.head if before is not None else None,
+                         checkpoint)
     if broken is not None:
         where, problem = broken
         return VerifyResult(False, walk.count, len(files), where, problem, walk.prev)
@@ -123,10 +130,13 @@ def verify_trail(path: str | Path, key_path: str | Path | None = None, *,
                         sealed=not chain_only, notes=tuple(notes))
 
 
-def _walk_chain(files: list[Path], walk: _Walk,
-                head: Head | None) -> tuple[str, str] | None:
-    """Check every line in order; (where, problem) at the first break, else None."""
+def _walk_chain(files: list[Path], walk: _Walk, head: Head | None,
+                checkpoint: Checkpoint | None = None) -> tuple[str, str] | None:
+    """Check every line in order; (where, problem) at the first break, else None. With a
+    retention checkpoint the chain starts from it: the first record after it must follow
+    it exactly; records it covers (a pruning cut short) must chain up to it."""
     seq: int | None = None
+    first = True
     for f in files:
         with open(f, "rb") as fh:
             for lineno, raw in enumerate(fh, 1):
@@ -143,7 +153,20 @@ def _walk_chain(files: list[Path], walk: _Walk,
                     except ValueError as exc:
                         problem = f"not a valid record: {exc}"
                     else:
-                        if rec.hash != digest:
+                        if first and checkpoint is not None:
+                            if rec.seq <= checkpoint.seq:
+                                walk.prev = rec.prev  # pruned before it: covered below
+                            elif rec.seq != checkpoint.seq + 1:
+                                problem = (f"the trail starts at seq {rec.seq} but the "
+                                           f"retention checkpoint ends at seq "
+                                           f"{checkpoint.seq}: records in between were "
+                                           "removed")
+                            else:
+                                walk.prev = checkpoint.hash
+                        first = False
+                        if problem is not None:
+                            pass
+                        elif rec.hash != digest:
                             problem = "content does not match its hash (the line was edited)"
                         elif rec.prev != walk.prev:
                             problem = ("prev does not match the previous record's hash "
@@ -151,6 +174,10 @@ def _walk_chain(files: list[Path], walk: _Walk,
                                        "or rewritten)")
                         elif seq is not None and rec.seq != seq + 1:
                             problem = f"seq {rec.seq} does not follow {seq}"
+                        elif checkpoint is not None and rec.seq == checkpoint.seq \
+                                and digest != checkpoint.hash:
+                            problem = ("this is not the record the retention checkpoint "
+                                       "names (rewritten)")
                 if problem is not None:
                     return where, problem
                 seq = rec.seq
