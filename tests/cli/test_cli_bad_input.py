@@ -114,3 +114,21 @@ def test_an_internal_error_is_one_line_and_a_report(tmp_path: Path) -> None:
                            f"report in {tmp_path}/vigil-crash-")
     report = Path(line.rsplit(" ", 1)[1]).read_text()
     assert "Traceback" in report and "a bug on purpose" in report and "boom" in report
+
+
+def test_log_format_json_for_collectors(tmp_path: Path) -> None:
+    """One log format for everything on stderr; `--log-format json`: an object per line."""
+    import json
+    r = subprocess.run([sys.executable, "-m", "vigil", "--log-format", "json", "replay",
+                        "/nonexistent.jsonl", "--audit"], capture_output=True, text=True,
+                       timeout=60)
+    cfg = tmp_path / "vigil.toml"
+    cfg.write_text(f'state_dir = "{tmp_path / "s"}"\n[sensors]\nebpf = false\n'
+                   "[sensors.authlog]\nenabled = false\n[sensors.journald]\nenabled = false\n")
+    r = subprocess.run([sys.executable, "-m", "vigil", "--log-format", "json", "run", "-c",
+                        str(cfg), "--duration", "1"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 1
+    docs = [json.loads(line) for line in r.stderr.splitlines() if line.strip()]
+    assert docs and all(set(d) >= {"time", "level", "component", "message"} for d in docs)
+    assert any(d["level"] == "ERROR" and "no sensor could start" in d["message"] for d in docs)

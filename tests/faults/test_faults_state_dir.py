@@ -54,9 +54,12 @@ def test_two_agents_on_one_state_dir(tmp_path: Path, fault_report) -> None:  # n
             crashes += crashed(second.stderr)
             lines = [ln for ln in second.stderr.splitlines() if ln.strip()]
             assert rc == 2, second.stderr
-            assert lines == [f"vigil run: state_dir {state} is in use by another Vigil "
-                             f"(pid {pid}: vigil run --config {cfg} --stats-interval 3600); stop "
-                             "it first, or give this one its own state_dir"], lines
+            # one line, in the log's one format: time, level, component, message
+            assert len(lines) == 1, lines
+            assert lines[0].endswith(
+                f" ERROR vigil.run: state_dir {state} is in use by another Vigil "
+                f"(pid {pid}: vigil run --config {cfg} --stats-interval 3600); stop "
+                "it first, or give this one its own state_dir"), lines
         rec = tmp_path / "rec.jsonl"
         rec.write_text('{"type":"execve"}\n')
         replay = subprocess.run([sys.executable, "-m", "vigil", "replay", str(rec),

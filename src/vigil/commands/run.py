@@ -52,7 +52,7 @@ def run(config: Optional[Path] = typer.Option(
         cfg_text = None
     startup = deep_check(cfg, cfg_text, cfg.source, rules=False, bind=False)
     for p in startup:
-        typer.echo(f"vigil run: {p}", err=True)
+        log.error("%s", p)
     if startup:
         raise typer.Exit(2)
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
@@ -61,18 +61,18 @@ def run(config: Optional[Path] = typer.Option(
     if niceness:
         problem = set_niceness(niceness)
         if problem is not None:
-            typer.echo(f"vigil run: {problem}; running at the inherited priority", err=True)
+            log.warning("%s; running at the inherited priority", problem)
     built = build_pipeline(config=cfg, rule_paths=rules, detectors=True)
     for p in built.problems:
-        typer.echo(f"vigil run: {p}", err=True)
+        log.error("%s", p)
     if built.fatal:
         raise typer.Exit(2)
     stdout_sinks = _stdout_routes(cfg)
     if detections:
         built.pipeline.on_detection = detection_printer(as_json)
     elif stdout_sinks:
-        typer.echo(f"vigil: incidents go to stdout through the alert route(s) "
-                   f"{', '.join(stdout_sinks)}; not printing them twice", err=True)
+        log.info("incidents go to stdout through the alert route(s) %s; not printing them "
+                 "twice", ", ".join(stdout_sinks))
     else:
         built.pipeline.on_incident = incident_printer(as_json)
     # compiled now rather than on the first event of each type, in the middle of a busy host
@@ -80,14 +80,14 @@ def run(config: Optional[Path] = typer.Option(
     built.prepare_engines(captured)
     sensors, reasons = Agent.start_sensors(default_sensors(built))
     for r in reasons:
-        typer.echo(f"vigil run: {r}", err=True)
+        log.warning("%s", r)
     if not sensors:
-        typer.echo("vigil run: no sensor could start; nothing to watch (replay still works: "
-                   "`vigil replay FILE.jsonl`)", err=True)
+        log.error("no sensor could start; nothing to watch (replay still works: "
+                  "`vigil replay FILE.jsonl`)")
         built.close()
         raise typer.Exit(1)
     agent = Agent(built, sensors, stats_interval=stats_interval,
-                  on_stats=lambda line: typer.echo(line, err=True))
+                  on_stats=lambda line: log.info("%s", line))
     agent.install_signal_handlers()
     from vigil.rules.reload import RulesReloader
 
@@ -117,8 +117,8 @@ def run(config: Optional[Path] = typer.Option(
     try:
         control = ControlServer(cfg.state_dir / SOCKET_NAME, agent.status, reload_now).start()
     except OSError as exc:
-        typer.echo(f"vigil run: control socket disabled ({cfg.state_dir / SOCKET_NAME}: "
-                   f"{exc.strerror or exc}); `vigil status` will not answer", err=True)
+        log.warning("control socket disabled (%s: %s); `vigil status` will not answer",
+                    cfg.state_dir / SOCKET_NAME, exc.strerror or exc)
     metrics = None
     metrics_url = None
     if cfg.metrics.enabled:
@@ -127,18 +127,17 @@ def run(config: Optional[Path] = typer.Option(
             metrics = serve_metrics(agent, cfg.metrics.listen)
             metrics_url = f"http://{cfg.metrics.listen}/metrics"
         except OSError as exc:
-            typer.echo(f"vigil run: metrics disabled: cannot listen on {cfg.metrics.listen}: "
-                       f"{exc}", err=True)
+            log.warning("metrics disabled: cannot listen on %s: %s", cfg.metrics.listen, exc)
     from vigil.startup import startup_lines
     for line in startup_lines(built, sensors, reasons, metrics=metrics_url,
                               control=str(control.path) if control is not None else None,
                               nice=current_niceness()):
-        typer.echo(line, err=True)
+        log.info("%s", line)
     names = ", ".join(s.name for s in sensors)
     n_rules = len(built.falco.rules) if built.falco is not None else 0
     n_sigma = len(built.sigma.rules) if built.sigma is not None else 0
-    typer.echo(f"vigil: watching with {names}; {n_rules} Falco rules, {n_sigma} Sigma rules, "
-               f"{len(built.detectors)} detectors; nice {current_niceness()}", err=True)
+    log.info("vigil: watching with %s; %d Falco rules, %d Sigma rules, %d detectors; nice %d",
+             names, n_rules, n_sigma, len(built.detectors), current_niceness())
     try:
         agent.run(duration)
     finally:
@@ -149,7 +148,7 @@ def run(config: Optional[Path] = typer.Option(
         rules_reloader.stop()
         if metrics is not None:
             metrics.shutdown()
-        typer.echo("vigil: stopping; final " + agent.shutdown(), err=True)
+        log.info("vigil: stopping; final %s", agent.shutdown())
 
 
 def _stdout_routes(cfg: Any) -> list[str]:
