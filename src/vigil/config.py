@@ -132,6 +132,8 @@ class RulesConfig:
     sigma_fields: Any = None
     #: `[rules.sigma_logsources.<name>]`: custom logsources (sources, event_types)
     sigma_logsources: Any = None
+    #: `[rules.sigma_auditd]`: the audit rules Sigma auditd rules assume (`AuditdSettings`)
+    sigma_auditd: Any = None
     #: `[rules.hosts]`: domain name -> addresses, for `fd.sip.name = <name>` checks
     hosts: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: resolve the domain names of conditions with the system resolver (in the background)
@@ -155,7 +157,9 @@ class RulesConfig:
     def sigma_router(self) -> Any:
         """The Sigma logsource router with this configuration's custom logsources."""
         from vigil.rules.sigma.logsource import LogsourceRouter
-        return LogsourceRouter(custom=dict(self.sigma_logsources or {}))
+        from vigil.rules.sigma.auditd import AuditdSettings
+        return LogsourceRouter(custom=dict(self.sigma_logsources or {}),
+                               auditd=self.sigma_auditd or AuditdSettings())
 
     def falco_files(self) -> list[Path]:
         """The Falco rule files in load order: listed files as they come, each directory's
@@ -391,6 +395,13 @@ def _read_rules(top: TableReader, base: Path | None) -> RulesConfig:
             if not isinstance(table, dict):
                 raise t.error(f"sigma_logsources.{name}", "expected a table")
             sigma_sources[name] = CustomLogsource.from_dict(name, table)
+    auditd_raw = t.raw("sigma_auditd", {})
+    sigma_auditd = None
+    if auditd_raw:
+        from vigil.rules.sigma.auditd import AuditdSettings
+        if not isinstance(auditd_raw, dict):
+            raise t.error("sigma_auditd", "expected a table (assume, audit_rules)")
+        sigma_auditd = AuditdSettings.from_dict(auditd_raw)
     hosts_raw = t.raw("hosts", {})
     if not isinstance(hosts_raw, dict):
         raise t.error("hosts", "expected a table of name = [\"address\", ...]")
@@ -424,7 +435,7 @@ def _read_rules(top: TableReader, base: Path | None) -> RulesConfig:
         sigma=_paths(t, "sigma", (), base, must_exist=True),
         min_priority=min_priority,
         disabled=t.get_str_list("disabled"),
-        sigma_fields=sigma_fields, sigma_logsources=sigma_sources)
+        sigma_fields=sigma_fields, sigma_logsources=sigma_sources, sigma_auditd=sigma_auditd)
     t.finish()
     return out
 

@@ -6,7 +6,8 @@ A spec describes what happened in the words an analyst uses:
   optional `exepath` (default: argv[0] if absolute, else /usr/bin/<argv0>);
 - `write: /path` / `read: /path` (an openat of the process), `create: true` adds O_CREAT;
 - `connect: "ip:port"` / `accept: "ip:port"` (the local end for accept), `family: ipv6`;
-- `syscall: name` with `args: {...}` (raw arguments by Falco name);
+- `syscall: name` with `args: {...}` (raw arguments by Falco name) and `regs: [...]` (the
+  argument registers as the kernel saw them, auditd's a0..a3; any event may carry them);
 - `log: "raw line"` with `program:`, for log-derived events;
 - process context: `parent: {exec:, exepath:}`, `user`, `uid`, `euid`, `loginuid`, `cwd`,
   `comm` (override the process name); and `res` (default 0).
@@ -40,6 +41,13 @@ def build_process(spec: dict[str, Any]) -> Process:
 
 def build_event(spec: dict[str, Any]) -> Event:
     """The event described by a spec (see the module docstring)."""
+    ev = _build_event(spec)
+    if "regs" in spec:
+        ev.regs = tuple(spec["regs"])
+    return ev
+
+
+def _build_event(spec: dict[str, Any]) -> Event:
     proc = build_process(spec)
     res = spec.get("res", 0)
     if "write" in spec or "read" in spec:

@@ -650,27 +650,35 @@ def build_default_registry() -> FieldRegistry:
             return e.proc.exe
         return e.proc.args[i - 1] if i <= len(e.proc.args) else None
 
+    def _exeline(p: Process | None) -> str | None:
+        # argv as the process was started (argv[0], then the arguments); the comm-based
+        # command line when argv[0] is unknown
+        if p is None:
+            return None
+        if p.exe is None:
+            return p.cmdline()
+        return " ".join((p.exe, *p.args)) if p.args else p.exe
+
     def _text(e: Event, _a: str | None) -> str | None:
         if e.raw is not None:
             return e.raw
-        return e.proc.cmdline() if e.type in _exec_types else None
+        return _exeline(e.proc) if e.type in _exec_types else None
 
     def _initiated(e: Event, _a: str | None) -> bool | None:
+        # the socket's role when the sensor knows it; else what the call says
         role = _fd(e).role
-        return None if role is None else role == "client"
+        if role is not None:
+            return role == "client"
+        if e.type == "connect":
+            return True
+        return False if e.type in ("accept", "accept4", "bind", "listen") else None
 
     def _audit_arg(e: Event, arg: str | None) -> str | None:
-        if arg is None or not arg.isdigit():
+        # register N as the kernel saw it, in hex without a prefix as auditd prints a0..a3
+        regs = e.regs
+        if regs is None or arg is None or not arg.isdigit() or int(arg) >= len(regs):
             return None
-        vals = list(e.args.values())
-        i = int(arg)
-        if i >= len(vals):
-            return None
-        v = vals[i]
-        if isinstance(v, bool) or not isinstance(v, int):
-            return None if v is None else str(v)
-        # auditd prints syscall arguments in hex without a prefix (two's complement)
-        return format(v & 0xFFFFFFFFFFFFFFFF, "x")
+        return format(regs[int(arg)] & 0xFFFFFFFFFFFFFFFF, "x")
 
     def _audit_path(e: Event, _a: str | None) -> str | None:
         f = e.fd
@@ -717,12 +725,22 @@ def build_default_registry() -> FieldRegistry:
 
     add(_def("proc.argv", S, _argv, "one entry of argv by index; [0] is argv[0] (proc.exe), "
              "[1] the first argument (auditd's EXECVE a0, a1 ...)", arg=REQ))
+    add(_def("proc.exeline", S, lambda e, a: _exeline(e.proc), "the full command line: "
+             "argv[0] as the process was started (proc.exe), then the arguments (Falco's; "
+             "proc.cmdline starts with the 15-character comm instead)",
+             expr="((' '.join((_xl.exe, *_xl.args)) if _xl.args else _xl.exe) "
+                  "if (_xl := e.proc).exe is not None else _xl.cmdline())"))
+    add(_def("proc.pexeline", S, lambda e, a: _exeline(e.proc.parent),
+             "the parent's full command line (argv[0], then the arguments)"))
     add(_def("evt.text", S, _text, "the event as text for full-text search: the original "
-             "line of a log event, the command line of an exec event, else none"))
-    add(_def("fd.initiated", B, _initiated, "this process initiated the connection "
-             "(connect: true, accept: false; Sigma's Initiated)"))
-    add(_def("audit.syscall_arg", S, _audit_arg, "syscall argument by position rendered as "
-             "auditd's SYSCALL record does (hex without 0x; strings as they are)", arg=REQ))
+             "line of a log event, the full command line (proc.exeline) of an exec event, else "
+             "none"))
+    add(_def("fd.initiated", B, _initiated, "this process initiated the connection: the "
+             "socket's role is client (connect: true; accept, bind, listen: false; Sigma's "
+             "Initiated)"))
+    add(_def("audit.syscall_arg", S, _audit_arg, "syscall argument register N (0: rdi, 1: "
+             "rsi, 2: rdx, 3: r10 ...) in hex without 0x, as auditd's SYSCALL record prints "
+             "a0..a3; none when the sensor kept no registers (exec events)", arg=REQ))
     add(_def("audit.path", S, _audit_path, "the path auditd's PATH record would name: the "
              "file fd's path, else the path argument, else the executable of an exec"))
     add(_def("audit.nametype", S, _nametype, "auditd PATH nametype: CREATE (creating opens, "

@@ -21,12 +21,12 @@ from vigil.rules.sigma.ruleset import CompiledSigmaRule
 
 #: output fields per mapping table: (label, registry field)
 OUTPUT_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
-    "process_creation": (("exe", "proc.exepath"), ("cmdline", "proc.cmdline"),
-                         ("user", "user.name"), ("parent", "proc.pcmdline")),
+    "process_creation": (("exe", "proc.exepath"), ("cmdline", "proc.exeline"),
+                         ("user", "user.name"), ("parent", "proc.pexeline")),
     "file_event": (("file", "fd.name"), ("exe", "proc.exepath"), ("user", "user.name")),
     "network_connection": (("dest", "fd.sip"), ("port", "fd.sport"), ("exe", "proc.exepath"),
                            ("user", "user.name")),
-    "auditd": (("evt", "evt.type"), ("exe", "proc.exepath"), ("cmdline", "proc.cmdline"),
+    "auditd": (("evt", "evt.type"), ("exe", "proc.exepath"), ("cmdline", "proc.exeline"),
                ("path", "audit.path"), ("user", "user.name")),
     "log": (("text", "evt.text"),),
 }

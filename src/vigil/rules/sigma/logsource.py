@@ -7,8 +7,9 @@ that every event must also pass (e.g. file_event: opened for writing, and the op
 succeeded), and the key of the field-mapping table to use. A process_creation rule is
 therefore never even evaluated on a network event.
 
-auditd records are mapped onto syscall events by record type (`AUDIT_RECORD_TYPES`): an
-`EXECVE` record is an exec event, `SYSCALL` any syscall, `PATH` an event acting on a path.
+auditd records are mapped onto syscall events per rule, through the audit rules the
+Sigma rule assumes (`auditd.py`); the records auditd writes from user space whatever its
+rules (`SERVICE_STOP`, `ADD_USER` ...) are in `AUDIT_RECORD_TYPES`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from vigil.config_errors import ConfigError
+from vigil.rules.sigma.auditd import AuditdSettings
 from vigil.rules.ast import And, Compare, Const, FieldRef, ListValue, Node, Not, Or, Value
 
 #: event source buckets: syscall events, and every log-derived source (auth, journal ...)
@@ -25,16 +27,9 @@ LOG = "log"
 
 EXEC_TYPES = frozenset({"execve", "execveat"})
 OPEN_WRITE_TYPES = frozenset({"open", "openat", "openat2", "creat"})
-CONNECT_TYPES = frozenset({"connect", "accept", "accept4"})
-#: syscalls whose auditd records include a PATH record
-PATH_TYPES = frozenset({
-    "open", "openat", "openat2", "creat", "execve", "execveat", "unlink", "unlinkat",
-    "rename", "renameat", "renameat2", "mkdir", "mkdirat", "rmdir", "link", "linkat",
-    "symlink", "symlinkat", "chmod", "fchmodat", "chown", "lchown", "fchownat", "truncate",
-    "mknod", "mknodat", "mount", "umount2", "utimensat", "setxattr", "removexattr",
-})
-
-
+#: outbound connections only: Sigma's network_connection is the client side (Sysmon's
+#: "Initiated"); accept, bind and listen are a server's, never an outbound connection
+CONNECT_TYPES = frozenset({"connect"})
 def _cmp(field: str, op: str, value: str | tuple[str, ...] | None = None,
          arg: str | None = None) -> Compare:
     if value is None:
@@ -47,6 +42,13 @@ def _cmp(field: str, op: str, value: str | tuple[str, ...] | None = None,
 _SUCCEEDED = Not(_cmp("evt.failed", "=", "true"))
 #: a non-blocking connect returns EINPROGRESS and still connects (Falco's outbound macro)
 _CONNECTED = Or((_cmp("evt.rawres", ">=", "0"), _cmp("evt.rawres", "=", "-115")))
+#: a socket the sensor knows as a server's (a bound datagram socket that also connects)
+#: does not make an outbound connection
+_CLIENT_SIDE = Not(_cmp("fd.is_server", "=", "true"))
+#: a connect to the unspecified address goes nowhere: the C library's getaddrinfo connects
+#: a UDP socket to each address it sorts (RFC 6724), a server's own listen address "::"
+#: or "0.0.0.0" included, and sends nothing (Falco's outbound macro leaves 0.0.0.0 out too)
+_SOMEWHERE = Not(_cmp("fd.sip", "in", ("0.0.0.0", "::")))
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ _CATEGORY_ROUTES: dict[str, LogsourceRoute] = {
                                  And((_cmp("evt.is_open_write", "=", "true"), _SUCCEEDED))),
     "network_connection": LogsourceRoute(
         "network_connection", frozenset({SYSCALL}), CONNECT_TYPES,
-        And((_cmp("fd.type", "in", ("ipv4", "ipv6")), _CONNECTED))),
+        And((_cmp("fd.type", "in", ("ipv4", "ipv6")), _CONNECTED, _CLIENT_SIDE, _SOMEWHERE))),
 }
 
 #: log services -> the program names that write their lines (None: any log line)
@@ -132,6 +134,8 @@ class LogsourceRouter:
     custom: Mapping[str, CustomLogsource] = field(default_factory=dict)
     service_programs: Mapping[str, tuple[str, ...] | None] = field(
         default_factory=lambda: dict(DEFAULT_SERVICE_PROGRAMS))
+    #: `[rules.sigma_auditd]`: the audit rules `service: auditd` rules assume
+    auditd: AuditdSettings = field(default_factory=AuditdSettings)
 
     def route(self, category: str | None, product: str | None,
               service: str | None) -> LogsourceRoute:
@@ -162,7 +166,7 @@ class LogsourceRouter:
         return LogsourceRoute("log", frozenset({SYSCALL, LOG}), EXEC_TYPES)
 
 
-# --- auditd record types ---------------------------------------------------------------
+# --- auditd records written from user space -------------------------------------------
 
 @dataclass(frozen=True)
 class AuditRecordRoute:
@@ -176,12 +180,10 @@ def _types(names: frozenset[str]) -> Compare:
     return _cmp("evt.type", "in", tuple(sorted(names)))
 
 
+#: records that programs send to auditd themselves (systemd, shadow-utils, pam_tty_audit),
+#: whatever the audit rules; the syscall records (SYSCALL, EXECVE, PATH ...) depend on the
+#: audit rules and are in `auditd.RuleAudit`
 AUDIT_RECORD_TYPES: dict[str, AuditRecordRoute] = {
-    "SYSCALL": AuditRecordRoute(Const(True)),
-    "EXECVE": AuditRecordRoute(_types(EXEC_TYPES)),
-    "PATH": AuditRecordRoute(_types(PATH_TYPES)),
-    "CWD": AuditRecordRoute(_types(PATH_TYPES)),
-    "PROCTITLE": AuditRecordRoute(Const(True)),
     "SERVICE_STOP": AuditRecordRoute(
         And((_types(EXEC_TYPES), _cmp("audit.stopped_unit", "exists"))),
         "SERVICE_STOP is approximated by exec events of `systemctl stop <unit>` / "
@@ -191,16 +193,4 @@ AUDIT_RECORD_TYPES: dict[str, AuditRecordRoute] = {
         "ADD_USER is approximated by exec events of useradd/adduser"),
     "TTY": AuditRecordRoute(None, "TTY records (pam_tty_audit keystrokes) are not collected"),
     "USER_TTY": AuditRecordRoute(None, "USER_TTY records (keystrokes) are not collected"),
-}
-
-#: auditd rule keys (`-k name`) used by SigmaHQ rules, as the audit rules that set them
-#: select events (keys come from the auditd configuration each rule's description cites)
-AUDIT_KEYS: dict[str, Node] = {
-    # -a exit,always -F arch=b64 -S connect -F a0=2 -k network_connect_4
-    "network_connect_4": And((_cmp("evt.type", "=", "connect"),
-                              _cmp("fd.type", "=", "ipv4"))),
-    # Neo23x0/auditd best practice: -w /usr/bin/<tool> -p x -k susp_activity
-    "susp_activity": And((_types(EXEC_TYPES), _cmp("proc.name", "in", (
-        "wget", "curl", "base64", "nc", "netcat", "ncat", "ssh", "socat", "wireshark",
-        "rawshark", "rdesktop", "nmap")))),
 }

@@ -31,9 +31,10 @@ TEXT_FIELD = "evt.text"
 
 _PROCESS = {
     "Image": "proc.exepath",
-    "CommandLine": "proc.cmdline",
+    # argv joined, as Sysmon and auditd's EXECVE record show it (not the 15-character comm)
+    "CommandLine": "proc.exeline",
     "ParentImage": "proc.pexepath",
-    "ParentCommandLine": "proc.pcmdline",
+    "ParentCommandLine": "proc.pexeline",
     "User": "user.name",
     "CurrentDirectory": "proc.cwd",
     "LogonId": "user.loginuid",
@@ -48,7 +49,7 @@ DEFAULT_TABLES: dict[str, dict[str, str]] = {
     "file_event": {
         "TargetFilename": "fd.name",
         "Image": "proc.exepath",
-        "CommandLine": "proc.cmdline",
+        "CommandLine": "proc.exeline",
         "User": "user.name",
         "ProcessId": "proc.pid",
     },
@@ -61,7 +62,7 @@ DEFAULT_TABLES: dict[str, dict[str, str]] = {
         "Initiated": "fd.initiated",
         "Protocol": "fd.l4proto",
         "Image": "proc.exepath",
-        "CommandLine": "proc.cmdline",
+        "CommandLine": "proc.exeline",
         "User": "user.name",
         "ProcessId": "proc.pid",
     },
@@ -84,7 +85,8 @@ DEFAULT_TABLES: dict[str, dict[str, str]] = {
         **{f"a{i}": f"proc.argv[{i}]" for i in range(8)},
     },
     "auditd.EXECVE": {f"a{i}": f"proc.argv[{i}]" for i in range(8)},
-    "auditd.SYSCALL": {f"a{i}": f"audit.syscall_arg[{i}]" for i in range(6)},
+    # a SYSCALL record prints the first four argument registers
+    "auditd.SYSCALL": {f"a{i}": f"audit.syscall_arg[{i}]" for i in range(4)},
     # log services (sshd, cron, syslog ...) and rules with only a product: raw text only
     "log": {"program": "log.program", "hostname": "evt.hostname"},
 }

@@ -227,7 +227,7 @@ COMMON_WORDS = frozenset({
     "home", "root", "local", "share", "log", "sh", "bash", "http", "https", "www", "com",
     "user", "from", "for", "port", "the", "and", "null",
 })
-_TEXT_FIELDS = (FieldRef("proc.cmdline"), FieldRef("evt.text"))
+_TEXT_FIELDS = (FieldRef("proc.cmdline"), FieldRef("proc.exeline"), FieldRef("evt.text"))
 
 
 def literal_rank(keys: frozenset[str]) -> int:
@@ -258,10 +258,17 @@ def file_identity(e: Event) -> str | None:
 _AUDIT_PATH = DEFAULT_FIELDS.extractor("audit.path")
 
 
+_EXELINE = fast_getter(FieldRef("proc.exeline"))
+
+
 def _event_text(e: Event) -> str | None:
-    """Everything `evt.text`, `proc.cmdline` and argv[1:] can hold: the raw line and the
-    command line (joined by NUL, which no literal holds), or whichever exists."""
+    """Everything `evt.text`, `proc.cmdline`, `proc.exeline` and argv[1:] can hold: the raw
+    line and the command lines (joined by NUL, which no literal holds), or what exists.
+    The two command lines differ only in their first word (comm or argv[0])."""
     cmd = e.proc.cmdline()
+    line = _EXELINE(e)
+    if line is not None and line != cmd:
+        cmd = line if cmd is None else f"{cmd}\0{line}"
     raw = e.raw
     if raw is None:
         return cmd
@@ -317,6 +324,33 @@ def _name_keys(c: Compare) -> frozenset[str] | None:
     return _all_or_none(literals(c, FieldRef("proc.cmdline"), _START), _first_word)
 
 
+def _argv0_keys(c: Compare) -> frozenset[str] | None:
+    """argv[0] equality, or a full command line starting with `<argv0> ...`
+    (`proc.exeline` is argv[0], a space and the arguments)."""
+    hit = _all_or_none(literals(c, FieldRef("proc.argv", "0"), _EQ), str.lower)
+    if hit is not None:
+        return hit
+    return _all_or_none(literals(c, FieldRef("proc.exeline"), _START), _first_word)
+
+
+def _argv0_prober(table: Table) -> Probe:
+    look = table.get
+
+    def probe(e: Event) -> list[tuple[int, ...]]:
+        a = e.proc.exe
+        if not a:
+            return []
+        low = a.lower()
+        out = [h for h in (look(low),) if h]
+        if " " in low:  # argv[0] may itself hold spaces
+            h = look(low.split(" ", 1)[0])
+            if h:
+                out.append(h)
+        return out
+
+    return probe
+
+
 def _name_prober(table: Table) -> Probe:
     look = table.get
 
@@ -343,7 +377,7 @@ KEY_KINDS: tuple[KeyKind, ...] = (
     KeyKind("proc.name", _name_keys, _name_prober),
     path_kind("proc.exepath", (FieldRef("proc.exepath"),)),
     path_kind("proc.pexepath", (FieldRef("proc.pexepath"),)),
-    exact_kind("proc.argv0", FieldRef("proc.argv", "0")),
+    KeyKind("proc.argv0", _argv0_keys, _argv0_prober),
     exact_kind("proc.cwd", FieldRef("proc.cwd")),
     exact_kind("log.program", FieldRef("log.program")),
     path_kind("file.path", (FieldRef("fd.name"), FieldRef("audit.path")), file_identity),

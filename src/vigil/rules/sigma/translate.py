@@ -30,8 +30,9 @@ from sigma.types import (CompareOperators, SigmaBool, SigmaCasedString, SigmaCID
 
 from vigil.events.fields import FieldType, UnknownFieldError
 from vigil.rules.ast import (And, Compare, Const, FieldRef, FieldValue, Node, Not, Or, Value)
-from vigil.rules.sigma.logsource import (AUDIT_KEYS, AUDIT_RECORD_TYPES, LogsourceRoute,
-                                         LogsourceRouter, UnsupportedLogsource)
+from vigil.rules.sigma.auditd import AUDITED_RECORDS, RuleAudit, RuleScan
+from vigil.rules.sigma.logsource import (AUDIT_RECORD_TYPES, LogsourceRoute, LogsourceRouter,
+                                         UnsupportedLogsource)
 from vigil.rules.sigma.mapping import TEXT_FIELD, SigmaFieldMapping
 
 _MULTI = SpecialChars.WILDCARD_MULTI
@@ -74,11 +75,19 @@ def translate_rule(rule: SigmaRule, mapping: SigmaFieldMapping | None = None,
         route = router.route(ls.category, ls.product, ls.service)
     except UnsupportedLogsource as exc:
         raise UnsupportedRule(str(exc)) from None
-    walker = _Walker(mapping, route)
     try:
         parsed = [c.parsed for c in rule.detection.parsed_condition]
     except Exception as exc:  # pySigma raises many types for a broken condition
         raise UnsupportedRule(f"condition: {exc}") from None
+    audit = None
+    if route.table == "auditd":
+        audit = router.auditd.for_rule(scan_auditd_rule(rule, parsed))
+    walker = _Walker(mapping, route, audit)
+    if audit is not None:
+        summary = audit.summary()
+        if summary:
+            walker.notes.append(summary)
+        walker.notes.extend(audit.notes)
     trees = [walker.node(p) for p in parsed if p is not None]
     if not trees:
         raise UnsupportedRule("the detection has no condition")
@@ -93,9 +102,12 @@ def translate_rule(rule: SigmaRule, mapping: SigmaFieldMapping | None = None,
 class _Walker:
     """One rule's translation: mapping lookups and the notes gathered on the way."""
 
-    def __init__(self, mapping: SigmaFieldMapping, route: LogsourceRoute) -> None:
+    def __init__(self, mapping: SigmaFieldMapping, route: LogsourceRoute,
+                 audit: RuleAudit | None = None) -> None:
         self.mapping = mapping
         self.route = route
+        #: the audit rules an auditd rule assumes (its records exist only where they say)
+        self.audit = audit
         self.notes: list[str] = []
 
     def node(self, c: Any) -> Node:
@@ -136,16 +148,19 @@ class _Walker:
             if auditd and not records and found.name == "proc.argv":
                 # only EXECVE records carry argv: a selection without `type` still means
                 # an exec, not any syscall of a process with such arguments
-                execve = AUDIT_RECORD_TYPES["EXECVE"].condition
-                assert execve is not None
-                return And((execve, self.compare(found, value, sigma_field)))
+                assert self.audit is not None
+                return And((self.audit.record("EXECVE"),
+                            self.compare(found, value, sigma_field)))
             ref = found
         return self.compare(ref, value, sigma_field or "<keyword>")
 
     def _auditd_special(self, sigma_field: str, value: Any) -> Node | None:
         name = sigma_field.lower()
+        assert self.audit is not None
         if name == "type":
             rec = _plain(value).upper()
+            if rec in AUDITED_RECORDS:
+                return self.audit.record(rec)
             route = AUDIT_RECORD_TYPES.get(rec)
             if route is None:
                 self.notes.append(f"auditd record type {rec} is not produced by Vigil")
@@ -155,10 +170,12 @@ class _Walker:
             return Const(False) if route.condition is None else route.condition
         if name == "key":
             key = _plain(value)
-            if key not in AUDIT_KEYS:
-                self.notes.append(f"auditd key {key!r} has no Vigil equivalent")
+            cond = self.audit.key(key)
+            if cond is None:
+                self.notes.append(f"auditd key {key!r}: no audit rule with this key is "
+                                  "documented by the rule or known to Vigil")
                 return Const(False)
-            return AUDIT_KEYS[key]
+            return cond
         return None
 
     def field_type(self, ref: FieldRef) -> FieldType:
@@ -279,6 +296,43 @@ def _as_contains(value: SigmaString) -> SigmaString:
     out.__dict__.update(value.__dict__)
     out.s = parts
     return out
+
+
+_ARGV_NAME = re.compile(r"a\d+")
+
+
+def scan_auditd_rule(rule: SigmaRule, parsed: list[Any]) -> RuleScan:
+    """What an auditd rule asks of the records: record types, syscalls and keys it names,
+    and whether it reads argv outside an EXECVE selection (see `auditd.RuleScan`)."""
+    types: set[str] = set()
+    syscalls: set[str] = set()
+    keys: set[str] = set()
+    typeless_argv = False
+    stack = [p for p in parsed if p is not None]
+    while stack:
+        c = stack.pop()
+        if isinstance(c, (ConditionAND, ConditionOR, ConditionNOT)):
+            stack.extend(c.args)
+            continue
+        if not isinstance(c, ConditionFieldEqualsValueExpression):
+            continue
+        name = c.field.lower()
+        values = c.value.values if isinstance(c.value, SigmaExpansion) else [c.value]
+        plain = [str(v) for v in values if isinstance(v, SigmaString) and not v.contains_special()]
+        if name == "type":
+            types.update(v.upper() for v in plain)
+        elif name == "syscall":
+            syscalls.update(v.lower() for v in plain)
+        elif name == "key":
+            keys.update(plain)
+        elif _ARGV_NAME.fullmatch(name) and not _record_types(c):
+            typeless_argv = True
+    ls = rule.logsource
+    return RuleScan(title=rule.title or "", description=rule.description or "",
+                    definition=getattr(ls, "definition", None) or "",
+                    rule_id=str(rule.id) if rule.id is not None else (rule.title or ""),
+                    record_types=frozenset(types), syscalls=frozenset(syscalls),
+                    keys=frozenset(keys), typeless_argv=typeless_argv)
 
 
 def _record_types(cond: Any) -> frozenset[str]:

@@ -99,7 +99,9 @@ class RecordDecoder:
             return Event(type="procexit", ts=ts, res=0, proc=proc, hostname=self.hostname,
                          args={"status": res})
         if nr in _OPEN_FAST:
-            return self._open(nr, ts, res, a0, a1, a2, a3, proc, buf, off + HEADER_SIZE, l0)
+            ev = self._open(nr, ts, res, a0, a1, a2, a3, proc, buf, off + HEADER_SIZE, l0)
+            ev.regs = (a0, a1, a2, a3, a4, a5)
+            return ev
         sdef = sc.BY_NR.get(nr)
         if sdef is None:
             self.errors += 1
@@ -107,7 +109,10 @@ class RecordDecoder:
         segs = _segments(buf, off + HEADER_SIZE, (l0, l1, l2, l3))
         if sdef.kind == sc.KIND_EXEC and res == 0:
             return self._exec(sdef, ts, proc, flags, segs, a0, a1, a2)
-        return self._syscall(sdef, ts, res, proc, (a0, a1, a2, a3, a4, a5), segs)
+        regs = (a0, a1, a2, a3, a4, a5)
+        ev = self._syscall(sdef, ts, res, proc, regs, segs)
+        ev.regs = regs  # the raw registers, for auditd's a0..a3 (audit.syscall_arg)
+        return ev
 
     def _open(self, nr: int, ts: int, res: int, a0: int, a1: int, a2: int, a3: int,
               proc: Process, buf: memoryview | bytes, start: int, plen: int) -> Event:
