@@ -10,6 +10,10 @@ Run:  .venv/bin/python bench/sigma_engine.py [--events 1000000] [--sqlite-events
    query, every query run over the table. Flattening uses the same field mapping and
    logsource routing as Vigil, so both sides see the same field values; each query is
    restricted to its logsource's rows (an indexed column), which only helps SQLite.
+   auditd rows are the records of every syscall (SYSCALL, EXECVE, PATH ...) with, in an
+   `audit_rules` column, the auditd Sigma rules whose assumed audit rules record the event
+   (computed before the timed pass: on a real host auditd does that work), and each auditd
+   query is restricted to its own rows, as Vigil's per-rule record conditions are.
    Because it is slow, this pass runs on the first `--sqlite-events` events and its rate
    is compared as events/s (the output says so).
 3. Matches: for the rules both sides compile, the (event, rule) matches on the SQLite
@@ -41,8 +45,10 @@ from vigil.events.fields import DEFAULT_FIELDS  # noqa: E402
 from vigil.events.model import Event  # noqa: E402
 from vigil.rules.compiler import compile_condition  # noqa: E402
 from vigil.rules.sigma import SigmaEngine, load_sigma_paths  # noqa: E402
-from vigil.rules.sigma.logsource import (AUDIT_KEYS, AUDIT_RECORD_TYPES,  # noqa: E402
-                                         SYSCALL, LogsourceRoute, LogsourceRouter)
+from vigil.rules.sigma.auditd import AUDITED_RECORDS, RuleAudit  # noqa: E402
+from vigil.rules.sigma.logsource import (AUDIT_RECORD_TYPES, SYSCALL,  # noqa: E402
+                                         LogsourceRoute, LogsourceRouter)
+from vigil.rules.sigma.translate import scan_auditd_rule  # noqa: E402
 from vigil.rules.sigma.mapping import TEXT_FIELD, SigmaFieldMapping  # noqa: E402
 from vigil.rules.sigma.ruleset import CompiledSigmaRule  # noqa: E402
 
@@ -73,6 +79,44 @@ def run_engine(engine: SigmaEngine, events: list[Event], keep: int
 # ---------------------------------------------------------------------------------------
 # the SQLite way
 
+def rule_audits(rules: list[CompiledSigmaRule], router: LogsourceRouter
+                ) -> dict[str, RuleAudit]:
+    """The audit rules each auditd Sigma rule assumes (as `translate_rule` decides them)."""
+    from vigil.rules.sigma.loader import parse_paths
+
+    parsed = {p.rule_id: p.rule for p in parse_paths([RULES]).rules}
+    out = {}
+    for r in rules:
+        if r.route.table == "auditd":
+            rule = parsed[r.rule_id]
+            trees = [c.parsed for c in rule.detection.parsed_condition]
+            out[r.rule_id] = router.auditd.for_rule(scan_auditd_rule(rule, trees))
+    return out
+
+
+class AuditSelection:
+    """Per event, the auditd Sigma rules whose assumed audit rules record it, and the
+    record's key: what auditd decides on a real host, computed before the timed pass."""
+
+    def __init__(self, audits: dict[str, RuleAudit]) -> None:
+        self.selects = [(rid, compile_condition(a.selected()).predicate)
+                        for rid, a in audits.items()]
+        keys: dict[str, Any] = {}
+        for a in audits.values():
+            for k in a.keys:
+                cond = a.key(k)
+                if cond is not None and k not in keys:
+                    keys[k] = compile_condition(cond).predicate
+        self.keys = list(keys.items())
+
+    def of(self, ev: Event) -> tuple[str, str | None]:
+        """(space-separated rule ids, key) for one event."""
+        if ev.source != SYSCALL:
+            return "", None
+        ids = " ".join(rid for rid, p in self.selects if p(ev))
+        return ids, next((k for k, p in self.keys if p(ev)), None)
+
+
 class Flattener:
     """Event -> rows of Sigma field names, one per logsource view the event belongs to."""
 
@@ -84,17 +128,19 @@ class Flattener:
             route = router.route(cat, "linux", None)
             guard = compile_condition(route.guard).predicate
             self.views.append((cat, route, guard))
-        self.records = [(rt, compile_condition(r.condition).predicate)
-                        for rt, r in AUDIT_RECORD_TYPES.items()
-                        if r.condition is not None and rt in ("SYSCALL", "EXECVE", "PATH",
-                                                              "SERVICE_STOP", "ADD_USER")]
-        self.keys = [(k, compile_condition(n).predicate) for k, n in AUDIT_KEYS.items()]
+        # every record a syscall would have if every audit rule were configured; which
+        # rules see it is the `audit_rules` column
+        everything = RuleAudit("all")
+        self.records = [(rt, compile_condition(everything.record(rt)).predicate)
+                        for rt in ("SYSCALL", "EXECVE", "PATH")]
+        self.records += [(rt, compile_condition(r.condition).predicate)
+                         for rt, r in AUDIT_RECORD_TYPES.items() if r.condition is not None]
         self.columns: dict[str, str] = {}  # lower-case name -> column name
         self.getters: dict[str, dict[str, Any]] = {}  # view -> column -> extractor
         for table in mapping.tables:
             for f in mapping.tables[table]:
                 self.columns.setdefault(f.lower(), f)
-        for c in ("type", "key", "Text", "program"):
+        for c in ("type", "key", "Text", "program", "audit_rules"):
             self.columns.setdefault(c.lower(), c)
         for cat, _r, _g in self.views:
             self.getters[cat] = self._getters(cat, frozenset())
@@ -114,18 +160,19 @@ class Flattener:
                 out[self.columns[name.lower()]] = DEFAULT_FIELDS.extractor(ref.name, ref.arg)
         return out
 
-    def rows(self, i: int, ev: Event) -> list[dict[str, Any]]:
+    def rows(self, i: int, ev: Event, audit: tuple[str, str | None] = ("", None)
+             ) -> list[dict[str, Any]]:
         out = []
         text = self.text(ev)
         for cat, route, guard in self.views:
             if route.applies(ev.source, ev.type) and guard(ev):
                 out.append(self._row(i, cat, self.getters[cat], ev, text))
         if ev.source == SYSCALL:
-            key = next((k for k, p in self.keys if p(ev)), None)
+            selected, key = audit
             for rt, pred in self.records:
                 if pred(ev):
                     row = self._row(i, "auditd", self.getters["auditd." + rt], ev, text)
-                    row["type"], row["key"] = rt, key
+                    row["type"], row["key"], row["audit_rules"] = rt, key, selected
                     out.append(row)
         if text is not None:
             view = EXEC_VIEW if ev.source == SYSCALL else f"log:{self.program(ev)}"
@@ -156,8 +203,13 @@ def _regexp(pattern: str, value: Any) -> int:
     return 1 if _regex(pattern).search(str(value)) else 0
 
 
-def logsource_filter(route: LogsourceRoute) -> str:
-    """SQL restricting a rule to the rows of its logsource (same routing as Vigil)."""
+def logsource_filter(route: LogsourceRoute, rule_id: str = "") -> str:
+    """SQL restricting a rule to the rows of its logsource (same routing as Vigil); an
+    auditd rule to the records its assumed audit rules write (and user-space records)."""
+    if route.table == "auditd":
+        audited = ", ".join(f"'{t}'" for t in sorted(AUDITED_RECORDS))
+        return (f"logsource = 'auditd' AND (type NOT IN ({audited}) "
+                f"OR instr(audit_rules, '{rule_id}') > 0)")
     if route.table != "log":
         return f"logsource = '{route.table}'"
     programs = re.findall(r'Value\(text=\'([^\']*)\'', repr(route.guard))
@@ -186,24 +238,30 @@ def convert_rules(rules: list[CompiledSigmaRule]) -> tuple[dict[str, str], dict[
         prefix = "SELECT * FROM logs WHERE "
         assert q.startswith(prefix), q
         queries[r.rule_id] = (f"SELECT DISTINCT event_id FROM logs WHERE "
-                              f"{logsource_filter(r.route)} AND ({q[len(prefix):]})")
+                              f"{logsource_filter(r.route, r.rule_id)} AND "
+                              f"({q[len(prefix):]})")
     return queries, failed
 
 
 def unrouted(queries: dict[str, str]) -> dict[str, str]:
-    """The same queries over the whole table, as Zircolite runs them (no logsource)."""
+    """The same queries over the whole table, as Zircolite runs them (no logsource; an
+    auditd rule keeps only its records' test, as a real host's log holds only them)."""
     out = {}
     for rid, q in queries.items():
         head, _, rest = q.partition(" AND (")
-        out[rid] = "SELECT DISTINCT event_id FROM logs WHERE (" + rest
+        own = f"instr(audit_rules, '{rid}') > 0 AND " if "audit_rules" in head else ""
+        out[rid] = f"SELECT DISTINCT event_id FROM logs WHERE {own}(" + rest
     return out
 
 
-def run_sqlite(events: list[Event], queries: dict[str, str], mapping: SigmaFieldMapping
+def run_sqlite(events: list[Event], queries: dict[str, str], mapping: SigmaFieldMapping,
+               audits: dict[str, RuleAudit]
                ) -> tuple[dict[str, float], set[tuple[int, str]], int]:
     """Timings (flatten+insert, queries routed by logsource, the same queries over the
     whole table), the routed queries' (event, rule) matches and the number of rows."""
     flat = Flattener(mapping)
+    selection = AuditSelection(audits)
+    audited = [selection.of(ev) for ev in events]  # auditd's work: not timed
     cols = sorted(set(flat.columns.values()))
     con = sqlite3.connect(":memory:")
     con.create_function("regexp", 2, _regexp, deterministic=True)
@@ -217,7 +275,7 @@ def run_sqlite(events: list[Event], queries: dict[str, str], mapping: SigmaField
     t_insert = 0.0
     batch: list[tuple[Any, ...]] = []
     for i, ev in enumerate(events):
-        for row in flat.rows(i, ev):
+        for row in flat.rows(i, ev, audited[i]):
             batch.append(tuple(row.get(c) for c in allcols))
         if len(batch) >= 20000 or i == len(events) - 1:
             t1 = time.perf_counter()
@@ -298,7 +356,8 @@ def main() -> int:
     print(f"\nSQLite (Zircolite-style): {len(queries)} rules converted in {t_conv:.2f} s "
           f"(not timed), {len(failed)} refused by the backend")
     sub = events[:keep]
-    times, sql_matches, nrows = run_sqlite(sub, queries, mapping)
+    times, sql_matches, nrows = run_sqlite(sub, queries, mapping,
+                                           rule_audits(result.rules, LogsourceRouter()))
     n = len(sub)
     zirc = n / (times["load"] + times["whole"])
     routed = n / (times["load"] + times["query"])

@@ -1,10 +1,19 @@
-"""Generated Linux events for the Sigma benchmark: a documented, mostly benign mix.
+"""Generated Linux events for the Sigma benchmarks: a documented, mostly benign mix.
 
 `EVENT_MIX` is the share of each kind of event (per 1000). The processes, files, peers and
 command lines come from small pools, as on a real server where a few dozen programs do
 almost everything; numbers in command lines and temp-file names vary so that strings are
 not all identical. About 0.5 % of events are attacks (reverse shells, droppers, persistence
 writes, callbacks) so that rules fire and matches can be compared.
+
+`generate_benign_events` is the benign corpus of `bench/sigma_auditd.py`: the same mix
+without the attacks, plus `HOST_MIX`, the ordinary work of a host that auditd's watches
+look at (login shells reading their rc files, PAM and login.defs reads, history files,
+dotfiles, system-information reads, unit files, sysctl, programs under ~/.local).
+
+Syscall events carry the argument registers (`Event.regs`) the sensor would report,
+derived from their arguments (no extra random draws, so a seed gives the same events as
+before registers existed).
 """
 
 from __future__ import annotations
@@ -146,7 +155,10 @@ class EventFactory:
 
     def event(self, ts: int) -> Event:
         """One event of a kind drawn from `EVENT_MIX`."""
-        kind = self.rnd.choice(self.kinds)
+        return self.make(self.rnd.choice(self.kinds), ts)
+
+    def make(self, kind: str, ts: int) -> Event:
+        """One event of `kind` (a key of `EVENT_MIX`)."""
         r = self.rnd
         if kind == "open_read":
             path = r.choice(_READ_PATHS)
@@ -211,9 +223,146 @@ class EventFactory:
                                rip=ip, rport=int(port), role="client"))
 
 
+_HAS_REGS = "regs" in getattr(Event, "__struct_fields__", ())
+_PTR = 0x7FFD2A10
+
+
+def with_regs(ev: Event) -> Event:
+    """`ev` with the registers the kernel would have seen for its arguments."""
+    if not _HAS_REGS or ev.source != "syscall" or ev.type in ("execve", "execveat"):
+        return ev
+    a = ev.args
+    t = ev.type
+    if t == "openat":
+        regs = (0xFFFFFF9C, _PTR, a.get("flags", 0), a.get("mode", 0))
+    elif t in ("unlinkat", "mkdirat", "fchmodat"):
+        regs = (0xFFFFFF9C, _PTR, a.get("flags", a.get("mode", 0)))
+    elif t == "renameat2":
+        regs = (0xFFFFFF9C, _PTR, 0xFFFFFF9C, _PTR + 64, 0)
+    elif t == "connect":
+        fam = ev.fd.type if ev.fd is not None else None
+        regs = (7, _PTR, {"ipv4": 16, "ipv6": 28}.get(fam or "", 110))
+    elif t in ("accept4", "accept"):
+        regs = (4, _PTR, _PTR + 128, 0x80800)
+    elif t == "personality":
+        regs = (a.get("persona", 0),)
+    elif t == "setuid":
+        regs = (a.get("uid", 0),)
+    elif t in ("syslog",):
+        regs = (a.get("type", 0), _PTR, 0)
+    else:
+        regs = (_PTR,)
+    ev.regs = tuple(regs) + (0,) * (6 - len(regs))
+    return ev
+
+
 def generate_events(n: int, seed: int = 7) -> Iterator[Event]:
     """`n` events of the documented mix, deterministic for a seed."""
     factory = EventFactory(seed)
     ts = 1_795_000_000_000_000_000
     for i in range(n):
-        yield factory.event(ts + i * 1000)
+        yield with_regs(factory.event(ts + i * 1000))
+
+
+#: the host's ordinary work that auditd's file watches see, per 1000 benign events
+HOST_MIX: dict[str, int] = {
+    "login_rc_read": 60,   # a login shell reads /etc/profile, bash.bashrc, ~/.bashrc ...
+    "pam_read": 40,        # sshd, sudo, cron, su read /etc/pam.d/*, login.defs
+    "history_write": 15,   # bash, less, vim write ~/.bash_history, ~/.lesshst, ~/.viminfo
+    "dotfile_read": 40,    # git, ssh, pip read ~/.gitconfig, ~/.ssh/known_hosts, caches
+    "sysinfo_read": 25,    # /etc/os-release, /etc/issue, /proc/version, DMI by motd, facts
+    "unit_read": 15,       # systemctl and systemd read unit files
+    "sysctl_read": 5,      # sysctl and monitoring read /proc/sys, /etc/sysctl.conf
+    "local_exec": 10,      # programs run from ~/.local/bin, ~/.vscode-server, ~/.cargo
+}
+_HOME = "/home/alice"
+_HOST_PATHS = {
+    "login_rc_read": ["/etc/profile", "/etc/bash.bashrc", "/etc/profile.d/bash_completion.sh",
+                      "/etc/profile.d/01-locale-fix.sh", f"{_HOME}/.profile",
+                      f"{_HOME}/.bashrc", "/root/.profile", "/root/.bashrc", "/etc/shells"],
+    "pam_read": ["/etc/pam.d/common-auth", "/etc/pam.d/common-account",
+                 "/etc/pam.d/common-password", "/etc/pam.d/common-session", "/etc/pam.d/sshd",
+                 "/etc/pam.d/sudo", "/etc/pam.d/cron", "/etc/login.defs",
+                 "/etc/security/limits.conf"],
+    "history_write": [f"{_HOME}/.bash_history", f"{_HOME}/.lesshst", f"{_HOME}/.viminfo",
+                      "/root/.bash_history"],
+    "dotfile_read": [f"{_HOME}/.gitconfig", f"{_HOME}/.ssh/known_hosts",
+                     f"{_HOME}/.ssh/config", f"{_HOME}/.cache/pip/http/5/a/b/c",
+                     f"{_HOME}/.config/git/ignore", f"{_HOME}/.npmrc",
+                     f"{_HOME}/.local/lib/python3.11/site-packages/six.py"],
+    "sysinfo_read": ["/etc/os-release", "/etc/lsb-release", "/etc/debian_version",
+                     "/etc/issue", "/proc/version", "/sys/class/dmi/id/product_name",
+                     "/sys/class/dmi/id/bios_version", "/etc/hostname"],
+    "unit_read": ["/etc/systemd/system/multi-user.target.wants/nginx.service",
+                  "/usr/lib/systemd/system/nginx.service", "/usr/lib/systemd/system/ssh.service",
+                  "/etc/systemd/system/timers.target.wants/logrotate.timer"],
+    "sysctl_read": ["/proc/sys/kernel/sysrq", "/etc/sysctl.conf", "/proc/sys/vm/swappiness",
+                    "/proc/sys/kernel/randomize_va_space"],
+}
+_HOST_READERS = {  # kind -> (comm, exepath, argv) of the processes that do it
+    "login_rc_read": [("bash", "/usr/bin/bash", ["-bash"]), ("sh", "/usr/bin/dash", ["-sh"])],
+    "pam_read": [("sshd", "/usr/sbin/sshd", ["sshd: alice [priv]"]),
+                 ("sudo", "/usr/bin/sudo", ["sudo", "systemctl", "restart", "nginx"]),
+                 ("cron", "/usr/sbin/cron", ["/usr/sbin/CRON", "-f"]),
+                 ("su", "/usr/bin/su", ["su", "-", "postgres"])],
+    "history_write": [("bash", "/usr/bin/bash", ["-bash"]), ("less", "/usr/bin/less",
+                                                             ["less", "/var/log/syslog"]),
+                      ("vim", "/usr/bin/vim.basic", ["vim", "/etc/nginx/nginx.conf"])],
+    "dotfile_read": [("git", "/usr/bin/git", ["git", "pull", "--ff-only"]),
+                     ("ssh", "/usr/bin/ssh", ["ssh", "deploy@10.0.1.5"]),
+                     ("pip", "/usr/bin/python3.11", ["pip", "install", "-r", "req.txt"]),
+                     ("npm", "/usr/bin/node", ["npm", "ci"])],
+    "sysinfo_read": [("run-parts", "/usr/bin/run-parts", ["run-parts", "/etc/update-motd.d"]),
+                     ("python3", "/usr/bin/python3.11", ["python3", "/usr/bin/lsb_release",
+                                                          "-a"]),
+                     ("hostnamectl", "/usr/bin/hostnamectl", ["hostnamectl"]),
+                     ("node_exporter", "/usr/bin/prometheus-node-exporter",
+                      ["/usr/bin/prometheus-node-exporter"])],
+    "unit_read": [("systemctl", "/usr/bin/systemctl", ["systemctl", "status", "nginx"]),
+                  ("systemd", "/usr/lib/systemd/systemd", ["/sbin/init"])],
+    "sysctl_read": [("sysctl", "/usr/sbin/sysctl", ["sysctl", "-a"]),
+                    ("node_exporter", "/usr/bin/prometheus-node-exporter",
+                     ["/usr/bin/prometheus-node-exporter"])],
+}
+_LOCAL_PROGRAMS = [f"{_HOME}/.local/bin/black --check src",
+                   f"{_HOME}/.vscode-server/bin/a1b2c3/node {_HOME}/.vscode-server/out/x.js",
+                   f"{_HOME}/.cargo/bin/cargo build --release",
+                   f"{_HOME}/.local/bin/poetry install"]
+
+
+class BenignFactory(EventFactory):
+    """`EVENT_MIX` without the attacks, plus `HOST_MIX`."""
+
+    def __init__(self, seed: int = 7) -> None:
+        super().__init__(seed)
+        kinds = [k for k in self.kinds if k != "attack"]
+        for kind, share in HOST_MIX.items():
+            kinds += [kind] * share
+        self.kinds = kinds
+        self.readers = {k: [self._proc(c, e, a, "root" if c in ("sshd", "cron", "systemd",
+                                                                 "sudo", "su") else "alice")
+                            for c, e, a in v] for k, v in _HOST_READERS.items()}
+
+    def event(self, ts: int) -> Event:
+        """One event of a kind drawn from the benign mix."""
+        kind = self.rnd.choice(self.kinds)
+        r = self.rnd
+        if kind == "local_exec":
+            return Event(type="execve", ts=ts, res=0,
+                         proc=self._exec_proc(r.choice(_LOCAL_PROGRAMS)))
+        if kind in _HOST_PATHS:
+            path = r.choice(_HOST_PATHS[kind])
+            proc = r.choice(self.readers[kind])
+            flags = O_WRONLY | O_APPEND | O_CREAT if kind == "history_write" else 0o2000000
+            return Event(type="openat", ts=ts, res=4, proc=proc,
+                         args={"dirfd": -100, "name": path, "flags": flags, "mode": 0o600},
+                         fd=FdInfo(num=4, type="file", name=path))
+        return self.make(kind, ts)
+
+
+def generate_benign_events(n: int, seed: int = 7) -> Iterator[Event]:
+    """`n` benign events (`BenignFactory`), deterministic for a seed."""
+    factory = BenignFactory(seed)
+    ts = 1_796_000_000_000_000_000
+    for i in range(n):
+        yield with_regs(factory.event(ts + i * 1000))
