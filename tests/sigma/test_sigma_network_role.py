@@ -91,3 +91,33 @@ def test_initiated_follows_the_sockets_role():
     assert initiated(_sock("connect", spec, type="ipv4")) is True
     for t in ("accept", "accept4", "bind", "listen"):
         assert initiated(_sock(t, spec, type="ipv4")) is False
+
+
+def test_destination_hostname_is_reported_not_silently_dead(tmp_path):
+    from test_sigma_modifiers import NET, write_rule
+    from vigil.rules.sigma import SigmaFieldMapping, validate_sigma
+
+    only_name = write_rule(tmp_path, {"sel": {"DestinationHostname|endswith": ".ngrok.io"},
+                                      "condition": "sel"}, NET)
+    either = write_rule(tmp_path, {"a": {"DestinationHostname": "pool.example"},
+                                   "b": {"DestinationPort": 3333}, "condition": "a or b"},
+                        NET)
+    unless = write_rule(tmp_path, {"a": {"DestinationPort": 3333},
+                                   "b": {"DestinationHostname": "pool.example"},
+                                   "condition": "a and not b"}, NET)
+    report = validate_sigma(load_sigma_paths([tmp_path]))
+    status = {e.rule_id: e for e in report.entries}
+    assert status[only_name].status == "unsupported"
+    assert "no Vigil sensor reports the host name" in status[only_name].reason
+    # a rule that can still match loads, with the field's branch noted as never true
+    for rid in (either, unless):
+        assert status[rid].status == "compiled"
+        assert any("DestinationHostname" in n for n in status[rid].notes)
+    engine = SigmaEngine(load_sigma_paths([tmp_path]).rules)
+    hits = {d.rule_id for d in engine.on_event(build_event({"connect": "203.0.113.5:3333",
+                                                            "exec": "./x"}))}
+    assert hits == {either, unless}
+    # a configured mapping for the field wins over "unavailable"
+    mapping = SigmaFieldMapping.default().with_overrides(
+        {"network_connection": {"DestinationHostname": "fd.sip.name"}})
+    assert not load_sigma_paths([tmp_path], mapping=mapping).unsupported

@@ -28,11 +28,21 @@ def engine(linux_rules):
     return SigmaEngine(linux_rules.rules)
 
 
+#: the rules that need DestinationHostname, which no sensor fills (docs/sigma.md)
+HOSTNAME_RULES = {"a46c93b7-55ed-4d27-a41b-c259456c4746",   # crypto mining pools
+                  "19bf6fdb-7721-4f3d-867f-53467f6a5db6",   # ngrok
+                  "c4568f5d-131f-4e78-83d4-45b2da0ec4f1"}   # localtonet
+
+
 def test_all_linux_rules_load_and_compile(linux_rules):
     report = validate_sigma(linux_rules)
     problems = "\n".join(e.line() for e in report.problems())
-    assert report.counts() == {"compiled": 210, "unsupported": 0, "error": 0}, problems
-    assert len({r.rule_id for r in linux_rules.rules}) == 210
+    assert report.counts() == {"compiled": 207, "unsupported": 3, "error": 0}, problems
+    assert len({r.rule_id for r in linux_rules.rules}) == 207
+    # the three that cannot run say why, instead of compiling to a rule that never fires
+    assert {u.rule_id for u in linux_rules.unsupported} == HOSTNAME_RULES
+    for u in linux_rules.unsupported:
+        assert "DestinationHostname" in u.reason and "host name" in u.reason
 
 
 def test_cases_cover_forty_rules_across_the_four_logsources(linux_rules):

@@ -56,7 +56,6 @@ DEFAULT_TABLES: dict[str, dict[str, str]] = {
     "network_connection": {
         "DestinationIp": "fd.sip",
         "DestinationPort": "fd.sport",
-        "DestinationHostname": "fd.sip.name",
         "SourceIp": "fd.cip",
         "SourcePort": "fd.cport",
         "Initiated": "fd.initiated",
@@ -89,6 +88,18 @@ DEFAULT_TABLES: dict[str, dict[str, str]] = {
     "auditd.SYSCALL": {f"a{i}": f"audit.syscall_arg[{i}]" for i in range(4)},
     # log services (sshd, cron, syslog ...) and rules with only a product: raw text only
     "log": {"program": "log.program", "hostname": "evt.hostname"},
+}
+
+#: Sigma fields that no Vigil sensor fills, per logsource, and why: a comparison on one is
+#: never true (as on a log without the field), and a rule that needs one is reported
+#: unsupported with the reason. A `[rules.sigma_fields]` entry for the field wins.
+UNAVAILABLE: dict[str, dict[str, str]] = {
+    "network_connection": {
+        "DestinationHostname": (
+            "DestinationHostname: no Vigil sensor reports the host name a connection was "
+            "made to (the kernel sees an address; DNS answers are not collected, so an "
+            "address cannot be tied to a name)"),
+    },
 }
 
 _TARGET_RE = re.compile(r"^([A-Za-z_][\w.]*)(?:\[([^\]]+)\])?$")
@@ -178,6 +189,13 @@ class SigmaFieldMapping:
             if hit is not None:
                 return hit
         return self._find(source, sigma_field)
+
+    def unavailable(self, source: str, sigma_field: str) -> str | None:
+        """Why `sigma_field` of logsource `source` has no value on Vigil's events, when it
+        is a known field that no sensor fills (`UNAVAILABLE`); else None."""
+        table = UNAVAILABLE.get(source, {})
+        low = sigma_field.lower()
+        return next((why for k, why in table.items() if k.lower() == low), None)
 
     def _find(self, source: str, sigma_field: str) -> FieldRef | None:
         table = self.tables.get(source)

@@ -141,6 +141,10 @@ class _Walker:
             auditd = self.route.table == "auditd"
             records = _record_types(cond) if auditd else frozenset()
             found = self.mapping.lookup(self.route.table, sigma_field, records)
+            if found is None and (why := self.mapping.unavailable(self.route.table,
+                                                                  sigma_field)):
+                self.notes.append(why)
+                return Const(False)  # as on a log without the field
             if found is None:
                 raise UnsupportedRule(f"field {sigma_field!r} has no mapping for logsource "
                                       f"{self.route.table!r} (add it under "
