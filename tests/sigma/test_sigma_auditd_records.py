@@ -244,3 +244,19 @@ def test_audit_rules_are_found_in_prose():
     assert [r.text for r in rules] == ["-w /etc/a -p wa -k a",
                                        "-a always,exit -S sysinfo -k si"]
     assert len(problems) == 1 and "absolute" in problems[0]
+
+
+def test_rules_validate_prints_the_assumptions_with_notes():
+    import subprocess
+    import sys
+
+    path = str(SIGMA_LINUX / "auditd" / "path")
+    r = subprocess.run([sys.executable, "-m", "vigil", "rules", "validate", "--notes", path],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    line = next(ln for ln in r.stdout.splitlines() if SHELL_RC in ln)
+    assert line.startswith(f"NOTE sigma {SHELL_RC} Unix Shell Configuration Modification: ")
+    assert "-p wa" in line
+    plain = subprocess.run([sys.executable, "-m", "vigil", "rules", "validate", path],
+                           capture_output=True, text=True, timeout=120)
+    assert "NOTE" not in plain.stdout and plain.returncode == 0

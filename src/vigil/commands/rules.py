@@ -26,7 +26,12 @@ def _load(paths: list[str]):
 def validate(paths: list[str] = typer.Argument(..., help="Rule files or directories "
                                                 "(Falco or Sigma; `builtin` = Vigil's defaults)"),
              quiet_warnings: bool = typer.Option(False, "--no-warnings",
-                                                 help="Print errors only.")) -> None:
+                                                 help="Print errors only."),
+             notes: bool = typer.Option(False, "--notes",
+                                        help="Also print what each compiled Sigma rule "
+                                             "assumes or approximates (the audit rules of "
+                                             "an auditd rule, fields no sensor fills).")
+             ) -> None:
     """Load and compile rules; print errors and warnings; exit 1 on any error."""
     rp, falco, sigma = _load(paths)
     n_err = 0
@@ -43,6 +48,11 @@ def validate(paths: list[str] = typer.Argument(..., help="Rule files or director
         for u in sigma.unsupported:
             typer.echo(f"ERROR unsupported Sigma rule {u}")
             n_err += 1
+        if notes:
+            from vigil.terminal import safe_text
+            for r in sigma.rules:
+                for n in r.notes:
+                    typer.echo(safe_text(f"NOTE sigma {r.rule_id} {r.title}: {n}"))
     n_sigma = len(sigma.rules) if sigma is not None else 0
     typer.echo(f"{len(rp.falco)} Falco file(s): {len(falco.rules)} rule(s) compiled, "
                f"{len(falco.errors)} error(s), {len(falco.warnings)} warning(s); "

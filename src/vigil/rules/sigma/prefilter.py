@@ -258,16 +258,15 @@ def file_identity(e: Event) -> str | None:
 _AUDIT_PATH = DEFAULT_FIELDS.extractor("audit.path")
 
 
-_EXELINE = fast_getter(FieldRef("proc.exeline"))
-
-
 def _event_text(e: Event) -> str | None:
     """Everything `evt.text`, `proc.cmdline`, `proc.exeline` and argv[1:] can hold: the raw
     line and the command lines (joined by NUL, which no literal holds), or what exists.
     The two command lines differ only in their first word (comm or argv[0])."""
-    cmd = e.proc.cmdline()
-    line = _EXELINE(e)
-    if line is not None and line != cmd:
+    p = e.proc
+    cmd = p.cmdline()
+    exe = p.exe
+    if exe is not None and exe != p.name:
+        line = " ".join((exe, *p.args)) if p.args else exe
         cmd = line if cmd is None else f"{cmd}\0{line}"
     raw = e.raw
     if raw is None:
