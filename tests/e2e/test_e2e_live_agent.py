@@ -167,7 +167,8 @@ min_priority = "notice"
     finally:
         _stop(agent)
     err = (state / "run.err").read_text()
-    assert "210 Sigma rules" in err, err
+    # SigmaHQ's 210 Linux rules less the 3 that need DestinationHostname (unsupported)
+    assert "207 Sigma rules" in err, err
     ids = {d.get("vigil", {}).get("rule_id") for d in _json_lines(agent_out)
            if MARK in d["output"] or "os.system" in d["output"]}
     assert "2d2f44ff-4611-4778-a8fc-323a0e9850cc" in ids, agent_out.read_text()[-2000:]
