@@ -229,22 +229,18 @@ def reference_matches(events: list[Event], sigma_rules: list[Any]
     rows: list[dict[str, Any]] = []
     for i, ev in enumerate(events):
         rows.extend(records(i, ev, rules))
-    cols = sorted({k for r in rows for k in r} - {"event_id"} | {"Text", "key", "type"},
-                  key=str.lower)
-    seen: set[str] = set()
-    cols = [c for c in cols if not (c.lower() in seen or seen.add(c.lower()))]  # type: ignore
+    # column names are compared case-insensitively by SQLite, as the rules' field names
+    cols = sorted({k for r in rows for k in r} - {"event_id"} | {"Text", "key", "type"})
     con = sqlite3.connect(":memory:")
     con.create_function("regexp", 2, lambda pat, v: 0 if v is None else
                         1 if re.search(pat, str(v)) else 0, deterministic=True)
     con.execute("CREATE TABLE logs (event_id INTEGER, "
                 + ", ".join(f'"{c}" TEXT COLLATE NOCASE' for c in cols) + ")")
-    low = {c.lower(): c for c in cols}
     con.executemany(
         f"INSERT INTO logs (event_id, {', '.join(chr(34) + c + chr(34) for c in cols)}) "
         f"VALUES ({', '.join('?' * (len(cols) + 1))})",
-        [tuple([r["event_id"]] + [None if (v := next((r[k] for k in r
-                                                      if k.lower() == c.lower()), None))
-                                   is None else str(v) for c in cols]) for r in rows])
+        [(r["event_id"], *(None if r.get(c) is None else str(r[c]) for c in cols))
+         for r in rows])
     backend = sqliteBackend(fulltext_field="Text")
     out: dict[str, set[int]] = {}
     refused: dict[str, str] = {}
@@ -262,7 +258,6 @@ def reference_matches(events: list[Event], sigma_rules: list[Any]
             if "no such column" not in str(exc):
                 raise
             out[rid] = set()
-    del low
     return out, refused, len(rows)
 
 
