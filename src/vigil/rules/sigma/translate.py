@@ -322,7 +322,8 @@ def scan_auditd_rule(rule: SigmaRule, parsed: list[Any]) -> RuleScan:
             continue
         name = c.field.lower()
         values = c.value.values if isinstance(c.value, SigmaExpansion) else [c.value]
-        plain = [str(v) for v in values if isinstance(v, SigmaString) and not v.contains_special()]
+        plain = [str(v) for v in values
+                 if isinstance(v, SigmaString) and not v.contains_special()]
         if name == "type":
             types.update(v.upper() for v in plain)
         elif name == "syscall":
