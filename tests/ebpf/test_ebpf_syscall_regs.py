@@ -80,3 +80,4 @@ def test_registers_are_kept_and_read_as_auditd_prints_them(live, tmp_path):
     (tmp_path / "r.yml").write_text(yaml.safe_dump(rule))
     engine = SigmaEngine(load_sigma_paths([tmp_path]).rules)
     assert engine.on_event(c4) and not engine.on_event(c6) and not engine.on_event(kill)
+

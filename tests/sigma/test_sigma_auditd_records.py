@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from needs import needs_shared, shared_path
 
 from sigma_event_spec import build_event
 from test_sigma_modifiers import write_rule
@@ -17,8 +18,10 @@ from vigil.config_errors import ConfigError
 from vigil.rules.sigma import SigmaEngine, load_sigma_paths, validate_sigma
 from vigil.rules.sigma.auditd import AuditRuleError, parse_audit_rule, parse_audit_rules
 
-SIGMA_LINUX = Path(__file__).resolve().parents[3] / "shared" / "rules" / "sigma" / "linux"
+SIGMA_LINUX = shared_path("rules", "sigma", "linux")
 AUDITD = {"product": "linux", "service": "auditd"}
+#: marks a test that reads SigmaHQ's rules
+SHARED = needs_shared("rules", "sigma", "linux")
 SHELL_RC = "a94cdd87-6c54-4678-a6cc-2814ffe5a13d"        # Unix Shell Configuration Modification
 SPLIT = "2dad0cba-c62a-4a4f-949f-5f6ecd619769"           # Split A File Into Pieces
 C2 = "f7158a64-6204-4d6d-868a-6e6378b467e0"              # Suspicious C2 Activities
@@ -27,8 +30,6 @@ SYSINFO_PATHS = "f34047d9-20d3-4e8b-8672-0a35cc50dc71"   # System Information Di
 
 @pytest.fixture(scope="module")
 def sigmahq():
-    if not SIGMA_LINUX.is_dir():
-        pytest.fail(f"SigmaHQ rules not found at {SIGMA_LINUX}")
     result = load_sigma_paths([SIGMA_LINUX / "auditd"])
     assert not result.unsupported and not result.errors
     return result
@@ -47,6 +48,7 @@ LOGIN = {"exec": "-bash", "exepath": "/usr/bin/bash", "comm": "bash", "user": "a
          "uid": 1000, "euid": 1000}
 
 
+@SHARED
 def test_a_login_shell_reading_its_rc_files_is_no_modification(engine):
     # the issue: every read of /etc/bash.bashrc by a login shell fired the rule, because a
     # PATH record was assumed for every syscall; its audit rules are `-w ... -p wa`
@@ -55,6 +57,7 @@ def test_a_login_shell_reading_its_rc_files_is_no_modification(engine):
         assert SHELL_RC not in fired(engine, read=path, **LOGIN), path
 
 
+@SHARED
 def test_writes_and_attribute_changes_of_rc_files_still_fire(engine):
     assert SHELL_RC in fired(engine, write="/etc/bash.bashrc", **LOGIN)
     assert SHELL_RC in fired(engine, write="/home/alice/.bashrc", **LOGIN)
@@ -69,6 +72,7 @@ def test_writes_and_attribute_changes_of_rc_files_still_fire(engine):
     assert SHELL_RC in {d.rule_id for d in engine.on_event(ev)}
 
 
+@SHARED
 def test_syscall_records_of_a_program_are_its_exec(engine):
     # "type: SYSCALL, comm: split" documents no audit rule: exec logging is assumed, so
     # split's hundreds of writes are not each a detection
@@ -79,6 +83,7 @@ def test_syscall_records_of_a_program_are_its_exec(engine):
                               read="/root/secrets.tar")
 
 
+@SHARED
 def test_keys_are_what_the_rules_own_audit_rules_select(engine):
     # the rule lists `-w /usr/bin/ss -p x -k susp_activity` among its audit rules
     assert C2 in fired(engine, exec="ss -tnp", exepath="/usr/bin/ss")
@@ -89,12 +94,14 @@ def test_keys_are_what_the_rules_own_audit_rules_select(engine):
                            connect="203.0.113.5:443")
 
 
+@SHARED
 def test_discovery_rules_assume_a_read_watch(engine):
     # "System Information Discovery": the rule's words speak of discovery, so a -p r watch
     assert SYSINFO_PATHS in fired(engine, read="/etc/issue", exec="cat /etc/issue")
     assert SYSINFO_PATHS not in fired(engine, write="/etc/issue", exec="vim /etc/issue")
 
 
+@SHARED
 def test_auditd_rules_no_longer_need_every_syscall_from_the_kernel(sigmahq):
     types = SigmaEngine(sigmahq.rules).event_types
     assert types is not None  # before: some auditd rule took any event type
@@ -161,6 +168,7 @@ def test_a_key_nobody_defines_never_matches_and_says_why(tmp_path):
     assert "my_own_key" in u.reason
 
 
+@SHARED
 def test_validate_reports_the_assumed_audit_rules(sigmahq):
     notes = {e.rule_id: " ".join(e.notes) for e in validate_sigma(sigmahq).entries}
     assert "documents no audit rules" in notes[SHELL_RC]
@@ -184,6 +192,7 @@ def _ids(pipeline, **spec) -> set[str]:
     return {d.rule_id for d in pipeline.process(build_event(spec))}
 
 
+@SHARED
 def test_assume_all_widens_to_every_record(tmp_path):
     p = _pipeline(tmp_path, '[rules.sigma_auditd]\nassume = "all"\n')
     assert SHELL_RC in _ids(p, read="/etc/bash.bashrc", **LOGIN)
@@ -191,6 +200,7 @@ def test_assume_all_widens_to_every_record(tmp_path):
     assert SHELL_RC not in _ids(p, read="/etc/bash.bashrc", **LOGIN)
 
 
+@SHARED
 def test_configured_audit_rules_replace_the_assumption(tmp_path):
     p = _pipeline(tmp_path, f'[rules.sigma_auditd.audit_rules]\n'
                             f'"{SHELL_RC}" = ["-w /etc/bash.bashrc -p r -k rc_reads"]\n')
@@ -246,6 +256,7 @@ def test_audit_rules_are_found_in_prose():
     assert len(problems) == 1 and "absolute" in problems[0]
 
 
+@SHARED
 def test_rules_validate_prints_the_assumptions_with_notes():
     import subprocess
     import sys

@@ -4,17 +4,17 @@ The issue: sshd listening on :: port 2222 raised "Potentially Suspicious Malware
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from needs import needs_shared, shared_path
 
 from sigma_event_spec import build_event, build_process
 from vigil.events.fields import DEFAULT_FIELDS
 from vigil.events.model import Event, FdInfo
 from vigil.rules.sigma import SigmaEngine, load_sigma_paths
 
-NET_RULES = Path(__file__).resolve().parents[3] / "shared" / "rules" / "sigma" / "linux" \
-    / "network_connection"
+NET_RULES = shared_path("rules", "sigma", "linux", "network_connection")
+#: marks a test that reads SigmaHQ's rules
+SHARED = needs_shared("rules", "sigma", "linux", "network_connection")
 CALLBACK = "dbfc7c98-04ab-4ab7-aa94-c74d22aa7376"   # Potentially Suspicious Malware Callback
 BASH_NET = "83dcd9f6-9ca8-4af7-a16e-a1c7a6b51871"   # Linux Reverse Shell Indicator
 SSHD = {"exec": "sshd -D -p 2222", "exepath": "/usr/sbin/sshd"}
@@ -22,8 +22,6 @@ SSHD = {"exec": "sshd -D -p 2222", "exepath": "/usr/sbin/sshd"}
 
 @pytest.fixture(scope="module")
 def engine() -> SigmaEngine:
-    if not NET_RULES.is_dir():
-        pytest.fail(f"SigmaHQ rules not found at {NET_RULES}")
     return SigmaEngine(load_sigma_paths([NET_RULES]).rules)
 
 
@@ -36,6 +34,7 @@ def _ids(engine: SigmaEngine, ev: Event) -> set[str]:
     return {d.rule_id for d in engine.on_event(ev)}
 
 
+@SHARED
 def test_sshd_serving_on_port_2222_is_no_callback(engine):
     events = [
         _sock("bind", SSHD, type="ipv6", lip="::", lport=2222, role="server"),
@@ -53,6 +52,7 @@ def test_sshd_serving_on_port_2222_is_no_callback(engine):
         assert not _ids(engine, ev), ev.type
 
 
+@SHARED
 def test_a_socket_known_as_a_servers_does_not_connect_out(engine):
     # a bound datagram socket serving on 4444 that connect()s to its peer (here a bash
     # that the bash-with-a-network-connection rule would otherwise report)
@@ -64,12 +64,14 @@ def test_a_socket_known_as_a_servers_does_not_connect_out(engine):
     assert BASH_NET in _ids(engine, ev)
 
 
+@SHARED
 def test_an_accepting_bash_is_no_outbound_connection(engine):
     ev = build_event({"accept": "10.0.0.2:8080", "client": "203.0.113.9:40000",
                       "exec": "bash -i", "exepath": "/bin/bash"})
     assert BASH_NET not in _ids(engine, ev)
 
 
+@SHARED
 def test_outbound_connections_still_fire(engine):
     assert CALLBACK in _ids(engine, build_event({"connect": "203.0.113.5:2222",
                                                  "exec": "./implant",

@@ -128,8 +128,9 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
     #: the original text of a log-derived event (a sshd line, a journal message)
     raw: str | None = None
     #: the six syscall argument registers as the kernel saw them (rdi, rsi, rdx, r10, r8,
-    #: r9; auditd's a0..a3), where the sensor kept them; None for exec and other events
-    regs: tuple[int, ...] | None = None
+    #: r9; auditd's a0..a3) as signed 64-bit values, where the sensor kept them; None for
+    #: exec and other events
+    regs: Annotated[tuple[Int64, ...], msgspec.Meta(max_length=6)] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The event as plain JSON-compatible data (the recording format)."""

@@ -100,7 +100,7 @@ class RecordDecoder:
                          args={"status": res})
         if nr in _OPEN_FAST:
             ev = self._open(nr, ts, res, a0, a1, a2, a3, proc, buf, off + HEADER_SIZE, l0)
-            ev.regs = (a0, a1, a2, a3, a4, a5)
+            ev.regs = _signed_regs((a0, a1, a2, a3, a4, a5))
             return ev
         sdef = sc.BY_NR.get(nr)
         if sdef is None:
@@ -111,7 +111,7 @@ class RecordDecoder:
             return self._exec(sdef, ts, proc, flags, segs, a0, a1, a2)
         regs = (a0, a1, a2, a3, a4, a5)
         ev = self._syscall(sdef, ts, res, proc, regs, segs)
-        ev.regs = regs  # the raw registers, for auditd's a0..a3 (audit.syscall_arg)
+        ev.regs = _signed_regs(regs)  # for auditd's a0..a3 (audit.syscall_arg)
         return ev
 
     def _open(self, nr: int, ts: int, res: int, a0: int, a1: int, a2: int, a3: int,
@@ -273,6 +273,13 @@ class RecordDecoder:
             types = table.fd_types(pid) or {}
             fd.types = types
         ev.fd = fd
+
+def _signed_regs(regs: tuple[int, ...]) -> tuple[int, ...]:
+    """The registers as the event model holds them: signed 64-bit (two's complement)."""
+    if max(regs) < 0x8000000000000000:
+        return regs
+    return tuple(v - 0x10000000000000000 if v >= 0x8000000000000000 else v for v in regs)
+
 
 def _segments(buf: memoryview | bytes, off: int, lens: tuple[int, int, int, int]) -> list[bytes]:
     out = []
