@@ -25,7 +25,10 @@ def startup_lines(built: Any, sensors: list[Any], reasons: list[str], *,
     falco = len(built.falco.rules) if built.falco is not None else 0
     sigma = len(built.sigma.rules) if built.sigma is not None else 0
     files = ", ".join(str(p) for p in built.falco_paths[:4])
-    out.append(f"  rules      {falco} Falco ({files or 'none'}), {sigma} Sigma")
+    unsupported = sum(1 for w in built.warnings if w.startswith("unsupported Sigma rule"))
+    more = (f" ({unsupported} more not supported: `vigil rules validate` says why)"
+            if unsupported else "")
+    out.append(f"  rules      {falco} Falco ({files or 'none'}), {sigma} Sigma{more}")
     shadow = built.pipeline.shadow
     dets = ", ".join(d.name for d in built.detectors)
     out.append(f"  detectors  {len(built.detectors)}: {dets}")
