@@ -1,5 +1,8 @@
 """Benchmark of the eBPF sensor on the running kernel (needs root). Prints numbers, asserts nothing.
 
+0. Decode cost per record in Python, measured on real records of an exec loop captured
+   with `vigil run`'s default event types and kernel filters: per exec record (the
+   target), per fork/exit record and per other record.
 1. Syscall cost with the sensor attached vs detached, measured in one run: open+close
    (captured) and getppid (not captured: the cost of the sys_exit hook alone).
 2. The highest open-event rate sustained with zero kernel drops, every event decoded and
@@ -9,6 +12,7 @@
    open and connect (the worst case: nothing but process starts).
 
     .venv/bin/python bench/sensor.py [--quick] [--workloads-only all|make|loop] [--rounds N]
+                                     [--decode-cost-only]
 """
 
 from __future__ import annotations
@@ -133,6 +137,88 @@ def loadgen(binary: Path, mode: str, rate: int, seconds: float, path: str) -> tu
     out = subprocess.run([str(binary), mode, str(rate), str(seconds), path], check=True,
                          capture_output=True, text=True).stdout.split()
     return int(out[0]), float(out[1])
+
+
+def default_sensor() -> EbpfSensor:
+    """The sensor `vigil run` starts with the built-in configuration (types and filters)."""
+    from vigil.agent import build_pipeline
+    from vigil.config import load_config
+
+    cfg = load_config(None)
+    built = build_pipeline(config=cfg, audit=False, alerts=False, detectors=True)
+    return EbpfSensor(event_types=built.event_types(), exclude_pids={os.getpid()},
+                      ignore_read_prefixes=cfg.sensors.ignore_read_prefixes,
+                      ignore_missing_reads=cfg.sensors.ignore_missing_reads,
+                      ignore_missing_execs=cfg.sensors.ignore_missing_execs)
+
+
+def capture_records(sensor: EbpfSensor, command: list[str]) -> list[bytes]:
+    """The raw records a command causes (the sensor started, then stopped here)."""
+    sensor.start()
+    try:
+        sensor.read_records(0.0)
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        out: list[bytes] = []
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            got = sensor.read_records(0.1)
+            out += got
+            if not got and sensor.stats()["ring_pending_bytes"] == 0:
+                break
+    finally:
+        sensor.stop()
+    return out
+
+
+def record_nr(rec: bytes) -> int:
+    """The syscall number (or record kind) of a raw record, from the program's header."""
+    from vigil.sensors.ebpf.decode import NR_OFFSET
+
+    return int.from_bytes(rec[NR_OFFSET:NR_OFFSET + 2], "little")
+
+
+def decode_cost(repeats: int) -> None:
+    """Time `RecordDecoder.decode` per record kind on real records, best of `repeats`."""
+    from vigil.events.proctable import ProcessTable
+    from vigil.sensors.ebpf import syscalls as sc
+    from vigil.sensors.ebpf.decode import RecordDecoder
+
+    n = 300
+    records = capture_records(default_sensor(), ["bash", "-c", f"for i in $(seq {n}); do "
+                                                 f"/bin/true; cat /etc/hostname; done"])
+    kinds = {sc.BY_NAME["execve"].nr: "exec", sc.EV_FORK: "fork", sc.EV_EXIT: "exit"}
+    counts: dict[str, int] = {}
+    for r in records:
+        k = kinds.get(record_nr(r), "other")
+        counts[k] = counts.get(k, 0) + 1
+    clock = time.perf_counter_ns
+    overhead = min(-clock() + clock() for _ in range(10000))
+    best: dict[str, float] = {}
+    for _ in range(repeats):
+        # a freshly seeded table each time, so forks and execs find their parents as live
+        t = ProcessTable()
+        t.seed()
+        dec = RecordDecoder(t, "bench", process_events=False)
+        spent: dict[str, int] = {}
+        for r in records:
+            k = kinds.get(record_nr(r), "other")
+            t0 = clock()
+            dec.decode(r, 0, len(r))
+            spent[k] = spent.get(k, 0) + clock() - t0 - overhead
+        finish = getattr(dec, "finish_batch", None)
+        if finish is not None:
+            t0 = clock()
+            finish()
+            spent["exec"] = spent.get("exec", 0) + clock() - t0 - overhead
+        for k, ns in spent.items():
+            best[k] = min(best.get(k, float("inf")), ns / counts[k] / 1000)
+    print(f"\n## 0. decode cost per record (real records of {n} x (exec /bin/true + cat), "
+          f"default event types and kernel filters; best of {repeats})")
+    print(f"{'record':8} {'count':>6} {'µs/record':>10}")
+    for k in ("exec", "fork", "exit", "other"):
+        if k in counts:
+            print(f"{k:8} {counts[k]:6d} {best[k]:10.2f}")
+    print(f"per-exec decode cost: {best['exec']:.2f} µs")
 
 
 def syscall_cost(binary: Path, evaluate: Callable[[Event], object], secs: float) -> None:
@@ -385,6 +471,8 @@ def main() -> None:
     ap.add_argument("--workloads-only", choices=("all", "make", "loop"),
                     help="only part 3, for these workloads")
     ap.add_argument("--rounds", type=int, help="rounds of part 3 (default 12, --quick 3)")
+    ap.add_argument("--decode-cost-only", action="store_true",
+                    help="only part 0 (decode cost per record)")
     ap.add_argument("--per-block", type=int, default=4,
                     help="workload runs per variant and round in part 3 (default 4)")
     args = ap.parse_args()
@@ -397,6 +485,9 @@ def main() -> None:
         name, evaluate = "none (--decode-only)", lambda e: None
     print(f"evaluation: {name}")
     rounds = args.rounds or (3 if args.quick else 12)
+    decode_cost(5 if args.quick else 20)
+    if args.decode_cost_only:
+        return
     if args.workloads_only:
         workload(rounds, args.per_block, 300,
                  None if args.workloads_only == "all" else args.workloads_only)

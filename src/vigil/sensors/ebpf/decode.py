@@ -23,6 +23,8 @@ from vigil.sensors.ebpf.sockets import FAMILY_TYPE, SOCKTYPE_L4, socket_fd
 
 HEADER = struct.Struct("<QQq6Q7IHH16s4H")
 HEADER_SIZE = HEADER.size
+#: where the syscall number (or EV_FORK / EV_EXIT) is in a record
+NR_OFFSET = 100
 _OPEN_HOW = struct.Struct("<QQQ")
 
 F_ARGV_TRUNCATED, F_EXE_NLINK0, F_HAS_TTY = 1, 2, 4
