@@ -7,20 +7,13 @@ import struct
 
 import pytest
 
+from ebpf_records import fd_desc, record, sock_tuple
+
 from vigil.events.proctable import ProcessTable
 from vigil.sensors.ebpf import syscalls as sc
-from vigil.sensors.ebpf.decode import HEADER, RecordDecoder, kernel_path
+from vigil.sensors.ebpf.decode import RecordDecoder, kernel_path
+from vigil.sensors.ebpf.fdview import FDK_SOCK
 from vigil.sensors.ebpf.sockets import parse_sockaddr
-
-TUPLE = struct.Struct("<6H16s16s")
-
-
-def record(nr: int, res: int = 0, args=(0,) * 6, segs=(), flags: int = 0, tgid: int = 4242,
-           comm: bytes = b"tester") -> bytes:
-    segs = list(segs) + [b""] * (4 - len(segs))
-    hdr = HEADER.pack(1_000, 0, res, *args, tgid, tgid, 1, 0, 0, 0, 0xFFFFFFFF, nr, flags,
-                      comm, *(len(s) for s in segs))
-    return hdr + b"".join(segs)
 
 
 @pytest.fixture
@@ -55,9 +48,9 @@ def test_parse_sockaddr_families():
 def test_openat_relative_to_a_known_directory_fd(dec):
     dec.table.on_fork(1, 4242, 0)
     opened = _decode(dec, record(257, res=5, args=(-100 & 0xFFFFFFFF, 0, 0o200000, 0, 0, 0),
-                                 segs=[b"/var/log\0"]))
+                                 strings=[b"/var/log\0"]))
     assert opened.fd.type == "directory"
-    ev = _decode(dec, record(257, res=6, args=(5, 0, 0, 0, 0, 0), segs=[b"../lib/./x\0"]))
+    ev = _decode(dec, record(257, res=6, args=(5, 0, 0, 0, 0, 0), strings=[b"../lib/./x\0"]))
     assert ev.args["name"] == "/var/lib/x" and ev.fd.nameraw == "../lib/./x"
     assert ev.args["dirfd"] == 5 and ev.proc.name == "tester" and ev.proc.loginuid == -1
 
@@ -65,9 +58,10 @@ def test_openat_relative_to_a_known_directory_fd(dec):
 def test_connect_ipv6_uses_requested_address_and_kernel_local_end(dec):
     addr = struct.pack("<H", 10) + struct.pack(">H", 8443) + bytes(4) + \
         socket.inet_pton(socket.AF_INET6, "2001:db8::7") + bytes(4)
-    tup = TUPLE.pack(10, 1, 6, 40000, 0, 0, socket.inet_pton(socket.AF_INET6, "2001:db8::2"),
+    tup = sock_tuple(10, 1, 6, 40000, 0, 2, socket.inet_pton(socket.AF_INET6, "2001:db8::2"),
                      bytes(16))
-    ev = _decode(dec, record(42, res=-115, args=(3, 0, len(addr), 0, 0, 0), segs=[addr, tup]))
+    ev = _decode(dec, record(42, res=-115, args=(3, 0, len(addr), 0, 0, 0), buf=addr,
+                             fds=fd_desc(3, FDK_SOCK, 3, 0, 77, tup), fd=(3, FDK_SOCK, 3, 0, 77)))
     assert ev.type == "connect" and ev.res == -115
     assert ev.fd.type == "ipv6" and ev.fd.l4proto == "tcp"
     assert ev.fd.rip == "2001:db8::7" and ev.fd.rport == 8443
@@ -77,8 +71,8 @@ def test_connect_ipv6_uses_requested_address_and_kernel_local_end(dec):
 
 def test_exec_record_builds_the_new_process(dec):
     segs = [b"memfd:payload\0", b"payload\0-x\0", b"tmp\0"]
-    ev = _decode(dec, record(59, res=0, segs=segs, flags=1 | 2 | 4, args=((136 << 32) | 3, 7, 8,
-                                                                        0, 0, 0)))
+    ev = _decode(dec, record(59, res=0, strings=segs, flags=1 | 2 | 4,
+                             args=((136 << 32) | 3, 7, 8, 0, 0, 0)))
     assert ev.type == "execve" and ev.proc.exe_from_memfd and ev.proc.exepath == "memfd:payload"
     assert ev.proc.args == ["-x"] and ev.proc.args_truncated and ev.proc.cwd == "/tmp"
     assert ev.proc.tty == (3 | 136 << 8) and ev.proc.sid == 7 and ev.proc.pgid == 8
@@ -86,7 +80,7 @@ def test_exec_record_builds_the_new_process(dec):
 
 
 def test_failed_exec_reports_the_filename(dec):
-    ev = _decode(dec, record(59, res=-2, segs=[b"/nope\0"]))
+    ev = _decode(dec, record(59, res=-2, strings=[b"/nope\0"]))
     assert ev.type == "execve" and ev.res == -2 and ev.args["filename"] == "/nope"
 
 
@@ -94,17 +88,18 @@ def test_bad_records_are_counted_not_raised(dec):
     assert dec.decode(b"\0" * 10, 0, 10) is None
     assert _decode(dec, record(499)) is None  # a syscall the table does not know
     assert dec.errors == 2
-    # segment lengths beyond the record: short strings, no exception
-    rec = record(87, segs=[b"/x\0"])[:-2]
+    # segment lengths beyond the record: short strings, no exception, counted
+    rec = record(87, strings=[b"/x\0"])[:-2]
     ev = dec.decode(rec, 0, len(rec))
-    assert ev.type == "unlink"
+    assert ev.type == "unlink" and ev.args["path"] == "/"
+    assert dec.counts.truncated_records == 1
 
 
 def test_every_spec_fits_the_program_limits():
     for s in sc.SYSCALLS:
         assert s.nr < sc.MAX_SYSCALLS
         assert len(s.string_regs) <= 3, s.name
-        assert len(s.spec_bytes(True)) == 8
+        assert len(s.spec_bytes(True)) == 32
     assert len({s.name for s in sc.SYSCALLS}) == len(sc.SYSCALLS)
 
 
@@ -116,8 +111,8 @@ def test_a_record_that_breaks_the_decoder_is_counted_and_skipped(dec, caplog):
     s = EbpfSensor(table=dec.table)  # not started: only its record handler is used
     s._decoder = dec
     s._out = []
-    bad = record(42, segs=[b"x", b"y" * 3])  # a connect whose socket tuple is too short
-    good = record(87, segs=[b"/tmp/x\0"])
+    bad = record(42, buf=b"x", fds=b"y" * 3)  # a connect whose socket tuple is too short
+    good = record(87, strings=[b"/tmp/x\0"])
 
     class Boom(RecordDecoder):
         def decode(self, buf, off, size):

@@ -104,4 +104,7 @@ def test_module_bpf_mount_and_kill(live, tmp_path):
     um = only(mine, lambda e: e.type == "umount2")
     assert um.args["name"] == mnt
     k = only(mine, lambda e: e.type == "kill")
-    assert k.args == {"pid": live.pid, "sig": 0} and k.res == 0
+    assert k.args["pid"] == live.pid and k.args["sig"] == 0 and k.res == 0
+    # the signalled task, named by the kernel when the signal was sent
+    assert k.args["target_pid"] == live.pid and k.args["target_name"].startswith("python")
+    assert field("evt.arg", k, "target_name") == k.args["target_name"]

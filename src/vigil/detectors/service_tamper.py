@@ -252,6 +252,10 @@ class ServiceTamperDetector(BuiltinDetector):
             return []
         if t in ("truncate", "ftruncate") and int_arg(event, "length") not in (None, 0):
             return []
+        # nothing was cleared: the open created the file, or it was empty already (the
+        # sensor reports both; a recording without them keeps the old judgement)
+        if event.args.get("created") is True or event.args.get("size_before") == 0:
+            return []
         suppression = None
         keeper = matched_binary(event.proc, LOG_KEEPERS) or (
             "own" if self.own.owns(event.proc) else None)

@@ -362,13 +362,71 @@ def _sockfamily(e: Event, _a: str | None) -> str | None:
     return {"ipv4": "ip", "ipv6": "ip", "unix": "unix"}.get(t or "")
 
 
+def _stdio_types(p: Process) -> dict[int, str] | None:
+    if not p.stdio:
+        return None
+    out = {f.num: f.type for f in p.stdio if f.type is not None and f.num is not None}
+    return out or None
+
+
 def _fd_types(e: Event, arg: str | None) -> Any:
     f = _fd(e)
-    if f.types is None:
+    # a recording may carry the types on the fd; else the stdio the kernel reported
+    types = f.types if f.types is not None else _stdio_types(e.proc)
+    if types is None:
         return None
     if arg is None or arg == "":
-        return sorted(set(f.types.values())) or None
-    return f.types.get(int(arg))
+        return sorted(set(types.values())) or None
+    if not arg.lstrip("-").isdigit():
+        return None
+    return types.get(int(arg))
+
+
+def _stdio(n: int) -> Callable[[Event], FdInfo | None]:
+    def get(e: Event) -> FdInfo | None:
+        st = e.proc.stdio
+        return st[n] if st and len(st) > n else None
+    return get
+
+
+def _stdio_attr(n: int, attr: str) -> Extractor:
+    get = _stdio(n)
+
+    def extract(e: Event, _a: str | None) -> Any:
+        f = get(e)
+        return None if f is None else getattr(f, attr)
+    return extract
+
+
+def _stdio_peer(n: int, what: str) -> Extractor:
+    get = _stdio(n)
+
+    def extract(e: Event, _a: str | None) -> Any:
+        f = get(e)
+        peer = None if f is None else f.peer
+        if peer is None:
+            return None
+        return peer.cmdline() if what == "cmdline" else getattr(peer, what)
+    return extract
+
+
+def _listen_ports(e: Event, _a: str | None) -> list[int] | None:
+    ports = sorted({lis.port for lis in e.proc.listening if lis.port})
+    return ports or None
+
+
+def _dns(attr: str) -> Extractor:
+    def extract(e: Event, _a: str | None) -> Any:
+        q = e.dns
+        return None if q is None else getattr(q, attr)
+    return extract
+
+
+def _dns_qtype(e: Event, _a: str | None) -> str | None:
+    q = e.dns
+    if q is None or q.qtype is None:
+        return None
+    return fl.dns_qtype_name(q.qtype)
 
 
 def _fd_is_server(e: Event, _a: str | None) -> bool | None:
@@ -545,7 +603,7 @@ def build_default_registry() -> FieldRegistry:
              "environment (or one variable with an argument)", arg=OPT))
     for f in ("mtime", "ctime", "ctime_duration_proc_start"):
         add(_def(f"proc.exe_ino.{f}", I, _none, f"executable inode {f} (not collected)"))
-    add(_def("proc.exe_ino", I, _none, "executable inode (not collected)"))
+    add(_def("proc.exe_ino", I, lambda e, a: e.proc.exe_ino, "executable inode"))
     # thread.*
     add(_named(_attr("proc.tid", "thread id", I), "thread.tid"))
     add(_def("thread.cpu", I, _none, "CPU time of the thread (not collected)"))
@@ -599,8 +657,42 @@ def build_default_registry() -> FieldRegistry:
     add(_def("fd.is_server", B, _fd_is_server, "this end is the server"))
     add(_def("fd.types", S, _fd_types, "types of the process' fds; [N] for fd N",
              arg=OPT, noarg_type=L))
-    add(_def("fd.dev", I, _none, "device number (not collected)"))
-    add(_def("fd.ino", I, _none, "inode (not collected)"))
+    add(_def("fd.dev", I, lambda e, a: _fd(e).dev, "device of the file (as st_dev); for a "
+             "character or block device, the device itself"))
+    add(_def("fd.ino", I, lambda e, a: _fd(e).ino, "inode (a pipe's inode names the pipe)"))
+    add(_def("fd.size_before", I, _arg_of("size_before"), "size of the file before this "
+             "open with O_TRUNC, truncate or ftruncate emptied or shortened it (none when "
+             "the open created the file or the kernel did not report it)"))
+    add(_def("fd.pipe_end", S, lambda e, a: _fd(e).end, "r or w: which end of a pipe"))
+    # the standard streams of the process, as the kernel reported them at exec
+    for n, stream in enumerate(("stdin", "stdout", "stderr")):
+        for attr, typ, doc in (("type", S, "fd type (file, pipe, ipv4, unix ...)"),
+                               ("name", S, "name (path, pipe:[inode], socket tuple)"),
+                               ("ino", I, "inode")):
+            add(_def(f"proc.{stream}.{attr}", typ, _stdio_attr(n, attr),
+                     f"{stream} of the process: {doc}"))
+    for n, stream, peer, doc in ((0, "stdin", "writer", "writes into the pipe on stdin"),
+                                 (1, "stdout", "reader", "reads the pipe on stdout")):
+        add(_def(f"proc.{stream}.{peer}", S, _stdio_peer(n, "name"),
+                 f"name of the process that {doc} (curl in `curl ... | sh`)"))
+        add(_def(f"proc.{stream}.{peer}_pid", I, _stdio_peer(n, "pid"),
+                 f"pid of the process that {doc}"))
+        add(_def(f"proc.{stream}.{peer}_exepath", S, _stdio_peer(n, "exepath"),
+                 f"executable of the process that {doc}"))
+        add(_def(f"proc.{stream}.{peer}_cmdline", S, _stdio_peer(n, "cmdline"),
+                 f"command line of the process that {doc}"))
+    add(_def("proc.is_server", B, lambda e, a: bool(e.proc.listening),
+             "the process listens on a socket (TCP, or UDP bound to a port), its own or "
+             "inherited from its parent"))
+    add(_def("proc.listen_ports", PORT, _listen_ports, "ports the process listens on",
+             noarg_type=L))
+    # dns.* (the question of a DNS query the event sent)
+    add(_def("dns.qname", S, _dns("qname"), "name asked for in a DNS query"))
+    add(_def("dns.qtype", S, _dns_qtype, "type asked for (A, AAAA, TXT ...; TYPE<n> when "
+             "unnamed)"))
+    add(_def("dns.rawqtype", I, _dns("qtype"), "type asked for, as a number"))
+    add(_def("dns.server", IP, _dns("server"), "address of the resolver the query went to"))
+    add(_def("dns.server_port", PORT, _dns("port"), "port the query went to"))
     # fs.path.* (Falco's path fields for file-system syscalls)
     add(_def("fs.path.name", S, lambda e, a: e.args.get("path") or e.args.get("name")
              or e.args.get("newpath") or e.args.get("target"), "path acted on"))

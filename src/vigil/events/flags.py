@@ -112,9 +112,24 @@ def _fmt_flags(event_type: str, value: int) -> str:
     return str(value)
 
 
+DNS_QTYPES: dict[int, str] = {
+    1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 10: "NULL", 12: "PTR", 13: "HINFO", 15: "MX",
+    16: "TXT", 28: "AAAA", 33: "SRV", 35: "NAPTR", 43: "DS", 48: "DNSKEY", 64: "SVCB",
+    65: "HTTPS", 99: "SPF", 251: "IXFR", 252: "AXFR", 255: "ANY", 257: "CAA",
+}
+
+
+def dns_qtype_name(qtype: int) -> str:
+    """`A`, `AAAA`, `TXT` ... for a DNS question type (`TYPE<n>` without a mnemonic, as
+    RFC 3597 writes unknown types)."""
+    return DNS_QTYPES.get(qtype) or f"TYPE{qtype}"
+
+
 def format_arg(event_type: str, name: str, value: Any) -> Any:
     """Render one raw argument value as Falco's `evt.arg.<name>` shows it."""
-    if not isinstance(value, int) or isinstance(value, bool):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if not isinstance(value, int):
         return value
     if name == "flags":
         return _fmt_flags(event_type, value)

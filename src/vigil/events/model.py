@@ -22,6 +22,62 @@ Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 Timestamp = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 
 
+class Peer(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The process at the other end of a pipe (who writes into a stdin, who reads a stdout)."""
+
+    pid: int | None = None
+    name: str | None = None
+    exepath: str | None = None
+    args: list[str] = msgspec.field(default_factory=list)
+
+    def cmdline(self) -> str | None:
+        """Name and arguments, as `proc.cmdline` prints them."""
+        if self.name is None:
+            return None
+        return " ".join([self.name, *self.args])
+
+
+class Listener(msgspec.Struct, kw_only=True, omit_defaults=True, frozen=True):
+    """A socket a process listens on: TCP in LISTEN, or UDP bound to a port without a peer."""
+
+    proto: str
+    ip: str | None = None
+    port: int | None = None
+
+
+class FdInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The file descriptor an event acted on (file, socket, pipe ...).
+
+    For sockets, `lip`/`lport` is the local end and `rip`/`rport` the remote end;
+    `role` says which end is the server ("client" after connect, "server" after accept).
+    `ino`/`dev` identify the open file as the kernel holds it (a pipe's inode names the
+    pipe); `peer` is the process at the other end of a pipe on a standard stream.
+    """
+
+    num: int | None = None
+    #: Falco's fd.type: file, directory, ipv4, ipv6, unix, pipe, event, signalfd,
+    #: eventpoll, inotify, timerfd, netlink, bpf, userfaultfd, io_uring, memfd
+    type: str | None = None
+    name: str | None = None
+    nameraw: str | None = None
+    l4proto: str | None = None
+    lip: str | None = None
+    lport: int | None = None
+    rip: str | None = None
+    rport: int | None = None
+    role: str | None = None
+    connected: bool | None = None
+    name_changed: bool | None = None
+    #: fd.types of the process' whole fd table, where the sensor tracks it: fd -> type
+    types: dict[int, str] | None = None
+    ino: int | None = None
+    #: the file's device (os.stat's st_dev); for a character or block device, the device
+    dev: int | None = None
+    #: for a pipe: "r" (read end) or "w" (write end)
+    end: str | None = None
+    peer: Peer | None = None
+
+
 class Process(msgspec.Struct, kw_only=True, omit_defaults=True):
     """A process (thread group) as seen when the event happened.
 
@@ -61,6 +117,12 @@ class Process(msgspec.Struct, kw_only=True, omit_defaults=True):
     cap_inheritable: Int64 | None = None
     exe_from_memfd: bool = False
     exe_upper_layer: bool = False
+    #: the executable's inode (0 or None when unknown)
+    exe_ino: int | None = None
+    #: fds 0, 1 and 2 as the kernel saw them at exec (and after a dup onto them)
+    stdio: list[FdInfo] | None = None
+    #: sockets the process listens on (seen at exec, on bind/listen, inherited on fork)
+    listening: list[Listener] = msgspec.field(default_factory=list)
     env: list[str] = msgspec.field(default_factory=list)
     #: cgroup v2 id and the container id derived from the cgroup path ("host" on the host)
     cgroup_id: Int64 | None = None
@@ -81,29 +143,15 @@ class Process(msgspec.Struct, kw_only=True, omit_defaults=True):
         return self.name + " " + " ".join(self.args)
 
 
-class FdInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """The file descriptor an event acted on (file, socket, pipe ...).
+class DnsQuery(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The question of a DNS query the sensor saw leave (parsed from the payload)."""
 
-    For sockets, `lip`/`lport` is the local end and `rip`/`rport` the remote end;
-    `role` says which end is the server ("client" after connect, "server" after accept).
-    """
-
-    num: Int64 | None = None
-    #: Falco's fd.type: file, directory, ipv4, ipv6, unix, pipe, event, signalfd,
-    #: eventpoll, inotify, timerfd, netlink, bpf, userfaultfd, io_uring, memfd
-    type: str | None = None
-    name: str | None = None
-    nameraw: str | None = None
-    l4proto: str | None = None
-    lip: str | None = None
-    lport: Int64 | None = None
-    rip: str | None = None
-    rport: Int64 | None = None
-    role: str | None = None
-    connected: bool | None = None
-    name_changed: bool | None = None
-    #: fd.types of the process' whole fd table, where the sensor tracks it: fd -> type
-    types: dict[Int64, str] | None = None
+    qname: str | None = None
+    #: the question type as a number (1 = A, 28 = AAAA, 16 = TXT ...)
+    qtype: int | None = None
+    #: the resolver the query was sent to
+    server: str | None = None
+    port: int | None = None
 
 
 class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -124,6 +172,8 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
     args: dict[str, Any] = msgspec.field(default_factory=dict)
     proc: Process = msgspec.field(default_factory=Process)
     fd: FdInfo | None = None
+    #: the question of a DNS query this event sent
+    dns: DnsQuery | None = None
     hostname: str | None = None
     #: the original text of a log-derived event (a sshd line, a journal message)
     raw: str | None = None

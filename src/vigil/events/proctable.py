@@ -7,7 +7,11 @@ process as it was when the event happened. `Process.parent` links to the parent'
 as it was when the child was created or exec'd, which gives `proc.aname[N]`.
 
 The table also keeps, per process, the file descriptors the sensor saw being created
-(open, socket, connect, accept, dup ...), enough for `fd.*` on dup and network events.
+(open, socket, accept, dup, pipe ...) with their inodes. It is a cache of names, not the
+truth: every event that acts on an fd carries the kernel's own description of it (kind,
+inode, socket ends), and a name from the table is used only when its inode matches. At
+exec the kernel reports which fds survived (close-on-exec ones are gone), what fds 0-2
+really are, and which sockets the new image listens on; the table follows.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from pathlib import Path
 
 import msgspec
 
-from vigil.events.model import FdInfo, Process
+from vigil.events.model import FdInfo, Listener, Process
+from vigil.events.pipes import PipeHolders
 
 #: the kernel's "no login uid" value, reported as -1 as Falco does
 AUDIT_UID_UNSET = 4294967295
@@ -29,6 +34,10 @@ _CONTAINER_RE = re.compile(
     r"(?:^|[/-])(?:docker-|cri-containerd-|crio-|crio-conmon-|libpod-|libpod-conmon-)?"
     r"([0-9a-f]{64})(?:\.scope)?$")
 _MAX_THREAD_VIEWS = 8192
+#: fds the table keeps per process; higher numbers are counted, not kept
+MAX_TRACKED_FD = 65534
+#: fds whose survival of an exec the kernel reports (its bitmap covers 0..63)
+EXEC_FD_VIEW = 64
 
 
 def container_id_from_cgroup(path: str) -> str:
@@ -199,6 +208,13 @@ class ExecInfo:
     sid: int | None
     pgid: int | None
     exe_from_memfd: bool
+    exe_ino: int | None = None
+    #: fds 0, 1, 2 of the new image (None: not reported)
+    stdio: list[FdInfo] | None = None
+    #: sockets the new image listens on (None: not reported, the old list is kept)
+    listening: list[Listener] | None = None
+    #: bit n set: fd n (0..63) is open after the exec (None: not reported)
+    open_fds: int | None = None
 
 
 class ProcessTable:
@@ -214,6 +230,11 @@ class ProcessTable:
         self._groups = NameDb(Path(etc_root) / "group")
         self._cgroups = CgroupResolver(self._proc_root, cgroup2_mount(self._proc_root))
         self._max = max_processes
+        #: pipe ends held by processes, from their stdio at exec
+        self.pipes = PipeHolders()
+        #: fds the table could not keep or check: numbers beyond MAX_TRACKED_FD, and fds
+        #: beyond the exec view (64 and up) dropped at an exec
+        self.untracked_fds = 0
         self.boot_epoch_ns = time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
 
     def __len__(self) -> int:
@@ -351,7 +372,7 @@ class ProcessTable:
             self._fds[child_pid] = dict(fds)
         return child
 
-    def on_exec(self, current: Process, info: ExecInfo) -> Process:
+    def on_exec(self, current: Process, info: ExecInfo, ts: int = 0) -> Process:
         """The process `current` now runs a new image; returns (and stores) its new snapshot."""
         pid = current.pid or 0
         argv = info.argv
@@ -361,14 +382,56 @@ class ProcessTable:
             tty=current.tty if info.tty is None else info.tty,
             sid=current.sid if info.sid is None else info.sid,
             pgid=current.pgid if info.pgid is None else info.pgid,
-            exe_from_memfd=info.exe_from_memfd, parent=self._procs.get(current.ppid or 0))
+            exe_from_memfd=info.exe_from_memfd, exe_ino=info.exe_ino or None,
+            stdio=info.stdio if info.stdio is not None else current.stdio,
+            listening=info.listening if info.listening is not None else current.listening,
+            parent=self._procs.get(current.ppid or 0))
         self._insert(pid, new)
+        if info.open_fds is not None:
+            self._close_on_exec(pid, info.open_fds)
+        self.pipes.release(pid, ts)
+        for fd in info.stdio or ():
+            if fd.type == "pipe" and fd.ino and fd.end:
+                self.pipes.hold(new, fd.ino, fd.end, ts)
         return new
 
-    def on_exit(self, pid: int) -> Process | None:
+    def _close_on_exec(self, pid: int, open_fds: int) -> None:
+        """Forget the fds an exec closed; fds beyond the kernel's view cannot be checked."""
+        fds = self._fds.get(pid)
+        if not fds:
+            return
+        kept = {n: f for n, f in fds.items() if n < EXEC_FD_VIEW and open_fds >> n & 1}
+        self.untracked_fds += sum(1 for n in fds if n >= EXEC_FD_VIEW)
+        if kept:
+            self._fds[pid] = kept
+        else:
+            del self._fds[pid]
+
+    def on_exit(self, pid: int, ts: int = 0) -> Process | None:
         """The process ended: forget it (and its fds); returns its last snapshot."""
         self._fds.pop(pid, None)
+        self.pipes.release(pid, ts)
         return self._procs.pop(pid, None)
+
+    def set_stdio(self, pid: int, fd: int, info: FdInfo | None) -> Process | None:
+        """fd 0, 1 or 2 of the process changed (dup onto it, close): a new snapshot."""
+        p = self._procs.get(pid)
+        if p is None or not 0 <= fd <= 2:
+            return p
+        stdio = list(p.stdio) if p.stdio else [FdInfo(num=0), FdInfo(num=1), FdInfo(num=2)]
+        stdio[fd] = info if info is not None else FdInfo(num=fd)
+        new = msgspec.structs.replace(p, stdio=stdio)
+        self._procs[pid] = new
+        return new
+
+    def add_listener(self, pid: int, listener: Listener) -> Process | None:
+        """The process now listens on a socket (listen, bind of a datagram socket)."""
+        p = self._procs.get(pid)
+        if p is None or listener in p.listening:
+            return p
+        new = msgspec.structs.replace(p, listening=[*p.listening, listener])
+        self._procs[pid] = new
+        return new
 
     def set_cwd(self, pid: int, cwd: str) -> None:
         """chdir/fchdir succeeded."""
@@ -396,6 +459,9 @@ class ProcessTable:
 
     def set_fd(self, pid: int, fd: int, info: FdInfo) -> None:
         """Record a new fd (open, socket, accept, dup ...)."""
+        if not 0 <= fd <= MAX_TRACKED_FD:
+            self.untracked_fds += 1
+            return
         fds = self._fds.get(pid)
         if fds is None:
             fds = self._fds[pid] = {}
@@ -403,13 +469,27 @@ class ProcessTable:
             fds.clear()
         fds[fd] = info
 
-    def fd_types(self, pid: int, fds: tuple[int, ...] = (0, 1, 2)) -> dict[int, str] | None:
-        """`fd.types` for a few fds of a process (known types only)."""
-        known = self._fds.get(pid)
-        if not known:
+    def close_fd(self, pid: int, fd: int) -> FdInfo | None:
+        """The process closed an fd; returns what the table knew of it."""
+        fds = self._fds.get(pid)
+        return None if fds is None else fds.pop(fd, None)
+
+    def close_fds(self, pid: int, first: int, last: int) -> int:
+        """close_range: forget the fds first..last; returns how many the table knew."""
+        fds = self._fds.get(pid)
+        if not fds:
+            return 0
+        gone = [n for n in fds if first <= n <= last]
+        for n in gone:
+            del fds[n]
+        return len(gone)
+
+    def named(self, pid: int, fd: int, ino: int | None) -> FdInfo | None:
+        """The table's entry for an fd if it is still the same file (same inode)."""
+        info = self.fd(pid, fd)
+        if info is None or not ino or info.ino != ino:
             return None
-        out = {n: known[n].type for n in fds if n in known and known[n].type}
-        return out or None  # type: ignore[return-value]
+        return info
 
 
 def _loginuid(v: int | None) -> int:

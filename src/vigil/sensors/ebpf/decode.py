@@ -1,37 +1,60 @@
 """Kernel records -> `Event`s, with Falco's event names, argument names and fd fields.
 
-A record is the fixed 128-byte header of `struct vigil_event` (vigil.bpf.c) followed by up
-to four segments. Which segments a record has follows from its syscall's `SyscallDef`:
-its string arguments in register order, then the copied user buffer, then the socket
-tuple; an exec record has the executable path, argv and cwd. Paths from the kernel are
-written leaf first (see `put_path`), one NUL-terminated component each.
+A record is the fixed 160-byte header of `struct vigil_event` (vigil.bpf.c) followed by six
+segments in a fixed order of roles: up to three string arguments (in register order), the
+copied user buffer (sockaddr, open_how, clone_args, bpf_attr), the fd segment (the socket
+tuple of the event's fd, or an array of `struct fd_desc`), and an extra (the path of the
+event's fd, a DNS payload, or the name of a signalled task). The header describes the
+event's fd itself (kind, mode, inode, device). An exec record has the executable's path,
+argv, cwd, fds 0-2 and the listening sockets of the new image, and the bitmap of the fds
+that survived the exec. Paths from the kernel are written leaf first (see `put_path`), one
+NUL-terminated component each.
 
-The decoder also keeps the process table current (fork, exec, exit, chdir, fds), because
-only it sees the records in order.
+The decoder also keeps the process table current (fork, exec, exit, chdir, fds, pipes,
+listening sockets), because only it sees the records in order. Who writes into a pipe a
+process reads is resolved at the end of a batch (`finish_batch`), when both ends' execs
+have been seen.
 """
 
 from __future__ import annotations
 
 import posixpath
+import socket
 import struct
 from typing import Any
 
-from vigil.events.model import Event, FdInfo, Process
+from vigil.events.model import DnsQuery, Event, FdInfo, Listener, Peer, Process
 from vigil.events.proctable import ExecInfo, ProcessTable, encode_tty
 from vigil.sensors.ebpf import syscalls as sc
-from vigil.sensors.ebpf.sockets import FAMILY_TYPE, SOCKTYPE_L4, socket_fd
+from vigil.sensors.ebpf.dnswire import parse_question
+from vigil.sensors.ebpf.fdview import (FD_BEYOND, FD_DESC, FD_DESC_SIZE, FDK_ANON, FDK_CHR,
+                                       FDK_DIR, FDK_FILE, FDK_NONE, FDK_PIPE, FDK_SOCK,
+                                       KIND_TYPE, anon_type, device_name, pipe_end, user_dev)
+from vigil.sensors.ebpf.sockets import (FAMILY_TYPE, SOCK_STREAM, SOCKTYPE_L4, TUPLE,
+                                        SocketRoles, parse_sockaddr, socket_fd)
 
-HEADER = struct.Struct("<QQq6Q7IHH16s4H")
+HEADER = struct.Struct("<QQq6QQHBBIQ7IHH16s6H4x")
 HEADER_SIZE = HEADER.size
 #: where the syscall number (or EV_FORK / EV_EXIT) is in a record
-NR_OFFSET = 100
+NR_OFFSET = 124
 _OPEN_HOW = struct.Struct("<QQQ")
+_BPF_ATTR = struct.Struct("<II40x16s")
+_U64 = struct.Struct("<Q")
 
-F_ARGV_TRUNCATED, F_EXE_NLINK0, F_HAS_TTY = 1, 2, 4
+F_ARGV_TRUNCATED, F_EXE_NLINK0, F_HAS_TTY, F_CREATED, F_SIZE_BEFORE = 1, 2, 4, 8, 16
+F_FDS_BEYOND, F_LISTENERS_CUT, F_DNS, F_TARGET, F_PAYLOAD_CUT = 32, 64, 128, 256, 512
 AT_FDCWD = -100
 O_DIRECTORY = 0o200000
+O_TRUNC = 0o1000
+CLOSE_RANGE_CLOEXEC = 4
+BPF_PROG_LOAD = 5
 #: open, openat, creat: decoded by `_open`
 _OPEN_FAST = frozenset({2, 257, 85})
+_OPEN_NAMES = frozenset({"open", "openat", "openat2", "creat"})
+_DUP_NAMES = frozenset({"dup", "dup2", "dup3", "fcntl"})
+_PATH_CACHE_MAX = 4096
+#: where the tail (socket tuple, anon name) starts in a `struct fd_desc`
+_TAIL = 16
 
 
 def _i32(v: int) -> int:
@@ -57,6 +80,30 @@ def kernel_path(seg: bytes) -> str:
     return "/" + "/".join(_text(p) for p in reversed(parts))
 
 
+class DecodeCounts:
+    """What the decoder could not fill in, by reason (reported in the sensor's stats)."""
+
+    __slots__ = ("dns_queries", "dns_malformed", "dns_cut", "pipe_peers", "pipe_peers_unknown",
+                 "fds_beyond_exec_view", "listeners_cut", "truncated_records")
+
+    def __init__(self) -> None:
+        for k in self.__slots__:
+            setattr(self, k, 0)
+
+    def as_dict(self) -> dict[str, int]:
+        """The counters by name."""
+        return {k: getattr(self, k) for k in self.__slots__}
+
+
+class _Pending:
+    """A stdio pipe end whose peer is looked up at the end of the batch."""
+
+    __slots__ = ("fd", "ino", "want", "proc", "ts")
+
+    def __init__(self, fd: FdInfo, ino: int, want: str, proc: Process, ts: int) -> None:
+        self.fd, self.ino, self.want, self.proc, self.ts = fd, ino, want, proc, ts
+
+
 class RecordDecoder:
     """Turns records into events and keeps the process table in step with them."""
 
@@ -64,19 +111,30 @@ class RecordDecoder:
                  process_events: bool = True) -> None:
         self.table = table
         self.hostname = hostname
-        #: False: fork and exit records only update the table (no rule asked for them)
+        #: False: exit records only update the table (no rule asked for procexit)
         self.process_events = process_events
         self._epoch = table.boot_epoch_ns
         self._comms: dict[bytes, str] = {}
+        self._paths: dict[bytes, str] = {}
+        self._pending: list[_Pending] = []
+        self.roles = SocketRoles()
+        self.counts = DecodeCounts()
         self.errors = 0
+
+    # ------------------------------------------------------------------ entry points
 
     def decode(self, buf: memoryview | bytes, off: int, size: int) -> Event | None:
         """One record; None for a record that is not an event (malformed ones are counted)."""
         if size < HEADER_SIZE:
             self.errors += 1
             return None
-        (ts, cgid, res, a0, a1, a2, a3, a4, a5, tgid, tid, ppid, uid, gid, euid, loginuid,
-         nr, flags, comm_b, l0, l1, l2, l3) = HEADER.unpack_from(buf, off)
+        (ts, cgid, res, a0, a1, a2, a3, a4, a5, aux, fdnum, fkind, fmode, fdev, fino, tgid,
+         tid, ppid, uid, gid, euid, loginuid, nr, flags, comm_b, l0, l1, l2, l3, l4,
+         l5) = HEADER.unpack_from(buf, off)
+        if HEADER_SIZE + l0 + l1 + l2 + l3 + l4 + l5 > size:
+            # segments claim more than the record holds: decode what is there
+            self.counts.truncated_records += 1
+            l0, l1, l2, l3, l4, l5 = _clip(size - HEADER_SIZE, (l0, l1, l2, l3, l4, l5))
         comm = self._comms.get(comm_b)
         if comm is None:
             comm = _text(comm_b.split(b"\0", 1)[0])
@@ -89,80 +147,211 @@ class RecordDecoder:
         proc = table.view(tgid, tid, ppid, uid, gid, euid, loginuid, comm, cgid)
         ts += self._epoch
         if nr == sc.EV_FORK:
-            child = table.on_fork(tgid, a0, ts)
-            if not self.process_events:
-                return None
-            return Event(type="clone", ts=ts, res=child.pid, proc=proc, hostname=self.hostname,
-                         args={"pid": child.pid})
+            table.on_fork(tgid, a0, ts)
+            return None
         if nr == sc.EV_EXIT:
-            table.on_exit(tgid)
+            table.on_exit(tgid, ts)
             if not self.process_events:
                 return None
             return Event(type="procexit", ts=ts, res=0, proc=proc, hostname=self.hostname,
                          args={"status": res})
+        start = off + HEADER_SIZE
         if nr in _OPEN_FAST:
-            ev = self._open(nr, ts, res, a0, a1, a2, a3, proc, buf, off + HEADER_SIZE, l0)
-            ev.regs = _signed_regs((a0, a1, a2, a3, a4, a5))
-            return ev
+            return self._open(nr, ts, res, a0, a1, a2, a3, aux, fkind, fmode, fdev, fino,
+                              flags, proc, buf, start, l0)
         sdef = sc.BY_NR.get(nr)
         if sdef is None:
             self.errors += 1
             return None
-        segs = _segments(buf, off + HEADER_SIZE, (l0, l1, l2, l3))
         if sdef.kind == sc.KIND_EXEC and res == 0:
-            return self._exec(sdef, ts, proc, flags, segs, a0, a1, a2)
-        regs = (a0, a1, a2, a3, a4, a5)
-        ev = self._syscall(sdef, ts, res, proc, regs, segs)
-        ev.regs = _signed_regs(regs)  # for auditd's a0..a3 (audit.syscall_arg)
+            return self._exec(sdef, ts, proc, flags, buf, start, (l0, l1, l2, l3, l4, l5),
+                              a0, a1, a2, a4, a5, aux, fino)
+        segs = _segments(buf, start, (l0, l1, l2, l3, l4, l5))
+        ev, raw_paths = self._syscall(sdef, ts, res, proc, (a0, a1, a2, a3, a4, a5), segs)
+        self._fill(ev, sdef, proc, res, segs, raw_paths, aux, fdnum, fkind, fmode, fdev, fino,
+                   flags)
         return ev
 
-    def _open(self, nr: int, ts: int, res: int, a0: int, a1: int, a2: int, a3: int,
-              proc: Process, buf: memoryview | bytes, start: int, plen: int) -> Event:
+    def finish_batch(self) -> None:
+        """Name the processes at the other end of the stdio pipes of this batch's execs.
+
+        Done once a batch is decoded: in `curl | sh` the shell may exec before curl does,
+        and both execs are then in the same batch.
+        """
+        pending, self._pending = self._pending, []
+        pipes = self.table.pipes
+        for p in pending:
+            other = pipes.peer(p.ino, p.want, p.proc, p.ts)
+            if other is None:
+                self.counts.pipe_peers_unknown += 1
+                continue
+            self.counts.pipe_peers += 1
+            p.fd.peer = Peer(pid=other.pid, name=other.name, exepath=other.exepath,
+                             args=list(other.args))
+
+    # ------------------------------------------------------------------ opens
+
+    def _open(self, nr: int, ts: int, res: int, a0: int, a1: int, a2: int, a3: int, aux: int,
+              fkind: int, fmode: int, fdev: int, fino: int, flags: int, proc: Process,
+              buf: memoryview | bytes, start: int, plen: int) -> Event:
         """open/openat/creat: the bulk of the events, decoded without the generic loop."""
         raw = str(buf[start:start + plen - 1], "utf-8", "backslashreplace") if plen else ""
         if nr == 257:
-            dirfd, flags, mode = _i32(a0), a2 & 0xFFFFFFFF, a3 & 0xFFFFFFFF
-            args = {"dirfd": dirfd, "name": raw, "flags": flags, "mode": mode}
+            dirfd, oflags, mode = _i32(a0), a2 & 0xFFFFFFFF, a3 & 0xFFFFFFFF
+            args = {"dirfd": dirfd, "name": raw, "flags": oflags, "mode": mode}
             name = "openat"
         elif nr == 2:
-            dirfd, flags, mode = AT_FDCWD, a1 & 0xFFFFFFFF, a2 & 0xFFFFFFFF
-            args = {"name": raw, "flags": flags, "mode": mode}
+            dirfd, oflags, mode = AT_FDCWD, a1 & 0xFFFFFFFF, a2 & 0xFFFFFFFF
+            args = {"name": raw, "flags": oflags, "mode": mode}
             name = "open"
         else:
-            dirfd, flags, mode = AT_FDCWD, 0o1101, a1 & 0xFFFFFFFF
+            dirfd, oflags, mode = AT_FDCWD, 0o1101, a1 & 0xFFFFFFFF
             args = {"name": raw, "mode": mode}
             name = "creat"
         path = raw
         if raw[:1] != "/" or "/." in raw or "//" in raw:
             path = self._abspath(proc, raw, dirfd)
             args["name"] = path
-        fd = FdInfo(num=res if res >= 0 else -1,
-                    type="directory" if flags & O_DIRECTORY else "file", name=path, nameraw=raw)
+        fd = self._opened(res, fkind, fmode, fdev, fino, oflags, path, raw, flags, aux, args)
         if res >= 0:
             self.table.set_fd(proc.pid or 0, res, fd)
         return Event(type=name, ts=ts, res=res, args=args, proc=proc, fd=fd,
                      hostname=self.hostname)
 
+    @staticmethod
+    def _opened(res: int, fkind: int, fmode: int, fdev: int, fino: int, oflags: int,
+                path: str, raw: str | None, flags: int, aux: int,
+                args: dict[str, Any]) -> FdInfo:
+        if res >= 0:
+            args["created"] = bool(flags & F_CREATED)
+            # the size the truncation of an existing file found (another size seen during
+            # the open, an access time update say, is not one)
+            if flags & F_SIZE_BEFORE and oflags & O_TRUNC and not flags & F_CREATED:
+                args["size_before"] = aux
+        if fkind == FDK_NONE:
+            ftype = "directory" if oflags & O_DIRECTORY else "file"
+            return FdInfo(num=res if res >= 0 else -1, type=ftype, name=path, nameraw=raw)
+        return FdInfo(num=res, type=KIND_TYPE.get(fkind) or "file", name=path, nameraw=raw,
+                      ino=fino, dev=user_dev(fdev),
+                      end=pipe_end(fmode) if fkind == FDK_PIPE else None)
+
+    # ------------------------------------------------------------------ exec
+
+    def _path(self, seg: bytes) -> str:
+        """`kernel_path`, cached: the same executables and directories come back."""
+        p = self._paths.get(seg)
+        if p is None:
+            p = kernel_path(seg)
+            if len(self._paths) > _PATH_CACHE_MAX:
+                self._paths.clear()
+            self._paths[seg] = p
+        return p
+
     def _exec(self, sdef: sc.SyscallDef, ts: int, proc: Process, flags: int,
-              segs: list[bytes], tty: int, sid: int, pgid: int) -> Event:
-        exe_seg, argv_seg, cwd_seg = segs[0], segs[1], segs[2]
-        exepath = kernel_path(exe_seg) if exe_seg else None
-        leaf = exepath.rsplit("/", 1)[-1] if exepath else ""
-        memfd = bool(flags & F_EXE_NLINK0) and leaf.startswith("memfd:")
-        if memfd:
-            exepath = leaf
-        argv = [_text(a) for a in argv_seg.rstrip(b"\0").split(b"\0")] if argv_seg else []
+              buf: memoryview | bytes, start: int, lens: tuple[int, ...], tty: int, sid: int,
+              pgid: int, at_flags: int, at_dirfd: int, open_fds: int, exe_ino: int) -> Event:
+        l0, l1, l2, _l3, l4, l5 = lens
+        a = start
+        exepath = self._path(bytes(buf[a:a + l0])) if l0 else None
+        a += l0
+        argv = str(buf[a:a + l1], "utf-8", "backslashreplace").rstrip("\0").split("\0") \
+            if l1 else []
+        a += l1
+        cwd = self._path(bytes(buf[a:a + l2])) if l2 else None
+        a += l2
+        memfd = False
+        if exepath is not None and flags & F_EXE_NLINK0:
+            leaf = exepath.rsplit("/", 1)[-1]
+            if leaf.startswith("memfd:"):
+                memfd, exepath = True, leaf
+        pid = proc.pid or 0
+        stdio = self._descs(buf, a, l4, pid) if l4 else None
+        a += l4
+        listening = self._listeners(buf, a, l5) if l5 or l4 else None
+        if flags & F_FDS_BEYOND:
+            self.counts.fds_beyond_exec_view += 1
+        if flags & F_LISTENERS_CUT:
+            self.counts.listeners_cut += 1
         info = ExecInfo(
             exepath=exepath, argv=argv, args_truncated=bool(flags & F_ARGV_TRUNCATED),
-            cwd=kernel_path(cwd_seg) if cwd_seg else None,
-            tty=encode_tty(tty >> 32, tty & 0xFFFFFFFF) if flags & F_HAS_TTY else 0,
-            sid=sid or None, pgid=pgid or None, exe_from_memfd=memfd)
-        new = self.table.on_exec(proc, info)
-        return Event(type=sdef.name, ts=ts, res=0, proc=new, hostname=self.hostname,
-                     args={"exe": new.exe, "filename": exepath, "cwd": new.cwd})
+            cwd=cwd, tty=encode_tty(tty >> 32, tty & 0xFFFFFFFF) if flags & F_HAS_TTY else 0,
+            sid=sid or None, pgid=pgid or None, exe_from_memfd=memfd, exe_ino=exe_ino,
+            stdio=stdio, listening=listening, open_fds=open_fds if l4 else None)
+        new = self.table.on_exec(proc, info, ts)
+        if stdio:
+            for fd in stdio:
+                if fd.type == "pipe" and fd.ino:
+                    # stdin's writer, stdout's/stderr's reader
+                    want = "w" if fd.end == "r" else "r"
+                    self._pending.append(_Pending(fd, fd.ino, want, new, ts))
+        args: dict[str, Any] = {"exe": new.exe, "filename": exepath, "cwd": new.cwd}
+        if sdef.name == "execveat":
+            args["dirfd"], args["flags"] = _i32(at_dirfd), at_flags & 0xFFFFFFFF
+        return Event(type=sdef.name, ts=ts, res=0, proc=new, hostname=self.hostname, args=args)
+
+    def _descs(self, buf: memoryview | bytes, a: int, n: int, pid: int) -> list[FdInfo]:
+        """An array of `struct fd_desc` as `FdInfo`s (names from the table when the inode
+        is the one the table knows)."""
+        out = []
+        for off in range(a, a + n - FD_DESC_SIZE + 1, FD_DESC_SIZE):
+            num, kind, fmode, dev, ino, tail = FD_DESC.unpack_from(buf, off)
+            out.append(self._describe("", pid, num, kind, fmode, dev, ino, tail, b""))
+        return out
+
+    def _listeners(self, buf: memoryview | bytes, a: int, n: int) -> list[Listener]:
+        out: list[Listener] = []
+        for off in range(a, a + n - FD_DESC_SIZE + 1, FD_DESC_SIZE):
+            _num, kind, _fm, _dev, ino, tail = FD_DESC.unpack_from(buf, off)
+            if kind != FDK_SOCK:
+                continue
+            lis = _listener(tail)
+            if lis is not None:
+                self.roles.set(ino, "server")
+                if lis not in out:
+                    out.append(lis)
+        return out
+
+    # ------------------------------------------------------------------ fd descriptions
+
+    def _describe(self, call: str, pid: int, num: int, kind: int, fmode: int, kdev: int,
+                  ino: int, tail: bytes, ubuf: bytes, proc: Process | None = None) -> FdInfo:
+        """The `FdInfo` of an fd the kernel described."""
+        fdnum = -1 if num == FD_BEYOND else num
+        if kind == FDK_SOCK:
+            ports = _listen_ports(proc) if proc is not None else \
+                _listen_ports(self.table.get(pid))
+            fd = socket_fd(call, fdnum, tail, ubuf, ino=ino, role=self.roles.get(ino),
+                           listen_ports=ports)
+            if fd is None:
+                return FdInfo(num=fdnum, type="socket", ino=ino)
+            if fd.type == "unix" and not fd.name:
+                known = self.table.named(pid, fdnum, ino)
+                if known is not None and known.name:
+                    fd.name = known.name
+            return fd
+        if kind == FDK_NONE:
+            return FdInfo(num=fdnum)
+        dev = user_dev(kdev)
+        if kind == FDK_PIPE:
+            return FdInfo(num=fdnum, type="pipe", name=f"pipe:[{ino}]", ino=ino, dev=dev,
+                          end=pipe_end(fmode))
+        if kind == FDK_CHR:
+            return FdInfo(num=fdnum, type="file", name=device_name(kdev), ino=ino, dev=dev)
+        if kind == FDK_ANON:
+            return FdInfo(num=fdnum, type=anon_type(tail), ino=ino, dev=dev)
+        known = self.table.named(pid, fdnum, ino)
+        if known is not None:
+            return FdInfo(num=fdnum, type=known.type if known.type in ("memfd", "file",
+                                                                       "directory")
+                          else KIND_TYPE.get(kind), name=known.name, nameraw=known.nameraw,
+                          ino=ino, dev=dev)
+        return FdInfo(num=fdnum, type=KIND_TYPE.get(kind), ino=ino, dev=dev)
+
+    # ------------------------------------------------------------------ other syscalls
 
     def _syscall(self, sdef: sc.SyscallDef, ts: int, res: int, proc: Process,
-                 regs: tuple[int, ...], segs: list[bytes]) -> Event:
+                 regs: tuple[int, ...], segs: list[bytes]) -> tuple[Event, dict[str, str]]:
+        """The event with its register arguments; and the paths as passed, by argument."""
         args: dict[str, Any] = {}
         raw_paths: dict[str, str] = {}
         si = 0
@@ -180,7 +369,7 @@ class RecordDecoder:
                 dirfd = _i32(v)
                 args[name] = dirfd
             elif kind in "sp":
-                s = _text(segs[si].rstrip(b"\0")) if si < len(segs) else ""
+                s = _text(segs[si].rstrip(b"\0")) if si < sc.SEG_BUF else ""
                 si += 1
                 if kind == "p":
                     raw_paths[name] = s
@@ -190,13 +379,7 @@ class RecordDecoder:
             else:
                 args[name] = v
         ev = Event(type=sdef.name, ts=ts, res=res, args=args, proc=proc, hostname=self.hostname)
-        ubuf = b""
-        if sdef.buf_arg is not None:
-            ubuf = segs[si] if si < len(segs) else b""
-            si += 1
-        tup = segs[si] if sdef.fd_source != sc.FD_NONE and si < len(segs) else b""
-        self._fill_fd(ev, sdef, proc, res, args, raw_paths, ubuf, tup)
-        return ev
+        return ev, raw_paths
 
     def _abspath(self, proc: Process, path: str, dirfd: int) -> str:
         if not path or path[0] == "/":
@@ -210,80 +393,193 @@ class RecordDecoder:
             return path
         return posixpath.normpath(posixpath.join(base, path))
 
-    def _fill_fd(self, ev: Event, sdef: sc.SyscallDef, proc: Process, res: int,
-                 args: dict[str, Any], raw_paths: dict[str, str], ubuf: bytes,
-                 tup: bytes) -> None:
+    def _fill(self, ev: Event, sdef: sc.SyscallDef, proc: Process, res: int, segs: list[bytes],
+              raw_paths: dict[str, str], aux: int, fdnum: int, fkind: int, fmode: int, fdev: int, fino: int,
+              flags: int) -> None:
+        """Arguments from the copied buffer, the event's fd, and the table's bookkeeping."""
         name = sdef.name
         pid = proc.pid or 0
         table = self.table
-        if sdef.buf_kind == "open_how" and len(ubuf) >= 16:
-            flags, mode, resolve = _OPEN_HOW.unpack_from(ubuf.ljust(24, b"\0"))
-            args["flags"], args["mode"], args["resolve"] = flags, mode, resolve
-        if name in ("open", "openat", "openat2", "creat"):
+        args = ev.args
+        ubuf, fdseg, extra = segs[sc.SEG_BUF], segs[sc.SEG_FDS], segs[sc.SEG_EXTRA]
+        kind = sdef.buf_kind
+        if kind is not None and ubuf and (kind != "bpf_attr" or args.get("cmd") == BPF_PROG_LOAD):
+            _buffer_args(kind, ubuf, args)
+        if flags & F_SIZE_BEFORE and name not in _OPEN_NAMES:
+            args["size_before"] = aux
+        if name in _OPEN_NAMES:  # openat2 (the others take _open)
             path = args.get("name", "")
-            flags = args.get("flags", 0o1101 if name == "creat" else 0)
-            ftype = "directory" if flags & O_DIRECTORY else "file"
-            fd = FdInfo(num=res if res >= 0 else -1, type=ftype, name=path,
-                        nameraw=raw_paths.get("name"))
-            ev.fd = fd
+            ev.fd = self._opened(res, fkind, fmode, fdev, fino, args.get("flags", 0), path,
+                                 raw_paths.get("name"), flags, aux, args)
             if res >= 0:
-                table.set_fd(pid, res, fd)
+                table.set_fd(pid, res, ev.fd)
             return
+        if flags & F_TARGET:
+            args["target_pid"] = aux
+            args["target_name"] = _text(extra.split(b"\0", 1)[0])
+            target = table.get(aux)
+            if target is not None and target.exepath:
+                args["target_exepath"] = target.exepath
+        fd: FdInfo | None = None
+        if sdef.fd_source in (sc.FD_ARG0, sc.FD_RES) and (sdef.fd_source == sc.FD_ARG0
+                                                          or res >= 0):
+            # the kernel's desc stays in the record for a socket's tuple or an anon name
+            tail = fdseg[_TAIL:_TAIL + 44] if len(fdseg) >= FD_DESC_SIZE else b""
+            fd = self._describe(name, pid, fdnum, fkind, fmode, fdev, fino, tail, ubuf, proc)
+            if sdef.extra == sc.EXTRA_FD_PATH and extra and fkind != FDK_NONE:
+                fd.name = self._path(extra)
+            ev.fd = fd
         if name == "memfd_create":
             fd = FdInfo(num=res if res >= 0 else -1, type="memfd",
-                        name="memfd:" + str(args.get("name", "")))
+                        name="memfd:" + str(args.get("name", "")), ino=fino or None)
             ev.fd = fd
             if res >= 0:
                 table.set_fd(pid, res, fd)
-            return
-        if name in ("chdir", "fchdir"):
-            if res == 0:
-                cwd = args.get("path") if name == "chdir" else None
-                if cwd is None:
-                    info = table.fd(pid, args.get("fd", -1))
-                    cwd = info.name if info is not None else None
-                if cwd:
-                    table.set_cwd(pid, cwd)
             return
         if name == "socket":
             domain = args.get("domain", 0)
-            fd = FdInfo(num=res if res >= 0 else -1, type=FAMILY_TYPE.get(domain, "socket"),
-                        l4proto=SOCKTYPE_L4.get(args.get("type", 0) & 0xF))
-            ev.fd = fd
+            ev.fd = FdInfo(num=res if res >= 0 else -1, type=FAMILY_TYPE.get(domain, "socket"),
+                           l4proto=SOCKTYPE_L4.get(args.get("type", 0) & 0xF), ino=fino or None)
             if res >= 0:
-                table.set_fd(pid, res, fd)
+                table.set_fd(pid, res, ev.fd)
             return
-        if sdef.fd_source == sc.FD_NONE:
-            # a syscall acting on an fd it was given (finit_module, fchmod, ftruncate ...):
-            # the file it names, from the process' fd table
+        if name in ("chdir", "fchdir"):
+            if res == 0:
+                cwd = args.get("path") if name == "chdir" else (fd.name if fd else None)
+                if cwd:
+                    table.set_cwd(pid, cwd)
+            return
+        if sdef.fd_source == sc.FD_PAIR:
+            self._pair(ev, name, pid, res, fdseg)
+            return
+        if name == "close":
+            closed = table.close_fd(pid, args.get("fd", -1)) if res == 0 else None
+            ev.fd = closed
+            if res == 0 and 0 <= args.get("fd", -1) <= 2:
+                ev.proc = table.set_stdio(pid, args["fd"], None) or proc
+            return
+        if name == "close_range":
+            if res == 0 and not args.get("flags", 0) & CLOSE_RANGE_CLOEXEC:
+                first, last = args.get("first", 0), args.get("last", 0)
+                table.close_fds(pid, first, last)
+                new = proc
+                for n in range(first, min(last, 2) + 1):
+                    new = table.set_stdio(pid, n, None) or new
+                ev.proc = new
+            return
+        if fd is None:
             if ev.fd is None and isinstance(args.get("fd"), int):
                 ev.fd = table.fd(pid, args["fd"])
             return
-        fdnum = res if sdef.fd_source == sc.FD_RES else args.get("fd", -1)
-        fd = socket_fd(name, fdnum, tup, ubuf) if tup else None
-        if fd is None and sdef.fd_source == sc.FD_RES and name.startswith("dup"):
-            old = table.fd(pid, args.get("oldfd", args.get("fd", -1)))
-            if old is not None:
-                fd = FdInfo(num=res, type=old.type, name=old.name, l4proto=old.l4proto,
-                            lip=old.lip, lport=old.lport, rip=old.rip, rport=old.rport,
-                            role=old.role, connected=old.connected)
-        if fd is None:
+        if fd.type in ("ipv4", "ipv6", "unix") and res >= 0 or name == "connect":
+            if name in ("accept", "accept4", "listen", "bind"):
+                self.roles.set(fino, "server")
+            elif name == "connect":
+                self.roles.set(fino, "client")
+        if res < 0:
             return
-        if res >= 0 and (sdef.returns_fd or name in ("connect", "bind", "listen")):
-            table.set_fd(pid, fdnum, fd)
-        if name.startswith("dup") and res >= 0:
-            types = table.fd_types(pid) or {}
-            fd.types = types
-        ev.fd = fd
+        if name == "listen" or (name == "bind" and fd.l4proto == "udp" and _bound_port(ubuf)):
+            if fd.lport:
+                new = table.add_listener(pid, Listener(proto=fd.l4proto or "tcp", ip=fd.lip,
+                                                       port=fd.lport))
+                if new is not None:
+                    ev.proc = new
+        if sdef.returns_fd or name in ("connect", "bind", "listen"):
+            num = res if sdef.fd_source == sc.FD_RES else args.get("fd", -1)
+            if name in _DUP_NAMES:
+                self._dup_name(fd, pid, args)
+            table.set_fd(pid, num, fd)
+            if name in _DUP_NAMES and 0 <= num <= 2:
+                ev.proc = table.set_stdio(pid, num, fd) or proc
+        if flags & F_DNS:
+            self._dns(ev, fd, ubuf, extra, flags)
 
-def _signed_regs(regs: tuple[int, ...]) -> tuple[int, ...]:
-    """The registers as the event model holds them: signed 64-bit (two's complement)."""
-    if max(regs) < 0x8000000000000000:
-        return regs
-    return tuple(v - 0x10000000000000000 if v >= 0x8000000000000000 else v for v in regs)
+    def _dup_name(self, fd: FdInfo, pid: int, args: dict[str, Any]) -> None:
+        """A duplicated file or directory is named like the fd it copies."""
+        if fd.name is not None or fd.type not in ("file", "directory"):
+            return
+        old = self.table.named(pid, args.get("oldfd", args.get("fd", -1)), fd.ino)
+        if old is not None:
+            fd.name, fd.nameraw = old.name, old.nameraw
+            if old.type == "memfd":
+                fd.type = "memfd"
+
+    def _pair(self, ev: Event, name: str, pid: int, res: int, fdseg: bytes) -> None:
+        """pipe, pipe2, socketpair: both new fds."""
+        if res != 0 or len(fdseg) < 2 * FD_DESC_SIZE:
+            return
+        fds = self._descs(fdseg, 0, len(fdseg), pid)
+        ev.args["fd1"], ev.args["fd2"] = fds[0].num, fds[1].num
+        if name != "socketpair":
+            ev.args["ino"] = fds[0].ino
+        ev.fd = fds[0]
+        for f in fds:
+            if f.num is not None and f.num >= 0:
+                self.table.set_fd(pid, f.num, f)
+
+    def _dns(self, ev: Event, fd: FdInfo, ubuf: bytes, payload: bytes, flags: int) -> None:
+        """The question of a DNS query sent on this event (the payload the kernel copied)."""
+        counts = self.counts
+        if flags & F_PAYLOAD_CUT:
+            counts.dns_cut += 1
+        q = parse_question(payload, stream=fd.l4proto == "tcp")
+        if q is None:
+            counts.dns_malformed += 1
+            return
+        counts.dns_queries += 1
+        server, port = fd.rip, fd.rport
+        if ubuf:
+            _f, addr, uport = parse_sockaddr(ubuf)
+            if addr is not None and uport:
+                server, port = addr, uport
+        ev.dns = DnsQuery(qname=q[0], qtype=q[1], server=server, port=port)
 
 
-def _segments(buf: memoryview | bytes, off: int, lens: tuple[int, int, int, int]) -> list[bytes]:
+def _buffer_args(kind: str, ubuf: bytes, args: dict[str, Any]) -> None:
+    """Arguments read from a copied user structure."""
+    if kind == "open_how" and len(ubuf) >= 16:
+        flags, mode, resolve = _OPEN_HOW.unpack_from(ubuf.ljust(24, b"\0"))
+        args["flags"], args["mode"], args["resolve"] = flags, mode, resolve
+    elif kind == "clone_args" and len(ubuf) >= 8:
+        args["flags"] = _U64.unpack_from(ubuf)[0]
+    elif kind == "bpf_attr" and len(ubuf) >= _BPF_ATTR.size:
+        prog_type, insn_cnt, name = _BPF_ATTR.unpack_from(ubuf)
+        args["prog_type"], args["insn_cnt"] = prog_type, insn_cnt
+        args["prog_name"] = _text(name.split(b"\0", 1)[0])
+
+
+def _bound_port(ubuf: bytes) -> int | None:
+    return parse_sockaddr(ubuf)[2] if ubuf else None
+
+
+def _listen_ports(p: Process | None) -> frozenset[int] | None:
+    if p is None or not p.listening:
+        return None
+    return frozenset(lis.port for lis in p.listening if lis.port)
+
+
+def _listener(tail: bytes) -> Listener | None:
+    family, stype, proto, lport, _rport, _state, laddr, _raddr = TUPLE.unpack_from(tail)
+    ftype = FAMILY_TYPE.get(family)
+    if ftype not in ("ipv4", "ipv6") or not lport:
+        return None
+    if ftype == "ipv6":
+        ip = socket.inet_ntop(socket.AF_INET6, laddr)
+    else:
+        ip = socket.inet_ntop(socket.AF_INET, laddr[:4])
+    return Listener(proto="tcp" if stype == SOCK_STREAM else "udp", ip=ip, port=lport)
+
+
+def _clip(room: int, lens: tuple[int, ...]) -> tuple[int, ...]:
+    out = []
+    for n in lens:
+        n = min(n, room)
+        out.append(n)
+        room -= n
+    return tuple(out)
+
+
+def _segments(buf: memoryview | bytes, off: int, lens: tuple[int, ...]) -> list[bytes]:
     out = []
     for n in lens:
         out.append(bytes(buf[off:off + n]))

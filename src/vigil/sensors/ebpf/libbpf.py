@@ -57,6 +57,7 @@ class Libbpf:
         _declare(lib, "bpf_object__find_program_by_name", _c_p, _c_p, ctypes.c_char_p)
         _declare(lib, "bpf_program__attach", _c_p, _c_p)
         _declare(lib, "bpf_program__set_autoload", ctypes.c_int, _c_p, ctypes.c_bool)
+        _declare(lib, "bpf_program__autoload", ctypes.c_bool, _c_p)
         _declare(lib, "bpf_link__destroy", ctypes.c_int, _c_p)
         _declare(lib, "bpf_map__fd", ctypes.c_int, _c_p)
         _declare(lib, "bpf_map__set_max_entries", ctypes.c_int, _c_p, ctypes.c_uint32)
@@ -66,6 +67,8 @@ class Libbpf:
         _declare(lib, "bpf_map_lookup_elem", ctypes.c_int, ctypes.c_int, _c_p, _c_p)
         _declare(lib, "bpf_map_delete_elem", ctypes.c_int, ctypes.c_int, _c_p)
         _declare(lib, "libbpf_num_possible_cpus", ctypes.c_int)
+        #: True while libbpf's messages are expected failures (logged at DEBUG only)
+        self.muted = False
         # keep a reference: libbpf calls it for as long as the process lives
         self._print_cb = _PRINT_FN(self._print)
         lib.libbpf_set_print(self._print_cb)
@@ -75,7 +78,8 @@ class Libbpf:
         self._libc.vsnprintf(buf, len(buf), fmt, va_list)
         msg = buf.value.decode("utf-8", "replace").rstrip()
         if msg:
-            log.log(_LEVELS.get(level, logging.DEBUG), "%s", msg)
+            log.log(logging.DEBUG if self.muted else _LEVELS.get(level, logging.DEBUG), "%s",
+                    msg)
         return 0
 
     @staticmethod
@@ -156,11 +160,24 @@ class BpfObject:
         k = ctypes.create_string_buffer(key, len(key))
         self._lib.bpf_map_delete_elem(self.map_fd(map_name), k)
 
-    def attach(self, prog_name: str) -> None:
-        """Attach a program by the section it declares (tp_btf/...)."""
+    def _program(self, prog_name: str) -> int:
         prog = self._lib.bpf_object__find_program_by_name(self._handle(), prog_name.encode())
         if not prog:
             raise LibbpfError(f"no program named {prog_name} in the BPF object")
+        return prog
+
+    def set_autoload(self, prog_name: str, load: bool) -> None:
+        """Whether `load()` loads this program (before `load()`)."""
+        self._bpf.check(self._lib.bpf_program__set_autoload(self._program(prog_name), load),
+                        f"bpf_program__set_autoload({prog_name})")
+
+    def autoloaded(self, prog_name: str) -> bool:
+        """Whether the program is (to be) loaded."""
+        return bool(self._lib.bpf_program__autoload(self._program(prog_name)))
+
+    def attach(self, prog_name: str) -> None:
+        """Attach a program by the section it declares (tp_btf/..., fentry/...)."""
+        prog = self._program(prog_name)
         ctypes.set_errno(0)
         link = self._lib.bpf_program__attach(prog)
         if not link:

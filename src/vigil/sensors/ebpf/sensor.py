@@ -29,10 +29,18 @@ log = logging.getLogger("vigil.sensors.ebpf")
 DEFAULT_OBJECT = Path(__file__).with_name("vigil.bpf.o")
 BTF_PATH = Path("/sys/kernel/btf/vmlinux")
 PROGRAMS = ("vigil_sys_exit", "vigil_fork", "vigil_exit")
-_SETTINGS = struct.Struct("<IIBBBB4x")
+#: programs the sensor runs without when the kernel refuses them (logged): the size of a
+#: file before a truncation, on any file system (fentry on do_truncate: needs BPF
+#: trampolines) and on ext4 (a tracepoint)
+OPTIONAL_PROGRAMS = ("vigil_truncate", "vigil_ext4_truncate")
+_SETTINGS = struct.Struct("<IIBBBB4x8H")
 _U32 = struct.Struct("<I")
-_CNT_DROPS, _CNT_EVENTS, _CNT_DROPS_NOT_FULL, _CNT_SPILLED, _CNT_PARKED = 0, 1, 2, 3, 4
-_CNT_IGNORED, _CNT_IGNORED_MISSING, _CNT_IGNORED_MISSING_EXEC = 5, 6, 7
+#: the program's counters (CNT_*), by the names `stats()` reports them under
+_COUNTERS = ("drops", "kernel_events", "drops_contended", "spilled", "parked",
+             "ignored_reads", "ignored_missing_reads", "ignored_missing_execs",
+             "ignored_by_argument", "dns_payloads")
+#: most DNS ports the kernel compares against (vigil.bpf.c: DNS_PORTS)
+MAX_DNS_PORTS = 8
 #: sizes of the kernel's `ignore_prefixes` map (vigil.bpf.c: PREFIXES, PREFIX_MAX)
 _PREFIXES, _PREFIX_MAX = 16, 64
 
@@ -50,7 +58,9 @@ class EbpfSensor:
     group ids) to ignore in the kernel besides this one. `ignore_read_prefixes` and
     `ignore_missing_reads` / `ignore_missing_execs`: read-only opens under these prefixes,
     read-only opens and execs that failed with ENOENT, are dropped in the kernel (counted,
-    see `stats()`).
+    see `stats()`). `dns_ports`: traffic sent to these ports (sendto, sendmsg, sendmmsg,
+    write) carries its DNS question (`Event.dns`); such events are delivered even when their
+    type was not asked for, and the syscalls cost nothing more for other sockets.
     """
 
     name = "ebpf"
@@ -65,7 +75,8 @@ class EbpfSensor:
                  hostname: str | None = None,
                  ignore_read_prefixes: tuple[str, ...] = (),
                  ignore_missing_reads: bool = False,
-                 ignore_missing_execs: bool = False) -> None:
+                 ignore_missing_execs: bool = False,
+                 dns_ports: tuple[int, ...] = ()) -> None:
         wanted = sc.ALL_TYPES if event_types is None else frozenset(event_types) & sc.ALL_TYPES
         self.event_types: frozenset[str] = wanted
         self._exclude = set(exclude_pids or ())
@@ -76,6 +87,11 @@ class EbpfSensor:
         self._ignore = tuple(ignore_read_prefixes)
         self._ignore_missing = ignore_missing_reads
         self._ignore_missing_execs = ignore_missing_execs
+        if len(dns_ports) > MAX_DNS_PORTS or any(not 0 < p < 65536 for p in dns_ports):
+            raise ValueError(f"dns_ports: at most {MAX_DNS_PORTS} ports between 1 and 65535")
+        self._dns_ports = tuple(dns_ports)
+        #: the optional programs that report sizes before truncation, once started
+        self.truncation_sources: list[str] = []
         self._object_path = Path(object_path) if object_path else DEFAULT_OBJECT
         if ring_size & (ring_size - 1) or ring_size < 4096:
             raise ValueError(f"ring_size must be a power of two >= 4096, got {ring_size}")
@@ -86,6 +102,7 @@ class EbpfSensor:
         self._decoder = RecordDecoder(
             self.table, hostname or socket.gethostname(),
             process_events=bool(wanted & sc.SCHED_TYPES))
+        self._counters: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
         self._obj: BpfObject | None = None
         self._ring: RingReader | None = None
         self._ncpus = 1
@@ -109,13 +126,14 @@ class EbpfSensor:
         self._obj = obj
         try:
             obj.set_max_entries("events", self._ring_size)
-            obj.load()
+            obj = self._load(lib, obj)
             self._configure(obj)
             self._ncpus = lib.num_possible_cpus()
             self._ring = RingReader(obj.map_fd("events"), obj.max_entries("events"))
             self._spill = RingReader(obj.map_fd("spill"), obj.max_entries("spill"))
             for prog in PROGRAMS:
                 obj.attach(prog)
+            self._attach_optional(obj)
         except (LibbpfError, OSError) as exc:
             self.stop()
             raise SensorUnavailable(f"eBPF sensor unavailable: BPF program failed to load or "
@@ -124,13 +142,62 @@ class EbpfSensor:
         log.info("eBPF sensor attached: %d event types, %d syscalls, %d processes in table",
                  len(self.event_types), len(self._syscalls()), n)
 
+    def _load(self, lib: Libbpf, obj: BpfObject) -> BpfObject:
+        """Load the object; if the kernel refuses it, again without each optional program
+        it may have refused (what they add is then missing, which is logged). Only the last
+        attempt, without any optional program, shows libbpf's messages as warnings."""
+        attempts = [(), *((p,) for p in OPTIONAL_PROGRAMS), OPTIONAL_PROGRAMS]
+        for i, skip in enumerate(attempts):
+            last = i == len(attempts) - 1
+            if i:
+                obj.close()
+                obj = BpfObject(lib, self._object_path)
+                self._obj = obj
+                obj.set_max_entries("events", self._ring_size)
+                for prog in skip:
+                    obj.set_autoload(prog, False)
+            lib.muted = not last
+            try:
+                obj.load()
+            except LibbpfError:
+                if last:
+                    raise
+                continue
+            finally:
+                lib.muted = False
+            if skip:
+                log.info("eBPF sensor: loaded without %s (the kernel refused it)",
+                         ", ".join(skip))
+            return obj
+        raise AssertionError("unreachable")
+
+    def _attach_optional(self, obj: BpfObject) -> None:
+        for prog in OPTIONAL_PROGRAMS:
+            if not obj.autoloaded(prog):
+                continue
+            try:
+                obj.attach(prog)
+                self.truncation_sources.append(prog)
+            except LibbpfError as exc:
+                log.info("eBPF sensor: cannot attach %s (%s)", prog, exc)
+        if not self.truncation_sources:
+            log.warning("eBPF sensor: the kernel refused both ways of seeing a file's size "
+                        "before a truncation: size_before is not reported")
+
     def _syscalls(self) -> list[sc.SyscallDef]:
         names = (self.event_types & frozenset(sc.BY_NAME)) | sc.TABLE_SYSCALLS
         return [sc.BY_NAME[n] for n in sorted(names)]
 
     def _configure(self, obj: BpfObject) -> None:
-        for sdef in self._syscalls():
-            obj.update("syscall_specs", _U32.pack(sdef.nr), sdef.spec_bytes(True))
+        dns = bool(self._dns_ports)
+        wanted = self._syscalls()
+        for sdef in wanted:
+            obj.update("syscall_specs", _U32.pack(sdef.nr), sdef.spec_bytes(True, dns))
+        if dns:
+            # the syscalls nobody asked for still report their DNS traffic
+            for name in sorted(sc.DNS_SYSCALLS - {s.name for s in wanted}):
+                sdef = sc.BY_NAME[name]
+                obj.update("syscall_specs", _U32.pack(sdef.nr), sdef.spec_bytes(False, True))
         for pid in self._exclude:
             obj.update("excluded_tgids", _U32.pack(pid), b"\x01")
         for i, prefix in enumerate(self._ignore):
@@ -138,9 +205,11 @@ class EbpfSensor:
             obj.update("ignore_prefixes", _U32.pack(i),
                        _U32.pack(len(raw)) + raw.ljust(_PREFIX_MAX, b"\0"))
         # fork and exit records are always needed by the process table
+        ports = self._dns_ports + (0,) * (MAX_DNS_PORTS - len(self._dns_ports))
         obj.update("vigil_settings", _U32.pack(0),
                    _SETTINGS.pack(os.getpid(), self._wake_bytes, 1, 1,
-                                  int(self._ignore_missing), int(self._ignore_missing_execs)))
+                                  int(self._ignore_missing), int(self._ignore_missing_execs),
+                                  *ports))
 
     def read(self, timeout: float) -> list[Event]:
         """Events since the last call; waits at most `timeout` seconds when there are none."""
@@ -158,6 +227,7 @@ class EbpfSensor:
             # order so that fork/exec/exit reach the process table in sequence
             self._read += spill.drain(self._handle, self._max_batch)
             self._out.sort(key=_event_time)
+        self._decoder.finish_batch()
         out, self._out = self._out, []
         self._delivered += len(out)
         now = time.monotonic()
@@ -193,7 +263,7 @@ class EbpfSensor:
                 log.exception("eBPF sensor: cannot decode a kernel record (%d bytes); "
                               "counted in decode_errors, further ones are not logged", size)
             return
-        if ev is not None and ev.type in self.event_types:
+        if ev is not None and (ev.type in self.event_types or ev.dns is not None):
             self._out.append(ev)
 
     def stop(self) -> None:
@@ -222,27 +292,14 @@ class EbpfSensor:
         A drop "with room" is a ring-buffer reservation that failed on the ring's lock
         (contention between CPUs) rather than for lack of space.
         """
-        if self._obj is None:
-            return self._last_counters
-        vals = []
-        for idx in (_CNT_DROPS, _CNT_EVENTS, _CNT_DROPS_NOT_FULL, _CNT_SPILLED, _CNT_PARKED,
-                    _CNT_IGNORED, _CNT_IGNORED_MISSING, _CNT_IGNORED_MISSING_EXEC):
-            raw = self._obj.lookup("counters", _U32.pack(idx), 8 * self._ncpus)
-            vals.append(sum(struct.unpack(f"<{self._ncpus}Q", raw)) if raw else 0)
-        self._last_counters = (vals[0], vals[1], vals[2])
-        self._spilled = vals[3]
-        self._parked = vals[4]
-        self._ignored = vals[5]
-        self._ignored_missing = vals[6]
-        self._ignored_missing_execs = vals[7]
-        return self._last_counters
+        obj = self._obj
+        if obj is not None:
+            for idx, name in enumerate(_COUNTERS):
+                raw = obj.lookup("counters", _U32.pack(idx), 8 * self._ncpus)
+                self._counters[name] = sum(struct.unpack(f"<{self._ncpus}Q", raw)) if raw else 0
+        c = self._counters
+        return c["drops"], c["kernel_events"], c["drops_contended"]
 
-    _last_counters: tuple[int, int, int] = (0, 0, 0)
-    _spilled = 0
-    _parked = 0
-    _ignored = 0
-    _ignored_missing = 0
-    _ignored_missing_execs = 0
     _spill: RingReader | None = None
 
     def _report_drops(self) -> None:
@@ -254,18 +311,16 @@ class EbpfSensor:
             self._drops_logged = drops
 
     def stats(self) -> dict[str, int]:
-        """Counters: kernel records written and dropped, bytes waiting in the ring, records
-        read, events delivered, undecodable records, processes in the table."""
-        drops, written, with_room = self.kernel_counters()
+        """Counters: kernel records written and dropped, records dropped by the kernel
+        filters, bytes waiting in the ring, records read, events delivered, undecodable
+        records, processes in the table, and what the decoder could not fill in."""
+        self.kernel_counters()
         pending = self._ring.pending() if self._ring is not None else 0
-        return {"kernel_events": written, "drops": drops, "drops_contended": with_room,
-                "spilled": self._spilled, "parked": self._parked,
-                "ignored_reads": self._ignored,
-                "ignored_missing_reads": self._ignored_missing,
-                "ignored_missing_execs": self._ignored_missing_execs,
-                "ring_pending_bytes": pending, "read": self._read,
-                "events": self._delivered, "decode_errors": self._decoder.errors,
-                "processes": len(self.table)}
+        dec = self._decoder
+        return {**self._counters, "ring_pending_bytes": pending, "read": self._read,
+                "events": self._delivered, "decode_errors": dec.errors,
+                "processes": len(self.table), "untracked_fds": self.table.untracked_fds,
+                **dec.counts.as_dict()}
 
 
 def unavailable_reason(object_path: Path = DEFAULT_OBJECT) -> str | None:

@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Vigil's kernel sensor: one CO-RE object, attached with BTF tracepoints only
- * (no kprobes, no tracefs needed).
+ * Vigil's kernel sensor: one CO-RE object, attached with BTF tracepoints (and one
+ * optional fentry); no kprobes, no tracefs needed.
  *
  * Syscalls are captured at sys_exit only. At that point the saved user registers still
  * hold the arguments and every user buffer the syscall read has been faulted in, so
- * strings and socket addresses can be copied reliably. Which syscalls are captured, and
- * what to copy for each, is data: user space fills `syscall_specs` before attaching,
- * so this program knows nothing of Falco names or argument meanings.
+ * strings and socket addresses can be copied reliably, and the task's file table shows
+ * what the syscall left behind. Which syscalls are captured, and what to copy for each, is
+ * data: user space fills `syscall_specs` before attaching, so this program knows nothing
+ * of Falco names or argument meanings.
  *
- * Record layout (little endian, see decode.py): a fixed 128-byte header followed by up to
- * four variable segments whose lengths are in the header.
+ * Record layout (little endian, see decode.py): the fixed 160-byte `struct vigil_event`
+ * followed by six segments in a fixed order of roles, whose lengths are in the header:
+ * three string arguments, a copied user buffer, fd descriptions, and one extra (a path, a
+ * DNS payload or a task name). Empty segments have length 0.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -21,7 +24,10 @@
 char LICENSE[] SEC("license") = "GPL";
 
 #define MAX_SYSCALLS 512
-#define MAX_SEGS 4
+#define MAX_SEGS 6
+#define SEG_BUF 3               /* the copied user buffer (sockaddr, open_how, bpf_attr ...) */
+#define SEG_FDS 4               /* socket tuple of the event's fd, or an array of fd_desc */
+#define SEG_EXTRA 5             /* fd path, DNS payload or target task name */
 #define STR_MAX 4096
 #define ARGV_MAX 4095
 #define NAME_MAX_ 256
@@ -29,24 +35,73 @@ char LICENSE[] SEC("license") = "GPL";
 #define SEG_LIMIT 3840          /* a path walk stops growing its segment past this */
 #define OFF_MASK 0x3fff         /* every write offset is masked: bounds for the verifier */
 #define SCRATCH_SIZE (OFF_MASK + 1 + STR_MAX + NAME_MAX_)
+#define DNS_MAX 288             /* DNS payload bytes copied: header + a full question */
+#define MAX_LISTENERS 8         /* listening sockets described at exec */
+#define EXEC_FDS 64             /* fds looked at for listening sockets at exec */
 
 #define EV_FORK 1000
 #define EV_EXIT 1001
 
+/* syscall_spec.flags */
+#define SPEC_SEND 1             /* send a record for every call */
+#define SPEC_DNS 2              /* DNS traffic: copy its payload; without SPEC_SEND only it is sent */
+#define SPEC_SIZE_BEFORE 4      /* report the size a truncation found (do_truncate) */
+#define SPEC_CREATED 8          /* report whether the open created the file */
+
 #define KIND_GENERIC 0
 #define KIND_EXEC 1
-#define KIND_SENDMSG 2
+#define KIND_SENDMSG 2          /* address and data in the user_msghdr at argument 1 */
+#define KIND_SENDMMSG 3         /* the same in the first mmsghdr at argument 1 */
+#define KIND_CONNECT 4          /* remembers connected DNS sockets (dns_fds) */
 
 #define FD_NONE 0
 #define FD_ARG0 1
 #define FD_RES 2
+#define FD_PAIR 3               /* two fds written to the user int[2] at argument pair_arg */
+
+#define EXTRA_NONE 0
+#define EXTRA_FD_PATH 1         /* the path of the described fd's file */
+#define EXTRA_TARGET 2          /* the task whose pid is argument extra_arg: comm, tgid in aux */
 
 #define F_ARGV_TRUNCATED 1
 #define F_EXE_NLINK0 2
 #define F_HAS_TTY 4
+#define F_CREATED 8             /* this open created the file (FMODE_CREATED) */
+#define F_SIZE_BEFORE 16        /* aux: the file's size before this call truncated it */
+#define F_FDS_BEYOND 32         /* exec: fds 64..127 are open; aux covers 0..63 only */
+#define F_LISTENERS_CUT 64      /* exec: more listening sockets than MAX_LISTENERS */
+#define F_DNS 128               /* SEG_EXTRA: the payload sent to a DNS port */
+#define F_TARGET 256            /* SEG_EXTRA: the target task's comm; aux: its tgid */
+#define F_PAYLOAD_CUT 512       /* the DNS payload was longer than DNS_MAX */
+
+/* fd_head.kind */
+#define FDK_NONE 0              /* closed (or not described) */
+#define FDK_FILE 1
+#define FDK_DIR 2
+#define FDK_PIPE 3
+#define FDK_SOCK 4
+#define FDK_CHR 5
+#define FDK_BLK 6
+#define FDK_LINK 7
+#define FDK_ANON 8              /* anonymous inode (eventfd, epoll, timerfd ...): name in the tail */
 
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
+#define S_IFLNK 0120000
+#define S_IFREG 0100000
+#define S_IFBLK 0060000
+#define S_IFDIR 0040000
+#define S_IFCHR 0020000
+#define S_IFIFO 0010000
+
+#define FMODE_RW 3
+#define FMODE_CREATED (1 << 20)
+#define TCP_LISTEN 10
+#define TCP_CLOSE 7
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_UDP 17
+#define EINPROGRESS 115
 
 #define CNT_DROPS 0
 #define CNT_EVENTS 1
@@ -56,17 +111,33 @@ char LICENSE[] SEC("license") = "GPL";
 #define CNT_IGNORED 5           /* read-only opens under an ignored prefix, not sent */
 #define CNT_IGNORED_MISSING 6   /* read-only opens that failed with ENOENT, not sent */
 #define CNT_IGNORED_MISSING_EXEC 7 /* execve/execveat that failed with ENOENT, not sent */
-#define CNT_MAX 8
+#define CNT_FILTERED_ARG 8      /* calls whose filtered argument was not wanted (fcntl, bpf) */
+#define CNT_DNS 9               /* records carrying a DNS payload */
+#define CNT_MAX 10
 
 #ifndef barrier_var
 #define barrier_var(var) asm volatile("" : "+r"(var))
 #endif
+
+extern struct task_struct *bpf_task_from_vpid(s32 vpid) __ksym;
+extern void bpf_task_release(struct task_struct *p) __ksym;
+
+/* What a file descriptor is, as the kernel holds it (also the head of struct fd_desc). */
+struct fd_head {
+	__u16 fd;             /* the fd number (0xffff: beyond) */
+	__u8 kind;            /* FDK_* */
+	__u8 fmode;           /* FMODE_READ 1 | FMODE_WRITE 2 */
+	__u32 dev;            /* the inode's device; for character/block devices the device itself */
+	__u64 ino;
+};
 
 struct vigil_event {
 	__u64 ts;
 	__u64 cgroup_id;
 	__s64 res;
 	__u64 args[6];
+	__u64 aux;            /* size before truncation, exec's open-fds bitmap, target tgid */
+	struct fd_head fd;    /* the event's fd (spec fd_source), or the exec'd file */
 	__u32 tgid;
 	__u32 tid;
 	__u32 ppid;
@@ -78,29 +149,49 @@ struct vigil_event {
 	__u16 flags;
 	char comm[16];
 	__u16 seglen[MAX_SEGS];
+	__u32 pad;
 };
 
-/* What to copy for one syscall; filled by user space, indexed by syscall number. */
-struct syscall_spec {
-	__u8 enabled;
-	__u8 kind;
-	__u8 str_mask;        /* bit i: argument i is a user string */
-	__u8 buf_arg;        /* 1 + index of a user buffer argument (sockaddr, open_how), 0 for none */
-	__u8 buf_len_arg;    /* index of its length argument */
-	__u8 fd_source;       /* which fd to describe as a socket: FD_ARG0 or FD_RES */
-	__u8 pad[2];
-};
-
-/* A socket's endpoints as the kernel holds them (segment payload). */
+/* A socket's endpoints as the kernel holds them. */
 struct sock_tuple {
 	__u16 family;
 	__u16 type;
 	__u16 protocol;
 	__u16 lport;
 	__u16 rport;
-	__u16 pad;
+	__u8 state;
+	__u8 pad;
 	__u8 laddr[16];
 	__u8 raddr[16];
+};
+
+/* One fd in an array (exec's stdio and listening sockets, pipe/socketpair results). */
+struct fd_desc {
+	struct fd_head head;
+	union {
+		struct sock_tuple sock;
+		char name[44];   /* FDK_ANON: the inode's name ("[eventfd]") */
+	};
+	__u32 pad;
+};
+
+/* What to copy for one syscall; filled by user space, indexed by syscall number. */
+struct syscall_spec {
+	__u8 flags;          /* SPEC_* */
+	__u8 kind;           /* KIND_* */
+	__u8 str_mask;       /* bit i: argument i is a user string */
+	__u8 buf_arg;        /* 1 + index of a user buffer argument (sockaddr, open_how ...), 0: none */
+	__u8 buf_len_arg;    /* index of its length argument */
+	__u8 buf_fixed;      /* nonzero: copy this many bytes of it whatever the length argument */
+	__u8 fd_source;      /* FD_*: which fd to describe */
+	__u8 pair_arg;       /* FD_PAIR: the argument pointing to the two fds */
+	__u8 extra;          /* EXTRA_* */
+	__u8 extra_arg;      /* EXTRA_TARGET: the argument holding the pid */
+	__u8 data_arg;       /* 1 + index of the data pointer sent (its length is the next one) */
+	__u8 filter_arg;     /* 1 + index of an argument that must be one of filter_vals */
+	__u8 filter_count;
+	__u8 pad[3];
+	__u32 filter_vals[4];
 };
 
 #define PREFIX_MAX 64
@@ -120,6 +211,8 @@ struct {
 	__type(value, struct ignore_prefix);
 } ignore_prefixes SEC(".maps");
 
+#define DNS_PORTS 8
+
 struct vigil_settings {
 	__u32 self_tgid;
 	__u32 wake_bytes;     /* wake the reader only when this much data is pending */
@@ -128,6 +221,7 @@ struct vigil_settings {
 	__u8 ignore_missing_reads; /* drop read-only opens that failed with ENOENT */
 	__u8 ignore_missing_execs; /* drop execve/execveat that failed with ENOENT */
 	__u8 pad[4];
+	__u16 dns_ports[DNS_PORTS]; /* destination ports whose traffic is DNS (0: unused) */
 };
 
 struct {
@@ -151,6 +245,31 @@ struct {
 	__type(value, __u8);
 } excluded_tgids SEC(".maps");
 
+/* Sockets connected to a DNS port, by tgid << 32 | fd: their write() and send() without
+ * an address are DNS traffic. Verified against the socket before use. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u8);
+} dns_fds SEC(".maps");
+
+/* The size a file had when the running syscall started changing it, by thread, until
+ * that syscall exits (the first seen: later ones may already see the new size). */
+struct truncation {
+	__u64 size;
+	__u64 ino;
+	__u32 nr;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct truncation);
+} truncations SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, CNT_MAX);
@@ -168,6 +287,18 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch_buf SEC(".maps");
+
+/* The syscall's six argument registers (a struct: global functions take it by pointer). */
+struct sys_args {
+	__u64 v[6];
+};
+
+/* Where a send's address and data are (user pointers). */
+struct send_args {
+	__u64 addr;
+	__u64 data;
+	__u64 len;
+};
 
 /* One record per CPU that neither ring accepted; sent before that CPU's next record. */
 struct parked {
@@ -234,6 +365,13 @@ static __always_inline void fill_header(struct vigil_event *e, struct task_struc
 	e->loginuid = task->loginuid.val;
 	e->nr = nr;
 	e->flags = 0;
+	e->aux = 0;
+	e->fd.fd = 0;
+	e->fd.kind = FDK_NONE;
+	e->fd.fmode = 0;
+	e->fd.dev = 0;
+	e->fd.ino = 0;
+	e->pad = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	for (int i = 0; i < MAX_SEGS; i++)
 		e->seglen[i] = 0;
@@ -429,40 +567,155 @@ static __always_inline struct file *fd_file(struct task_struct *task, __s64 fd)
 	return f;
 }
 
-static __always_inline __u32 put_sock_tuple(__u8 *buf, __u32 off, struct task_struct *task, __s64 fd)
+static __always_inline void fill_sock(struct sock_tuple *t, struct file *f)
 {
-	struct file *f = fd_file(task, fd);
-	struct sock_tuple *t;
-	struct socket *sock;
-	struct sock *sk;
-	__u16 mode;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
 
-	if (!f)
-		return 0;
-	mode = BPF_CORE_READ(f, f_inode, i_mode);
-	if ((mode & S_IFMT) != S_IFSOCK)
-		return 0;
-	sock = BPF_CORE_READ(f, private_data);
-	sk = BPF_CORE_READ(sock, sk);
 	if (!sk)
-		return 0;
-	off &= OFF_MASK;
-	t = (struct sock_tuple *)(buf + off);
+		return;
 	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	t->type = BPF_CORE_READ(sk, sk_type);
 	t->protocol = BPF_CORE_READ(sk, sk_protocol);
 	t->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	t->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	t->pad = 0;
-	if (t->family == 10 /* AF_INET6 */) {
+	t->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (t->family == AF_INET6) {
 		BPF_CORE_READ_INTO(&t->laddr, sk, __sk_common.skc_v6_rcv_saddr);
 		BPF_CORE_READ_INTO(&t->raddr, sk, __sk_common.skc_v6_daddr);
-	} else {
-		__builtin_memset(t->laddr, 0, 32);
+	} else if (t->family == AF_INET) {
 		BPF_CORE_READ_INTO((__u32 *)t->laddr, sk, __sk_common.skc_rcv_saddr);
 		BPF_CORE_READ_INTO((__u32 *)t->raddr, sk, __sk_common.skc_daddr);
 	}
-	return sizeof(*t);
+}
+
+/*
+ * Describe the open file `file` (a struct file *) into `d`, whose fd number the caller set:
+ * kind, mode, inode, device; a socket's tuple or an anonymous inode's name in the tail.
+ * Returns the kind. (A global function: verified once, whatever calls it.)
+ */
+__noinline int describe_file(__u64 file, struct fd_desc *d)
+{
+	struct file *f = (struct file *)file;
+	struct inode *inode;
+	__u16 mode;
+
+	if (!d)
+		return FDK_NONE;
+	__builtin_memset(&d->sock, 0, sizeof(d->sock));
+	d->head.kind = FDK_NONE;
+	d->head.fmode = 0;
+	d->head.dev = 0;
+	d->head.ino = 0;
+	d->pad = 0;
+	if (!f)
+		return FDK_NONE;
+	inode = BPF_CORE_READ(f, f_inode);
+	mode = BPF_CORE_READ(inode, i_mode);
+	d->head.fmode = BPF_CORE_READ(f, f_mode) & FMODE_RW;
+	d->head.ino = BPF_CORE_READ(inode, i_ino);
+	d->head.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		d->head.kind = FDK_FILE;
+		break;
+	case S_IFDIR:
+		d->head.kind = FDK_DIR;
+		break;
+	case S_IFIFO:
+		d->head.kind = FDK_PIPE;
+		break;
+	case S_IFLNK:
+		d->head.kind = FDK_LINK;
+		break;
+	case S_IFCHR:
+		d->head.kind = FDK_CHR;
+		d->head.dev = BPF_CORE_READ(inode, i_rdev);
+		break;
+	case S_IFBLK:
+		d->head.kind = FDK_BLK;
+		d->head.dev = BPF_CORE_READ(inode, i_rdev);
+		break;
+	case S_IFSOCK:
+		d->head.kind = FDK_SOCK;
+		fill_sock(&d->sock, f);
+		break;
+	default: {
+		const unsigned char *name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
+
+		d->head.kind = FDK_ANON;
+		bpf_probe_read_kernel_str(d->name, sizeof(d->name), name);
+	}
+	}
+	return d->head.kind;
+}
+
+/* Describe fd `fd` of the current task into `d` (kind FDK_NONE when closed); returns the
+ * struct file * (0 when none). */
+__noinline __u64 describe_fd(struct fd_desc *d, __s64 fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file *f;
+
+	if (!d)
+		return 0;
+	d->head.fd = fd >= 0 && fd < 0xffff ? fd : 0xffff;
+	f = fd_file(task, fd);
+	describe_file((__u64)f, d);
+	return (__u64)f;
+}
+
+struct listen_ctx {
+	struct task_struct *task;
+	__u64 open;           /* open fds 0..63 */
+	__u32 off;
+	__u32 n;
+	bool cut;
+};
+
+/* One fd of the exec'd process: kept when it is a listening socket (bpf_loop callback). */
+static long listen_step(__u32 i, void *data)
+{
+	struct listen_ctx *c = data;
+	struct socket *sock;
+	struct scratch *sc;
+	struct fd_desc *d;
+	struct file *f;
+	struct sock *sk;
+	__u32 zero = 0;
+	__u8 state;
+	__u16 proto;
+
+	if (!(c->open >> i))
+		return 1;
+	if (!((c->open >> i) & 1))
+		return 0;
+	f = fd_file(c->task, i);
+	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return 0;
+	sock = BPF_CORE_READ(f, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return 0;
+	state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	proto = BPF_CORE_READ(sk, sk_protocol);
+	/* TCP in LISTEN; UDP bound to a port without a peer (a datagram server) */
+	if (!(state == TCP_LISTEN ||
+	      (proto == IPPROTO_UDP && state == TCP_CLOSE && BPF_CORE_READ(sk, __sk_common.skc_num))))
+		return 0;
+	if (c->n >= MAX_LISTENERS) {
+		c->cut = true;
+		return 1;
+	}
+	sc = bpf_map_lookup_elem(&scratch_buf, &zero);
+	if (!sc)
+		return 1;
+	d = (struct fd_desc *)(sc->buf + (c->off & OFF_MASK));
+	d->head.fd = i;
+	describe_file((__u64)f, d);
+	c->off += sizeof(*d);
+	c->n++;
+	return 0;
 }
 
 static __always_inline __u32 put_user_buf(__u8 *buf, __u32 off, const void *ptr, __u64 len)
@@ -481,17 +734,31 @@ static __always_inline __u32 put_user_buf(__u8 *buf, __u32 off, const void *ptr,
 	return (__u32)len;
 }
 
-/* A successful exec: the new image's path, argv, cwd and terminal. */
-static __always_inline __u32 put_exec(struct vigil_event *e, __u8 *buf, __u32 off,
-				      struct task_struct *task)
+/*
+ * A successful exec, in the record at the start of `sc` (header filled): the new image's
+ * file, path, argv, cwd, terminal, the fds that survived, fds 0-2 and the listening
+ * sockets. Returns the record's size.
+ */
+__noinline __u32 exec_record(struct scratch *sc)
 {
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct mm_struct *mm = BPF_CORE_READ(task, mm);
 	struct file *exe = BPF_CORE_READ(mm, exe_file);
 	struct tty_struct *tty = BPF_CORE_READ(task, signal, tty);
-	struct path p;
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	unsigned long *open_fds = BPF_CORE_READ(fdt, open_fds);
+	struct listen_ctx lc = {};
+	struct vigil_event *e;
+	__u64 words[2] = {};
 	__u64 start, end, len;
-	__u32 n;
+	struct path p;
+	__u32 off = sizeof(struct vigil_event), n;
+	__u8 *buf;
 
+	if (!sc)
+		return 0;
+	buf = sc->buf;
+	e = (struct vigil_event *)buf;
 	if (exe) {
 		BPF_CORE_READ_INTO(&p, exe, f_path);
 		n = put_path(off, &p);
@@ -499,6 +766,9 @@ static __always_inline __u32 put_exec(struct vigil_event *e, __u8 *buf, __u32 of
 		off += n;
 		if (BPF_CORE_READ(exe, f_inode, __i_nlink) == 0)
 			e->flags |= F_EXE_NLINK0;
+		e->fd.kind = FDK_FILE;
+		e->fd.ino = BPF_CORE_READ(exe, f_inode, i_ino);
+		e->fd.dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
 	}
 	start = BPF_CORE_READ(mm, arg_start);
 	end = BPF_CORE_READ(mm, arg_end);
@@ -527,6 +797,334 @@ static __always_inline __u32 put_exec(struct vigil_event *e, __u8 *buf, __u32 of
 	}
 	e->args[1] = BPF_CORE_READ(task, signal, pids[PIDTYPE_SID], numbers[0].nr);
 	e->args[2] = BPF_CORE_READ(task, signal, pids[PIDTYPE_PGID], numbers[0].nr);
+	/* which fds survived the exec (close-on-exec ones are gone by now) */
+	if (BPF_CORE_READ(fdt, max_fds) > 64)
+		bpf_probe_read_kernel(words, sizeof(words), open_fds);
+	else
+		bpf_probe_read_kernel(words, sizeof(words[0]), open_fds);
+	e->aux = words[0];
+	if (words[1])
+		e->flags |= F_FDS_BEYOND;
+	/* what stdin, stdout and stderr really are */
+	for (int i = 0; i < 3; i++) {
+		describe_fd((struct fd_desc *)(buf + (off & OFF_MASK)), i);
+		off += sizeof(struct fd_desc);
+	}
+	e->seglen[SEG_FDS] = 3 * sizeof(struct fd_desc);
+	lc.task = task;
+	lc.open = words[0];
+	lc.off = off;
+	bpf_loop(EXEC_FDS, listen_step, &lc, 0);
+	e->seglen[SEG_EXTRA] = lc.off - off;
+	if (lc.cut)
+		e->flags |= F_LISTENERS_CUT;
+	return lc.off;
+}
+
+/* Argument i of the syscall (0 for an index out of range): a switch, not a variable
+ * stack offset, which the verifier could not bound. */
+static __always_inline __u64 arg_at(struct sys_args *a, __u32 i)
+{
+	switch (i) {
+	case 0: return a->v[0];
+	case 1: return a->v[1];
+	case 2: return a->v[2];
+	case 3: return a->v[3];
+	case 4: return a->v[4];
+	case 5: return a->v[5];
+	}
+	return 0;
+}
+
+static __always_inline bool dns_port(struct vigil_settings *s, __u16 port)
+{
+	if (!port)
+		return false;
+	for (int i = 0; i < DNS_PORTS; i++) {
+		if (s->dns_ports[i] == port)
+			return true;
+	}
+	return false;
+}
+
+/* The port of an IPv4/IPv6 user sockaddr, 0 for none. */
+static __always_inline __u16 sockaddr_port(const void *uaddr)
+{
+	__u16 fp[2];
+
+	if (!uaddr || bpf_probe_read_user(fp, sizeof(fp), uaddr))
+		return 0;
+	if (fp[0] != AF_INET && fp[0] != AF_INET6)
+		return 0;
+	return bpf_ntohs(fp[1]);
+}
+
+/* Where a send's data and address are: from the registers, or from its user_msghdr. */
+static __always_inline void send_args(struct syscall_spec *spec, struct sys_args *a,
+				      struct send_args *sa)
+{
+	sa->addr = 0;
+	sa->data = 0;
+	sa->len = 0;
+	if (spec->kind == KIND_SENDMSG || spec->kind == KIND_SENDMMSG) {
+		/* struct mmsghdr starts with its user_msghdr */
+		struct user_msghdr mh = {};
+		struct iovec iov = {};
+
+		if (bpf_probe_read_user(&mh, sizeof(mh), (const void *)a->v[1]))
+			return;
+		sa->addr = mh.msg_namelen ? (__u64)mh.msg_name : 0;
+		if (mh.msg_iovlen && !bpf_probe_read_user(&iov, sizeof(iov), mh.msg_iov)) {
+			sa->data = (__u64)iov.iov_base;
+			sa->len = iov.iov_len;
+		}
+		return;
+	}
+	if (spec->buf_arg && spec->kind != KIND_CONNECT)
+		sa->addr = arg_at(a, spec->buf_arg - 1);
+	if (spec->data_arg) {
+		sa->data = arg_at(a, spec->data_arg - 1);
+		sa->len = arg_at(a, spec->data_arg);
+	}
+}
+
+/* The destination port of a socket fd (0 when it is not a connected IP socket). */
+static __always_inline __u16 socket_dport(struct task_struct *task, __s64 fd)
+{
+	struct file *f = fd_file(task, fd);
+	struct socket *sock;
+	struct sock *sk;
+
+	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return 0;
+	sock = BPF_CORE_READ(f, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return 0;
+	return bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+}
+
+/*
+ * Before anything is copied, for a syscall captured for its DNS traffic: is this call DNS
+ * traffic? Its address says so, or the fd was connected to a DNS port (dns_fds, checked
+ * against the socket). A connect to a DNS port is remembered here (and is never itself
+ * DNS traffic). Returns 1 for DNS traffic.
+ */
+__noinline int dns_call(struct syscall_spec *spec, struct vigil_settings *s, struct sys_args *a,
+			__s64 ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct send_args sa;
+	__u64 key;
+	__u8 one = 1;
+	__u16 port;
+
+	if (!spec || !s || !a)
+		return 0;
+	key = (bpf_get_current_pid_tgid() & ~0xffffffffULL) | (__u32)a->v[0];
+	if (spec->kind == KIND_CONNECT) {
+		port = sockaddr_port((const void *)a->v[1]);
+		if (dns_port(s, port) && (ret == 0 || ret == -EINPROGRESS))
+			bpf_map_update_elem(&dns_fds, &key, &one, BPF_ANY);
+		else if (port)
+			bpf_map_delete_elem(&dns_fds, &key);
+		return 0;
+	}
+	send_args(spec, a, &sa);
+	if (sa.addr)
+		return dns_port(s, sockaddr_port((const void *)sa.addr));
+	if (!bpf_map_lookup_elem(&dns_fds, &key))
+		return 0;
+	if (dns_port(s, socket_dport(task, (int)a->v[0])))
+		return 1;
+	bpf_map_delete_elem(&dns_fds, &key);
+	return 0;
+}
+
+static __always_inline bool arg_wanted(struct syscall_spec *spec, struct sys_args *a)
+{
+	__u32 v = (__u32)arg_at(a, spec->filter_arg - 1);
+
+	for (int i = 0; i < 4; i++) {
+		if (i < spec->filter_count && spec->filter_vals[i] == v)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The extra segment, after the record's other segments: the DNS payload of a send, the
+ * path of the event's fd, or the name of a signalled task. `dns`: the call is known to be
+ * DNS traffic. Returns the bytes written.
+ */
+__noinline __u32 put_extra(struct scratch *sc, struct syscall_spec *spec,
+			   struct vigil_settings *s, struct sys_args *a, int dns)
+{
+	struct vigil_event *e;
+	__u32 off;
+	__u8 *buf;
+
+	if (!sc || !spec || !s || !a)
+		return 0;
+	buf = sc->buf;
+	e = (struct vigil_event *)buf;
+	off = sizeof(struct vigil_event);
+	for (int i = 0; i < SEG_EXTRA; i++)
+		off += e->seglen[i];
+	off &= OFF_MASK;
+	if ((spec->flags & SPEC_DNS) && spec->kind != KIND_CONNECT) {
+		struct send_args sa;
+		__u64 len;
+
+		send_args(spec, a, &sa);
+		if (!dns) {
+			/* captured for the rules anyway: DNS when the address or the socket says so */
+			__u16 port = sa.addr ? sockaddr_port((const void *)sa.addr) : 0;
+
+			if (!port && e->fd.kind == FDK_SOCK && e->seglen[SEG_FDS] == sizeof(struct fd_desc)) {
+				struct fd_desc *d = (struct fd_desc *)
+					(buf + ((off - sizeof(struct fd_desc)) & OFF_MASK));
+				port = d->sock.rport;
+			}
+			if (!dns_port(s, port))
+				return 0;
+		}
+		len = sa.len;
+		if (!sa.data || !len)
+			return 0;
+		if (len > DNS_MAX) {
+			len = DNS_MAX;
+			e->flags |= F_PAYLOAD_CUT;
+		}
+		barrier_var(len);
+		len &= 511;
+		if (!len || bpf_probe_read_user(buf + off, len, (const void *)sa.data))
+			return 0;
+		e->flags |= F_DNS;
+		count(CNT_DNS);
+		return len;
+	}
+	if (spec->extra == EXTRA_FD_PATH && spec->fd_source == FD_ARG0) {
+		struct file *f = fd_file(bpf_get_current_task_btf(), (int)a->v[0]);
+		struct path p;
+
+		if (!f)
+			return 0;
+		BPF_CORE_READ_INTO(&p, f, f_path);
+		return put_path(off, &p);
+	}
+	if (spec->extra == EXTRA_TARGET) {
+		__s64 pid = (int)arg_at(a, spec->extra_arg);
+		struct task_struct *t;
+
+		if (pid <= 0)
+			return 0;
+		t = bpf_task_from_vpid((s32)pid);
+		if (!t)
+			return 0;
+		bpf_probe_read_kernel(buf + off, 16, t->comm);
+		e->aux = t->tgid;
+		e->flags |= F_TARGET;
+		bpf_task_release(t);
+		return 16;
+	}
+	return 0;
+}
+
+/*
+ * A syscall other than a successful exec, in the record at the start of `sc` (header and
+ * arguments filled): its strings, user buffer, fd description and extra. Returns the
+ * record's size, 0 when it is not to be sent (an ignored read).
+ */
+__noinline __u32 syscall_record(struct scratch *sc, struct syscall_spec *spec,
+				struct vigil_settings *s, struct sys_args *a, int dns)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct vigil_event *e;
+	__u64 file = 0;
+	__u32 off = sizeof(struct vigil_event), seg = 0, nr;
+	__s64 ret;
+	__u8 *buf;
+
+	if (!sc || !spec || !s || !a)
+		return 0;
+	buf = sc->buf;
+	e = (struct vigil_event *)buf;
+	nr = e->nr;
+	ret = e->res;
+	for (int i = 0; i < 6; i++) {
+		__u32 n;
+
+		if (!(spec->str_mask & (1 << i)) || seg >= SEG_BUF)
+			continue;
+		n = put_user_str(buf, off, (const void *)a->v[i]);
+		if (seg == 0)
+			e->seglen[0] = n;
+		else if (seg == 1)
+			e->seglen[1] = n;
+		else
+			e->seglen[2] = n;
+		seg++;
+		off += n;
+	}
+	if ((nr == 2 || nr == 257) &&
+	    ignored_read(buf, sizeof(struct vigil_event), nr == 2 ? a->v[1] : a->v[2])) {
+		count(CNT_IGNORED);
+		return 0;
+	}
+	if (spec->buf_arg) {
+		const void *ptr = (const void *)arg_at(a, spec->buf_arg - 1);
+		__u64 len = spec->buf_fixed ? spec->buf_fixed : arg_at(a, spec->buf_len_arg);
+		__u32 n;
+
+		if (spec->kind == KIND_SENDMSG || spec->kind == KIND_SENDMMSG) {
+			struct user_msghdr mh = {};
+
+			ptr = NULL;
+			len = 0;
+			if (bpf_probe_read_user(&mh, sizeof(mh), (const void *)a->v[1]) == 0) {
+				ptr = mh.msg_name;
+				len = (__u32)mh.msg_namelen;
+			}
+		}
+		n = put_user_buf(buf, off, ptr, len);
+		e->seglen[SEG_BUF] = n;
+		off += n;
+	}
+	if ((spec->fd_source == FD_ARG0 || spec->fd_source == FD_RES) &&
+	    !(spec->fd_source == FD_RES && ret < 0)) {
+		__s64 fd = spec->fd_source == FD_RES ? ret : (__s64)(int)a->v[0];
+		struct fd_desc *d = (struct fd_desc *)(buf + (off & OFF_MASK));
+		int kind;
+
+		file = describe_fd(d, fd);
+		kind = d->head.kind;
+		e->fd = d->head;
+		/* the header holds the description; the desc stays only for a socket's tuple or
+		 * an anonymous inode's name */
+		if (kind == FDK_SOCK || kind == FDK_ANON) {
+			e->seglen[SEG_FDS] = sizeof(struct fd_desc);
+			off += sizeof(struct fd_desc);
+		}
+		if ((spec->flags & SPEC_CREATED) && file &&
+		    (BPF_CORE_READ((struct file *)file, f_mode) & FMODE_CREATED))
+			e->flags |= F_CREATED;
+	} else if (spec->fd_source == FD_PAIR && ret == 0) {
+		int fds[2] = {-1, -1};
+
+		bpf_probe_read_user(fds, sizeof(fds), (const void *)arg_at(a, spec->pair_arg));
+		describe_fd((struct fd_desc *)(buf + (off & OFF_MASK)), fds[0]);
+		off += sizeof(struct fd_desc);
+		describe_fd((struct fd_desc *)(buf + (off & OFF_MASK)), fds[1]);
+		off += sizeof(struct fd_desc);
+		e->seglen[SEG_FDS] = 2 * sizeof(struct fd_desc);
+	}
+	{
+		__u32 n = put_extra(sc, spec, s, a, dns);
+
+		e->seglen[SEG_EXTRA] = n;
+		off += n;
+	}
 	return off;
 }
 
@@ -536,25 +1134,47 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct syscall_spec *spec;
 	struct vigil_settings *s;
+	struct truncation *tr;
 	struct vigil_event *e;
-	__u8 *buf;
-	__u32 nr, off, seg = 0;
-	__u64 args[6];
+	struct sys_args a;
+	struct scratch *sc;
+	__u64 trunc_size = 0, trunc_ino = 0;
+	bool truncated = false;
+	int dns = 0;
+	__u32 nr, off, tgid, tid, zero = 0;
 
 	nr = (__u32)regs->orig_ax;
 	if (nr >= MAX_SYSCALLS)
 		return 0;
 	spec = bpf_map_lookup_elem(&syscall_specs, &nr);
-	if (!spec || !spec->enabled)
+	if (!spec || !(spec->flags & (SPEC_SEND | SPEC_DNS)))
 		return 0;
+	tid = (__u32)bpf_get_current_pid_tgid();
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	if (spec->flags & SPEC_SIZE_BEFORE) {
+		/* taken now, whatever happens next, so no later call of this thread finds it */
+		tr = bpf_map_lookup_elem(&truncations, &tid);
+		if (tr) {
+			truncated = tr->nr == nr;
+			trunc_size = tr->size;
+			trunc_ino = tr->ino;
+			bpf_map_delete_elem(&truncations, &tid);
+		}
+	}
 	s = settings();
-	if (!s || excluded(s, bpf_get_current_pid_tgid() >> 32))
+	if (!s || excluded(s, tgid))
 		return 0;
+	a.v[0] = regs->di;
+	a.v[1] = regs->si;
+	a.v[2] = regs->dx;
+	a.v[3] = regs->r10;
+	a.v[4] = regs->r8;
+	a.v[5] = regs->r9;
 	/* A compiler or a shell searching its path tries many names that do not exist: these
 	 * lookups outnumber every other open on a build host. Decided before anything is
 	 * copied; failures other than ENOENT (EACCES on /etc/shadow ...) are still sent. */
 	if (ret == -2 && s->ignore_missing_reads && (nr == 2 || nr == 257) &&
-	    !((nr == 2 ? regs->si : regs->dx) & (03 | 0100 | 01000))) {
+	    !((nr == 2 ? a.v[1] : a.v[2]) & (03 | 0100 | 01000))) {
 		count(CNT_IGNORED_MISSING);
 		return 0;
 	}
@@ -564,73 +1184,82 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 		count(CNT_IGNORED_MISSING_EXEC);
 		return 0;
 	}
+	if (spec->filter_arg && !arg_wanted(spec, &a)) {
+		count(CNT_FILTERED_ARG);
+		return 0;
+	}
+	if (spec->flags & SPEC_DNS) {
+		dns = dns_call(spec, s, &a, ret);
+		if (!dns && !(spec->flags & SPEC_SEND))
+			return 0;
+	}
 	e = begin_record(task, nr);
-	if (!e)
+	sc = bpf_map_lookup_elem(&scratch_buf, &zero);
+	if (!e || !sc)
 		return 0;
-	buf = (__u8 *)e;
 	e->res = ret;
-	args[0] = regs->di;
-	args[1] = regs->si;
-	args[2] = regs->dx;
-	args[3] = regs->r10;
-	args[4] = regs->r8;
-	args[5] = regs->r9;
 	for (int i = 0; i < 6; i++)
-		e->args[i] = args[i];
-	off = sizeof(*e);
-
+		e->args[i] = a.v[i];
 	if (spec->kind == KIND_EXEC && ret == 0) {
-		for (int i = 0; i < 6; i++)
-			e->args[i] = 0;
-		off = put_exec(e, buf, off, task);
-		submit(s, buf, off);
-		return 0;
-	}
-	for (int i = 0; i < 6; i++) {
-		__u32 n;
-
-		if (!(spec->str_mask & (1 << i)) || seg >= MAX_SEGS - 1)
-			continue;
-		n = put_user_str(buf, off, (const void *)args[i]);
-		if (seg < MAX_SEGS)
-			e->seglen[seg & (MAX_SEGS - 1)] = n;
-		seg++;
-		off += n;
-	}
-	if ((nr == 2 || nr == 257) &&
-	    ignored_read(buf, sizeof(*e), nr == 2 ? args[1] : args[2])) {
-		count(CNT_IGNORED);
-		return 0;
-	}
-	if (spec->buf_arg && seg < MAX_SEGS) {
-		__u32 i = (spec->buf_arg - 1) & 7, li = spec->buf_len_arg & 7;
-		const void *ptr = i < 6 ? (const void *)args[i] : NULL;
-		__u64 len = li < 6 ? args[li] : 0;
-		__u32 n;
-
-		if (spec->kind == KIND_SENDMSG) {
-			struct user_msghdr mh = {};
-
-			ptr = NULL;
-			len = 0;
-			if (bpf_probe_read_user(&mh, sizeof(mh), (const void *)args[1]) == 0) {
-				ptr = mh.msg_name;
-				len = (__u32)mh.msg_namelen;
-			}
+		e->args[0] = 0;
+		e->args[3] = 0;
+		e->args[5] = a.v[0];    /* execveat dirfd; args[4] keeps its flags */
+		off = exec_record(sc);
+	} else {
+		off = syscall_record(sc, spec, s, &a, dns);
+		if (!off)
+			return 0;
+		/* the size of the file this call acted on (not a directory it created a file in) */
+		if (truncated && (spec->fd_source == FD_NONE || e->fd.ino == trunc_ino)) {
+			e->aux = trunc_size;
+			e->flags |= F_SIZE_BEFORE;
 		}
-		n = put_user_buf(buf, off, ptr, len);
-		e->seglen[seg & (MAX_SEGS - 1)] = n;
-		seg++;
-		off += n;
 	}
-	if (spec->fd_source != FD_NONE && seg < MAX_SEGS) {
-		__s64 fd = spec->fd_source == FD_RES ? ret : (__s64)(int)args[0];
-		__u32 n = put_sock_tuple(buf, off, task, fd);
+	submit(s, sc->buf, off);
+	return 0;
+}
 
-		e->seglen[seg & (MAX_SEGS - 1)] = n;
-		off += n;
-	}
-	submit(s, buf, off);
+/* Keep the size of a file the running syscall is about to truncate, for that syscall's
+ * exit (an open with O_TRUNC of an existing file, truncate, ftruncate); nothing is sent
+ * from here. Only the first size seen during the syscall counts. */
+static __always_inline void keep_size(struct inode *inode)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	struct syscall_spec *spec;
+	struct truncation t = {}, *old;
+	__u32 nr, tid = (__u32)bpf_get_current_pid_tgid();
+
+	nr = (__u32)BPF_CORE_READ(regs, orig_ax);
+	if (nr >= MAX_SYSCALLS)
+		return;
+	spec = bpf_map_lookup_elem(&syscall_specs, &nr);
+	if (!spec || !(spec->flags & SPEC_SIZE_BEFORE))
+		return;
+	old = bpf_map_lookup_elem(&truncations, &tid);
+	if (old && old->nr == nr)
+		return;
+	t.nr = nr;
+	t.size = BPF_CORE_READ(inode, i_size);
+	t.ino = BPF_CORE_READ(inode, i_ino);
+	bpf_map_update_elem(&truncations, &tid, &t, BPF_ANY);
+}
+
+/* Every truncation, on any file system (needs BPF trampolines; some kernels refuse them). */
+SEC("fentry/do_truncate")
+int BPF_PROG(vigil_truncate, void *idmap, struct dentry *dentry)
+{
+	keep_size(BPF_CORE_READ(dentry, d_inode));
+	return 0;
+}
+
+/* ext4, for kernels without trampolines: a truncation starts a journal handle on the
+ * inode before its new size is set (also without a journal). Other handles of the same
+ * syscall on other inodes are told apart at the exit by inode number. */
+SEC("tp_btf/ext4_journal_start_inode")
+int BPF_PROG(vigil_ext4_truncate, struct inode *inode)
+{
+	keep_size(inode);
 	return 0;
 }
 
