@@ -96,6 +96,8 @@ class SensorsConfig:
     ignore_missing_reads: bool = True
     #: execve/execveat that failed with ENOENT (path searches) are dropped in the kernel
     ignore_missing_execs: bool = True
+    #: traffic to these ports carries its DNS question (`dns.*` fields); empty: none
+    dns_ports: tuple[int, ...] = (53,)
     authlog: AuthLogConfig = field(default_factory=AuthLogConfig)
     journald: JournaldConfig = field(default_factory=JournaldConfig)
 
@@ -363,10 +365,13 @@ def _read_sensors(top: TableReader) -> SensorsConfig:
     if len(ignored) > 16 or any(not p.startswith("/") or len(p.encode()) > 64 for p in ignored):
         raise t.error("ignore_read_prefixes", "at most 16 absolute path prefixes of at most "
                                               "64 bytes each")
+    dns_ports = t.get_int_list("dns_ports", (53,), minimum=1, maximum=65535)
+    if len(dns_ports) > 8:
+        raise t.error("dns_ports", f"at most 8 ports, not {len(dns_ports)}")
     out = SensorsConfig(ebpf=t.get_bool("ebpf", True), ignore_read_prefixes=ignored,
                         ignore_missing_reads=t.get_bool("ignore_missing_reads", True),
                         ignore_missing_execs=t.get_bool("ignore_missing_execs", True),
-                        authlog=authlog, journald=journald)
+                        dns_ports=dns_ports, authlog=authlog, journald=journald)
     t.finish()
     return out
 

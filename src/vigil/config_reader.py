@@ -105,6 +105,21 @@ class TableReader:
                                   f"must be a string, not {_type_name(item)}")
         return tuple(value)
 
+    def get_int_list(self, name: str, default: tuple[int, ...] = (), *, minimum: int,
+                     maximum: int) -> tuple[int, ...]:
+        """An array of integers between `minimum` and `maximum`."""
+        value = self._typed(name, _MISSING, (list,), "an array of integers")
+        if value is _MISSING:
+            return default
+        for i, item in enumerate(value):
+            if isinstance(item, bool) or not isinstance(item, int):
+                raise ConfigError(join_key(self.key_of(name), i),
+                                  f"must be an integer, not {_type_name(item)}")
+            if not minimum <= item <= maximum:
+                raise ConfigError(join_key(self.key_of(name), i),
+                                  f"must be between {minimum} and {maximum}, not {item}")
+        return tuple(value)
+
     def table(self, name: str) -> "TableReader":
         """A sub-table (an empty one when absent)."""
         value = self._typed(name, {}, (dict,), "a table")

@@ -295,6 +295,14 @@ class Agent:
         signal.signal(signal.SIGTERM, handler)
 
 
+def sensor_filters(sensors: Any) -> dict[str, Any]:
+    """The kernel-side options of `[sensors]` for `EbpfSensor` (shared by run and record)."""
+    return {"ignore_read_prefixes": sensors.ignore_read_prefixes,
+            "ignore_missing_reads": sensors.ignore_missing_reads,
+            "ignore_missing_execs": sensors.ignore_missing_execs,
+            "dns_ports": sensors.dns_ports}
+
+
 def default_sensors(built: BuiltPipeline) -> list[Sensor]:
     """The sensors `vigil.toml` enables, configured for the loaded rules and detectors."""
     cfg = built.config
@@ -303,10 +311,7 @@ def default_sensors(built: BuiltPipeline) -> list[Sensor]:
         from vigil.sensors.ebpf.sensor import EbpfSensor
 
         out.append(EbpfSensor(event_types=built.event_types(), exclude_pids={os.getpid()},
-                              hostname=cfg.hostname,
-                              ignore_read_prefixes=cfg.sensors.ignore_read_prefixes,
-                              ignore_missing_reads=cfg.sensors.ignore_missing_reads,
-                              ignore_missing_execs=cfg.sensors.ignore_missing_execs))
+                              hostname=cfg.hostname, **sensor_filters(cfg.sensors)))
     from vigil.sensors.auth_select import auth_sensors
 
     # the auth log, the journal or both, as [sensors] and this host allow (logged at INFO)

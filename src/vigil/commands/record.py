@@ -1,4 +1,6 @@
-"""`vigil record -o FILE.jsonl [--duration S]`: live kernel events into a replayable file."""
+"""`vigil record -o FILE.jsonl [--duration S] [--raw]`: live kernel events into a replayable
+file, through the same kernel filters as `vigil run` (`[sensors]` of the configuration)
+unless `--raw`."""
 
 from __future__ import annotations
 
@@ -33,9 +35,30 @@ def record(
                                              help="stop after this many seconds (default: Ctrl-C)"),
     types: Optional[str] = typer.Option(None, "--types",
                                         help="comma-separated event types (default: all)"),
+    config: Optional[Path] = typer.Option(
+        None, "--config", "-c", help="vigil.toml whose [sensors] filters apply (default: "
+                                     "/etc/vigil/vigil.toml if it exists, else built-in "
+                                     "defaults)"),
+    raw: bool = typer.Option(False, "--raw", help="no kernel filters: every read-only open "
+                                                  "and failed path search too"),
 ) -> None:
     """Record live kernel events in the replay format (`vigil replay` reads them back)."""
-    sensor = EbpfSensor(event_types=_types(types))
+    from vigil.config import DEFAULT_CONFIG_PATH, load_config
+    from vigil.config_errors import ConfigError
+    from vigil.runtime import sensor_filters
+
+    if config is None and DEFAULT_CONFIG_PATH.exists():
+        config = DEFAULT_CONFIG_PATH
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        typer.echo(f"vigil record: {exc}", err=True)
+        raise typer.Exit(2) from None
+    filters = sensor_filters(cfg.sensors)
+    if raw:
+        filters.update(ignore_read_prefixes=(), ignore_missing_reads=False,
+                       ignore_missing_execs=False)
+    sensor = EbpfSensor(event_types=_types(types), **filters)
     try:
         sensor.start()
     except SensorUnavailable as exc:
@@ -66,8 +89,11 @@ def record(
             sensor.stop()
     interrupted = stop.is_set()
     st = sensor.stats()
+    filtered = (st["ignored_reads"] + st["ignored_missing_reads"] + st["ignored_missing_execs"])
     typer.echo(f"recorded {rec.written} events to {output} "
-               f"(kernel drops: {st['drops']}, decode errors: {st['decode_errors']})"
+               f"(kernel drops: {st['drops']}, decode errors: {st['decode_errors']}, "
+               f"dropped by the kernel filters: {filtered}"
+               + (", --raw" if raw else "") + ")"
                + (" [interrupted]" if interrupted else ""), err=True)
 
 
