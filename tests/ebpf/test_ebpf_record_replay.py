@@ -75,17 +75,23 @@ def test_vigil_record_command_writes_a_replayable_capture(tmp_path):
     record_cmd.register(app)
     app.command("noop")(lambda: None)  # two commands, so `record` is a sub-command
 
+    recording = threading.Event()
+    recording.set()
+
     def act() -> None:
-        # repeated, so a slow program load (a busy machine) still sees one of them
-        for _ in range(6):
-            time.sleep(0.4)
+        # repeated while the recorder runs, so a slow start (a busy machine) still sees some
+        while recording.is_set():
+            time.sleep(0.3)
             subprocess.run(["cat", "/etc/shadow"], stdout=subprocess.DEVNULL, check=True)
 
     t = threading.Thread(target=act)
     t.start()
-    res = CliRunner().invoke(app, ["record", "-o", str(out), "--duration", "3",
-                                   "--types", "openat,execve"])
-    t.join()
+    try:
+        res = CliRunner().invoke(app, ["record", "-o", str(out), "--duration", "3",
+                                       "--types", "openat,execve"])
+    finally:
+        recording.clear()
+        t.join()
     assert res.exit_code == 0, res.output
     assert "kernel drops: 0" in res.output
     back = [e for e in read_events(out)]

@@ -14,6 +14,7 @@ import typer
 from vigil.events.jsonl import EventWriter
 from vigil.sensors.base import SensorUnavailable
 from vigil.sensors.ebpf.sensor import EbpfSensor, supported_types
+from vigil.sensors.ebpf.syscalls import DNS_SYSCALLS
 from vigil.sensors.recorder import Recorder
 
 
@@ -55,10 +56,14 @@ def record(
         typer.echo(f"vigil record: {exc}", err=True)
         raise typer.Exit(2) from None
     filters = sensor_filters(cfg.sensors)
+    wanted = _types(types)
+    if wanted is not None and not wanted & DNS_SYSCALLS:
+        # DNS questions come with their syscall's type: none of those was asked for
+        filters["dns_ports"] = ()
     if raw:
         filters.update(ignore_read_prefixes=(), ignore_missing_reads=False,
                        ignore_missing_execs=False)
-    sensor = EbpfSensor(event_types=_types(types), **filters)
+    sensor = EbpfSensor(event_types=wanted, **filters)
     try:
         sensor.start()
     except SensorUnavailable as exc:

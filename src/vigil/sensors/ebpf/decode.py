@@ -43,6 +43,9 @@ _U64 = struct.Struct("<Q")
 
 F_ARGV_TRUNCATED, F_EXE_NLINK0, F_HAS_TTY, F_CREATED, F_SIZE_BEFORE = 1, 2, 4, 8, 16
 F_FDS_BEYOND, F_LISTENERS_CUT, F_DNS, F_TARGET, F_PAYLOAD_CUT = 32, 64, 128, 256, 512
+F_EXEC_AT = 1024
+AT_EMPTY_PATH = 0x1000
+_EXECVEAT = sc.BY_NAME["execveat"]
 AT_FDCWD = -100
 O_DIRECTORY = 0o200000
 O_TRUNC = 0o1000
@@ -70,13 +73,16 @@ def _text(b: bytes) -> str:
     return b.decode("utf-8", "backslashreplace")
 
 
-def kernel_path(seg: bytes) -> str:
-    """A leaf-first component list from the kernel as an absolute path."""
+def kernel_path(seg: bytes) -> str | None:
+    """A leaf-first component list from the kernel as an absolute path (None when a
+    component has no name: a pseudo file system whose names are made up on demand)."""
     parts = seg.split(b"\0")
     if parts and parts[-1] == b"":
         parts.pop()
     if not parts:
         return "/"
+    if b"" in parts:
+        return None
     return "/" + "/".join(_text(p) for p in reversed(parts))
 
 
@@ -165,7 +171,7 @@ class RecordDecoder:
             return None
         if sdef.kind == sc.KIND_EXEC and res == 0:
             return self._exec(sdef, ts, proc, flags, buf, start, (l0, l1, l2, l3, l4, l5),
-                              a0, a1, a2, a4, a5, aux, fino)
+                              a0, a1, a2, aux, fino)
         segs = _segments(buf, start, (l0, l1, l2, l3, l4, l5))
         ev, raw_paths = self._syscall(sdef, ts, res, proc, (a0, a1, a2, a3, a4, a5), segs)
         self._fill(ev, sdef, proc, res, segs, raw_paths, aux, fdnum, fkind, fmode, fdev, fino,
@@ -237,7 +243,7 @@ class RecordDecoder:
 
     # ------------------------------------------------------------------ exec
 
-    def _path(self, seg: bytes) -> str:
+    def _path(self, seg: bytes) -> str | None:
         """`kernel_path`, cached: the same executables and directories come back."""
         p = self._paths.get(seg)
         if p is None:
@@ -249,8 +255,8 @@ class RecordDecoder:
 
     def _exec(self, sdef: sc.SyscallDef, ts: int, proc: Process, flags: int,
               buf: memoryview | bytes, start: int, lens: tuple[int, ...], tty: int, sid: int,
-              pgid: int, at_flags: int, at_dirfd: int, open_fds: int, exe_ino: int) -> Event:
-        l0, l1, l2, _l3, l4, l5 = lens
+              pgid: int, open_fds: int, exe_ino: int) -> Event:
+        l0, l1, l2, l3, l4, l5 = lens
         a = start
         exepath = self._path(bytes(buf[a:a + l0])) if l0 else None
         a += l0
@@ -259,6 +265,11 @@ class RecordDecoder:
         a += l1
         cwd = self._path(bytes(buf[a:a + l2])) if l2 else None
         a += l2
+        at_path = str(buf[a:a + l3], "utf-8", "backslashreplace").rstrip("\0") if l3 else None
+        a += l3
+        if flags & F_EXEC_AT:
+            # the kernel reports execve's number after any exec; it went through an fd
+            sdef = _EXECVEAT
         memfd = False
         if exepath is not None and flags & F_EXE_NLINK0:
             leaf = exepath.rsplit("/", 1)[-1]
@@ -285,8 +296,8 @@ class RecordDecoder:
                     want = "w" if fd.end == "r" else "r"
                     self._pending.append(_Pending(fd, fd.ino, want, new, ts))
         args: dict[str, Any] = {"exe": new.exe, "filename": exepath, "cwd": new.cwd}
-        if sdef.name == "execveat":
-            args["dirfd"], args["flags"] = _i32(at_dirfd), at_flags & 0xFFFFFFFF
+        if at_path is not None:
+            args.update(_exec_at(at_path))
         return Event(type=sdef.name, ts=ts, res=0, proc=new, hostname=self.hostname, args=args)
 
     def _descs(self, buf: memoryview | bytes, a: int, n: int, pid: int) -> list[FdInfo]:
@@ -476,9 +487,13 @@ class RecordDecoder:
                 self.roles.set(fino, "server")
             elif name == "connect":
                 self.roles.set(fino, "client")
+        if flags & F_DNS:
+            self._dns(ev, fd, ubuf, extra, flags)
         if res < 0:
             return
-        if name == "listen" or (name == "bind" and fd.l4proto == "udp" and _bound_port(ubuf)):
+        # TCP listens; a datagram socket bound on purpose serves on its port (the kernel's
+        # answer: a port 0 bind gets one)
+        if name == "listen" or (name == "bind" and fd.l4proto == "udp"):
             if fd.lport:
                 new = table.add_listener(pid, Listener(proto=fd.l4proto or "tcp", ip=fd.lip,
                                                        port=fd.lport))
@@ -491,8 +506,6 @@ class RecordDecoder:
             table.set_fd(pid, num, fd)
             if name in _DUP_NAMES and 0 <= num <= 2:
                 ev.proc = table.set_stdio(pid, num, fd) or proc
-        if flags & F_DNS:
-            self._dns(ev, fd, ubuf, extra, flags)
 
     def _dup_name(self, fd: FdInfo, pid: int, args: dict[str, Any]) -> None:
         """A duplicated file or directory is named like the fd it copies."""
@@ -548,10 +561,6 @@ def _buffer_args(kind: str, ubuf: bytes, args: dict[str, Any]) -> None:
         args["prog_name"] = _text(name.split(b"\0", 1)[0])
 
 
-def _bound_port(ubuf: bytes) -> int | None:
-    return parse_sockaddr(ubuf)[2] if ubuf else None
-
-
 def _listen_ports(p: Process | None) -> frozenset[int] | None:
     if p is None or not p.listening:
         return None
@@ -568,6 +577,17 @@ def _listener(tail: bytes) -> Listener | None:
     else:
         ip = socket.inet_ntop(socket.AF_INET, laddr[:4])
     return Listener(proto="tcp" if stype == SOCK_STREAM else "udp", ip=ip, port=lport)
+
+
+def _exec_at(fdpath: str) -> dict[str, Any]:
+    """dirfd, flags and pathname of an exec through an fd, from the kernel's name for it:
+    `/dev/fd/3` (fexecve: AT_EMPTY_PATH) or `/dev/fd/3/true` (relative to dirfd 3)."""
+    rest = fdpath.removeprefix("/dev/fd/")
+    num, _, path = rest.partition("/")
+    out: dict[str, Any] = {"pathname": path, "flags": 0 if path else AT_EMPTY_PATH}
+    if num.isdigit():
+        out["dirfd"] = int(num)
+    return out
 
 
 def _clip(room: int, lens: tuple[int, ...]) -> tuple[int, ...]:

@@ -28,7 +28,7 @@ log = logging.getLogger("vigil.sensors.ebpf")
 
 DEFAULT_OBJECT = Path(__file__).with_name("vigil.bpf.o")
 BTF_PATH = Path("/sys/kernel/btf/vmlinux")
-PROGRAMS = ("vigil_sys_exit", "vigil_fork", "vigil_exit")
+PROGRAMS = ("vigil_sys_exit", "vigil_fork", "vigil_exit", "vigil_exec")
 #: programs the sensor runs without when the kernel refuses them (logged): the size of a
 #: file before a truncation, on any file system (fentry on do_truncate: needs BPF
 #: trampolines) and on ext4 (a tracepoint)

@@ -73,6 +73,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define F_DNS 128               /* SEG_EXTRA: the payload sent to a DNS port */
 #define F_TARGET 256            /* SEG_EXTRA: the target task's comm; aux: its tgid */
 #define F_PAYLOAD_CUT 512       /* the DNS payload was longer than DNS_MAX */
+#define F_EXEC_AT 1024          /* exec: through a dirfd or an fd (execveat, fexecve); SEG_BUF
+				 * holds the kernel's name for it, "/dev/fd/N[/path]" */
 
 /* fd_head.kind */
 #define FDK_NONE 0              /* closed (or not described) */
@@ -269,6 +271,22 @@ struct {
 	__type(key, __u32);
 	__type(value, struct truncation);
 } truncations SEC(".maps");
+
+/* An exec through an fd (execveat with a dirfd, fexecve), by thread, from
+ * sched_process_exec until the syscall's exit: there the syscall number already says
+ * execve on this kernel, and the argument registers belong to the new image. */
+#define FDPATH_MAX 64
+
+struct exec_at {
+	char fdpath[FDPATH_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct exec_at);
+} exec_ats SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -788,6 +806,22 @@ __noinline __u32 exec_record(struct scratch *sc)
 	n = put_path(off, &p);
 	e->seglen[2] = n;
 	off += n;
+	{
+		__u32 tid = (__u32)bpf_get_current_pid_tgid();
+		struct exec_at *at = bpf_map_lookup_elem(&exec_ats, &tid);
+
+		if (at) {
+			long k = bpf_probe_read_kernel_str(buf + (off & OFF_MASK), FDPATH_MAX,
+							   at->fdpath);
+
+			if (k > 0) {
+				e->seglen[SEG_BUF] = k;
+				off += k;
+				e->flags |= F_EXEC_AT;
+			}
+			bpf_map_delete_elem(&exec_ats, &tid);
+		}
+	}
 	if (tty) {
 		__u32 major = BPF_CORE_READ(tty, driver, major);
 		__u32 minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
@@ -1201,9 +1235,9 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 	for (int i = 0; i < 6; i++)
 		e->args[i] = a.v[i];
 	if (spec->kind == KIND_EXEC && ret == 0) {
-		e->args[0] = 0;
-		e->args[3] = 0;
-		e->args[5] = a.v[0];    /* execveat dirfd; args[4] keeps its flags */
+		/* the registers already belong to the new image */
+		for (int i = 0; i < 6; i++)
+			e->args[i] = 0;
 		off = exec_record(sc);
 	} else {
 		off = syscall_record(sc, spec, s, &a, dns);
@@ -1260,6 +1294,23 @@ SEC("tp_btf/ext4_journal_start_inode")
 int BPF_PROG(vigil_ext4_truncate, struct inode *inode)
 {
 	keep_size(inode);
+	return 0;
+}
+
+/* An exec succeeded: remember, for the syscall's exit, that it went through an fd. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	const char *fdpath = bprm->fdpath;
+	struct exec_at at = {};
+	__u32 tid;
+
+	if (!fdpath)
+		return 0;
+	tid = (__u32)bpf_get_current_pid_tgid();
+	if (bpf_probe_read_kernel_str(at.fdpath, sizeof(at.fdpath), fdpath) <= 0)
+		return 0;
+	bpf_map_update_elem(&exec_ats, &tid, &at, BPF_ANY);
 	return 0;
 }
 
