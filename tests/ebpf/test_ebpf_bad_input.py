@@ -177,3 +177,19 @@ def test_random_segments_of_every_syscall_never_raise(tmp_path_factory, nr, res,
     dec.decode(rec, 0, len(rec))
     dec.decode(rec[:-7], 0, len(rec) - 7)   # and cut short
     dec.finish_batch()
+
+
+def test_a_reader_waits_one_batch_for_a_writer_that_execs_later(dec):
+    reader = _exec(dec, 90, fd_desc(0, FDK_PIPE, 1, 12, 55) + fd_desc(1, FDK_FILE)
+                   + fd_desc(2, FDK_FILE))
+    # end of the first batch: the writer has not exec'd; the reader's event may wait
+    assert dec.finish_batch(final=False) == [reader]
+    assert reader.proc.stdio[0].peer is None
+    _exec(dec, 91, fd_desc(0, FDK_FILE) + fd_desc(1, FDK_PIPE, 2, 12, 55) + fd_desc(2, FDK_FILE))
+    assert dec.finish_batch(final=False) == []
+    assert reader.proc.stdio[0].peer.pid == 91
+    # a reader waits once only: with no writer in the next batch either, it goes unnamed
+    lonely = _exec(dec, 92, fd_desc(0, FDK_PIPE, 1, 12, 56) + fd_desc(1, FDK_FILE) * 2)
+    assert dec.finish_batch(final=False) == [lonely]
+    assert dec.finish_batch(final=False) == []
+    assert lonely.proc.stdio[0].peer is None and dec.counts.pipe_peers_unknown == 1

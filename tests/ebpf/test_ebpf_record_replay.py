@@ -23,7 +23,12 @@ FIELDS = ["evt.type", "evt.res", "evt.rawres", "evt.is_open_read", "fd.name", "f
           "fd.typechar", "fd.sip", "fd.sport", "proc.name", "proc.exepath", "proc.cmdline",
           "proc.pname", "proc.pcmdline", "proc.aname[2]", "proc.aname[3]", "proc.cwd",
           "proc.is_exe_from_memfd", "user.name", "user.loginuid", "container.id",
-          "evt.arg.flags", "evt.arg.request", "proc.tty"]
+          "evt.arg.flags", "evt.arg.request", "proc.tty",
+          # what the kernel said about fds, files, pipes, listeners and signals
+          "fd.ino", "fd.dev", "fd.types", "fd.types[1]", "fd.size_before", "evt.arg.created",
+          "proc.stdin.type", "proc.stdin.name", "proc.stdout.type", "proc.stdin.writer",
+          "proc.stdin.writer_cmdline", "proc.stdout.reader", "proc.is_server",
+          "proc.listen_ports", "proc.exe_ino", "evt.arg.target_name", "dns.qname"]
 
 
 def _values(ev):
@@ -54,7 +59,10 @@ def test_recorded_events_read_back_equal(live, tmp_path):
 
 def test_record_then_replay_gives_the_same_field_values(live, tmp_path):
     live.drain()
-    subprocess.run(["bash", "-c", "cat /etc/shadow > /dev/null; sh -c '/bin/true x; :'; :"],
+    log = tmp_path / "x.log"
+    log.write_text("old content")
+    subprocess.run(["bash", "-c", f"cat /etc/shadow > /dev/null; echo y > {log}; "
+                                  f"cat {log} | tr a-z A-Z | sh -c '/bin/true x; :'; :"],
                    check=True)
     events = live.collect(lambda e: e.type == "execve" and e.proc.name == "true")
     cutter = AncestryCutter()
@@ -67,6 +75,11 @@ def test_record_then_replay_gives_the_same_field_values(live, tmp_path):
     for live_ev, replayed in zip(events, back):
         assert replayed == cutter.event(live_ev)
         assert _values(replayed) == _values(live_ev)
+    # the new facts were there to be replayed
+    values = [_values(e) for e in back]
+    assert any(v["proc.stdin.writer"] == "cat" for v in values)
+    assert any(v["fd.size_before"] == len("old content") for v in values)
+    assert any(v["evt.arg.created"] == "false" for v in values)
 
 
 def test_vigil_record_command_writes_a_replayable_capture(tmp_path):
@@ -100,6 +113,43 @@ def test_vigil_record_command_writes_a_replayable_capture(tmp_path):
     ev = only(back, lambda e: e.type == "openat" and e.args.get("name") == "/etc/shadow"
               and e.proc.name == "cat")
     assert _values(ev)["evt.is_open_read"] is True and _values(ev)["fd.typechar"] == "f"
+
+
+def test_vigil_record_applies_the_kernel_filters_of_vigil_run_unless_raw(tmp_path):
+    app = typer.Typer()
+    record_cmd.register(app)
+    app.command("noop")(lambda: None)
+    config = tmp_path / "vigil.toml"
+    config.write_text('[sensors]\nignore_read_prefixes = ["/usr/share/common-licenses/"]\n')
+    found = {}
+    for raw in (False, True):
+        out = tmp_path / f"raw-{raw}.jsonl"
+        recording = threading.Event()
+        recording.set()
+
+        def act() -> None:
+            while recording.is_set():
+                time.sleep(0.3)
+                subprocess.run(["cat", "/usr/share/common-licenses/GPL-3"],
+                               stdout=subprocess.DEVNULL, check=True)
+
+        t = threading.Thread(target=act)
+        t.start()
+        try:
+            res = CliRunner().invoke(app, ["record", "-o", str(out), "--duration", "2.5",
+                                           "--types", "openat", "-c", str(config),
+                                           *(["--raw"] if raw else [])])
+        finally:
+            recording.clear()
+            t.join()
+        assert res.exit_code == 0, res.output
+        found[raw] = [e for e in read_events(out) if e.type == "openat" and e.proc.name == "cat"
+                      and e.args.get("name") == "/usr/share/common-licenses/GPL-3"]
+        if not raw:
+            assert "dropped by the kernel filters: 0," not in res.output
+        else:
+            assert "--raw" in res.output
+    assert found[False] == [] and found[True]
 
 
 def test_vigil_record_rejects_unknown_types(tmp_path):

@@ -104,10 +104,13 @@ class DecodeCounts:
 class _Pending:
     """A stdio pipe end whose peer is looked up at the end of the batch."""
 
-    __slots__ = ("fd", "ino", "want", "proc", "ts")
+    __slots__ = ("fd", "ino", "want", "proc", "ts", "event", "deferred")
 
     def __init__(self, fd: FdInfo, ino: int, want: str, proc: Process, ts: int) -> None:
         self.fd, self.ino, self.want, self.proc, self.ts = fd, ino, want, proc, ts
+        self.event: Event | None = None
+        #: already waited for one more batch
+        self.deferred = False
 
 
 class RecordDecoder:
@@ -178,22 +181,31 @@ class RecordDecoder:
                    flags)
         return ev
 
-    def finish_batch(self) -> None:
+    def finish_batch(self, final: bool = True) -> list[Event]:
         """Name the processes at the other end of the stdio pipes of this batch's execs.
 
         Done once a batch is decoded: in `curl | sh` the shell may exec before curl does,
-        and both execs are then in the same batch.
+        and both execs are then in the same batch. With `final` False, the exec events
+        whose peer is not known yet are returned (once each): the caller may hold them
+        back for one more batch, where the peer's exec may be.
         """
         pending, self._pending = self._pending, []
         pipes = self.table.pipes
+        waiting: list[Event] = []
         for p in pending:
             other = pipes.peer(p.ino, p.want, p.proc, p.ts)
             if other is None:
+                if not final and not p.deferred and p.event is not None:
+                    p.deferred = True
+                    self._pending.append(p)
+                    waiting.append(p.event)
+                    continue
                 self.counts.pipe_peers_unknown += 1
                 continue
             self.counts.pipe_peers += 1
             p.fd.peer = Peer(pid=other.pid, name=other.name, exepath=other.exepath,
                              args=list(other.args))
+        return waiting
 
     # ------------------------------------------------------------------ opens
 
@@ -289,16 +301,21 @@ class RecordDecoder:
             sid=sid or None, pgid=pgid or None, exe_from_memfd=memfd, exe_ino=exe_ino,
             stdio=stdio, listening=listening, open_fds=open_fds if l4 else None)
         new = self.table.on_exec(proc, info, ts)
+        waits: list[_Pending] = []
         if stdio:
             for fd in stdio:
                 if fd.type == "pipe" and fd.ino:
                     # stdin's writer, stdout's/stderr's reader
                     want = "w" if fd.end == "r" else "r"
-                    self._pending.append(_Pending(fd, fd.ino, want, new, ts))
+                    waits.append(_Pending(fd, fd.ino, want, new, ts))
         args: dict[str, Any] = {"exe": new.exe, "filename": exepath, "cwd": new.cwd}
         if at_path is not None:
             args.update(_exec_at(at_path))
-        return Event(type=sdef.name, ts=ts, res=0, proc=new, hostname=self.hostname, args=args)
+        ev = Event(type=sdef.name, ts=ts, res=0, proc=new, hostname=self.hostname, args=args)
+        for w in waits:
+            w.event = ev
+        self._pending.extend(waits)
+        return ev
 
     def _descs(self, buf: memoryview | bytes, a: int, n: int, pid: int) -> list[FdInfo]:
         """An array of `struct fd_desc` as `FdInfo`s (names from the table when the inode

@@ -227,8 +227,16 @@ class EbpfSensor:
             # order so that fork/exec/exit reach the process table in sequence
             self._read += spill.drain(self._handle, self._max_batch)
             self._out.sort(key=_event_time)
-        self._decoder.finish_batch()
-        out, self._out = self._out, []
+        waiting = self._decoder.finish_batch(final=False)
+        out = self._out
+        if waiting:
+            # an exec whose stdio pipe's other end has not exec'd yet (it may be in the
+            # next batch): it and what follows wait for one more read
+            held = {id(e) for e in waiting}
+            cut = next((i for i, e in enumerate(out) if id(e) in held), len(out))
+            out, self._out = out[:cut], out[cut:]
+        else:
+            self._out = []
         self._delivered += len(out)
         now = time.monotonic()
         if now >= self._next_drop_check:
@@ -271,6 +279,7 @@ class EbpfSensor:
         if self._obj is None:
             return
         self._obj.detach_all()
+        self._decoder.finish_batch()
         if self._ring is not None:
             # what was already in the ring is still read, so the final counts are complete
             self._read += self._ring.drain(lambda b, o, s: None)
