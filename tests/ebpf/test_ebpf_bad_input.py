@@ -99,13 +99,18 @@ def test_a_pipe_whose_writer_exited_before_the_reader_has_no_writer():
     reader = Process(pid=11, ppid=1, name="sh")
     holders.hold(writer, 777, "w", ts=100)
     holders.release(10, ts=200)                      # the writer exits
-    assert holders.peer(777, "w", reader, ts=300) is None
-    # ... but is still the writer for a reader that started while it ran
+    # what it wrote may still be in the pipe: it is named for a while
+    assert holders.peer(777, "w", reader, ts=300) is writer
+    grace = 5_000_000_000
+    assert holders.peer(777, "w", reader, ts=200 + grace + 1) is None
+    # ... and is the writer for a reader that started while it ran
     assert holders.peer(777, "w", reader, ts=150) is writer
-    # a sibling is preferred to an unrelated holder of the same pipe
+    # a sibling is preferred to an unrelated holder of the same pipe, and one still
+    # holding it to one gone
     other = Process(pid=12, ppid=99, name="tee")
     holders.hold(other, 777, "w", ts=160)
     assert holders.peer(777, "w", reader, ts=170) is writer
+    assert holders.peer(777, "w", reader, ts=300) is other
     # forgotten once the grace period is over
     holders.purge(now=200 + 10_000_000_000)
     assert holders.peer(777, "w", reader, ts=150) is other
@@ -179,17 +184,28 @@ def test_random_segments_of_every_syscall_never_raise(tmp_path_factory, nr, res,
     dec.finish_batch()
 
 
-def test_a_reader_waits_one_batch_for_a_writer_that_execs_later(dec):
+def test_a_reader_waits_a_little_for_a_writer_that_execs_later(dec):
+    # the shell forks the writer, then the reader; the reader execs first
+    t0 = dec.table.boot_epoch_ns   # records say 1000 ns after boot
+    dec.table.on_fork(1, 91, t0 + 500)
+    dec.table.on_fork(1, 90, t0 + 600)
+    dec.table.on_fork(1, 92, t0 + 700)
     reader = _exec(dec, 90, fd_desc(0, FDK_PIPE, 1, 12, 55) + fd_desc(1, FDK_FILE)
                    + fd_desc(2, FDK_FILE))
+    soon = reader.ts + dec.hold_ns // 2
     # end of the first batch: the writer has not exec'd; the reader's event may wait
-    assert dec.finish_batch(final=False) == [reader]
+    assert dec.finish_batch(final=False, now_ns=soon) == [reader]
     assert reader.proc.stdio[0].peer is None
     _exec(dec, 91, fd_desc(0, FDK_FILE) + fd_desc(1, FDK_PIPE, 2, 12, 55) + fd_desc(2, FDK_FILE))
-    assert dec.finish_batch(final=False) == []
+    assert dec.finish_batch(final=False, now_ns=soon) == []
     assert reader.proc.stdio[0].peer.pid == 91
-    # a reader waits once only: with no writer in the next batch either, it goes unnamed
+    # a reader waits a while only: with no writer by then, it goes unnamed
+    dec.table.on_fork(1, 93, t0 + 800)   # a sibling that might still exec
     lonely = _exec(dec, 92, fd_desc(0, FDK_PIPE, 1, 12, 56) + fd_desc(1, FDK_FILE) * 2)
-    assert dec.finish_batch(final=False) == [lonely]
-    assert dec.finish_batch(final=False) == []
+    assert dec.finish_batch(final=False, now_ns=lonely.ts + 1) == [lonely]
+    assert dec.finish_batch(final=False, now_ns=lonely.ts + dec.hold_ns) == []
     assert lonely.proc.stdio[0].peer is None and dec.counts.pipe_peers_unknown == 1
+    # nobody else forked by the parent is about to exec: nothing to wait for
+    alone = _exec(dec, 95, fd_desc(0, FDK_PIPE, 1, 12, 57) + fd_desc(1, FDK_FILE) * 2,
+                  ppid=94)
+    assert dec.finish_batch(final=False, now_ns=alone.ts + 1) == []

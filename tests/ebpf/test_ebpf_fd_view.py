@@ -14,12 +14,14 @@ import sys
 import time
 from pathlib import Path
 
-from ebpf_harness import live, only, requires_bpf  # noqa: F401  (fixture)
+from ebpf_harness import LiveCapture, live, only, requires_bpf  # noqa: F401  (fixture)
 
 from vigil.detectors.reverse_shell import ReverseShellDetector
 from vigil.events.fields import DEFAULT_FIELDS
+from vigil.events.proctable import ProcessTable
 from vigil.rules.falco.engine import FalcoEngine
 from vigil.rules.falco.loader import load_rules
+from vigil.sensors.ebpf.sensor import EbpfSensor
 
 pytestmark = requires_bpf
 
@@ -164,11 +166,25 @@ def test_curl_piped_into_sh_names_the_writer_of_the_shells_stdin(live, tmp_path)
     assert field("proc.stdout.reader", curl) == "sh"
 
 
-def test_a_writer_that_exited_before_the_reader_started_is_not_named(live):
-    # `true` exits long before `sh` starts reading: nobody holds the write end any more
-    events = live.run(["bash", "-c", "true | (sleep 0.3; exec sh -c ': vigil-late-reader')"],
-                      until=lambda e: e.type == "execve" and e.proc.name == "sh")
+def test_a_writer_gone_longer_than_the_grace_period_is_not_named():
+    # a sensor whose table names an exited writer for 0.1 s only; the writer exits 0.6 s
+    # before the reader starts
+    sensor = EbpfSensor(event_types={"execve"},
+                        table=ProcessTable(pipe_grace_ns=100_000_000))
+    sensor.start()
+    try:
+        live = LiveCapture(sensor)
+        events = live.run(["bash", "-c", "/bin/true | (sleep 0.6; exec sh -c ': late')"],
+                          until=lambda e: e.type == "execve" and e.proc.name == "sh")
+        quick = live.run(["bash", "-c", "/bin/true | (sleep 0.01; exec sh -c ': soon')"],
+                         until=lambda e: e.type == "execve" and e.proc.name == "sh")
+    finally:
+        sensor.stop()
     sh = only(events, lambda e: e.type == "execve" and e.proc.name == "sh")
     assert sh.proc.stdio[0].type == "pipe"
     assert field("proc.stdin.writer", sh) is None
-    assert live.sensor.stats()["pipe_peers_unknown"] >= 1
+    assert sensor.stats()["pipe_peers_unknown"] >= 1
+    # a writer that exited just before the reader started is still the writer: what it
+    # wrote may be waiting in the pipe
+    soon = only(quick, lambda e: e.type == "execve" and e.proc.name == "sh")
+    assert field("proc.stdin.writer", soon) == "true"

@@ -6,9 +6,9 @@ holding each end, with the time they started holding it and the time they exited
 `curl ... | sh` the shell's stdin is the read end of a pipe whose write end is curl's
 stdout: `peer()` finds curl.
 
-A holder is remembered for `grace_ns` after it exits, so a writer that exits right after
-the reader started is still found; a writer that was gone before the reader started is
-not (the field stays empty).
+A holder is remembered for `grace_ns` after it exits: a writer that exited before the
+reader started (a fast `curl` whose output waits in the pipe) is still named, the live
+holders first; one gone longer than that is forgotten (the field stays empty).
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ class PipeHolders:
     """Pipe inode -> the processes holding its ends (from the stdio reported at exec)."""
 
     def __init__(self, grace_ns: int = 5_000_000_000, limit: int = 65536) -> None:
-        self._by_ino: dict[int, list[Holder]] = {}
+        """`grace_ns`: how long an ended holder is still named (and kept)."""
+        #: inode -> end ("r"/"w") -> pid -> holder
+        self._by_ino: dict[int, dict[str, dict[int, Holder]]] = {}
         self._by_pid: dict[int, list[tuple[int, Holder]]] = {}
         self._grace = grace_ns
         self._limit = limit
@@ -48,10 +50,22 @@ class PipeHolders:
         """`proc` holds end `end` of pipe `ino` from `ts` on."""
         pid = proc.pid or 0
         holder = Holder(proc, end, ts)
-        self._by_ino.setdefault(ino, []).append(holder)
+        ends = self._by_ino.get(ino)
+        if ends is None:
+            if len(self._by_ino) >= self._limit:
+                self.purge(ts, force=True)
+            ends = self._by_ino[ino] = {}
+        holders = ends.get(end)
+        if holders is None:
+            holders = ends[end] = {}
+        elif len(holders) > 64:
+            # a pipe many processes write to (a build's log): drop the long-ended ones
+            horizon = ts - self._grace
+            for old in [p for p, h in holders.items() if h.until is not None and
+                        h.until < horizon]:
+                del holders[old]
+        holders[pid] = holder
         self._by_pid.setdefault(pid, []).append((ino, holder))
-        if len(self._by_ino) > self._limit:
-            self.purge(ts, force=True)
 
     def release(self, pid: int, ts: int) -> None:
         """The process exec'd or exited: what it held ends at `ts`."""
@@ -67,23 +81,36 @@ class PipeHolders:
         self._last_purge = now
         horizon = now if force else now - self._grace
         for ino in list(self._by_ino):
-            kept = [h for h in self._by_ino[ino] if h.until is None or h.until > horizon]
-            if kept:
-                self._by_ino[ino] = kept
-            else:
+            ends = self._by_ino[ino]
+            for end in list(ends):
+                holders = ends[end]
+                for pid in [p for p, h in holders.items() if h.until is not None and
+                            h.until <= horizon]:
+                    del holders[pid]
+                if not holders:
+                    del ends[end]
+            if not ends:
                 del self._by_ino[ino]
 
     def peer(self, ino: int, end: str, me: Process, ts: int) -> Process | None:
-        """The process holding end `end` of pipe `ino` when `me` looked at it at `ts`: one
-        that had not ended before `ts`, preferring a sibling of `me`, then the latest."""
+        """The process holding end `end` of pipe `ino` when `me` looked at it at `ts`:
+        one still holding it then (a sibling of `me` first, then the latest), else the
+        one that let go of it last, if that was less than the grace period before."""
+        ends = self._by_ino.get(ino)
+        holders = ends.get(end) if ends is not None else None
+        if not holders:
+            return None
         best: Holder | None = None
-        best_key: tuple[bool, int] = (False, -1)
-        for h in self._by_ino.get(ino, ()):
-            if h.end != end or h.proc.pid == me.pid:
+        best_key: tuple[bool, bool, int] = (False, False, -1)
+        horizon = ts - self._grace
+        for h in holders.values():
+            if h.proc.pid == me.pid:
                 continue
-            if h.until is not None and h.until < ts:
+            until = h.until
+            if until is not None and until < horizon:
                 continue
-            key = (h.proc.ppid == me.ppid, h.since)
+            holding = until is None or until >= ts
+            key = (holding, h.proc.ppid == me.ppid, h.since if holding else until)
             if key > best_key:
                 best, best_key = h, key
         return None if best is None else best.proc

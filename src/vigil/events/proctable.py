@@ -221,7 +221,7 @@ class ProcessTable:
     """Live processes by pid (thread-group id), as `Process` snapshots with parent links."""
 
     def __init__(self, proc_root: str | Path = "/proc", etc_root: str | Path = "/etc",
-                 max_processes: int = 65536) -> None:
+                 max_processes: int = 65536, pipe_grace_ns: int = 5_000_000_000) -> None:
         self._proc_root = Path(proc_root)
         self._procs: dict[int, Process] = {}
         self._threads: dict[int, Process] = {}
@@ -231,7 +231,9 @@ class ProcessTable:
         self._cgroups = CgroupResolver(self._proc_root, cgroup2_mount(self._proc_root))
         self._max = max_processes
         #: pipe ends held by processes, from their stdio at exec
-        self.pipes = PipeHolders()
+        self.pipes = PipeHolders(pipe_grace_ns)
+        #: children not exec'd yet, by parent: ppid -> {pid: fork time}
+        self._unexeced: dict[int, dict[int, int]] = {}
         #: fds the table could not keep or check: numbers beyond MAX_TRACKED_FD, and fds
         #: beyond the exec view (64 and up) dropped at an exec
         self.untracked_fds = 0
@@ -325,6 +327,17 @@ class ProcessTable:
             return p
         return self._slow_view(p, tgid, tid, ppid, uid, gid, euid, loginuid, comm, cgroup_id)
 
+    def exec_view(self, tgid: int, tid: int, ppid: int, uid: int, gid: int, euid: int,
+                  loginuid: int, comm: str, cgroup_id: int) -> Process:
+        """`view` for an exec record: the comm is the new image's, which `on_exec` sets, so
+        a snapshot that differs only by it is returned as is (one copy instead of two)."""
+        p = self._procs.get(tgid)
+        if (p is not None and p.tid == tid and p.uid == uid and p.euid == euid
+                and p.gid == gid and p.ppid == ppid and p.loginuid == loginuid
+                and p.cgroup_id == cgroup_id):
+            return p
+        return self._slow_view(p, tgid, tid, ppid, uid, gid, euid, loginuid, comm, cgroup_id)
+
     def _slow_view(self, p: Process | None, tgid: int, tid: int, ppid: int, uid: int,
                    gid: int, euid: int, loginuid: int, comm: str, cgroup_id: int) -> Process:
         if p is None:
@@ -367,17 +380,24 @@ class ProcessTable:
                                             vpid=child_pid, ppid=parent_pid, start_ts=ts,
                                             parent=parent)
         self._insert(child_pid, child)
+        kids = self._unexeced.setdefault(parent_pid, {})
+        if len(kids) > 4096:
+            kids.clear()
+        kids[child_pid] = ts
         fds = self._fds.get(parent_pid)
         if fds:
             self._fds[child_pid] = dict(fds)
         return child
 
-    def on_exec(self, current: Process, info: ExecInfo, ts: int = 0) -> Process:
-        """The process `current` now runs a new image; returns (and stores) its new snapshot."""
+    def on_exec(self, current: Process, info: ExecInfo, ts: int = 0,
+                comm: str | None = None) -> Process:
+        """The process `current` now runs a new image (named `comm`); returns (and stores)
+        its new snapshot."""
         pid = current.pid or 0
         argv = info.argv
         new = msgspec.structs.replace(
-            current, exe=argv[0] if argv else None, exepath=info.exepath, args=argv[1:],
+            current, name=comm or current.name, exe=argv[0] if argv else None,
+            exepath=info.exepath, args=argv[1:],
             args_truncated=info.args_truncated, cwd=info.cwd or current.cwd,
             tty=current.tty if info.tty is None else info.tty,
             sid=current.sid if info.sid is None else info.sid,
@@ -387,6 +407,7 @@ class ProcessTable:
             listening=info.listening if info.listening is not None else current.listening,
             parent=self._procs.get(current.ppid or 0))
         self._insert(pid, new)
+        self._exec_done(pid, current.ppid)
         if info.open_fds is not None:
             self._close_on_exec(pid, info.open_fds)
         self.pipes.release(pid, ts)
@@ -394,6 +415,21 @@ class ProcessTable:
             if fd.type == "pipe" and fd.ino and fd.end:
                 self.pipes.hold(new, fd.ino, fd.end, ts)
         return new
+
+    def _exec_done(self, pid: int, ppid: int | None) -> None:
+        kids = self._unexeced.get(ppid or 0)
+        if kids is not None:
+            kids.pop(pid, None)
+            if not kids:
+                del self._unexeced[ppid or 0]
+
+    def forked_sibling_pending(self, proc: Process, since: int) -> bool:
+        """A sibling of `proc` (same parent) forked at `since` or later has not exec'd yet:
+        the other end of a pipeline it is in may still be about to exec."""
+        kids = self._unexeced.get(proc.ppid or 0)
+        if not kids:
+            return False
+        return any(pid != proc.pid and ts >= since for pid, ts in kids.items())
 
     def _close_on_exec(self, pid: int, open_fds: int) -> None:
         """Forget the fds an exec closed; fds beyond the kernel's view cannot be checked."""
@@ -411,7 +447,11 @@ class ProcessTable:
         """The process ended: forget it (and its fds); returns its last snapshot."""
         self._fds.pop(pid, None)
         self.pipes.release(pid, ts)
-        return self._procs.pop(pid, None)
+        gone = self._procs.pop(pid, None)
+        if gone is not None:
+            self._exec_done(pid, gone.ppid)
+        self._unexeced.pop(pid, None)
+        return gone
 
     def set_stdio(self, pid: int, fd: int, info: FdInfo | None) -> Process | None:
         """fd 0, 1 or 2 of the process changed (dup onto it, close): a new snapshot."""

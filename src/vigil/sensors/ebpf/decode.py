@@ -21,6 +21,7 @@ from __future__ import annotations
 import posixpath
 import socket
 import struct
+import time
 from typing import Any
 
 from vigil.events.model import DnsQuery, Event, FdInfo, Listener, Peer, Process
@@ -45,7 +46,8 @@ F_ARGV_TRUNCATED, F_EXE_NLINK0, F_HAS_TTY, F_CREATED, F_SIZE_BEFORE = 1, 2, 4, 8
 F_FDS_BEYOND, F_LISTENERS_CUT, F_DNS, F_TARGET, F_PAYLOAD_CUT = 32, 64, 128, 256, 512
 F_EXEC_AT = 1024
 AT_EMPTY_PATH = 0x1000
-_EXECVEAT = sc.BY_NAME["execveat"]
+#: execve, execveat: a successful one is an exec record
+_EXEC_NRS = frozenset(s.nr for s in sc.SYSCALLS if s.kind == sc.KIND_EXEC)
 AT_FDCWD = -100
 O_DIRECTORY = 0o200000
 O_TRUNC = 0o1000
@@ -56,6 +58,9 @@ _OPEN_FAST = frozenset({2, 257, 85})
 _OPEN_NAMES = frozenset({"open", "openat", "openat2", "creat"})
 _DUP_NAMES = frozenset({"dup", "dup2", "dup3", "fcntl"})
 _PATH_CACHE_MAX = 4096
+#: see `RecordDecoder.hold_ns`: a pipeline's commands exec within microseconds of each
+#: other, but on a loaded host one may not be scheduled for tens of milliseconds
+HOLD_NS = 250_000_000
 #: where the tail (socket tuple, anon name) starts in a `struct fd_desc`
 _TAIL = 16
 
@@ -104,13 +109,11 @@ class DecodeCounts:
 class _Pending:
     """A stdio pipe end whose peer is looked up at the end of the batch."""
 
-    __slots__ = ("fd", "ino", "want", "proc", "ts", "event", "deferred")
+    __slots__ = ("fd", "ino", "want", "proc", "ts", "event")
 
     def __init__(self, fd: FdInfo, ino: int, want: str, proc: Process, ts: int) -> None:
         self.fd, self.ino, self.want, self.proc, self.ts = fd, ino, want, proc, ts
         self.event: Event | None = None
-        #: already waited for one more batch
-        self.deferred = False
 
 
 class RecordDecoder:
@@ -128,6 +131,8 @@ class RecordDecoder:
         self._pending: list[_Pending] = []
         self.roles = SocketRoles()
         self.counts = DecodeCounts()
+        #: how long an exec event may wait for the other end of its stdio pipe to exec
+        self.hold_ns = HOLD_NS
         self.errors = 0
 
     # ------------------------------------------------------------------ entry points
@@ -153,8 +158,12 @@ class RecordDecoder:
         if loginuid == 0xFFFFFFFF:
             loginuid = -1
         table = self.table
-        proc = table.view(tgid, tid, ppid, uid, gid, euid, loginuid, comm, cgid)
         ts += self._epoch
+        if nr in _EXEC_NRS and res == 0:
+            proc = table.exec_view(tgid, tid, ppid, uid, gid, euid, loginuid, comm, cgid)
+            return self._exec(ts, proc, comm, flags, buf, off + HEADER_SIZE,
+                              (l0, l1, l2, l3, l4, l5), a0, a1, a2, aux, fino)
+        proc = table.view(tgid, tid, ppid, uid, gid, euid, loginuid, comm, cgid)
         if nr == sc.EV_FORK:
             table.on_fork(tgid, a0, ts)
             return None
@@ -172,31 +181,31 @@ class RecordDecoder:
         if sdef is None:
             self.errors += 1
             return None
-        if sdef.kind == sc.KIND_EXEC and res == 0:
-            return self._exec(sdef, ts, proc, flags, buf, start, (l0, l1, l2, l3, l4, l5),
-                              a0, a1, a2, aux, fino)
         segs = _segments(buf, start, (l0, l1, l2, l3, l4, l5))
         ev, raw_paths = self._syscall(sdef, ts, res, proc, (a0, a1, a2, a3, a4, a5), segs)
         self._fill(ev, sdef, proc, res, segs, raw_paths, aux, fdnum, fkind, fmode, fdev, fino,
                    flags)
         return ev
 
-    def finish_batch(self, final: bool = True) -> list[Event]:
+    def finish_batch(self, final: bool = True, now_ns: int | None = None) -> list[Event]:
         """Name the processes at the other end of the stdio pipes of this batch's execs.
 
         Done once a batch is decoded: in `curl | sh` the shell may exec before curl does,
         and both execs are then in the same batch. With `final` False, the exec events
-        whose peer is not known yet are returned (once each): the caller may hold them
-        back for one more batch, where the peer's exec may be.
+        whose peer is not known yet, that happened less than `hold_ns` before `now_ns`,
+        and that have a sibling forked around them which has not exec'd yet (the likely
+        other end of the pipeline) are returned: the caller holds them back (and what
+        follows them) for a later batch, where that exec may be.
         """
         pending, self._pending = self._pending, []
         pipes = self.table.pipes
         waiting: list[Event] = []
+        now = time.time_ns() if now_ns is None else now_ns
         for p in pending:
             other = pipes.peer(p.ino, p.want, p.proc, p.ts)
             if other is None:
-                if not final and not p.deferred and p.event is not None:
-                    p.deferred = True
+                if (not final and p.event is not None and now - p.ts < self.hold_ns
+                        and self.table.forked_sibling_pending(p.proc, p.ts - self.hold_ns)):
                     self._pending.append(p)
                     waiting.append(p.event)
                     continue
@@ -265,7 +274,7 @@ class RecordDecoder:
             self._paths[seg] = p
         return p
 
-    def _exec(self, sdef: sc.SyscallDef, ts: int, proc: Process, flags: int,
+    def _exec(self, ts: int, proc: Process, comm: str, flags: int,
               buf: memoryview | bytes, start: int, lens: tuple[int, ...], tty: int, sid: int,
               pgid: int, open_fds: int, exe_ino: int) -> Event:
         l0, l1, l2, l3, l4, l5 = lens
@@ -279,9 +288,8 @@ class RecordDecoder:
         a += l2
         at_path = str(buf[a:a + l3], "utf-8", "backslashreplace").rstrip("\0") if l3 else None
         a += l3
-        if flags & F_EXEC_AT:
-            # the kernel reports execve's number after any exec; it went through an fd
-            sdef = _EXECVEAT
+        # the kernel reports execve's number after any exec: one through an fd is marked
+        name = "execveat" if flags & F_EXEC_AT else "execve"
         memfd = False
         if exepath is not None and flags & F_EXE_NLINK0:
             leaf = exepath.rsplit("/", 1)[-1]
@@ -300,18 +308,17 @@ class RecordDecoder:
             cwd=cwd, tty=encode_tty(tty >> 32, tty & 0xFFFFFFFF) if flags & F_HAS_TTY else 0,
             sid=sid or None, pgid=pgid or None, exe_from_memfd=memfd, exe_ino=exe_ino,
             stdio=stdio, listening=listening, open_fds=open_fds if l4 else None)
-        new = self.table.on_exec(proc, info, ts)
+        new = self.table.on_exec(proc, info, ts, comm)
         waits: list[_Pending] = []
         if stdio:
-            for fd in stdio:
-                if fd.type == "pipe" and fd.ino:
-                    # stdin's writer, stdout's/stderr's reader
-                    want = "w" if fd.end == "r" else "r"
+            # who writes into stdin, who reads stdout (the fields there are)
+            for fd, want in zip(stdio[:2], ("w", "r")):
+                if fd.type == "pipe" and fd.ino and fd.end != want:
                     waits.append(_Pending(fd, fd.ino, want, new, ts))
         args: dict[str, Any] = {"exe": new.exe, "filename": exepath, "cwd": new.cwd}
         if at_path is not None:
             args.update(_exec_at(at_path))
-        ev = Event(type=sdef.name, ts=ts, res=0, proc=new, hostname=self.hostname, args=args)
+        ev = Event(type=name, ts=ts, res=0, proc=new, hostname=self.hostname, args=args)
         for w in waits:
             w.event = ev
         self._pending.extend(waits)

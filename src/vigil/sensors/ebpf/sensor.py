@@ -98,7 +98,7 @@ class EbpfSensor:
         self._ring_size = ring_size
         self._wake_bytes = wake_bytes
         self._max_batch = max_batch
-        self.table = table or ProcessTable()
+        self.table = table if table is not None else ProcessTable()
         self._decoder = RecordDecoder(
             self.table, hostname or socket.gethostname(),
             process_events=bool(wanted & sc.SCHED_TYPES))
@@ -230,8 +230,8 @@ class EbpfSensor:
         waiting = self._decoder.finish_batch(final=False)
         out = self._out
         if waiting:
-            # an exec whose stdio pipe's other end has not exec'd yet (it may be in the
-            # next batch): it and what follows wait for one more read
+            # an exec whose stdio pipe's other end has not exec'd yet (it may be in a later
+            # batch): it and what follows wait, at most RecordDecoder.hold_ns
             held = {id(e) for e in waiting}
             cut = next((i for i, e in enumerate(out) if id(e) in held), len(out))
             out, self._out = out[:cut], out[cut:]
