@@ -5,6 +5,11 @@ jobs: fast attribute access on the hot path, the JSONL recording format (`docs/e
 and decoding of recordings straight into typed objects, with no dict in between.
 
 A value that a sensor did not see is `None`; every comparison on it is false (Falco's rule).
+
+The structs are not tracked by Python's cycle collector (`gc=False`): a busy host makes
+several per event, and they can never be part of a reference cycle — each one only points
+to objects made before it (a `Process` to its parent's older snapshot, an `Event` to its
+process), and what is set on one later (a pipe's `peer`) points to nothing of theirs.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 Timestamp = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 
 
-class Peer(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Peer(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     """The process at the other end of a pipe (who writes into a stdin, who reads a stdout)."""
 
     pid: int | None = None
@@ -37,7 +42,7 @@ class Peer(msgspec.Struct, kw_only=True, omit_defaults=True):
         return " ".join([self.name, *self.args])
 
 
-class Listener(msgspec.Struct, kw_only=True, omit_defaults=True, frozen=True):
+class Listener(msgspec.Struct, kw_only=True, omit_defaults=True, frozen=True, gc=False):
     """A socket a process listens on: TCP in LISTEN, or UDP bound to a port without a peer."""
 
     proto: str
@@ -45,7 +50,7 @@ class Listener(msgspec.Struct, kw_only=True, omit_defaults=True, frozen=True):
     port: int | None = None
 
 
-class FdInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
+class FdInfo(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     """The file descriptor an event acted on (file, socket, pipe ...).
 
     For sockets, `lip`/`lport` is the local end and `rip`/`rport` the remote end;
@@ -78,7 +83,7 @@ class FdInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
     peer: Peer | None = None
 
 
-class Process(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Process(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     """A process (thread group) as seen when the event happened.
 
     `parent` links to the parent's `Process`, so ancestry (`proc.aname[N]`) is a walk up the
@@ -143,7 +148,7 @@ class Process(msgspec.Struct, kw_only=True, omit_defaults=True):
         return self.name + " " + " ".join(self.args)
 
 
-class DnsQuery(msgspec.Struct, kw_only=True, omit_defaults=True):
+class DnsQuery(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     """The question of a DNS query the sensor saw leave (parsed from the payload)."""
 
     qname: str | None = None
@@ -154,7 +159,7 @@ class DnsQuery(msgspec.Struct, kw_only=True, omit_defaults=True):
     port: int | None = None
 
 
-class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Event(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     """One thing that happened: a syscall, a log line, ...
 
     `type` uses Falco's event names (`openat`, `execve`, `connect`, ...) for syscalls and

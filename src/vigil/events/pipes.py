@@ -31,13 +31,27 @@ class Holder:
     until: int | None = None
 
 
+class _End:
+    """The holders of one end of one pipe: those holding it now, and the last to let go."""
+
+    __slots__ = ("live", "last")
+
+    def __init__(self) -> None:
+        self.live: dict[int, Holder] = {}
+        self.last: Holder | None = None
+
+
 class PipeHolders:
-    """Pipe inode -> the processes holding its ends (from the stdio reported at exec)."""
+    """Pipe inode -> the processes holding its ends (from the stdio reported at exec).
+
+    Per end of a pipe it keeps the processes holding it and only the last one that let go
+    (a build's log pipe, written by thousands of short-lived compilers, stays small).
+    """
 
     def __init__(self, grace_ns: int = 5_000_000_000, limit: int = 65536) -> None:
-        """`grace_ns`: how long an ended holder is still named (and kept)."""
-        #: inode -> end ("r"/"w") -> pid -> holder
-        self._by_ino: dict[int, dict[str, dict[int, Holder]]] = {}
+        """`grace_ns`: how long the last holder that let go is still named (and kept)."""
+        #: inode -> end ("r"/"w") -> holders
+        self._by_ino: dict[int, dict[str, _End]] = {}
         self._by_pid: dict[int, list[tuple[int, Holder]]] = {}
         self._grace = grace_ns
         self._limit = limit
@@ -55,62 +69,64 @@ class PipeHolders:
             if len(self._by_ino) >= self._limit:
                 self.purge(ts, force=True)
             ends = self._by_ino[ino] = {}
-        holders = ends.get(end)
-        if holders is None:
-            holders = ends[end] = {}
-        elif len(holders) > 64:
-            # a pipe many processes write to (a build's log): drop the long-ended ones
-            horizon = ts - self._grace
-            for old in [p for p, h in holders.items() if h.until is not None and
-                        h.until < horizon]:
-                del holders[old]
-        holders[pid] = holder
+        side = ends.get(end)
+        if side is None:
+            side = ends[end] = _End()
+        side.live[pid] = holder
         self._by_pid.setdefault(pid, []).append((ino, holder))
 
     def release(self, pid: int, ts: int) -> None:
         """The process exec'd or exited: what it held ends at `ts`."""
-        for _ino, holder in self._by_pid.pop(pid, ()):
-            if holder.until is None:
-                holder.until = ts
+        for ino, holder in self._by_pid.pop(pid, ()):
+            holder.until = ts
+            side = self._by_ino.get(ino, {}).get(holder.end)
+            if side is None:
+                continue
+            if side.live.get(pid) is holder:
+                del side.live[pid]
+            if side.last is None or (side.last.until or 0) <= ts:
+                side.last = holder
         if ts - self._last_purge > self._grace:
             self.purge(ts)
 
     def purge(self, now: int, force: bool = False) -> None:
-        """Forget holders that ended more than the grace period ago (all ended ones when
-        `force`: the table is full)."""
+        """Forget pipes nobody holds any more and whose last holder let go more than the
+        grace period ago (every such pipe when `force`: the table is full)."""
         self._last_purge = now
         horizon = now if force else now - self._grace
         for ino in list(self._by_ino):
             ends = self._by_ino[ino]
             for end in list(ends):
-                holders = ends[end]
-                for pid in [p for p, h in holders.items() if h.until is not None and
-                            h.until <= horizon]:
-                    del holders[pid]
-                if not holders:
+                side = ends[end]
+                if side.last is not None and (side.last.until or 0) <= horizon:
+                    side.last = None
+                if not side.live and side.last is None:
                     del ends[end]
             if not ends:
                 del self._by_ino[ino]
 
     def peer(self, ino: int, end: str, me: Process, ts: int) -> Process | None:
         """The process holding end `end` of pipe `ino` when `me` looked at it at `ts`:
-        one still holding it then (a sibling of `me` first, then the latest), else the
-        one that let go of it last, if that was less than the grace period before."""
-        ends = self._by_ino.get(ino)
-        holders = ends.get(end) if ends is not None else None
-        if not holders:
+        one still holding it (a sibling of `me` first, then the latest), else the last one
+        that let go of it, if that was less than the grace period before `ts`."""
+        side = self._by_ino.get(ino, {}).get(end)
+        if side is None:
             return None
+        last = side.last
+        if last is not None and last.proc.pid != me.pid and (last.until or 0) >= ts:
+            # it let go after `me` looked: it was holding the pipe then
+            return last.proc
         best: Holder | None = None
-        best_key: tuple[bool, bool, int] = (False, False, -1)
-        horizon = ts - self._grace
-        for h in holders.values():
+        best_key: tuple[bool, int] = (False, -1)
+        for h in side.live.values():
             if h.proc.pid == me.pid:
                 continue
-            until = h.until
-            if until is not None and until < horizon:
-                continue
-            holding = until is None or until >= ts
-            key = (holding, h.proc.ppid == me.ppid, h.since if holding else until)
+            key = (h.proc.ppid == me.ppid, h.since)
             if key > best_key:
                 best, best_key = h, key
-        return None if best is None else best.proc
+        if best is not None:
+            return best.proc
+        if last is not None and last.proc.pid != me.pid and \
+                (last.until or 0) >= ts - self._grace:
+            return last.proc
+        return None

@@ -196,9 +196,12 @@ class CgroupResolver:
         return "host"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ExecInfo:
-    """What a successful exec tells about the new image (decoded from the kernel record)."""
+    """What a successful exec tells about the new image (decoded from the kernel record).
+
+    Made once per exec on the hot path and read once: slots, not frozen (a frozen
+    dataclass pays an `object.__setattr__` per field)."""
 
     exepath: str | None
     argv: list[str]

@@ -24,6 +24,8 @@ import struct
 import time
 from typing import Any
 
+from msgspec.structs import replace
+
 from vigil.events.model import DnsQuery, Event, FdInfo, Listener, Peer, Process
 from vigil.events.proctable import ExecInfo, ProcessTable, encode_tty
 from vigil.sensors.ebpf import syscalls as sc
@@ -63,6 +65,11 @@ _PATH_CACHE_MAX = 4096
 HOLD_NS = 250_000_000
 #: where the tail (socket tuple, anon name) starts in a `struct fd_desc`
 _TAIL = 16
+#: the listening sockets of an exec'd process that has none (shared: never changed,
+#: `ProcessTable.add_listener` makes a new list)
+_NO_LISTENERS: list[Listener] = []
+#: inodes named by the opens that made their fds (see `_named_inode`)
+_INODES_MAX = 65536
 
 
 def _i32(v: int) -> int:
@@ -127,7 +134,11 @@ class RecordDecoder:
         self.process_events = process_events
         self._epoch = table.boot_epoch_ns
         self._comms: dict[bytes, str] = {}
-        self._paths: dict[bytes, str] = {}
+        self._paths: dict[bytes, str | None] = {}
+        #: decoded stdio by its bytes (see `_stdio`)
+        self._stdio_cache: dict[bytes, list[FdInfo]] = {}
+        #: (kernel dev, inode) -> the fd of the open that named it
+        self._inodes: dict[tuple[int, int], FdInfo] = {}
         self._pending: list[_Pending] = []
         self.roles = SocketRoles()
         self.counts = DecodeCounts()
@@ -242,6 +253,8 @@ class RecordDecoder:
         fd = self._opened(res, fkind, fmode, fdev, fino, oflags, path, raw, flags, aux, args)
         if res >= 0:
             self.table.set_fd(proc.pid or 0, res, fd)
+            if fino and fkind in (FDK_FILE, FDK_DIR):
+                self._named_inode(fdev, fino, fd)
         return Event(type=name, ts=ts, res=res, args=args, proc=proc, fd=fd,
                      hostname=self.hostname)
 
@@ -296,9 +309,10 @@ class RecordDecoder:
             if leaf.startswith("memfd:"):
                 memfd, exepath = True, leaf
         pid = proc.pid or 0
-        stdio = self._descs(buf, a, l4, pid) if l4 else None
+        stdio = self._stdio(buf, a, l4, pid) if l4 else None
         a += l4
-        listening = self._listeners(buf, a, l5) if l5 or l4 else None
+        # the kernel looked for listening sockets when it described stdio (l4)
+        listening = (self._listeners(buf, a, l5) if l5 else _NO_LISTENERS) if l4 else None
         if flags & F_FDS_BEYOND:
             self.counts.fds_beyond_exec_view += 1
         if flags & F_LISTENERS_CUT:
@@ -309,20 +323,42 @@ class RecordDecoder:
             sid=sid or None, pgid=pgid or None, exe_from_memfd=memfd, exe_ino=exe_ino,
             stdio=stdio, listening=listening, open_fds=open_fds if l4 else None)
         new = self.table.on_exec(proc, info, ts, comm)
-        waits: list[_Pending] = []
-        if stdio:
-            # who writes into stdin, who reads stdout (the fields there are)
-            for fd, want in zip(stdio[:2], ("w", "r")):
-                if fd.type == "pipe" and fd.ino and fd.end != want:
-                    waits.append(_Pending(fd, fd.ino, want, new, ts))
         args: dict[str, Any] = {"exe": new.exe, "filename": exepath, "cwd": new.cwd}
         if at_path is not None:
             args.update(_exec_at(at_path))
         ev = Event(type=name, ts=ts, res=0, proc=new, hostname=self.hostname, args=args)
-        for w in waits:
-            w.event = ev
-        self._pending.extend(waits)
+        if stdio and len(stdio) > 1:
+            # who writes into stdin, who reads stdout (the fields there are)
+            fin, fout = stdio[0], stdio[1]
+            if fin.type == "pipe" and fin.end == "r" and fin.ino:
+                self._wait(fin, "w", new, ts, ev)
+            if fout.type == "pipe" and fout.end == "w" and fout.ino:
+                self._wait(fout, "r", new, ts, ev)
         return ev
+
+    def _wait(self, fd: FdInfo, want: str, proc: Process, ts: int, ev: Event) -> None:
+        p = _Pending(fd, fd.ino or 0, want, proc, ts)
+        p.event = ev
+        self._pending.append(p)
+
+    def _stdio(self, buf: memoryview | bytes, a: int, n: int, pid: int) -> list[FdInfo]:
+        """fds 0-2 of an exec. Most execs share their terminal, /dev/null, a log file or a
+        build's pipe with many others: the same bytes are decoded once. The cached
+        descriptions are shared (no one changes them; a dup onto stdio makes a new list),
+        except pipe ends, copied per exec because each gets its own `peer`. Sockets are
+        not cached: their role can change."""
+        raw = bytes(buf[a:a + n])
+        hit = self._stdio_cache.get(raw)
+        if hit is not None:
+            return [replace(f) if f.type == "pipe" else f for f in hit]
+        out = self._descs(raw, 0, n, pid)
+        # the kind is byte 2 of each `struct fd_desc`
+        if FDK_SOCK not in raw[2:n:FD_DESC_SIZE]:
+            if len(self._stdio_cache) > 1024:
+                self._stdio_cache.clear()
+            self._stdio_cache[raw] = out
+            out = [replace(f) if f.type == "pipe" else f for f in out]
+        return out
 
     def _descs(self, buf: memoryview | bytes, a: int, n: int, pid: int) -> list[FdInfo]:
         """An array of `struct fd_desc` as `FdInfo`s (names from the table when the inode
@@ -374,13 +410,20 @@ class RecordDecoder:
             return FdInfo(num=fdnum, type="file", name=device_name(kdev), ino=ino, dev=dev)
         if kind == FDK_ANON:
             return FdInfo(num=fdnum, type=anon_type(tail), ino=ino, dev=dev)
-        known = self.table.named(pid, fdnum, ino)
+        known = self._inodes.get((kdev, ino))
         if known is not None:
-            return FdInfo(num=fdnum, type=known.type if known.type in ("memfd", "file",
-                                                                       "directory")
-                          else KIND_TYPE.get(kind), name=known.name, nameraw=known.nameraw,
+            return FdInfo(num=fdnum, type=known.type, name=known.name, nameraw=known.nameraw,
                           ino=ino, dev=dev)
         return FdInfo(num=fdnum, type=KIND_TYPE.get(kind), ino=ino, dev=dev)
+
+    def _named_inode(self, kdev: int, ino: int, fd: FdInfo) -> None:
+        """Remember the name an open gave an inode: an fd of it met later (inherited, dup'd,
+        on a child's stdio) is named so, whatever its number."""
+        inodes = self._inodes
+        if len(inodes) >= _INODES_MAX:
+            for k in list(inodes)[:_INODES_MAX // 8]:  # the oldest first
+                del inodes[k]
+        inodes[(kdev, ino)] = fd
 
     # ------------------------------------------------------------------ other syscalls
 
@@ -448,6 +491,8 @@ class RecordDecoder:
                                  raw_paths.get("name"), flags, aux, args)
             if res >= 0:
                 table.set_fd(pid, res, ev.fd)
+                if fino and fkind in (FDK_FILE, FDK_DIR):
+                    self._named_inode(fdev, fino, ev.fd)
             return
         if flags & F_TARGET:
             args["target_pid"] = aux
@@ -470,6 +515,8 @@ class RecordDecoder:
             ev.fd = fd
             if res >= 0:
                 table.set_fd(pid, res, fd)
+                if fino:
+                    self._named_inode(fdev, fino, fd)
             return
         if name == "socket":
             domain = args.get("domain", 0)
@@ -532,14 +579,13 @@ class RecordDecoder:
                 ev.proc = table.set_stdio(pid, num, fd) or proc
 
     def _dup_name(self, fd: FdInfo, pid: int, args: dict[str, Any]) -> None:
-        """A duplicated file or directory is named like the fd it copies."""
+        """A duplicated file or directory is named like the fd it copies (an inode no open
+        named, opened before the sensor started say: as the table has the old fd)."""
         if fd.name is not None or fd.type not in ("file", "directory"):
             return
         old = self.table.named(pid, args.get("oldfd", args.get("fd", -1)), fd.ino)
         if old is not None:
             fd.name, fd.nameraw = old.name, old.nameraw
-            if old.type == "memfd":
-                fd.type = "memfd"
 
     def _pair(self, ev: Event, name: str, pid: int, res: int, fdseg: bytes) -> None:
         """pipe, pipe2, socketpair: both new fds."""

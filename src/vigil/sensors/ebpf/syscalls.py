@@ -26,7 +26,7 @@ MAX_SYSCALLS = 512
 #: the program's EV_FORK / EV_EXIT record numbers (sched tracepoints, not syscalls)
 EV_FORK, EV_EXIT = 1000, 1001
 
-_SPEC = struct.Struct("<13B3x4I")
+_SPEC = struct.Struct("<14B2x4I")
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,9 @@ class SyscallDef:
     size_before: bool = False
     #: whether the open created the file is reported (`created`)
     created: bool = False
+    #: with `size_before`: the register of open flags that must hold O_TRUNC for the call
+    #: to truncate anything (None: any call may)
+    trunc_flags_arg: int | None = None
 
     @property
     def string_regs(self) -> tuple[int, ...]:
@@ -91,7 +94,9 @@ class SyscallDef:
         return _SPEC.pack(flags, self.kind, mask, buf, self.buf_len_arg, self.buf_fixed,
                           self.fd_source, self.pair_arg, self.extra, self.extra_arg,
                           0 if self.data_arg is None else self.data_arg + 1, farg,
-                          len(fvals), *vals)
+                          len(fvals),
+                          0 if self.trunc_flags_arg is None else self.trunc_flags_arg + 1,
+                          *vals)
 
 
 def _args(spec: str) -> tuple[tuple[str, str] | None, ...]:
@@ -116,8 +121,8 @@ BPF_PROG_LOAD = 5
 
 SYSCALLS: tuple[SyscallDef, ...] = (
     # files
-    _d(2, "open", "name:p flags:u mode:u", **_OPEN),
-    _d(257, "openat", "dirfd:d name:p flags:u mode:u", **_OPEN),
+    _d(2, "open", "name:p flags:u mode:u", trunc_flags_arg=1, **_OPEN),
+    _d(257, "openat", "dirfd:d name:p flags:u mode:u", trunc_flags_arg=2, **_OPEN),
     _d(437, "openat2", "dirfd:d name:p - -", buf_arg=2, buf_len_arg=3, buf_kind="open_how",
        **_OPEN),
     _d(85, "creat", "name:p mode:u", **_OPEN),

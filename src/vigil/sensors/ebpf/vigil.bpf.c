@@ -104,6 +104,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define AF_INET6 10
 #define IPPROTO_UDP 17
 #define EINPROGRESS 115
+#define O_TRUNC 01000
 
 #define CNT_DROPS 0
 #define CNT_EVENTS 1
@@ -123,6 +124,11 @@ char LICENSE[] SEC("license") = "GPL";
 
 extern struct task_struct *bpf_task_from_vpid(s32 vpid) __ksym;
 extern void bpf_task_release(struct task_struct *p) __ksym;
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+/* A kernel pointer held as a number (read from memory) as a typed pointer the program may
+ * load through directly: far cheaper than one bpf_probe_read_kernel per field. */
+#define kptr(type, p) ((type *)bpf_rdonly_cast((void *)(p), bpf_core_type_id_kernel(type)))
 
 /* What a file descriptor is, as the kernel holds it (also the head of struct fd_desc). */
 struct fd_head {
@@ -192,7 +198,9 @@ struct syscall_spec {
 	__u8 data_arg;       /* 1 + index of the data pointer sent (its length is the next one) */
 	__u8 filter_arg;     /* 1 + index of an argument that must be one of filter_vals */
 	__u8 filter_count;
-	__u8 pad[3];
+	__u8 trunc_arg;      /* SPEC_SIZE_BEFORE: 1 + index of the open flags that must hold
+			      * O_TRUNC for a truncation to be possible (0: any call) */
+	__u8 pad[2];
 	__u32 filter_vals[4];
 };
 
@@ -572,6 +580,21 @@ static __always_inline __u32 put_path(__u32 off, struct path *path)
 	return w.off - w.start;
 }
 
+/* The struct file * of fd `fd` of the current task (0 when none). The table is reached by
+ * direct loads from the task; the slot, at a variable index, is one probe read. */
+static __always_inline __u64 current_fd_file(__s64 fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
+	__u64 fds, f = 0;
+
+	if (fd < 0 || fd >= fdt->max_fds)
+		return 0;
+	fds = (__u64)fdt->fd;
+	bpf_probe_read_kernel(&f, sizeof(f), (void *)(fds + fd * sizeof(f)));
+	return f;
+}
+
 static __always_inline struct file *fd_file(struct task_struct *task, __s64 fd)
 {
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
@@ -614,25 +637,26 @@ static __always_inline void fill_sock(struct sock_tuple *t, struct file *f)
  */
 __noinline int describe_file(__u64 file, struct fd_desc *d)
 {
-	struct file *f = (struct file *)file;
+	struct file *f;
 	struct inode *inode;
 	__u16 mode;
 
 	if (!d)
 		return FDK_NONE;
 	__builtin_memset(&d->sock, 0, sizeof(d->sock));
+	d->pad = 0;
 	d->head.kind = FDK_NONE;
 	d->head.fmode = 0;
 	d->head.dev = 0;
 	d->head.ino = 0;
-	d->pad = 0;
-	if (!f)
+	if (!file)
 		return FDK_NONE;
-	inode = BPF_CORE_READ(f, f_inode);
-	mode = BPF_CORE_READ(inode, i_mode);
-	d->head.fmode = BPF_CORE_READ(f, f_mode) & FMODE_RW;
-	d->head.ino = BPF_CORE_READ(inode, i_ino);
-	d->head.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	f = kptr(struct file, file);
+	inode = f->f_inode;
+	mode = inode->i_mode;
+	d->head.fmode = f->f_mode & FMODE_RW;
+	d->head.ino = inode->i_ino;
+	d->head.dev = inode->i_sb->s_dev;
 	switch (mode & S_IFMT) {
 	case S_IFREG:
 		d->head.kind = FDK_FILE;
@@ -648,18 +672,18 @@ __noinline int describe_file(__u64 file, struct fd_desc *d)
 		break;
 	case S_IFCHR:
 		d->head.kind = FDK_CHR;
-		d->head.dev = BPF_CORE_READ(inode, i_rdev);
+		d->head.dev = inode->i_rdev;
 		break;
 	case S_IFBLK:
 		d->head.kind = FDK_BLK;
-		d->head.dev = BPF_CORE_READ(inode, i_rdev);
+		d->head.dev = inode->i_rdev;
 		break;
 	case S_IFSOCK:
 		d->head.kind = FDK_SOCK;
-		fill_sock(&d->sock, f);
+		fill_sock(&d->sock, (struct file *)file);
 		break;
 	default: {
-		const unsigned char *name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
+		const unsigned char *name = f->f_path.dentry->d_name.name;
 
 		d->head.kind = FDK_ANON;
 		bpf_probe_read_kernel_str(d->name, sizeof(d->name), name);
@@ -672,15 +696,14 @@ __noinline int describe_file(__u64 file, struct fd_desc *d)
  * struct file * (0 when none). */
 __noinline __u64 describe_fd(struct fd_desc *d, __s64 fd)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct file *f;
+	__u64 f;
 
 	if (!d)
 		return 0;
 	d->head.fd = fd >= 0 && fd < 0xffff ? fd : 0xffff;
-	f = fd_file(task, fd);
-	describe_file((__u64)f, d);
-	return (__u64)f;
+	f = current_fd_file(fd);
+	describe_file(f, d);
+	return f;
 }
 
 struct listen_ctx {
@@ -695,11 +718,12 @@ struct listen_ctx {
 static long listen_step(__u32 i, void *data)
 {
 	struct listen_ctx *c = data;
-	struct socket *sock;
+	void *sock;
 	struct scratch *sc;
 	struct fd_desc *d;
 	struct file *f;
 	struct sock *sk;
+	__u64 file;
 	__u32 zero = 0;
 	__u8 state;
 	__u16 proto;
@@ -708,18 +732,21 @@ static long listen_step(__u32 i, void *data)
 		return 1;
 	if (!((c->open >> i) & 1))
 		return 0;
-	f = fd_file(c->task, i);
-	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+	file = current_fd_file(i);
+	if (!file)
 		return 0;
-	sock = BPF_CORE_READ(f, private_data);
-	sk = BPF_CORE_READ(sock, sk);
+	f = kptr(struct file, file);
+	if ((f->f_inode->i_mode & S_IFMT) != S_IFSOCK)
+		return 0;
+	sock = f->private_data;
+	sk = kptr(struct socket, sock)->sk;
 	if (!sk)
 		return 0;
-	state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	proto = BPF_CORE_READ(sk, sk_protocol);
+	state = sk->__sk_common.skc_state;
+	proto = sk->sk_protocol;
 	/* TCP in LISTEN; UDP bound to a port without a peer (a datagram server) */
 	if (!(state == TCP_LISTEN ||
-	      (proto == IPPROTO_UDP && state == TCP_CLOSE && BPF_CORE_READ(sk, __sk_common.skc_num))))
+	      (proto == IPPROTO_UDP && state == TCP_CLOSE && sk->__sk_common.skc_num)))
 		return 0;
 	if (c->n >= MAX_LISTENERS) {
 		c->cut = true;
@@ -730,7 +757,7 @@ static long listen_step(__u32 i, void *data)
 		return 1;
 	d = (struct fd_desc *)(sc->buf + (c->off & OFF_MASK));
 	d->head.fd = i;
-	describe_file((__u64)f, d);
+	describe_file(file, d);
 	c->off += sizeof(*d);
 	c->n++;
 	return 0;
@@ -1141,7 +1168,7 @@ __noinline __u32 syscall_record(struct scratch *sc, struct syscall_spec *spec,
 			off += sizeof(struct fd_desc);
 		}
 		if ((spec->flags & SPEC_CREATED) && file &&
-		    (BPF_CORE_READ((struct file *)file, f_mode) & FMODE_CREATED))
+		    (kptr(struct file, file)->f_mode & FMODE_CREATED))
 			e->flags |= F_CREATED;
 	} else if (spec->fd_source == FD_PAIR && ret == 0) {
 		int fds[2] = {-1, -1};
@@ -1185,7 +1212,14 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	tid = (__u32)bpf_get_current_pid_tgid();
 	tgid = bpf_get_current_pid_tgid() >> 32;
-	if (spec->flags & SPEC_SIZE_BEFORE) {
+	a.v[0] = regs->di;
+	a.v[1] = regs->si;
+	a.v[2] = regs->dx;
+	a.v[3] = regs->r10;
+	a.v[4] = regs->r8;
+	a.v[5] = regs->r9;
+	if ((spec->flags & SPEC_SIZE_BEFORE) &&
+	    (!spec->trunc_arg || arg_at(&a, spec->trunc_arg - 1) & O_TRUNC)) {
 		/* taken now, whatever happens next, so no later call of this thread finds it */
 		tr = bpf_map_lookup_elem(&truncations, &tid);
 		if (tr) {
@@ -1198,12 +1232,6 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 	s = settings();
 	if (!s || excluded(s, tgid))
 		return 0;
-	a.v[0] = regs->di;
-	a.v[1] = regs->si;
-	a.v[2] = regs->dx;
-	a.v[3] = regs->r10;
-	a.v[4] = regs->r8;
-	a.v[5] = regs->r9;
 	/* A compiler or a shell searching its path tries many names that do not exist: these
 	 * lookups outnumber every other open on a build host. Decided before anything is
 	 * copied; failures other than ENOENT (EACCES on /etc/shadow ...) are still sent. */
@@ -1270,6 +1298,16 @@ static __always_inline void keep_size(struct inode *inode)
 	spec = bpf_map_lookup_elem(&syscall_specs, &nr);
 	if (!spec || !(spec->flags & SPEC_SIZE_BEFORE))
 		return;
+	if (spec->trunc_arg) {
+		struct sys_args a;
+
+		a.v[0] = BPF_CORE_READ(regs, di);
+		a.v[1] = BPF_CORE_READ(regs, si);
+		a.v[2] = BPF_CORE_READ(regs, dx);
+		a.v[3] = a.v[4] = a.v[5] = 0;
+		if (!(arg_at(&a, spec->trunc_arg - 1) & O_TRUNC))
+			return;
+	}
 	old = bpf_map_lookup_elem(&truncations, &tid);
 	if (old && old->nr == nr)
 		return;
