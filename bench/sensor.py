@@ -121,16 +121,27 @@ def bpf_stats_enabled() -> Iterator[None]:
             BPF_STATS.write_text(was)
 
 
-def bpf_prog_stats() -> dict[str, tuple[int, int]]:
-    """Run time (ns) and run count of the loaded vigil_* programs (needs bpf_stats_enabled)."""
+def bpf_prog_stats(ids: set[int] | None = None) -> dict[str, tuple[int, int]]:
+    """Run time (ns) and run count of the loaded vigil_* programs (needs bpf_stats_enabled),
+    by name; with `ids`, of those programs only (other agents may run on this host)."""
     out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True)
     if out.returncode != 0:
         return {}
     stats: dict[str, tuple[int, int]] = {}
     for p in json.loads(out.stdout or "[]"):
-        if str(p.get("name", "")).startswith("vigil_"):
-            stats[p["name"]] = (int(p.get("run_time_ns", 0)), int(p.get("run_cnt", 0)))
+        if str(p.get("name", "")).startswith("vigil_") and (ids is None or p["id"] in ids):
+            ns, n = stats.get(p["name"], (0, 0))
+            stats[p["name"]] = (ns + int(p.get("run_time_ns", 0)), n + int(p.get("run_cnt", 0)))
     return stats
+
+
+def bpf_prog_ids() -> set[int]:
+    """Ids of the loaded vigil_* programs."""
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True)
+    if out.returncode != 0:
+        return set()
+    return {p["id"] for p in json.loads(out.stdout or "[]")
+            if str(p.get("name", "")).startswith("vigil_")}
 
 
 def loadgen(binary: Path, mode: str, rate: int, seconds: float, path: str) -> tuple[int, float]:
@@ -278,6 +289,12 @@ def max_rate(binary: Path, evaluate: Callable[[Event], object], quick: bool) -> 
         print(f"{rate:8d} {events:9d} {drops:8d} {cpu:7.2f} {cpu / max(events, 1) * 1e6:9.2f}")
         if drops:
             break
+        if events + drops < 0.9 * rate * step_secs:
+            # the generator itself could not make this rate (a busy host): higher ones
+            # would say nothing about the sensor
+            print(f"(the load generator reached {(events + drops) / step_secs:.0f}/s only; "
+                  f"stopping the search)")
+            break
         best = rate
     # confirm for 10 s, stepping down until a rate holds with zero drops
     rate = best
@@ -299,10 +316,13 @@ done
 """
 
 
-def start_agent(state_dir: Path, extra: list[str]) -> subprocess.Popen | None:
-    """`vigil run` (built-in defaults + `extra` options) in its own process, once it watches."""
+def start_agent(state_dir: Path, extra: list[str],
+                tree: Path | None = None) -> subprocess.Popen | None:
+    """`vigil run` (built-in defaults + `extra` options) in its own process, once it watches;
+    from another source tree's `src/` when `tree` is given (a baseline to compare with)."""
+    env = dict(os.environ, PYTHONPATH=str(tree / "src")) if tree is not None else None
     p = subprocess.Popen([sys.executable, "-m", "vigil", "run", "--state-dir", str(state_dir),
-                          "--stats-interval", "3600", *extra], cwd=REPO,
+                          "--stats-interval", "3600", *extra], cwd=tree or REPO, env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                          start_new_session=True)
     assert p.stderr is not None
@@ -373,6 +393,9 @@ VARIANTS: dict[str, list[str] | None] = {
     "vigil run (defaults: nice 10)": [],
     "vigil run --nice 0": ["--nice", "0"],
 }
+#: `--baseline DIR`: another source tree whose `vigil run` is one more variant
+BASELINE = "vigil run, baseline tree"
+BASELINE_TREE: list[Path] = []
 
 
 def _median_ci(values: list[float], resamples: int = 2000) -> tuple[float, float, float]:
@@ -400,15 +423,19 @@ def compare(work: Workload, rounds: int, per_block: int, state: Path) -> None:
             order = list(VARIANTS.items())
             random.shuffle(order)
             for name, extra in order:
-                agent = None if extra is None else start_agent(state, extra)
+                others = bpf_prog_ids()
+                tree = BASELINE_TREE[0] if name == BASELINE else None
+                agent = None if extra is None else start_agent(state, extra, tree)
                 if extra is not None and agent is None:
                     sys.exit("bench/sensor.py: vigil run did not start")
+                # the programs of this agent only: other agents may run on a shared host
+                mine = bpf_prog_ids() - others
                 for _ in range(per_block):
-                    before = bpf_prog_stats()
+                    before = bpf_prog_stats(mine)
                     a0 = process_cpu(agent.pid) if agent else 0.0
                     w, c = work.run()
                     a1 = process_cpu(agent.pid) if agent else 0.0
-                    after = bpf_prog_stats()
+                    after = bpf_prog_stats(mine)
                     wall[name].append(w)
                     cpu[name].append(c)
                     agent_cpu[name].append(a1 - a0)
@@ -435,8 +462,8 @@ def compare(work: Workload, rounds: int, per_block: int, state: Path) -> None:
           f"same-numbered run without the agent\nin the same round) - 1, with a 90 % bootstrap "
           f"interval. 'none (control)' is a second block without the agent:\nthe noise floor. "
           f"CPU s: the workload's own CPU (BPF time included); agent CPU s: vigil run's CPU\n"
-          f"during one run; BPF s: run time of the vigil_* programs during one run (kernel "
-          f"accounting, whole machine);\ncost: (agent CPU + BPF) / workload CPU.")
+          f"during one run; BPF s: run time of that agent's vigil_* programs during one run "
+          f"(kernel accounting);\ncost: (agent CPU + BPF) / workload CPU.")
 
 
 def workload(rounds: int, per_block: int, n: int, only: str | None) -> None:
@@ -471,6 +498,9 @@ def main() -> None:
     ap.add_argument("--workloads-only", choices=("all", "make", "loop"),
                     help="only part 3, for these workloads")
     ap.add_argument("--rounds", type=int, help="rounds of part 3 (default 12, --quick 3)")
+    ap.add_argument("--baseline", type=Path, metavar="DIR",
+                    help="another Vigil source tree (e.g. `git archive main` unpacked): its "
+                         "`vigil run` is one more variant of part 3")
     ap.add_argument("--decode-cost-only", action="store_true",
                     help="only part 0 (decode cost per record)")
     ap.add_argument("--per-block", type=int, default=4,
@@ -485,6 +515,9 @@ def main() -> None:
         name, evaluate = "none (--decode-only)", lambda e: None
     print(f"evaluation: {name}")
     rounds = args.rounds or (3 if args.quick else 12)
+    if args.baseline is not None:
+        BASELINE_TREE.append(args.baseline.resolve())
+        VARIANTS[BASELINE] = []
     decode_cost(5 if args.quick else 20)
     if args.decode_cost_only:
         return

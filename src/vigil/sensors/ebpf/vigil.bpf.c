@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Vigil's kernel sensor: one CO-RE object, attached with BTF tracepoints (and one
- * optional fentry); no kprobes, no tracefs needed.
+ * Vigil's kernel sensor: one CO-RE object, attached with BTF tracepoints; no kprobes, no
+ * tracefs needed. Two optional programs (an fentry, an ext4 tracepoint) report the size
+ * a truncation found; the sensor runs without whichever the kernel refuses.
  *
  * Syscalls are captured at sys_exit only. At that point the saved user registers still
  * hold the arguments and every user buffer the syscall read has been faulted in, so
@@ -595,19 +596,6 @@ static __always_inline __u64 current_fd_file(__s64 fd)
 	return f;
 }
 
-static __always_inline struct file *fd_file(struct task_struct *task, __s64 fd)
-{
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds;
-	struct file *f = NULL;
-
-	if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	return f;
-}
-
 static __always_inline void fill_sock(struct sock_tuple *t, struct file *f)
 {
 	struct socket *sock = BPF_CORE_READ(f, private_data);
@@ -707,7 +695,6 @@ __noinline __u64 describe_fd(struct fd_desc *d, __s64 fd)
 }
 
 struct listen_ctx {
-	struct task_struct *task;
 	__u64 open;           /* open fds 0..63 */
 	__u32 off;
 	__u32 n;
@@ -872,7 +859,6 @@ __noinline __u32 exec_record(struct scratch *sc)
 		off += sizeof(struct fd_desc);
 	}
 	e->seglen[SEG_FDS] = 3 * sizeof(struct fd_desc);
-	lc.task = task;
 	lc.open = words[0];
 	lc.off = off;
 	bpf_loop(EXEC_FDS, listen_step, &lc, 0);
@@ -950,9 +936,10 @@ static __always_inline void send_args(struct syscall_spec *spec, struct sys_args
 }
 
 /* The destination port of a socket fd (0 when it is not a connected IP socket). */
-static __always_inline __u16 socket_dport(struct task_struct *task, __s64 fd)
+static __always_inline __u16 socket_dport(__s64 fd)
 {
-	struct file *f = fd_file(task, fd);
+	__u64 file = current_fd_file(fd);
+	struct file *f = (struct file *)file;
 	struct socket *sock;
 	struct sock *sk;
 
@@ -974,7 +961,6 @@ static __always_inline __u16 socket_dport(struct task_struct *task, __s64 fd)
 __noinline int dns_call(struct syscall_spec *spec, struct vigil_settings *s, struct sys_args *a,
 			__s64 ret)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	struct send_args sa;
 	__u64 key;
 	__u8 one = 1;
@@ -996,7 +982,7 @@ __noinline int dns_call(struct syscall_spec *spec, struct vigil_settings *s, str
 		return dns_port(s, sockaddr_port((const void *)sa.addr));
 	if (!bpf_map_lookup_elem(&dns_fds, &key))
 		return 0;
-	if (dns_port(s, socket_dport(task, (int)a->v[0])))
+	if (dns_port(s, socket_dport((int)a->v[0])))
 		return 1;
 	bpf_map_delete_elem(&dns_fds, &key);
 	return 0;
@@ -1066,7 +1052,7 @@ __noinline __u32 put_extra(struct scratch *sc, struct syscall_spec *spec,
 		return len;
 	}
 	if (spec->extra == EXTRA_FD_PATH && spec->fd_source == FD_ARG0) {
-		struct file *f = fd_file(bpf_get_current_task_btf(), (int)a->v[0]);
+		struct file *f = (struct file *)current_fd_file((int)a->v[0]);
 		struct path p;
 
 		if (!f)
@@ -1100,7 +1086,6 @@ __noinline __u32 put_extra(struct scratch *sc, struct syscall_spec *spec,
 __noinline __u32 syscall_record(struct scratch *sc, struct syscall_spec *spec,
 				struct vigil_settings *s, struct sys_args *a, int dns)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	struct vigil_event *e;
 	__u64 file = 0;
 	__u32 off = sizeof(struct vigil_event), seg = 0, nr;
