@@ -115,3 +115,23 @@ def test_jobs_and_admin_sessions_of_the_web_account_are_not_web_requests() -> No
     # the php CLI is an application runtime: recon under it still fires
     assert len(alerts(run(WebshellDetector(), [execve(sh_c("id", parent=artisan,
                                                                 pid=1013))]))) == 1
+
+
+def test_a_runtime_the_sensor_saw_listen_nowhere_is_not_a_web_server() -> None:
+    from vigil.events.model import FdInfo, Listener
+
+    stdio = [FdInfo(num=0, type="file"), FdInfo(num=1, type="pipe"), FdInfo(num=2, type="pipe")]
+    # node running npm scripts: started under the sensor, no listening socket
+    npm = proc("/usr/bin/node", "/usr/bin/npm", "test", pid=700, uid=1000, user="alice",
+               parent=init(), name="node", stdio=stdio)
+    assert run(WebshellDetector(), [execve(sh_c("id; cat /etc/passwd", parent=npm,
+                                                 pid=701))]) == []
+    # the same runtime serving on port 3000 (or started before the sensor) is judged as before
+    serving = proc("/usr/bin/node", "/srv/app/server.js", pid=710, uid=1001, user="app",
+                   parent=init(), name="node", stdio=stdio,
+                   listening=[Listener(proto="tcp", ip="0.0.0.0", port=3000)])
+    unknown = node_app()
+    for parent, pid in ((serving, 711), (unknown, 712)):
+        dets = run(WebshellDetector(), [execve(sh_c("id; cat /etc/passwd", parent=parent,
+                                                     pid=pid))])
+        assert alerts(dets) and dets[0].rule_id == "webshell.recon"

@@ -175,3 +175,13 @@ def test_socket_and_socketpair_report_the_kernels_sockets(live, family):
     sock = only(events, lambda e: e.type == "socket" and e.proc.pid == live.pid
                 and e.args.get("domain") == 2)
     assert sock.fd.type == "ipv4" and sock.fd.ino
+
+
+def test_a_unix_socket_server_is_a_server_without_a_port(live, tmp_path):
+    path = tmp_path / "app.sock"
+    code = (f"import socket; s = socket.socket(socket.AF_UNIX); s.bind({str(path)!r}); "
+            f"s.listen(1)")
+    events = live.python(code, until=lambda e: e.type == "listen" and e.proc.pid == live.pid)
+    ev = only(events, lambda e: e.type == "listen" and e.proc.pid == live.pid)
+    assert field("proc.is_server", ev) is True and field("proc.listen_ports", ev) is None
+    assert ev.proc.listening[0].proto == "unix"

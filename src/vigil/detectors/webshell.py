@@ -1,8 +1,11 @@
 """`webshell`: a web server or application runtime spawning a shell or recon tools.
 
 A child of nginx/apache/php-fpm (or of any process running as a web account) that is a
-shell or a recon/download tool is a web shell. Under application runtimes (node, java,
-python web servers, ruby ...) shells are also how build and test scripts run, so a shell
+shell or a recon/download tool is a web shell. An application runtime (node, java, python
+web servers, ruby ...) counts only while it serves: when the eBPF sensor saw it start and
+it listens on no socket (`proc.is_server` false: `node` running npm scripts, a test
+runner), its shells are not requests. Under runtimes, shells are also how build and test
+scripts run, so a shell
 whose every command is a build tool (`sh -c "react-scripts build"`) is returned suppressed
 (static layer); `sh -c "id; cat /etc/passwd"` under the same node is alerted. Mail and image
 helpers (`sendmail`, `convert` ...) run by web applications are suppressed the same way.
@@ -47,6 +50,13 @@ class WebshellParams(DetectorParams):
     dedupe_seconds: float = field(default=300.0, metadata=minimum(0))
 
 
+def _known_not_serving(proc: Process) -> bool:
+    """The sensor saw the process start (its stdio is known) and it listens on nothing: a
+    runtime running scripts, not answering requests. A process from before the sensor
+    started, or from a recording without it, is not judged so."""
+    return proc.stdio is not None and not proc.listening
+
+
 def _python_web(proc: Process) -> bool:
     words = {basename(a) for a in proc.args[:4] if a}
     return not words.isdisjoint(PYTHON_WEB_ENTRY_POINTS)
@@ -78,6 +88,8 @@ class WebshellDetector(BuiltinDetector):
             return binary_name(parent), True
         if names & APP_RUNTIMES or any(n.startswith(APP_RUNTIME_PREFIXES) for n in names) or (
                 any(n.startswith("python") for n in names) and _python_web(parent)):
+            if _known_not_serving(parent):
+                return None
             return binary_name(parent), False
         if parent.user in WEB_USERS and names and not names & NOT_WEB_PARENTS:
             return f"{binary_name(parent)} as {parent.user}", True

@@ -43,7 +43,8 @@ class Peer(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
 
 
 class Listener(msgspec.Struct, kw_only=True, omit_defaults=True, frozen=True, gc=False):
-    """A socket a process listens on: TCP in LISTEN, or UDP bound to a port without a peer."""
+    """A socket a process listens on: TCP (or a unix stream socket) in LISTEN, or UDP bound
+    to a port without a peer. `proto`: tcp, udp or unix (`ip`: the unix path, no port)."""
 
     proto: str
     ip: str | None = None

@@ -565,9 +565,11 @@ class RecordDecoder:
         # TCP listens; a datagram socket bound on purpose serves on its port (the kernel's
         # answer: a port 0 bind gets one)
         if name == "listen" or (name == "bind" and fd.l4proto == "udp"):
-            if fd.lport:
-                new = table.add_listener(pid, Listener(proto=fd.l4proto or "tcp", ip=fd.lip,
-                                                       port=fd.lport))
+            lis = (Listener(proto="unix", ip=fd.name or None) if fd.type == "unix" else
+                   Listener(proto=fd.l4proto or "tcp", ip=fd.lip, port=fd.lport)
+                   if fd.lport else None)
+            if lis is not None:
+                new = table.add_listener(pid, lis)
                 if new is not None:
                     ev.proc = new
         if sdef.returns_fd or name in ("connect", "bind", "listen"):
@@ -640,6 +642,9 @@ def _listen_ports(p: Process | None) -> frozenset[int] | None:
 def _listener(tail: bytes) -> Listener | None:
     family, stype, proto, lport, _rport, _state, laddr, _raddr = TUPLE.unpack_from(tail)
     ftype = FAMILY_TYPE.get(family)
+    if ftype == "unix":
+        # an application behind a proxy serves on a unix socket: a server, without a port
+        return Listener(proto="unix")
     if ftype not in ("ipv4", "ipv6") or not lport:
         return None
     if ftype == "ipv6":
