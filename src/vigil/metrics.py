@@ -7,6 +7,10 @@ from typing import Any, Iterator
 from prometheus_client import CollectorRegistry, ProcessCollector, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 
+#: the sensor counters of fields left empty (`EbpfSensor.stats()`), by reason
+_UNFILLED = ("dns_malformed", "dns_cut", "pipe_peers_unknown", "fds_beyond_exec_view",
+             "untracked_fds", "listeners_cut", "truncated_records")
+
 
 class AgentCollector:
     """Exposes the agent's counters (events, drops, detections) without a polling thread."""
@@ -38,9 +42,22 @@ class AgentCollector:
             "vigil_sensor_kernel_filtered",
             "events left in the kernel by configuration ([sensors] ignore_read_prefixes, "
             "ignore_missing_reads, ignore_missing_execs)", labels=["sensor", "reason"])
+        dns = CounterMetricFamily("vigil_sensor_dns_queries",
+                                  "DNS questions read from traffic to [sensors] dns_ports",
+                                  labels=["sensor"])
+        unfilled = CounterMetricFamily(
+            "vigil_sensor_unfilled",
+            "fields the sensor left empty, by reason (not a DNS query, cut payload, pipe "
+            "writer unknown, fds beyond the exec view, listeners cut, short records)",
+            labels=["sensor", "reason"])
         for s in self.agent.sensors:
             ss = s.stats()
             events.add_metric([s.name], ss.get("events", 0))
+            if "dns_queries" in ss:
+                dns.add_metric([s.name], ss["dns_queries"])
+            for key in _UNFILLED:
+                if key in ss:
+                    unfilled.add_metric([s.name, key], ss[key])
             if "drops" in ss:  # drops_contended is a part of drops, not more of them
                 drops.add_metric([s.name], ss["drops"])
             for key, reason in (("ignored_reads", "read_prefix"),
@@ -51,6 +68,8 @@ class AgentCollector:
         yield events
         yield drops
         yield filtered
+        yield dns
+        yield unfilled
         yield GaugeMetricFamily("vigil_queue_depth", "event batches waiting for the engine",
                                 value=self.agent.queue.qsize())
         corr = self.agent.built.pipeline.correlator

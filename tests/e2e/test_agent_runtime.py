@@ -44,7 +44,8 @@ class ListSensor:
     def stats(self) -> dict[str, int]:
         # the shape of EbpfSensor.stats(): the contended drops are a part of the drops
         return {"events": self.delivered, "drops": 2, "drops_contended": 2,
-                "ignored_reads": 5, "ignored_missing_reads": 7, "ignored_missing_execs": 1}
+                "ignored_reads": 5, "ignored_missing_reads": 7, "ignored_missing_execs": 1,
+                "dns_queries": 4, "dns_malformed": 3, "pipe_peers_unknown": 6}
 
 
 def _shadow_read(i: int) -> Event:
@@ -91,6 +92,9 @@ def test_agent_runs_sensor_events_through_the_pipeline_and_serves_metrics(tmp_pa
     assert 'vigil_sensor_kernel_filtered_total{reason="read_prefix",sensor="list"} 5.0' in body
     assert 'vigil_sensor_kernel_filtered_total{reason="missing_read",sensor="list"} 7.0' in body
     assert 'vigil_sensor_kernel_filtered_total{reason="missing_exec",sensor="list"} 1.0' in body
+    assert 'vigil_sensor_dns_queries_total{sensor="list"} 4.0' in body
+    assert 'vigil_sensor_unfilled_total{reason="dns_malformed",sensor="list"} 3.0' in body
+    assert 'vigil_sensor_unfilled_total{reason="pipe_peers_unknown",sensor="list"} 6.0' in body
 
 
 def test_full_queue_drops_and_counts_instead_of_blocking(tmp_path):
