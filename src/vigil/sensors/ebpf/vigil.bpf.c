@@ -265,6 +265,17 @@ struct {
 	__type(value, __u8);
 } dns_fds SEC(".maps");
 
+/* Which processes ever connected a socket to a DNS port, by tgid % DNS_TGIDS: an array
+ * lookup lets every other write() go before the dns_fds hash is asked. */
+#define DNS_TGIDS 65536
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DNS_TGIDS);
+	__type(key, __u32);
+	__type(value, __u8);
+} dns_tgids SEC(".maps");
+
 /* The size a file had when the running syscall started changing it, by thread, until
  * that syscall exits (the first seen: later ones may already see the new size). */
 struct truncation {
@@ -971,8 +982,14 @@ __noinline int dns_call(struct syscall_spec *spec, struct vigil_settings *s, str
 	key = (bpf_get_current_pid_tgid() & ~0xffffffffULL) | (__u32)a->v[0];
 	if (spec->kind == KIND_CONNECT) {
 		port = sockaddr_port((const void *)a->v[1]);
-		if (dns_port(s, port) && (ret == 0 || ret == -EINPROGRESS))
+		if (dns_port(s, port) && (ret == 0 || ret == -EINPROGRESS)) {
+			__u32 slot = (__u32)(key >> 32) % DNS_TGIDS;
+			__u8 *mark = bpf_map_lookup_elem(&dns_tgids, &slot);
+
 			bpf_map_update_elem(&dns_fds, &key, &one, BPF_ANY);
+			if (mark)
+				*mark = 1;
+		}
 		else if (port)
 			bpf_map_delete_elem(&dns_fds, &key);
 		return 0;
@@ -1165,7 +1182,7 @@ __noinline __u32 syscall_record(struct scratch *sc, struct syscall_spec *spec,
 		off += sizeof(struct fd_desc);
 		e->seglen[SEG_FDS] = 2 * sizeof(struct fd_desc);
 	}
-	{
+	if (spec->extra || (spec->flags & SPEC_DNS)) {
 		__u32 n = put_extra(sc, spec, s, a, dns);
 
 		e->seglen[SEG_EXTRA] = n;
@@ -1184,7 +1201,7 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 	struct vigil_event *e;
 	struct sys_args a;
 	struct scratch *sc;
-	__u64 trunc_size = 0, trunc_ino = 0;
+	__u64 trunc_size = 0, trunc_ino = 0, pid_tgid;
 	bool truncated = false;
 	int dns = 0;
 	__u32 nr, off, tgid, tid, zero = 0;
@@ -1195,8 +1212,19 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 	spec = bpf_map_lookup_elem(&syscall_specs, &nr);
 	if (!spec || !(spec->flags & (SPEC_SEND | SPEC_DNS)))
 		return 0;
-	tid = (__u32)bpf_get_current_pid_tgid();
-	tgid = bpf_get_current_pid_tgid() >> 32;
+	pid_tgid = bpf_get_current_pid_tgid();
+	tid = (__u32)pid_tgid;
+	tgid = pid_tgid >> 32;
+	if (!(spec->flags & SPEC_SEND) && !spec->buf_arg && spec->kind == KIND_GENERIC) {
+		/* write(), hooked for DNS only: DNS when its fd was connected to a DNS port. For
+		 * every other write on the host, an array lookup decides, before anything else */
+		__u32 slot = tgid % DNS_TGIDS;
+		__u8 *mark = bpf_map_lookup_elem(&dns_tgids, &slot);
+		__u64 key = ((__u64)tgid << 32) | (__u32)regs->di;
+
+		if (!mark || !*mark || !bpf_map_lookup_elem(&dns_fds, &key))
+			return 0;
+	}
 	a.v[0] = regs->di;
 	a.v[1] = regs->si;
 	a.v[2] = regs->dx;
