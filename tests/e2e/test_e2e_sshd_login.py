@@ -23,18 +23,15 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-
-from vigil.sensors.ebpf.sensor import unavailable_reason
+from needs import requires_bpf, requires_shared, shared_path
 
 SSHD = "/usr/sbin/sshd"
-CALLBACK_RULE = Path(__file__).resolve().parents[2].parent / "shared" / "rules" / "sigma" / \
-    "linux" / "network_connection" / "net_connection_lnx_susp_malware_callback_port.yml"
-REASON = unavailable_reason()
+CALLBACK = "rules/sigma/linux/network_connection/net_connection_lnx_susp_malware_callback_port.yml"
+CALLBACK_RULE = shared_path(CALLBACK)
 TOOLS = os.path.exists(SSHD) and all(shutil.which(t) for t in ("ssh", "scp", "ssh-keygen"))
 
 pytestmark = [
-    pytest.mark.bpf,
-    pytest.mark.skipif(REASON is not None, reason=REASON or ""),
+    *requires_bpf, *requires_shared(CALLBACK),
     pytest.mark.skipif(not TOOLS, reason="needs openssh-server and openssh-client (make test "
                                          "installs them)"),
 ]
@@ -133,9 +130,8 @@ def test_a_key_login_command_and_scp_raise_nothing(sshd, tmp_path: Path) -> None
     port, key, sshd_pid = sshd
     state = tmp_path / "state"
     config = tmp_path / "vigil.toml"
-    sigma = f'sigma = ["{CALLBACK_RULE}"]\n' if CALLBACK_RULE.exists() else ""
-    config.write_text(f'state_dir = "{state}"\n[rules]\nfalco = ["builtin"]\n{sigma}'
-                      f'[sensors.authlog]\nenabled = false\n')
+    config.write_text(f'state_dir = "{state}"\n[rules]\nfalco = ["builtin"]\n'
+                      f'sigma = ["{CALLBACK_RULE}"]\n[sensors.authlog]\nenabled = false\n')
     agent = _start_agent(tmp_path, config)
     opts = ["-i", str(key), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
             "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"]

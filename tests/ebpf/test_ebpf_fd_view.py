@@ -43,10 +43,12 @@ def _listener() -> socket.socket:
 SOCKET_THEN_PIPE = r"""
 import os, socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-os.dup2(s.fileno(), 1)      # fd 1 is the socket
-os.close(1)                 # ... closed (not seen by the table unless close is captured)
+os.dup2(s.fileno(), 0)      # fds 0 and 1 are the socket
+os.dup2(s.fileno(), 1)
 r, w = os.pipe()
+os.close(1)                 # ... fd 1 closed (not seen by the table unless close is captured)
 os.dup2(w, 1)               # ... and now a pipe
+os.dup2(r, 0)               # and stdin too
 os.execv("/bin/sh", ["sh", "-c", ": vigil-pipe-stdout"])
 """
 
@@ -65,13 +67,16 @@ def test_a_socket_replaced_by_a_pipe_is_a_pipe_on_dup_and_at_exec(live):
     assert field("fd.types", to_pipe, "1") == "pipe"
     ex = only(mine, lambda e: e.type == "execve" and e.proc.name == "sh")
     assert ex.proc.stdio[1].type == "pipe" and ex.proc.stdio[1].ino == to_pipe.fd.ino
+    assert ex.proc.stdio[0].type == "pipe" and ex.proc.stdio[0].end == "r"
     assert field("proc.stdout.type", ex) == "pipe"
     # the rule that fired 111 times on an SSH session's shell reads the kernel's answer:
-    # the socket onto stdout is the reverse-shell shape, the pipe onto the same fd is not
+    # the socket onto stdin is the reverse-shell shape, the pipe onto the same fd is not
+    onto_stdin = [e for e in mine if e.type == "dup2" and e.res == 0]
+    assert [d.fd.type for d in onto_stdin][-2:] == ["ipv4", "pipe"]
     engine = FalcoEngine(load_rules([DEFAULT_RULES]), rule_matching="all")
     rule = "Standard stream redirected to a network connection"
-    assert rule in [d.name for d in engine.match(dups[-2])]
-    assert rule not in [d.name for d in engine.match(to_pipe)]
+    assert rule in [d.name for d in engine.match(onto_stdin[-2])]
+    assert rule not in [d.name for d in engine.match(onto_stdin[-1])]
     srv.close()
 
 

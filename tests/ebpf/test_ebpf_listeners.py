@@ -10,18 +10,18 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from ebpf_harness import live, only, requires_bpf  # noqa: F401  (fixture)
+from needs import needs_shared, shared_path
 
 from vigil.events.fields import DEFAULT_FIELDS
 from vigil.rules.sigma import SigmaEngine, load_sigma_paths
 
 pytestmark = requires_bpf
 
-CALLBACK_RULE = Path(__file__).resolve().parents[2].parent / "shared" / "rules" / "sigma" / \
-    "linux" / "network_connection" / "net_connection_lnx_susp_malware_callback_port.yml"
+CALLBACK = "rules/sigma/linux/network_connection/net_connection_lnx_susp_malware_callback_port.yml"
+CALLBACK_RULE = shared_path(CALLBACK)
 
 
 def field(name: str, event, arg: str | None = None):
@@ -62,6 +62,7 @@ def _port_2222_free() -> bool:
             return False
 
 
+@needs_shared(CALLBACK)
 def test_a_server_on_any_address_port_2222_is_never_an_outbound_connection(live):
     port = 2222 if _port_2222_free() else 0
     live.drain()
@@ -109,7 +110,7 @@ def test_a_server_on_any_address_port_2222_is_never_an_outbound_connection(live)
                 and "vigil-no-listener" in " ".join(e.proc.args))
     assert field("proc.is_server", gone) is False
     # the Sigma rule that fired on sshd listening on :: port 2222 stays quiet
-    if port == 2222 and CALLBACK_RULE.exists():
+    if port == 2222:
         sigma = SigmaEngine(load_sigma_paths([CALLBACK_RULE]).rules)
         assert not [d for e in mine for d in sigma.on_event(e)]
 

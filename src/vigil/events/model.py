@@ -30,7 +30,7 @@ Timestamp = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 class Peer(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     """The process at the other end of a pipe (who writes into a stdin, who reads a stdout)."""
 
-    pid: int | None = None
+    pid: Int64 | None = None
     name: str | None = None
     exepath: str | None = None
     args: list[str] = msgspec.field(default_factory=list)
@@ -48,7 +48,7 @@ class Listener(msgspec.Struct, kw_only=True, omit_defaults=True, frozen=True, gc
 
     proto: str
     ip: str | None = None
-    port: int | None = None
+    port: Int64 | None = None
 
 
 class FdInfo(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
@@ -60,7 +60,7 @@ class FdInfo(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     pipe); `peer` is the process at the other end of a pipe on a standard stream.
     """
 
-    num: int | None = None
+    num: Int64 | None = None
     #: Falco's fd.type: file, directory, ipv4, ipv6, unix, pipe, event, signalfd,
     #: eventpoll, inotify, timerfd, netlink, bpf, userfaultfd, io_uring, memfd
     type: str | None = None
@@ -68,17 +68,17 @@ class FdInfo(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     nameraw: str | None = None
     l4proto: str | None = None
     lip: str | None = None
-    lport: int | None = None
+    lport: Int64 | None = None
     rip: str | None = None
-    rport: int | None = None
+    rport: Int64 | None = None
     role: str | None = None
     connected: bool | None = None
     name_changed: bool | None = None
     #: fd.types of the process' whole fd table, where the sensor tracks it: fd -> type
-    types: dict[int, str] | None = None
-    ino: int | None = None
+    types: dict[Int64, str] | None = None
+    ino: Int64 | None = None
     #: the file's device (os.stat's st_dev); for a character or block device, the device
-    dev: int | None = None
+    dev: Int64 | None = None
     #: for a pipe: "r" (read end) or "w" (write end)
     end: str | None = None
     peer: Peer | None = None
@@ -124,7 +124,7 @@ class Process(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     exe_from_memfd: bool = False
     exe_upper_layer: bool = False
     #: the executable's inode (0 or None when unknown)
-    exe_ino: int | None = None
+    exe_ino: Int64 | None = None
     #: fds 0, 1 and 2 as the kernel saw them at exec (and after a dup onto them)
     stdio: list[FdInfo] | None = None
     #: sockets the process listens on (seen at exec, on bind/listen, inherited on fork)
@@ -154,10 +154,10 @@ class DnsQuery(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
 
     qname: str | None = None
     #: the question type as a number (1 = A, 28 = AAAA, 16 = TXT ...)
-    qtype: int | None = None
+    qtype: Int64 | None = None
     #: the resolver the query was sent to
     server: str | None = None
-    port: int | None = None
+    port: Int64 | None = None
 
 
 class Event(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):

@@ -42,6 +42,9 @@ def _cmp(field: str, op: str, value: str | tuple[str, ...] | None = None,
 _SUCCEEDED = Not(_cmp("evt.failed", "=", "true"))
 #: a non-blocking connect returns EINPROGRESS and still connects (Falco's outbound macro)
 _CONNECTED = Or((_cmp("evt.rawres", ">=", "0"), _cmp("evt.rawres", "=", "-115")))
+#: a socket the sensor knows as a server's (a bound datagram socket that also connects)
+#: does not make an outbound connection
+_CLIENT_SIDE = Not(_cmp("fd.is_server", "=", "true"))
 #: a connect to the unspecified address goes nowhere: the C library's getaddrinfo connects
 #: a UDP socket to each address it sorts (RFC 6724), a server's own listen address "::"
 #: or "0.0.0.0" included, and sends nothing (Falco's outbound macro leaves 0.0.0.0 out too)
@@ -75,7 +78,7 @@ _CATEGORY_ROUTES: dict[str, LogsourceRoute] = {
                                  And((_cmp("evt.is_open_write", "=", "true"), _SUCCEEDED))),
     "network_connection": LogsourceRoute(
         "network_connection", frozenset({SYSCALL}), CONNECT_TYPES,
-        And((_cmp("fd.type", "in", ("ipv4", "ipv6")), _CONNECTED, _SOMEWHERE))),
+        And((_cmp("fd.type", "in", ("ipv4", "ipv6")), _CONNECTED, _CLIENT_SIDE, _SOMEWHERE))),
 }
 
 #: log services -> the program names that write their lines (None: any log line)

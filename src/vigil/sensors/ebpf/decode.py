@@ -186,14 +186,18 @@ class RecordDecoder:
                          args={"status": res})
         start = off + HEADER_SIZE
         if nr in _OPEN_FAST:
-            return self._open(nr, ts, res, a0, a1, a2, a3, aux, fkind, fmode, fdev, fino,
-                              flags, proc, buf, start, l0)
+            ev = self._open(nr, ts, res, a0, a1, a2, a3, aux, fkind, fmode, fdev, fino,
+                            flags, proc, buf, start, l0)
+            ev.regs = _signed_regs((a0, a1, a2, a3, a4, a5))
+            return ev
         sdef = sc.BY_NR.get(nr)
         if sdef is None:
             self.errors += 1
             return None
         segs = _segments(buf, start, (l0, l1, l2, l3, l4, l5))
-        ev, raw_paths = self._syscall(sdef, ts, res, proc, (a0, a1, a2, a3, a4, a5), segs)
+        regs = (a0, a1, a2, a3, a4, a5)
+        ev, raw_paths = self._syscall(sdef, ts, res, proc, regs, segs)
+        ev.regs = _signed_regs(regs)  # for auditd's a0..a3 (audit.syscall_arg)
         self._fill(ev, sdef, proc, res, segs, raw_paths, aux, fdnum, fkind, fmode, fdev, fino,
                    flags)
         return ev
@@ -652,6 +656,13 @@ def _listener(tail: bytes) -> Listener | None:
     else:
         ip = socket.inet_ntop(socket.AF_INET, laddr[:4])
     return Listener(proto="tcp" if stype == SOCK_STREAM else "udp", ip=ip, port=lport)
+
+
+def _signed_regs(regs: tuple[int, ...]) -> tuple[int, ...]:
+    """The registers as the event model holds them: signed 64-bit (two's complement)."""
+    if max(regs) < 0x8000000000000000:
+        return regs
+    return tuple(v - 0x10000000000000000 if v >= 0x8000000000000000 else v for v in regs)
 
 
 def _exec_at(fdpath: str) -> dict[str, Any]:
