@@ -145,7 +145,7 @@ def test_the_text_listing(config: Path) -> None:
                       "14 enabled, 3 disabled, 3 silenced, 2 shadow")
     i = next(n for n, l in enumerate(out) if l.startswith("Log file truncated "))
     assert out[i].split()[3:6] == ["Warning", "silenced", "open,openat,openat2"]
-    assert out[i + 1].startswith("    A program other than a log rotator truncated a file")
+    assert out[i + 1].startswith("    A program other than a log rotator emptied an existing file")
     assert "    silenced by allowlist.rules.suppress=Log file truncated: logrotate " \
            "copytruncate here" in out
     assert "    disabled by [rules] disabled" in out

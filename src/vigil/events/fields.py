@@ -655,8 +655,8 @@ def build_default_registry() -> FieldRegistry:
              "fd name changed by this event"))
     add(_def("fd.sockfamily", S, _sockfamily, "ip or unix"))
     add(_def("fd.is_server", B, _fd_is_server, "this end is the server"))
-    add(_def("fd.types", S, _fd_types, "types of the process' fds; [N] for fd N",
-             arg=OPT, noarg_type=L))
+    add(_def("fd.types", S, _fd_types, "types of fds 0-2 as the kernel reported them "
+             "(proc.stdio); [N] for fd N", arg=OPT, noarg_type=L))
     add(_def("fd.dev", I, lambda e, a: _fd(e).dev, "device of the file (as st_dev); for a "
              "character or block device, the device itself"))
     add(_def("fd.ino", I, lambda e, a: _fd(e).ino, "inode (a pipe's inode names the pipe)"))
