@@ -7,11 +7,9 @@ it; the process writing into a shell's stdin pipe is named.
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from ebpf_harness import LiveCapture, live, only, requires_bpf  # noqa: F401  (fixture)

@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from ebpf_harness import live, only, requires_bpf  # noqa: F401  (fixture)
