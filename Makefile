@@ -8,7 +8,7 @@ PYTHON  ?= python3
 APT_PKGS := clang llvm libbpf-dev bpftool openssh-server python3.11-venv debootstrap systemd
 BPF_DIR := src/vigil/sensors/ebpf
 
-.PHONY: run test setup apt venv bpf bench deb deb-apt clean
+.PHONY: run test setup apt venv bpf bench deb deb-apt emulate emulate-apt clean
 
 run: setup bpf
 	$(VENV)/bin/vigil run $(ARGS)
@@ -51,6 +51,29 @@ deb: bpf deb-apt
 
 deb-apt:
 	@$(MAKE) -s apt APT_PKGS="$(DEB_APT_PKGS)"
+
+# The emulation suite (emulation/, docs/emulation.md): the agent with its default
+# configuration against attack scenarios and benign look-alikes; writes docs/detection.md.
+# EMULATE_ARGS="--only 'exec-*'" runs some scenarios, "--list" lists them.
+emulate: setup bpf emulate-apt
+	PYTHONPATH=emulation $(PY) -m emulate $(EMULATE_ARGS)
+
+# command:package pairs the scenarios use; a package is installed only when its command is
+# missing (node and npm may come from elsewhere than Debian)
+EMUL_NEEDS := socat:socat nc:netcat-openbsd ncat:ncat nmap:nmap perl:perl at:at atd:at \
+	sudo:sudo crontab:cron logrotate:logrotate insmod:kmod sshd:openssh-server \
+	ssh:openssh-client ip:iproute2 curl:curl wget:wget gcc:gcc make:make git:git \
+	node:nodejs npm:npm gdb:gdb setcap:libcap2-bin xxd:xxd zip:zip openssl:openssl \
+	bpftool:bpftool clang:clang dpkg-deb:dpkg
+
+emulate-apt:
+	@missing=""; for pair in $(EMUL_NEEDS); do c=$${pair%%:*}; p=$${pair#*:}; \
+	  PATH="$$PATH:/usr/sbin:/sbin" command -v $$c >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; missing=$$(echo $$missing | tr ' ' '\n' | sort -u | tr '\n' ' '); \
+	if [ -n "$${missing% }" ]; then \
+	  echo "installing for the emulation suite: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 bench: setup bpf
 	$(PY) bench/rules_engine.py

@@ -1,0 +1,5 @@
+"""`python -m emulate`: see `emulate.cli`."""
+
+from emulate.cli import main
+
+raise SystemExit(main())
