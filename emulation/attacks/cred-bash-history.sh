@@ -10,8 +10,8 @@
 
 user=vigil-emul-hist
 emul_user "$user"
-printf 'ls\nmysql -u admin -pS3cretEmul db\nexport API_TOKEN=emul0000\n' >"/home/$user/.bash_history"
-chown "$user:$user" "/home/$user/.bash_history"
-chmod 600 "/home/$user/.bash_history"
+emul_tmpdir
+printf 'ls\nmysql -u admin -pS3cretEmul db\nexport API_TOKEN=emul0000\n' >"$EMUL_DIR/h"
+emul_setup_file "/home/$user/.bash_history" 600 "$user:$user" "$EMUL_DIR/h"
 cat /home/*/.bash_history 2>/dev/null | wc -l
 grep -hiE -- '-p[^ ]|passw|token|sshpass|secret' /home/*/.bash_history /root/.bash_history 2>/dev/null | head -5 || true

@@ -13,12 +13,15 @@
 user=vigil-emul-cloud
 emul_user "$user"
 h=/home/$user
-mkdir -p "$h/.aws" "$h/.kube" "$h/.docker"
-printf '[default]\naws_access_key_id = AKIAEMULATIONEXAMPLE\naws_secret_access_key = emulation/not/a/real/key/000000000000000\n' >"$h/.aws/credentials"
-printf 'apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user:\n    token: emulation-token-0000\n' >"$h/.kube/config"
-printf '{"auths":{"registry.example":{"auth":"ZW11bDplbXVs"}}}\n' >"$h/.docker/config.json"
-chown -R "$user:$user" "$h"
 emul_tmpdir
+printf '[default]\naws_access_key_id = AKIAEMULATIONEXAMPLE\naws_secret_access_key = emulation/not/a/real/key/000000000000000\n' >"$EMUL_DIR/aws"
+printf 'apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user:\n    token: emulation-token-0000\n' >"$EMUL_DIR/kube"
+printf '{"auths":{"registry.example":{"auth":"ZW11bDplbXVs"}}}\n' >"$EMUL_DIR/docker"
+for d in .aws .kube .docker; do emul_setup_dir "$h/$d" 700 "$user:$user"; done
+emul_setup_file "$h/.aws/credentials" 600 "$user:$user" "$EMUL_DIR/aws"
+emul_setup_file "$h/.kube/config" 600 "$user:$user" "$EMUL_DIR/kube"
+emul_setup_file "$h/.docker/config.json" 600 "$user:$user" "$EMUL_DIR/docker"
+rm -f "$EMUL_DIR"/aws "$EMUL_DIR"/kube "$EMUL_DIR"/docker
 cat "$h/.aws/credentials" >"$EMUL_DIR/loot"
 { grep -h aws_secret_access_key /home/*/.aws/credentials /root/.aws/credentials 2>/dev/null || true; } | wc -l
 "$PY" -c "import sys;print([l.split(':')[1].strip() for l in open(sys.argv[1]) if 'token' in l])" "$h/.kube/config"

@@ -13,10 +13,12 @@
 
 user=vigil-emul-keys
 emul_user "$user"
-install -d -m 700 -o "$user" -g "$user" "/home/$user/.ssh"
-ssh-keygen -q -t ed25519 -N '' -C "$user@vigil-emul" -f "/home/$user/.ssh/id_ed25519"
-chown "$user:$user" "/home/$user/.ssh/id_ed25519"*
 emul_tmpdir
+ssh-keygen -q -t ed25519 -N '' -C "$user@vigil-emul" -f "$EMUL_DIR/k"
+emul_setup_dir "/home/$user/.ssh" 700 "$user:$user"
+emul_setup_file "/home/$user/.ssh/id_ed25519" 600 "$user:$user" "$EMUL_DIR/k"
+emul_setup_file "/home/$user/.ssh/id_ed25519.pub" 644 "$user:$user" "$EMUL_DIR/k.pub"
+rm -f "$EMUL_DIR/k" "$EMUL_DIR/k.pub"
 stage=$EMUL_DIR
 find /home /root -maxdepth 3 -path '*/.ssh/id_*' 2>/dev/null
 for k in /home/"$user"/.ssh/id_*; do

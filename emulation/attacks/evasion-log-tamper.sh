@@ -12,11 +12,10 @@
 
 a=/var/log/dpkg.log
 b=/var/log/alternatives.log
+emul_tmpdir
+seq 1 100 | sed 's/^/2024-01-01 00:00:00 status installed pkg /' >"$EMUL_DIR/log"
 for f in "$a" "$b"; do
-    if [ ! -s "$f" ]; then
-        emul_backup "$f"
-        seq 1 100 | sed 's/^/2024-01-01 00:00:00 status installed pkg /' >"$f"
-    fi
+    [ -s "$f" ] || emul_setup_file "$f" 644 root:root "$EMUL_DIR/log"
 done
 sleep 1
 emul_backup "$a"

@@ -16,9 +16,9 @@ for f in /var/log/dpkg.log /var/log/btmp /var/log/alternatives.log; do
 done
 if [ ${#logs[@]} -eq 0 ]; then
     f=/var/log/vigil-emul-app.log
-    emul_backup "$f"
-    seq 1 200 | sed 's/^/app started request /' >"$f"
-    touch -d '-1 day' "$f"
+    emul_tmpdir
+    seq 1 200 | sed 's/^/app started request /' >"$EMUL_DIR/log"
+    emul_setup_file "$f" 644 root:root "$EMUL_DIR/log"
     sleep 1
     logs=("$f")
 fi

@@ -13,10 +13,12 @@ emul_need curl zip ip
 
 user=vigil-emul-dev
 emul_user "$user"
-install -d -m 700 -o "$user" -g "$user" "/home/$user/.ssh"
-ssh-keygen -q -t ed25519 -N '' -f "/home/$user/.ssh/id_ed25519"
 emul_veth_pair
 emul_tmpdir
+ssh-keygen -q -t ed25519 -N '' -f "$EMUL_DIR/k"
+emul_setup_dir "/home/$user/.ssh" 700 "$user:$user"
+emul_setup_file "/home/$user/.ssh/id_ed25519" 600 "$user:$user" "$EMUL_DIR/k"
+rm -f "$EMUL_DIR/k" "$EMUL_DIR/k.pub"
 www=$EMUL_DIR/www
 mkdir -p "$www" "$EMUL_DIR/stage"
 : >"$EMUL_DIR/ready"

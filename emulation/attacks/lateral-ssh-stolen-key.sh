@@ -18,8 +18,8 @@ user=vigil-emul-deploy
 emul_user "$user"
 emul_veth_pair
 emul_sshd "$EMUL_NS" "$EMUL_PEER_IP"
-install -d -m 700 -o "$user" -g "$user" "/home/$user/.ssh"
-install -m 600 -o "$user" -g "$user" "$EMUL_SSH_KEY" "/home/$user/.ssh/id_ed25519"
+emul_setup_dir "/home/$user/.ssh" 700 "$user:$user"
+emul_setup_file "/home/$user/.ssh/id_ed25519" 600 "$user:$user" "$EMUL_SSH_KEY"
 sleep 0.5
 emul_tmpdir
 cp "/home/$user/.ssh/id_ed25519" "$EMUL_DIR/.k"

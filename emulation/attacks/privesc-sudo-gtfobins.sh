@@ -14,8 +14,8 @@ emul_need sudo setpriv
 
 user=vigil-emul-ops
 emul_user "$user"
-emul_backup /etc/sudoers.d/vigil-emul-ops
-echo "$user ALL=(root) NOPASSWD: /usr/bin/find" >/etc/sudoers.d/vigil-emul-ops
-chmod 440 /etc/sudoers.d/vigil-emul-ops
+emul_tmpdir
+echo "$user ALL=(root) NOPASSWD: /usr/bin/find" >"$EMUL_DIR/rule"
+emul_setup_file /etc/sudoers.d/vigil-emul-ops 440 root:root "$EMUL_DIR/rule"
 sleep 1
 su -s /bin/sh -c "cd /tmp && sudo -n /usr/bin/find /etc -maxdepth 0 -exec /bin/sh -c 'id; head -1 /etc/shadow | cut -c1-5' \\;" "$user"

@@ -38,6 +38,8 @@ class Attributed:
     #: True when the incident was opened earlier and this scenario's detections joined it
     joined: bool = False
     detections: list[DetectionView] = field(default_factory=list)
+    #: the titles the incident had because of this scenario (see `scenario_titles`)
+    titles: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -54,6 +56,30 @@ class Attribution:
 
     by_scenario: dict[str, list[Attributed]] = field(default_factory=dict)
     unattributed: list[Unattributed] = field(default_factory=list)
+
+
+def scenario_titles(inc: IncidentView, window: Window, own: Ownership,
+                    joined: bool) -> list[str]:
+    """The titles `inc` took while `window`'s scenario acted: a title counts when the
+    newest detection of the record that carried it falls in the window (from its opening
+    for the scenario that opened it) and is not another process tree's. So a later
+    escalation by someone else (the runner stopping the agent) does not name what this
+    scenario did, and a joined incident is named as it was when the scenario joined it."""
+    out: list[str] = []
+    before: str | None = None
+    for title, ts, pid in inc.title_events:
+        if ts < window.start_ns:
+            before = title
+            continue
+        if ts > window.end_ns:
+            break
+        if own.verdict(window.scenario, {pid} if pid else set()) == "out":
+            continue
+        if title not in out:
+            out.append(title)
+    if not out:
+        out = [before] if joined and before else inc.titles[:1]
+    return out
 
 
 class WindowIndex:
@@ -93,7 +119,8 @@ def attribute(incidents: list[IncidentView], windows: list[Window],
                 dets = [d for d in inc.detections.values()
                         if index.find(d.first_ts) in (home, None)]
                 result.by_scenario[home.scenario].append(
-                    Attributed(inc, "pid" if verdict == "in" else "time", detections=dets))
+                    Attributed(inc, "pid" if verdict == "in" else "time", detections=dets,
+                               titles=scenario_titles(inc, home, own, joined=False)))
         _attribute_joined(inc, home_name, index, own, result)
     return result
 
@@ -112,4 +139,7 @@ def _attribute_joined(inc: IncidentView, home: str | None, index: WindowIndex,
     for name, dets in joined.items():
         pids = {d.pid for d in dets if d.pid}
         how = "pid" if own.verdict(name, pids) == "in" else "time"
-        result.by_scenario[name].append(Attributed(inc, how, joined=True, detections=dets))
+        w = next(x for x in index.windows if x.scenario == name)
+        result.by_scenario[name].append(Attributed(
+            inc, how, joined=True, detections=dets,
+            titles=scenario_titles(inc, w, own, joined=True)))

@@ -15,6 +15,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from emulate.custodian import restore_pending
 from emulate.report_md import render_markdown
 from emulate.runner import Runner, RunnerOptions, default_vigil
 from emulate.scenario import HeaderError, Scenario, discover
@@ -55,6 +56,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "(default 1.5)")
     p.add_argument("--no-clean-check", action="store_true",
                    help="skip the before/after snapshots of /etc and friends")
+    p.add_argument("--restore", type=Path, metavar="RUN_DIR",
+                   help="finish the restores of a run that was killed, then exit")
     return p.parse_args(argv)
 
 
@@ -88,6 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (0 even when acceptance is not met: the
     scorecard is the result; 2 for usage errors and broken scenario headers)."""
     args = parse_args(argv)
+    if args.restore is not None:
+        problems = restore_pending(args.restore / "custodian")
+        for p in problems:
+            print(f"emulate: {p}", file=sys.stderr)
+        print(f"emulate: restored what {args.restore} had pending")
+        return 1 if problems else 0
     try:
         scenarios = discover(ROOT)
     except HeaderError as exc:

@@ -70,6 +70,10 @@ class IncidentView:
     detections: dict[tuple[str, str | None, int | None, int], DetectionView] = \
         field(default_factory=dict)
     pids: set[int] = field(default_factory=set)
+    #: (title, ts, pid) per lifecycle record: the title then, and the newest detection's
+    #: time and pid (what changed it), so a scenario is judged on the titles its own
+    #: detections gave the incident
+    title_events: list[tuple[str, int, int | None]] = field(default_factory=list)
     closed_reason: str | None = None
     #: True when converted from a one-detection Falco JSON line
     legacy: bool = False
@@ -94,13 +98,19 @@ class IncidentView:
         self.last_ts = max(self.last_ts, _int(doc.get("last_ts")) or 0)
         if doc.get("closed_reason"):
             self.closed_reason = str(doc["closed_reason"])
+        newest: DetectionView | None = None
         for d in doc.get("detections") or []:
             if isinstance(d, dict):
                 det = _detection(d, default_ts=first or 0)
                 self.detections[det.key] = det
                 if det.pid:
                     self.pids.add(det.pid)
+                if newest is None or det.last_ts > newest.last_ts:
+                    newest = det
         self.pids |= _entity_pids(doc.get("entities"))
+        if title:
+            ts = newest.last_ts if newest is not None else (_int(doc.get("last_ts")) or 0)
+            self.title_events.append((title, ts, newest.pid if newest is not None else None))
 
 
 def _int(value: Any) -> int | None:

@@ -95,7 +95,7 @@ def _summaries(attributed: list[Attributed]) -> list[IncidentSummary]:
             label = d.name if not d.rule_id or d.rule_id == d.name else f"{d.name} ({d.rule_id})"
             if label not in names:
                 names.append(label)
-        out.append(IncidentSummary(id=a.incident.id, title=" / ".join(a.incident.titles),
+        out.append(IncidentSummary(id=a.incident.id, title=" / ".join(a.titles),
                                    priority=a.incident.priority, how=a.how,
                                    joined=a.joined, detections=names))
     return out
@@ -124,7 +124,7 @@ def judge(scenario: Scenario, run: RunResult, attributed: list[Attributed]) -> V
         v.status = MISSED
         return v
     for a in attributed:
-        for title in a.incident.titles:
+        for title in a.titles:
             k = matching_keyword(scenario.expect, title)
             if k is not None:
                 v.status, v.matched = DETECTED, k

@@ -11,6 +11,7 @@ windows never overlap.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import signal
@@ -25,6 +26,7 @@ from typing import Callable
 from emulate.agent import AgentUnderTest
 from emulate.attribution import Window, attribute
 from emulate.cleanliness import differences, snapshot
+from emulate.custodian import Custodian
 from emulate.incidents import IncidentStream
 from emulate.judge import RunResult, judge
 from emulate.proctrack import ForkLog, Ownership, compute_ownership, existing_pids
@@ -112,12 +114,13 @@ class FollowedAuthLog:
                 pass
 
 
-def scenario_env(opts: RunnerOptions, sc: Scenario, authlog: str) -> dict[str, str]:
+def scenario_env(opts: RunnerOptions, sc: Scenario, authlog: str,
+                 custodian: str) -> dict[str, str]:
     """The clean environment a scenario runs in."""
     return {"PATH": CLEAN_PATH, "HOME": os.environ.get("HOME", "/root"), "USER": "root",
             "LOGNAME": "root", "SHELL": "/bin/bash", "LANG": "C.UTF-8", "TERM": "dumb",
             "EMUL_LIB": str(opts.root / "lib"), "EMUL_AUTHLOG": authlog,
-            "EMUL_SCENARIO": sc.name}
+            "EMUL_SCENARIO": sc.name, "EMUL_CUSTODIAN": custodian}
 
 
 def _killpg(pgid: int, sig: int) -> None:
@@ -138,7 +141,11 @@ def run_script(sc: Scenario, env: dict[str, str], log_path: Path,
         timed_out = False
         try:
             code: int | None = proc.wait(timeout)
-        except subprocess.TimeoutExpired:
+        except BaseException as exc:  # noqa: BLE001 (Ctrl-C too: stop the scenario first)
+            if not isinstance(exc, subprocess.TimeoutExpired):
+                _killpg(proc.pid, signal.SIGTERM)
+                proc.wait(20)
+                raise
             timed_out = True
             _killpg(proc.pid, signal.SIGTERM)  # its traps restore what it changed
             try:
@@ -183,6 +190,7 @@ class Runner:
     def __init__(self, opts: RunnerOptions) -> None:
         self.opts = opts
         self.forklog = ForkLog()
+        self.custodian = Custodian(opts.run_dir / "custodian")
         self.runs: list[ScenarioRun] = []
         self.notes: list[str] = []
 
@@ -208,6 +216,7 @@ class Runner:
             self.notes.append(reason)
             o.log(f"emulate: {reason}; attributing by time only")
         initial = existing_pids()
+        self.custodian.start()
         agent: AgentUnderTest | None = None
         watching = ""
         with FollowedAuthLog() as authlog:
@@ -226,6 +235,9 @@ class Runner:
                         o.log("emulate: the agent exited; stopping the run")
                         break
             finally:
+                problems = self.custodian.restore_all()  # after an interruption too
+                self.notes += problems
+                self.custodian.stop()
                 if agent is not None:
                     agent.stop()
                 self.forklog.stop()
@@ -239,17 +251,19 @@ class Runner:
             time.sleep(o.lead)  # keeps the previous window and this one apart
         start = time.time_ns()
         timeout = o.timeout or sc.timeout
-        result, pid = run_script(sc, scenario_env(o, sc, authlog),
-                                 o.run_dir / "logs" / f"{sc.name}.log", timeout)
+        env = scenario_env(o, sc, authlog, str(self.custodian.socket_path))
+        result, pid = run_script(sc, env, o.run_dir / "logs" / f"{sc.name}.log", timeout)
         roots = [(r.scenario.name, r.root_pid) for r in self.runs] + [(sc.name, pid)]
         time.sleep(0.3)  # let the fork events of its last processes arrive
         own = compute_ownership(self.forklog.snapshot(), os.getpid(), roots, set())
         result.dirty += kill_leftovers(sc.name, own)
         _killpg(pid, signal.SIGKILL)  # anything the fork log missed
         self._settle(agent)
+        end = time.time_ns()
+        # after the window: the restores are no scenario's activity
+        result.dirty += [f"restore: {p}" for p in self.custodian.restore_all()]
         if o.check_clean:
             result.dirty += differences(before, snapshot())
-        end = time.time_ns()
         window = Window(sc.name, start - int(o.lead * 1e9), end)
         self.runs.append(ScenarioRun(sc, result, window, pid))
         status = "timeout" if result.timed_out else f"exit {result.exit_code}"
@@ -272,6 +286,8 @@ class Runner:
             (o.run_dir / "agent-stderr.txt").write_text("\n".join(agent.output.stderr) + "\n")
         roots = [(r.scenario.name, r.root_pid) for r in self.runs]
         own = compute_ownership(self.forklog.snapshot(), os.getpid(), roots, initial)
+        (o.run_dir / "ownership.json").write_text(json.dumps(
+            {name: sorted(pids) for name, pids in own.by_scenario.items()}, indent=0))
         if self.forklog.lost:
             self.notes.append(f"{self.forklog.lost} batches of fork events were lost")
         views = stream.views()

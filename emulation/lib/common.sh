@@ -61,8 +61,15 @@ emul_tmpdir() {
 _emul_backups=""
 # emul_backup PATH: restore PATH exactly at exit (content, mode, owner, times), or remove
 # it (and the parent directories that did not exist) if it does not exist now.
+# Under the runner (EMUL_CUSTODIAN set) the runner makes the copy and restores it after the
+# scenario's window, so neither is the scenario's own activity (see emulate/custodian.py).
 emul_backup() {
     local path=$1 dir missing=() copy i
+    case $path in /*) ;; *) path=$PWD/$path ;; esac
+    if [ -n "${EMUL_CUSTODIAN:-}" ]; then
+        _emul_custodian backup "$path"
+        return
+    fi
     if [ -z "$_emul_backups" ]; then
         _emul_backups=$(mktemp -d /var/tmp/vigil-emul-backup.XXXXXX)
         emul_on_exit rm -rf -- "$_emul_backups"
@@ -192,12 +199,43 @@ emul_accounts_backup() {
     done
 }
 
+_emul_custodian() { "$PY" "$EMUL_LIB/custodian_client.py" "$EMUL_CUSTODIAN" "$@"; }
+
 # emul_user NAME: a scratch account (home under /home), removed with its home at exit.
+# Set-up, not behaviour: under the runner the custodian creates it (outside the scenario).
 emul_user() {
     local name=$1
+    if [ -n "${EMUL_CUSTODIAN:-}" ]; then
+        _emul_custodian useradd "$name"
+        return
+    fi
     emul_accounts_backup
     emul_on_exit rm -rf -- "/home/$name" "/var/mail/$name" "/var/spool/mail/$name"
     useradd -m -s /bin/bash "$name"
+}
+
+# emul_setup_file DEST MODE OWNER SOURCE: install SOURCE at DEST as part of the stage
+# (a key, a history, a sudo rule the scenario needs), removed or restored at exit; under
+# the runner the custodian installs it, so it is not the scenario's activity.
+emul_setup_file() {
+    local dest=$1 mode=$2 owner=$3 src=$4
+    if [ -n "${EMUL_CUSTODIAN:-}" ]; then
+        _emul_custodian write "$dest" "$mode" "$owner" "$src"
+        return
+    fi
+    emul_backup "$dest"
+    install -D -m "$mode" -o "${owner%%:*}" -g "${owner##*:}" -- "$src" "$dest"
+}
+
+# emul_setup_dir DEST MODE OWNER: create a directory as part of the stage (see above).
+emul_setup_dir() {
+    local dest=$1 mode=$2 owner=$3
+    if [ -n "${EMUL_CUSTODIAN:-}" ]; then
+        _emul_custodian mkdir "$dest" "$mode" "$owner"
+        return
+    fi
+    emul_backup "$dest"
+    install -d -m "$mode" -o "${owner%%:*}" -g "${owner##*:}" -- "$dest"
 }
 
 # emul_noop_so PATH: build a shared object that does nothing (for preload and PAM

@@ -71,7 +71,11 @@ def make(root: Path, kind: str, name: str, body: str, expect: str = "none",
 def test_runner_attributes_judges_and_cleans_up(tmp_path: Path) -> None:
     root, marks = tmp_path / "emulation", tmp_path / "marks"
     marks.mkdir()
-    (root / "lib").mkdir(parents=True)
+    root.mkdir()
+    (root / "lib").symlink_to(Path(__file__).resolve().parents[2] / "emulation" / "lib")
+    target = tmp_path / "etc-like" / "app.conf"
+    target.parent.mkdir()
+    target.write_text("original\n")
     agent = tmp_path / "fake_vigil.py"
     agent.write_text(FAKE_AGENT)
     # the report comes from a grandchild of the scenario, so the process tree matters
@@ -86,6 +90,10 @@ def test_runner_attributes_judges_and_cleans_up(tmp_path: Path) -> None:
          expect="scan")
     # someone else on the host raises an incident while this benign scenario runs
     make(root, "benign", "b-quiet", f'echo "SELF Set-uid bit" > {marks}/3.mark; sleep 0.5')
+    # changes a file through the real library: the runner backs it up and restores it
+    make(root, "benign", "b-edits",
+         f'. "$EMUL_LIB/common.sh"\nemul_backup {target}\nemul_backup {tmp_path}/fresh/x\n'
+         f'echo changed > {target}\nmkdir -p {tmp_path}/fresh && touch {tmp_path}/fresh/x')
     make(root, "benign", "b-noisy", f'echo "$$ Webshell" > {marks}/4.mark; sleep 0.2')
     scenarios = discover(root)
     opts = RunnerOptions(root=root, run_dir=tmp_path / "run",
@@ -103,6 +111,8 @@ def test_runner_attributes_judges_and_cleans_up(tmp_path: Path) -> None:
     assert any("still running (killed)" in d for d in run["a-leaves-a-process"].dirty)
     assert status["b-quiet"].status == "passed"
     assert status["b-noisy"].status == "failed"
+    assert status["b-edits"].status == "passed" and run["b-edits"].exit_code == 0
+    assert target.read_text() == "original\n" and not (tmp_path / "fresh").exists()
     assert [u["title"] for u in card.unattributed] == ["Set-uid bit"]
     assert "not the scenario's" in card.unattributed[0]["reason"]
     assert card.agent["final_stats"] == "events=42 detections=4"

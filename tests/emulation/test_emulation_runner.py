@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import struct
+import sys
 from pathlib import Path
 
 import pytest
@@ -292,3 +293,68 @@ def test_markdown_cells_escape_pipes(tmp_path: Path) -> None:
                                              attributed([("curl | sh scan", ["s"])])))
     md = render_markdown(Scorecard(records=[rec], generated="now"))
     assert "curl \\| sh scan" in md
+
+
+def test_titles_count_only_when_the_scenario_caused_them() -> None:
+    own = Ownership(by_scenario={"a": {100}, "b": {200}}, outside={50}, claimed={"a", "b"})
+    st = IncidentStream()
+    scan = det("network_scan", "network_scan.vertical", 12 * S, 100)
+    kill = det("service_tamper", "service_tamper.agent_kill", 40 * S, 50)
+    write_ = det("sensitive_write", "sensitive_write.cron", 25 * S, 200, "Critical")
+    st.feed(incident_line("opened", "i1", "Network port scan", 12 * S, [scan], [100], "Error"))
+    # the runner (outside every tree) stops the agent long after: not a's doing
+    st.feed(incident_line("escalated", "i1", "Security agent killed", 12 * S, [scan, kill],
+                          [100, 50]))
+    st.feed(incident_line("opened", "i2", "Reverse shell", 11 * S,
+                          [det("reverse_shell", "r", 11 * S, 100)], [100]))
+    # b's detection joins i2 and escalates it with a new title
+    st.feed(incident_line("escalated", "i2", "Cron job written", 11 * S,
+                          [det("reverse_shell", "r", 11 * S, 100), write_], [100, 200]))
+    res = attribute(st.views(), [Window("a", 10 * S, 20 * S), Window("b", 21 * S, 30 * S)], own)
+    titles_a = {x.incident.id: x.titles for x in res.by_scenario["a"]}
+    assert titles_a == {"i1": ["Network port scan"], "i2": ["Reverse shell"]}
+    (b,) = res.by_scenario["b"]
+    assert b.joined and b.titles == ["Cron job written"]
+
+
+def test_custodian_restores_exactly_and_removes_what_was_new(tmp_path: Path) -> None:
+    from emulate.custodian import Custodian, restore_pending
+    import os
+    import subprocess
+    f = tmp_path / "etc" / "app.conf"
+    f.parent.mkdir()
+    f.write_text("original\n")
+    os.chmod(f, 0o640)
+    os.utime(f, ns=(1_500_000_000 * S, 1_500_000_000 * S))
+    inode = f.stat().st_ino
+    new = tmp_path / "new" / "deeper" / "file"
+    cust = Custodian(tmp_path / "cust")
+    cust.start()
+    try:
+        client = Path(__file__).resolve().parents[2] / "emulation" / "lib" / "custodian_client.py"
+        for path in (f, new):
+            subprocess.run([sys.executable, str(client), str(cust.socket_path), "backup",
+                            str(path)], check=True)
+        bad = subprocess.run([sys.executable, str(client), str(cust.socket_path), "backup",
+                              "relative/path"], capture_output=True, text=True)
+        assert bad.returncode == 1 and "not absolute" in bad.stderr
+        f.write_text("changed by a scenario\n")
+        os.chmod(f, 0o777)
+        new.parent.mkdir(parents=True)
+        new.write_text("x")
+        assert cust.pending_path.exists()
+        assert cust.restore_all() == []
+    finally:
+        cust.stop()
+    st = f.stat()
+    assert f.read_text() == "original\n" and st.st_mode & 0o777 == 0o640
+    assert st.st_mtime_ns == 1_500_000_000 * S and st.st_ino == inode
+    assert not (tmp_path / "new").exists() and not cust.pending_path.exists()
+    # a runner that died: the pending list is replayed by `--restore`
+    cust2 = Custodian(tmp_path / "cust2")
+    cust2.start()
+    assert cust2.backup(str(f)) == "ok"
+    cust2.stop()
+    f.write_text("again\n")
+    assert restore_pending(tmp_path / "cust2") == []
+    assert f.read_text() == "original\n"
