@@ -54,6 +54,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quiet", type=float, default=1.5, metavar="S",
                    help="the agent must print nothing this long before the next scenario "
                         "(default 1.5)")
+    p.add_argument("--gap", type=float, default=11.0, metavar="S",
+                   help="pause after a scenario the agent reported on or that had files "
+                        "restored (default 11: longer than the agent's 10 s target window, "
+                        "so the next scenario's detections do not join its incidents)")
     p.add_argument("--no-clean-check", action="store_true",
                    help="skip the before/after snapshots of /etc and friends")
     p.add_argument("--restore", type=Path, metavar="RUN_DIR",
@@ -118,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     vigil = shlex.split(args.vigil) if args.vigil else default_vigil(REPO)
     opts = RunnerOptions(root=ROOT, run_dir=run_dir, vigil=vigil,
                          with_agent=not args.no_agent, grace=args.grace, quiet=args.quiet,
+                         join_gap=args.gap,
                          timeout=args.timeout, check_clean=not args.no_clean_check)
     print(f"emulate: {len(chosen)} scenarios; logs and raw agent output in {run_dir}",
           flush=True)

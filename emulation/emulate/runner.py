@@ -49,6 +49,11 @@ class RunnerOptions:
     quiet: float = 1.5
     settle_max: float = 30.0
     lead: float = 1.0
+    #: after a scenario that made the agent print something or had files restored, wait
+    #: this long before the next one: longer than the agent's default target window
+    #: (`[incidents] target_window_secs`, 10 s), so the next scenario's detections about
+    #: the same file are not joined to this one's incidents
+    join_gap: float = 11.0
     timeout: float | None = None
     check_clean: bool = True
     log: Callable[[str], None] = field(default=lambda s: print(s, flush=True))
@@ -130,32 +135,70 @@ def _killpg(pgid: int, sig: int) -> None:
         pass
 
 
-def run_script(sc: Scenario, env: dict[str, str], log_path: Path,
+def _wait_file(path: Path, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def _stop_group(pgid: int, patience: float = 20.0) -> None:
+    """SIGTERM the scenario's process group (its EXIT trap cleans up), SIGKILL what is
+    left after `patience` seconds."""
+    _killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + patience
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    _killpg(pgid, signal.SIGKILL)
+
+
+def run_script(sc: Scenario, env: dict[str, str], run_dir: Path,
                timeout: float) -> tuple[RunResult, int]:
-    """Run one scenario script in its own session; returns its result and its pid."""
+    """Run one scenario script detached from the runner (`lib/detach.py`: its own session,
+    re-parented to init); returns its result and the pid of its first process (a child of
+    the runner, the root of its process tree in the fork log)."""
     t0 = time.monotonic()
-    with log_path.open("wb") as out:
-        proc = subprocess.Popen([str(sc.path)], stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, env=env, start_new_session=True,
-                                cwd="/")
-        timed_out = False
-        try:
-            code: int | None = proc.wait(timeout)
-        except BaseException as exc:  # noqa: BLE001 (Ctrl-C too: stop the scenario first)
-            if not isinstance(exc, subprocess.TimeoutExpired):
-                _killpg(proc.pid, signal.SIGTERM)
-                proc.wait(20)
-                raise
+    log_path = run_dir / "logs" / f"{sc.name}.log"
+    ctl = run_dir / "ctl"
+    ctl.mkdir(exist_ok=True)
+    pidfile, status = ctl / f"{sc.name}.pid", ctl / f"{sc.name}.status"
+    for f in (pidfile, status):
+        f.unlink(missing_ok=True)
+    launcher = subprocess.Popen([sys.executable, str(Path(env["EMUL_LIB"]) / "detach.py"),
+                                 str(pidfile), str(status), str(log_path), str(sc.path)],
+                                stdin=subprocess.DEVNULL, env=env, cwd="/")
+    root = launcher.pid
+    launcher.wait()
+    if not _wait_file(pidfile, 10):
+        return RunResult(exit_code=None, output_tail="the scenario did not start"), root
+    leader = int(pidfile.read_text())
+    timed_out = False
+    try:
+        if not _wait_file(status, timeout):
             timed_out = True
-            _killpg(proc.pid, signal.SIGTERM)  # its traps restore what it changed
-            try:
-                code = proc.wait(20)
-            except subprocess.TimeoutExpired:
-                _killpg(proc.pid, signal.SIGKILL)
-                code = proc.wait()
-    tail = log_path.read_bytes()[-3000:].decode("utf-8", "replace")
+            _stop_group(leader)
+    except BaseException:  # Ctrl-C: stop the scenario before the runner goes
+        _stop_group(leader)
+        raise
+    code: int | None = None
+    if status.exists():
+        text = status.read_text().strip()
+        code = int(text) if text.lstrip("-").isdigit() else None
+    tail = log_path.read_bytes()[-3000:].decode("utf-8", "replace") if log_path.exists() else ""
     return RunResult(exit_code=code, timed_out=timed_out,
-                     duration_s=time.monotonic() - t0, output_tail=tail), proc.pid
+                     duration_s=time.monotonic() - t0, output_tail=tail), root
 
 
 def kill_leftovers(name: str, own: Ownership, patience: float = 3.0) -> list[str]:
@@ -193,6 +236,7 @@ class Runner:
         self.custodian = Custodian(opts.run_dir / "custodian")
         self.runs: list[ScenarioRun] = []
         self.notes: list[str] = []
+        self._gap = 0.0
 
     def _settle(self, agent: AgentUnderTest | None) -> None:
         """Wait `grace`, then until the agent printed nothing for `quiet` seconds."""
@@ -248,20 +292,22 @@ class Runner:
         o = self.opts
         before = snapshot() if o.check_clean else {}
         if self.runs:
-            time.sleep(o.lead)  # keeps the previous window and this one apart
+            time.sleep(self._gap)  # keeps the previous window and this one apart
         start = time.time_ns()
         timeout = o.timeout or sc.timeout
         env = scenario_env(o, sc, authlog, str(self.custodian.socket_path))
-        result, pid = run_script(sc, env, o.run_dir / "logs" / f"{sc.name}.log", timeout)
+        result, pid = run_script(sc, env, o.run_dir, timeout)
         roots = [(r.scenario.name, r.root_pid) for r in self.runs] + [(sc.name, pid)]
         time.sleep(0.3)  # let the fork events of its last processes arrive
         own = compute_ownership(self.forklog.snapshot(), os.getpid(), roots, set())
         result.dirty += kill_leftovers(sc.name, own)
-        _killpg(pid, signal.SIGKILL)  # anything the fork log missed
         self._settle(agent)
         end = time.time_ns()
         # after the window: the restores are no scenario's activity
+        restored = bool(self.custodian.entries)
         result.dirty += [f"restore: {p}" for p in self.custodian.restore_all()]
+        spoke = agent is not None and agent.output.last_stdout_ns() >= start
+        self._gap = max(o.lead, o.join_gap if (spoke or restored) else 0.0)
         if o.check_clean:
             result.dirty += differences(before, snapshot())
         window = Window(sc.name, start - int(o.lead * 1e9), end)

@@ -98,7 +98,8 @@ def test_runner_attributes_judges_and_cleans_up(tmp_path: Path) -> None:
     scenarios = discover(root)
     opts = RunnerOptions(root=root, run_dir=tmp_path / "run",
                          vigil=[sys.executable, str(agent), str(marks)], grace=0.3,
-                         quiet=0.3, lead=0.3, check_clean=False, log=lambda s: None)
+                         quiet=0.3, lead=0.3, join_gap=0.5, check_clean=False,
+                         log=lambda s: None)
     card = Runner(opts).run(scenarios, partial=False)
     status = {r.scenario.name: r.verdict for r in card.records}
     assert status["a-detected"].status == "detected"
