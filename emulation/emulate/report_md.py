@@ -69,6 +69,19 @@ def render_markdown(card: Scorecard) -> str:
         f"| incidents attributed to no scenario | {len(card.unattributed)} | |",
         f"| **acceptance** | **{'met' if t.accepted else 'not met'}** | |",
         "",
+    ]
+    not_detected = [r for r in attacks if r.verdict.status != DETECTED]
+    noisy = [r for r in benign if r.verdict.status == "failed"]
+    if not_detected:
+        lines.append("Attacks not detected: " + ", ".join(
+            f"`{r.scenario.name}` ({r.verdict.status.replace('_', ' ')})"
+            for r in sorted(not_detected, key=lambda r: r.scenario.name)) + ".")
+        lines.append("")
+    if noisy:
+        lines.append("Benign scenarios with incidents: " + ", ".join(
+            f"`{r.scenario.name}`" for r in noisy) + ".")
+        lines.append("")
+    lines += [
         "## Coverage by tactic",
         "",
         "| tactic | attacks | detected | % |",

@@ -27,7 +27,8 @@ class ScenarioRecord:
         """The JSON form."""
         sc = self.scenario
         return {
-            "name": sc.name, "kind": sc.kind, "path": str(sc.path),
+            "name": sc.name, "kind": sc.kind,
+            "path": f"emulation/{sc.path.parent.name}/{sc.path.name}",
             "techniques": [{"id": t.id, "name": t.name} for t in sc.techniques],
             "tactics": list(sc.tactics), "what": sc.what, "report": sc.report,
             "expect": list(sc.expect),

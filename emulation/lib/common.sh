@@ -164,13 +164,16 @@ _emul_netns_del() {
     ip netns del "$1"
 }
 
-# emul_veth_pair: a netns reachable from the host over a veth pair in an unused
-# 198.18.0.0/15 subnet (RFC 2544 benchmarking space): the host side is EMUL_HOST_IP,
-# the namespace side EMUL_PEER_IP. Traffic never leaves the machine.
+# emul_veth_pair: a netns reachable from the host over a veth pair in an unused, random
+# /24 of 198.18.0.0/15 (RFC 2544 benchmarking space): the host side is EMUL_HOST_IP, the
+# namespace side EMUL_PEER_IP. Traffic never leaves the machine. (Random, so that two
+# scenarios' "remote" peers are different addresses, as two attackers' would be.)
 emul_veth_pair() {
     emul_netns
-    local n host_if peer_if
-    for n in $(seq 1 200); do
+    local n host_if peer_if i
+    for i in $(seq 1 50); do
+        n=$((RANDOM % 250 + 2))
+        [ "$n" = 77 ] && continue  # bf-ssh-distributed's namespace addresses
         if ! ip route show | grep -q "^198\.18\.$n\.0/24" &&
             ! ip addr show | grep -q "inet 198\.18\.$n\."; then break; fi
     done
