@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from emulation_path import EMULATION
+
 from emulate.runner import Runner, RunnerOptions
 from emulate.scenario import discover
 
@@ -72,7 +74,7 @@ def test_runner_attributes_judges_and_cleans_up(tmp_path: Path) -> None:
     root, marks = tmp_path / "emulation", tmp_path / "marks"
     marks.mkdir()
     root.mkdir()
-    (root / "lib").symlink_to(Path(__file__).resolve().parents[2] / "emulation" / "lib")
+    (root / "lib").symlink_to(EMULATION / "lib")
     target = tmp_path / "etc-like" / "app.conf"
     target.parent.mkdir()
     target.write_text("original\n")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from emulation_path import EMULATION
+
 from emulate.attribution import Window, attribute
 from emulate.incidents import IncidentStream
 from emulate.judge import RunResult, judge, matching_keyword
@@ -331,7 +333,7 @@ def test_custodian_restores_exactly_and_removes_what_was_new(tmp_path: Path) -> 
     cust = Custodian(tmp_path / "cust")
     cust.start()
     try:
-        client = Path(__file__).resolve().parents[2] / "emulation" / "lib" / "custodian_client.py"
+        client = EMULATION / "lib" / "custodian_client.py"
         for path in (f, new):
             subprocess.run([sys.executable, str(client), str(cust.socket_path), "backup",
                             str(path)], check=True)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from emulation_path import EMULATION
+
 from emulate.scenario import TACTICS, Scenario, discover, scenario_files
 
 #: the tactics the issue asks the attacks to cover
@@ -51,6 +53,11 @@ REQUIRED_BEHAVIOURS = {
 ALLOWED_IP = re.compile(r"^(127\.|198\.1[89]\.|169\.254\.169\.254$|10\.53\.0\.1$|203\.0\.113\.|"
                         r"0\.0\.0\.0$)")
 IP_LITERAL = re.compile(r"(?<![\w.])(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(?![\w.])")
+
+
+@pytest.fixture(scope="module")
+def emulation_root() -> Path:
+    return EMULATION
 
 
 @pytest.fixture(scope="module")
