@@ -10,6 +10,7 @@ wait for the agent to fall quiet after each scenario.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 WATCHING_MARK = "vigil: watching with"
+#: counters of the stats line that mean events were lost before detection
+_LOSS = re.compile(r"\b(queue_drops|\w+_kernel_drops)=(\d+)")
 
 
 @dataclass
@@ -26,6 +29,9 @@ class AgentOutput:
 
     stdout: list[tuple[int, str]] = field(default_factory=list)
     stderr: list[str] = field(default_factory=list)
+    #: (arrival ns, events lost so far: kernel drops of every sensor + queue drops), one
+    #: per stats line
+    losses: list[tuple[int, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def last_stdout_ns(self) -> int:
@@ -48,7 +54,7 @@ class AgentUnderTest:
         self.state_dir = run_dir / "agent-state"
         self.command = command + ["run", "--json", "--config", str(self.config),
                                   "--state-dir", str(self.state_dir),
-                                  "--stats-interval", "30"]
+                                  "--stats-interval", "1"]
         self.output = AgentOutput()
         self.proc: subprocess.Popen[str] | None = None
         self._threads: list[threading.Thread] = []
@@ -85,6 +91,9 @@ class AgentUnderTest:
             line = line.rstrip("\n")
             with self.output.lock:
                 self.output.stderr.append(line)
+                if "stats:" in line:
+                    lost = sum(int(m.group(2)) for m in _LOSS.finditer(line))
+                    self.output.losses.append((time.time_ns(), lost))
             if WATCHING_MARK in line:
                 self._watching.set()
 
@@ -111,6 +120,17 @@ class AgentUnderTest:
         for t in self._threads:
             t.join(timeout=5)
         return self.proc.returncode
+
+    def lost_between(self, start_ns: int, end_ns: int) -> int | None:
+        """Events the agent lost (kernel ring full, queue full) between two instants, from
+        its stats lines (one a second); None when no stats line brackets them."""
+        with self.output.lock:
+            samples = list(self.output.losses)
+        before = [v for t, v in samples if t <= start_ns]
+        after = [v for t, v in samples if t >= end_ns]
+        if not before or not after:
+            return None
+        return after[0] - before[-1]
 
     def final_stats(self) -> str:
         """The last stats line the agent printed (its counters at exit)."""

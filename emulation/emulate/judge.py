@@ -55,6 +55,8 @@ class RunResult:
     output_tail: str = ""
     #: leftovers found after it ended (processes, files, namespaces)
     dirty: list[str] = field(default_factory=list)
+    #: events the agent lost (kernel ring or queue full) during the window; None: unknown
+    agent_lost: int | None = None
 
 
 @dataclass
@@ -101,21 +103,28 @@ def _summaries(attributed: list[Attributed]) -> list[IncidentSummary]:
     return out
 
 
+def _join(a: str, b: str) -> str:
+    return f"{b}; {a}" if a else b
+
+
 def judge(scenario: Scenario, run: RunResult, attributed: list[Attributed]) -> Verdict:
     """Judge one scenario from how its script ended and the incidents attributed to it."""
     summaries = _summaries(attributed)
     top = max((s.priority for s in summaries), key=priority_rank, default="")
     v = Verdict(scenario=scenario.name, kind=scenario.kind, status="", incidents=summaries,
                 priority=top)
+    if run.agent_lost:
+        v.note = (f"the agent lost {run.agent_lost} events (ring or queue full) during this "
+                  f"scenario: the verdict may not be the agent's real answer")
     if run.timed_out:
-        v.status, v.note = TIMEOUT, f"killed after {scenario.timeout:g} s"
+        v.status, v.note = TIMEOUT, _join(v.note, f"killed after {scenario.timeout:g} s")
         return v
     if run.exit_code == SKIP_EXIT:
         v.status, v.note = SKIPPED, run.output_tail.strip().splitlines()[-1:][0] \
             if run.output_tail.strip() else "cannot run here"
         return v
     if run.exit_code != 0:
-        v.status, v.note = ERROR, f"exit code {run.exit_code}"
+        v.status, v.note = ERROR, _join(v.note, f"exit code {run.exit_code}")
         return v
     if not scenario.is_attack:
         v.status = FAILED if summaries else PASSED

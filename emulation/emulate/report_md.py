@@ -66,6 +66,7 @@ def render_markdown(card: Scorecard) -> str:
         f"| scenario errors / timeouts / skipped | {t.errors} / {t.timeouts} / {t.skipped} | "
         f"0 / 0 / – |",
         f"| scenarios that left something behind | {t.dirty} | 0 |",
+        f"| scenarios during which the agent lost events (verdict unreliable) | {t.lossy} | 0 |",
         f"| incidents attributed to no scenario | {len(card.unattributed)} | |",
         f"| **acceptance** | **{'met' if t.accepted else 'not met'}** | |",
         "",

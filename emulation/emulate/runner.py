@@ -338,6 +338,9 @@ class Runner:
             self.notes.append(f"{self.forklog.lost} batches of fork events were lost")
         views = stream.views()
         attribution = attribute(views, [r.window for r in self.runs], own)
+        if agent is not None:
+            for r in self.runs:
+                r.result.agent_lost = agent.lost_between(r.window.start_ns, r.window.end_ns)
         records = [ScenarioRecord(r.scenario, r.result,
                                   judge(r.scenario, r.result,
                                         attribution.by_scenario.get(r.scenario.name, [])))

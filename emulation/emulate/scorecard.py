@@ -33,7 +33,8 @@ class ScenarioRecord:
             "tactics": list(sc.tactics), "what": sc.what, "report": sc.report,
             "expect": list(sc.expect),
             "run": {"exit_code": self.run.exit_code, "timed_out": self.run.timed_out,
-                    "duration_s": round(self.run.duration_s, 2), "dirty": self.run.dirty},
+                    "duration_s": round(self.run.duration_s, 2), "dirty": self.run.dirty,
+                    "agent_lost_events": self.run.agent_lost},
             "verdict": {"status": self.verdict.status, "matched": self.verdict.matched,
                         "priority": self.verdict.priority, "note": self.verdict.note,
                         "incidents": [asdict(i) for i in self.verdict.incidents]},
@@ -58,6 +59,8 @@ class Totals:
     timeouts: int = 0
     skipped: int = 0
     dirty: int = 0
+    #: scenarios during which the agent lost events (their verdicts may be wrong)
+    lossy: int = 0
 
     @property
     def detection_pct(self) -> float:
@@ -90,6 +93,8 @@ def totals(records: list[ScenarioRecord]) -> Totals:
         status = r.verdict.status
         if r.run.dirty:
             t.dirty += 1
+        if r.run.agent_lost:
+            t.lossy += 1
         if status == ERROR:
             t.errors += 1
         elif status == TIMEOUT:
@@ -179,7 +184,7 @@ def render_text(card: Scorecard) -> str:
                   f"{t.named_in_detection}, wrong name {t.wrong_name}, missed {t.missed}",
               f"benign: {t.benign_failed}/{t.benign_ran} raised incidents (required 0)",
               f"errors {t.errors}, timeouts {t.timeouts}, skipped {t.skipped}, "
-              f"left something behind {t.dirty}; unattributed incidents "
-              f"{len(card.unattributed)}",
+              f"left something behind {t.dirty}; agent lost events during {t.lossy}; "
+              f"unattributed incidents {len(card.unattributed)}",
               f"acceptance: {'MET' if t.accepted else 'NOT MET'}"]
     return "\n".join(lines) + "\n"

@@ -23,13 +23,20 @@ marks = pathlib.Path(sys.argv[1])
 print("vigil: watching with fake-sensor; 0 Falco rules", file=sys.stderr, flush=True)
 stop = []
 signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-seen, n = set(), 0
+seen, n, drops, last_stats = set(), 0, 0, 0.0
 while not stop:
+    if time.monotonic() - last_stats > 0.1:
+        print(f"stats: events=1 queue_drops=0 ebpf_kernel_drops={drops}", file=sys.stderr,
+              flush=True)
+        last_stats = time.monotonic()
     for f in sorted(marks.glob("*.mark")):
         if f.name in seen or not f.read_text().endswith("\n"):
             continue
         seen.add(f.name)
         pid, title = f.read_text().strip().split(" ", 1)
+        if title == "DROP":  # the ring buffer overflows now
+            drops += 500
+            continue
         pid = os.getpid() if pid == "SELF" else int(pid)
         n += 1
         ts = time.time_ns()
@@ -45,7 +52,8 @@ while not stop:
                "tactics": [], "techniques": []}
         print(json.dumps({"event": "opened", "incident": inc}), flush=True)
     time.sleep(0.05)
-print("stats: events=42 detections=%d" % n, file=sys.stderr, flush=True)
+print("stats: events=42 detections=%d ebpf_kernel_drops=%d" % (n, drops), file=sys.stderr,
+      flush=True)
 '''
 
 HEADER = """#!/bin/bash
@@ -97,6 +105,7 @@ def test_runner_attributes_judges_and_cleans_up(tmp_path: Path) -> None:
          f'. "$EMUL_LIB/common.sh"\nemul_backup {target}\nemul_backup {tmp_path}/fresh/x\n'
          f'echo changed > {target}\nmkdir -p {tmp_path}/fresh && touch {tmp_path}/fresh/x')
     make(root, "benign", "b-noisy", f'echo "$$ Webshell" > {marks}/4.mark; sleep 0.2')
+    make(root, "benign", "b-lossy", f'echo "$$ DROP" > {marks}/5.mark; sleep 0.5')
     scenarios = discover(root)
     opts = RunnerOptions(root=root, run_dir=tmp_path / "run",
                          vigil=[sys.executable, str(agent), str(marks)], grace=0.3,
@@ -118,7 +127,9 @@ def test_runner_attributes_judges_and_cleans_up(tmp_path: Path) -> None:
     assert target.read_text() == "original\n" and not (tmp_path / "fresh").exists()
     assert [u["title"] for u in card.unattributed] == ["Set-uid bit"]
     assert "not the scenario's" in card.unattributed[0]["reason"]
-    assert card.agent["final_stats"] == "events=42 detections=4"
+    assert card.agent["final_stats"] == "events=42 detections=4 ebpf_kernel_drops=500"
+    assert run["b-lossy"].agent_lost == 500 and "lost 500 events" in status["b-lossy"].note
+    assert run["b-quiet"].agent_lost == 0 and card.totals.lossy == 1
     assert "process trees" in card.agent["attribution"]
     t = card.totals
     assert (t.attacks, t.attacks_ran, t.detected, t.errors, t.timeouts) == (5, 3, 2, 1, 1)
