@@ -353,14 +353,15 @@ class Runner:
                                                           for n in self.notes)
                     else "time windows (process tracking incomplete)")
         agent_info = {"commit": repo_commit(o.root.parent), "format": fmt,
-                      "watching": watching.replace("vigil: ", "").strip(),
+                      "watching": watching[watching.find("watching with"):].strip(),
                       "final_stats": agent.final_stats() if agent is not None else "",
                       "attribution": tracking, "notes": self.notes,
                       "unparsed_lines": len(stream.unparsed),
                       "with_agent": o.with_agent}
         unattributed = [{"title": u.incident.title, "priority": u.incident.priority,
                          "first_ts": u.incident.first_ts, "reason": u.reason,
-                         "pids": sorted(u.incident.pids)}
+                         "pids": sorted(u.incident.pids)[:20],
+                         "pid_count": len(u.incident.pids)}
                         for u in attribution.unattributed]
         generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         return Scorecard(records=records, generated=generated, machine=machine_info(),
