@@ -19,6 +19,7 @@ have been seen.
 from __future__ import annotations
 
 import posixpath
+import re
 import socket
 import struct
 import time
@@ -42,6 +43,8 @@ HEADER_SIZE = HEADER.size
 NR_OFFSET = 124
 _OPEN_HOW = struct.Struct("<QQQ")
 _BPF_ATTR = struct.Struct("<II40x16s")
+#: another process's memory as a file (the numeric pid, not self or thread-self)
+_PROC_MEM = re.compile(r"/proc/([0-9]+)(?:/task/[0-9]+)?/mem")
 _U64 = struct.Struct("<Q")
 
 F_ARGV_TRUNCATED, F_EXE_NLINK0, F_HAS_TTY, F_CREATED, F_SIZE_BEFORE = 1, 2, 4, 8, 16
@@ -50,6 +53,9 @@ F_EXEC_AT = 1024
 AT_EMPTY_PATH = 0x1000
 #: execve, execveat: a successful one is an exec record
 _EXEC_NRS = frozenset(s.nr for s in sc.SYSCALLS if s.kind == sc.KIND_EXEC)
+#: the calls that change a process's user ids (their events carry `uid_before`)
+_SETUID_NRS = frozenset(sc.BY_NAME[n].nr for n in ("setuid", "setreuid", "setresuid",
+                                                   "setfsuid") if n in sc.BY_NAME)
 AT_FDCWD = -100
 O_DIRECTORY = 0o200000
 O_TRUNC = 0o1000
@@ -174,6 +180,9 @@ class RecordDecoder:
             proc = table.exec_view(tgid, tid, ppid, uid, gid, euid, loginuid, comm, cgid)
             return self._exec(ts, proc, comm, flags, buf, off + HEADER_SIZE,
                               (l0, l1, l2, l3, l4, l5), a0, a1, a2, aux, fino)
+        # the credentials in the record are the ones the call left: for a uid change, the
+        # process's uids before it are the table's (who became root, not who is root)
+        before = table.get(tgid) if nr in _SETUID_NRS else None
         proc = table.view(tgid, tid, ppid, uid, gid, euid, loginuid, comm, cgid)
         if nr == sc.EV_FORK:
             table.on_fork(tgid, a0, ts)
@@ -200,6 +209,8 @@ class RecordDecoder:
         ev.regs = _signed_regs(regs)  # for auditd's a0..a3 (audit.syscall_arg)
         self._fill(ev, sdef, proc, res, segs, raw_paths, aux, fdnum, fkind, fmode, fdev, fino,
                    flags)
+        if before is not None and before.uid is not None:
+            ev.args["uid_before"], ev.args["euid_before"] = before.uid, before.euid
         return ev
 
     def finish_batch(self, final: bool = True, now_ns: int | None = None) -> list[Event]:
@@ -255,12 +266,29 @@ class RecordDecoder:
             path = self._abspath(proc, raw, dirfd)
             args["name"] = path
         fd = self._opened(res, fkind, fmode, fdev, fino, oflags, path, raw, flags, aux, args)
+        if path[:6] == "/proc/" and path[-4:] == "/mem":
+            self._memory_target(path, args)
         if res >= 0:
             self.table.set_fd(proc.pid or 0, res, fd)
             if fino and fkind in (FDK_FILE, FDK_DIR):
                 self._named_inode(fdev, fino, fd)
         return Event(type=name, ts=ts, res=res, args=args, proc=proc, fd=fd,
                      hostname=self.hostname)
+
+    def _memory_target(self, path: str, args: dict[str, Any]) -> None:
+        """For an open of /proc/PID/mem (or /proc/PID/task/TID/mem): whose memory it is,
+        as `target_pid`, `target_name`, `target_exepath` (like ptrace's and kill's)."""
+        m = _PROC_MEM.fullmatch(path)
+        if m is None:
+            return
+        pid = int(m.group(1))
+        args["target_pid"] = pid
+        target = self.table.get(pid)
+        if target is not None:
+            if target.name:
+                args["target_name"] = target.name
+            if target.exepath:
+                args["target_exepath"] = target.exepath
 
     @staticmethod
     def _opened(res: int, fkind: int, fmode: int, fdev: int, fino: int, oflags: int,
@@ -635,6 +663,33 @@ def _buffer_args(kind: str, ubuf: bytes, args: dict[str, Any]) -> None:
         prog_type, insn_cnt, name = _BPF_ATTR.unpack_from(ubuf)
         args["prog_type"], args["insn_cnt"] = prog_type, insn_cnt
         args["prog_name"] = _text(name.split(b"\0", 1)[0])
+    elif kind == "xattr" and args.get("name") == "security.capability":
+        caps = parse_vfs_caps(ubuf)
+        if caps is not None:
+            args["cap_permitted"], args["cap_inheritable"], args["cap_effective"] = caps
+
+
+#: struct vfs_cap_data / vfs_ns_cap_data (linux/capability.h): magic_etc, then two
+#: {permitted, inheritable} pairs of 32-bit words (the low and the high half)
+_VFS_CAP = struct.Struct("<IIIII")
+_VFS_CAP_REVISIONS = (0x01000000, 0x02000000, 0x03000000)
+_VFS_CAP_FLAGS_EFFECTIVE = 0x000001
+
+
+def parse_vfs_caps(value: bytes) -> tuple[int, int, bool] | None:
+    """(permitted mask, inheritable mask, effective bit) of a `security.capability` value,
+    None when it is not one."""
+    if len(value) < 12:
+        return None
+    magic = struct.unpack_from("<I", value)[0]
+    if magic & 0xFF000000 not in _VFS_CAP_REVISIONS:
+        return None
+    if magic & 0xFF000000 == 0x01000000 or len(value) < _VFS_CAP.size:
+        _m, perm, inh = struct.unpack_from("<III", value)
+        return perm, inh, bool(magic & _VFS_CAP_FLAGS_EFFECTIVE)
+    _m, perm_lo, inh_lo, perm_hi, inh_hi = _VFS_CAP.unpack_from(value)
+    return (perm_lo | perm_hi << 32, inh_lo | inh_hi << 32,
+            bool(magic & _VFS_CAP_FLAGS_EFFECTIVE))
 
 
 def _listen_ports(p: Process | None) -> frozenset[int] | None:

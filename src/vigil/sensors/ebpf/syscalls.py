@@ -118,6 +118,8 @@ _OPEN = dict(returns_fd=True, fd_source=FD_RES, size_before=True, created=True)
 #: fcntl commands that make a new fd (F_DUPFD, F_DUPFD_CLOEXEC)
 F_DUPFD, F_DUPFD_CLOEXEC = 0, 1030
 BPF_PROG_LOAD = 5
+#: bpf() commands captured: PROG_LOAD, PROG_ATTACH, RAW_TRACEPOINT_OPEN, LINK_CREATE
+BPF_CODE_CMDS = (BPF_PROG_LOAD, 8, 17, 28)
 
 SYSCALLS: tuple[SyscallDef, ...] = (
     # files
@@ -144,6 +146,13 @@ SYSCALLS: tuple[SyscallDef, ...] = (
     _d(91, "fchmod", "fd:i mode:u", fd_source=FD_ARG0, extra=EXTRA_FD_PATH),
     _d(268, "fchmodat", "dirfd:d filename:p mode:u"),
     _d(92, "chown", "path:p uid:u gid:u"),
+    # extended attributes: the value is copied (up to 112 bytes) for file capabilities
+    _d(188, "setxattr", "path:p name:s - size:l flags:u", buf_arg=2, buf_len_arg=3,
+       buf_kind="xattr"),
+    _d(189, "lsetxattr", "path:p name:s - size:l flags:u", buf_arg=2, buf_len_arg=3,
+       buf_kind="xattr"),
+    _d(190, "fsetxattr", "fd:i name:s - size:l flags:u", buf_arg=2, buf_len_arg=3,
+       buf_kind="xattr", fd_source=FD_ARG0, extra=EXTRA_FD_PATH),
     _d(80, "chdir", "path:p"),
     _d(81, "fchdir", "fd:i", fd_source=FD_ARG0, extra=EXTRA_FD_PATH),
     _d(165, "mount", "dev:s dir:p type:s flags:u"),
@@ -178,15 +187,21 @@ SYSCALLS: tuple[SyscallDef, ...] = (
     _d(119, "setresgid", "rgid:u egid:u sgid:u"),
     _d(122, "setfsuid", "uid:u"),
     _d(123, "setfsgid", "gid:u"),
-    _d(101, "ptrace", "request:l pid:i addr:l data:l"),
+    _d(101, "ptrace", "request:l pid:i addr:l data:l", extra=EXTRA_TARGET, extra_arg=1),
+    _d(310, "process_vm_readv", "pid:i - liovcnt:l - riovcnt:l flags:u", extra=EXTRA_TARGET,
+       extra_arg=0),
+    _d(311, "process_vm_writev", "pid:i - liovcnt:l - riovcnt:l flags:u", extra=EXTRA_TARGET,
+       extra_arg=0),
     _d(62, "kill", "pid:i sig:u", extra=EXTRA_TARGET, extra_arg=0),
     _d(200, "tkill", "tid:i sig:u", extra=EXTRA_TARGET, extra_arg=0),
     _d(234, "tgkill", "pid:i tid:i sig:u", extra=EXTRA_TARGET, extra_arg=1),
     _d(175, "init_module", "- length:l uargs:s"),
     _d(313, "finit_module", "fd:i uargs:s flags:u", fd_source=FD_ARG0, extra=EXTRA_FD_PATH),
     _d(176, "delete_module", "name:s flags:u"),
+    # only the commands that put code into the kernel or attach it: bpftool listing the
+    # loaded objects makes hundreds of queries (GET_NEXT_ID, OBJ_GET_INFO_BY_FD ...)
     _d(321, "bpf", "cmd:l - size:u", buf_arg=1, buf_len_arg=2, buf_fixed=64,
-       buf_kind="bpf_attr"),
+       buf_kind="bpf_attr", arg_filter=(0, BPF_CODE_CMDS)),
     _d(272, "unshare", "flags:u"),
     _d(308, "setns", "fd:i nstype:u", fd_source=FD_ARG0, extra=EXTRA_FD_PATH),
     _d(135, "personality", "persona:u"),
