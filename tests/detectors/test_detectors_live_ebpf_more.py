@@ -29,9 +29,12 @@ def test_live_uid_back_to_root_outside_an_elevation_tool(live):
                          and e.proc.pid == live.pid and e.proc.uid == 0)
     dets = [d for d in feed(PrivilegeEscalationDetector(), events)
             if d.evidence[0].proc.pid == live.pid]
-    assert [(d.rule_id, d.priority) for d in dets] == [
-        ("privilege_escalation.setuid_root", Priority.CRITICAL)]
-    assert dets[0].suppressed is None
+    # the call that took root back is reported, though the record's uid is already 0: the
+    # sensor adds the uid the process had before (`uid_before`)
+    back = [d for d in dets if d.evidence[0].args.get("ruid") == 0]
+    assert [(d.rule_id, d.priority, d.suppressed) for d in back] == [
+        ("privilege_escalation.setuid_root", Priority.CRITICAL, None)]
+    assert back[0].evidence[0].proc.uid == 0 and back[0].evidence[0].args["uid_before"] == 1000
 
 
 def test_live_uid_drop_is_not_an_escalation(live):
@@ -44,7 +47,7 @@ def test_live_uid_drop_is_not_an_escalation(live):
 
 def test_live_module_load_attempt_from_tmp_is_seen(live, tmp_path):
     # loading a file that is not a module fails in the kernel (ENOEXEC): the sensor sees
-    # the attempt with its path; the detector reports only loads that succeeded
+    # the attempt with its path, and the attempt is reported (issue 12: refusal is no excuse)
     fake = tmp_path / "rootkit.ko"
     fake.write_bytes(b"not a module")
     code = (f"import ctypes, os; fd = os.open({str(fake)!r}, os.O_RDONLY); "
@@ -52,12 +55,10 @@ def test_live_module_load_attempt_from_tmp_is_seen(live, tmp_path):
     events = live.python(code, until=lambda e: e.type == "finit_module")
     load = next(e for e in events if e.type == "finit_module" and e.proc.pid == live.pid)
     assert load.res is not None and load.res < 0
-    assert feed(KernelModuleDetector(), [load]) == []
-    # the same event had it succeeded: a module loaded from outside the module dirs
-    load.res = 0
     dets = feed(KernelModuleDetector(), [load])
-    assert [(d.rule_id, d.priority) for d in dets] == [("kernel_module.load", Priority.CRITICAL)]
-    assert dets[0].entity.path == str(fake)
+    assert [(d.rule_id, d.priority, d.data["title"]) for d in dets] == [
+        ("kernel_module.load", Priority.CRITICAL, "Kernel module load attempted")]
+    assert dets[0].entity.path == str(fake) and dets[0].suppressed is None
 
 
 def test_live_connection_to_a_mining_pool_port(live):

@@ -1,8 +1,12 @@
-"""`kernel_module`: a kernel module being loaded (`init_module`, `finit_module`).
+"""`kernel_module`: a kernel module being loaded (`init_module`, `finit_module`) or unloaded
+(`delete_module`).
 
-A module runs with full kernel privilege: rootkits arrive this way. Critical when the
-module comes from memory (`init_module` by anything but kmod) or from a file outside
-`/lib/modules/`; an error otherwise.
+A module runs with full kernel privilege: rootkits arrive this way. Attempts the kernel
+refused count as much as loads that succeeded: a rootkit built for another kernel, or
+stopped by module signing, still tells that someone tried (the title says "attempted").
+Critical when the module comes from memory (`init_module` by anything but kmod) or from a
+file outside `/lib/modules/`; an error otherwise. Unloading a module (a security module, a
+rootkit cleaning up) is a warning.
 
 Static allowlist (returned suppressed): the kernel's own on-demand loading (modprobe
 started by `kthreadd`), `systemd-udevd` and `systemd-modules-load` (hardware and boot-time
@@ -22,12 +26,15 @@ from vigil.detectors.detection_builder import (build_detection, describe_process
                                                static_suppression)
 from vigil.detectors.process_identity import (PACKAGE_MANAGERS, AgentIdentity, lineage_binary,
                                               matched_binary)
+from vigil.events.flags import errno_name
 from vigil.events.model import Event
 from vigil.priority import Priority
 
 NAME = "kernel_module"
 TAGS = ("attack.persistence", "attack.privilege_escalation", "T1547.006")
+UNLOAD_TAGS = ("attack.defense_evasion", "T1562.001", "T1547.006")
 _LOAD = frozenset({"init_module", "finit_module"})
+_UNLOAD = "delete_module"
 MODULE_DIRS: tuple[str, ...] = ("/lib/modules/", "/usr/lib/modules/")
 #: programs that load modules as part of the system's normal running
 SYSTEM_LOADERS: frozenset[str] = frozenset({"systemd-udevd", "systemd-modules-load", "systemd",
@@ -50,7 +57,7 @@ class KernelModuleDetector(BuiltinDetector):
 
     name = NAME
     Params = KernelModuleParams
-    event_types = _LOAD
+    event_types = _LOAD | {_UNLOAD}
 
     params: KernelModuleParams
 
@@ -78,18 +85,38 @@ class KernelModuleDetector(BuiltinDetector):
         return None
 
     def on_event(self, event: Event) -> list[Detection]:
-        """Report a module load."""
-        if event.type not in _LOAD or (event.res is not None and event.res < 0):
+        """Report a module load or unload, whether the kernel accepted it or not."""
+        if event.type == _UNLOAD:
+            return self._unload(event)
+        if event.type not in _LOAD:
             return []
+        refused = event.res is not None and event.res < 0
         path = fd_path(event) if event.type == "finit_module" else None
         from_memory = event.type == "init_module" and not matched_binary(event.proc, _KMOD)
         outside = path is not None and not path.startswith(MODULE_DIRS)
         where = f"from {path}" if path else "from memory" if event.type == "init_module" else ""
         params = str_arg(event, "uargs", "param_values") or ""
-        output = (f"Kernel module loaded {where} ({event.type}) by {describe_process(event)}: "
+        verb = (f"load attempted {where} ({event.type}, refused: {errno_name(event.res or 0)})"
+                if refused else f"loaded {where} ({event.type})")
+        output = (f"Kernel module {verb} by {describe_process(event)}: "
                   f"{event.proc.cmdline() or '?'}" + (f" params={params}" if params else ""))
+        title = ("Kernel module load attempted" + (" from memory" if from_memory else "")
+                 if refused else "Kernel module loaded" + (" from memory" if from_memory else ""))
         return [build_detection(
             NAME, "memory_load" if from_memory else "load",
             Priority.CRITICAL if from_memory or outside else Priority.ERROR, output, TAGS,
-            event, path=path, data={"from_memory": from_memory, "outside_module_dirs": outside},
+            event, path=path, data={"title": title, "from_memory": from_memory,
+                                    "outside_module_dirs": outside, "refused": refused},
             suppressed=self._suppression(event))]
+
+    def _unload(self, event: Event) -> list[Detection]:
+        refused = event.res is not None and event.res < 0
+        module = str_arg(event, "name") or "?"
+        verb = (f"unload of {module} attempted (refused: {errno_name(event.res or 0)})"
+                if refused else f"{module} unloaded")
+        output = (f"Kernel module {verb} (delete_module) by {describe_process(event)}: "
+                  f"{event.proc.cmdline() or '?'}")
+        title = "Kernel module unload attempted" if refused else "Kernel module unloaded"
+        return [build_detection(NAME, "unload", Priority.WARNING, output, UNLOAD_TAGS, event,
+                                data={"title": title, "module": module, "refused": refused},
+                                suppressed=self._suppression(event))]

@@ -3,11 +3,19 @@
 - `privilege_escalation.setuid_root`: a `setuid`/`setreuid`/`setresuid`/`setfsuid` call to
   uid 0 succeeds in a process whose own or parent's uid was not root.
 - `privilege_escalation.root_exec`: a program starts as uid 0 under a non-root parent.
+- `privilege_escalation.sudo_shell_escape`: a shell started as root by a program that a
+  non-root user ran through `sudo`/`doas` (directly or through its pager), when that
+  program is one made for something else (`find -exec`, `vim :!sh`, `less !sh`, `awk
+  system()`: GTFOBins' "sudo" escapes). A sudo rule that allows one such program is a
+  root shell for whoever holds it.
 
 Static allowlist: the elevation tools themselves (`sudo`, `su`, `pkexec`, `login`, `sshd`,
 `doas`, `cron` ...), judged by binary (a copy in `/tmp` named `sudo` is not `sudo`), and
 their direct children. Those are returned suppressed only when they look like an
-escalation, which for the tools is their job.
+escalation, which for the tools is their job. A shell run by `sudo` itself (`sudo -i`,
+`sudo sh -c`) is the policy working, and a shell under a program whose job is to run
+commands (`make`, `env`, interpreters, package managers) is not an escape: only the
+programs in `SHELL_ESCAPE_PROGRAMS` count.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from vigil.detections import Detection, Suppression
 from vigil.detectors.builtin import BuiltinDetector, DetectorParams
 from vigil.detectors.detection_builder import (build_detection, describe_process,
                                                static_suppression)
-from vigil.detectors.process_identity import AgentIdentity, matched_binary
+from vigil.detectors.process_identity import AgentIdentity, is_shell, matched_binary
 from vigil.events.model import Event
 from vigil.priority import Priority
 
@@ -37,6 +45,20 @@ ELEVATION_TOOLS: frozenset[str] = frozenset({
     "Xorg", "Xorg.wrap", "systemd", "systemd-logind", "gdm-session-worker", "lightdm",
     "sddm-helper", "runuser", "userhelper", "vsftpd", "ksu",
 })
+
+#: the programs that run a command as another user on request
+SUDO_TOOLS: frozenset[str] = frozenset({"sudo", "doas", "run0"})
+#: programs with a job of their own that can start a shell on request (GTFOBins' sudo
+#: entries): a shell under one of them, run through sudo, escaped the sudo rule
+SHELL_ESCAPE_PROGRAMS: frozenset[str] = frozenset({
+    "find", "vi", "vim", "vim.basic", "vim.tiny", "vim.nox", "vim.gtk3", "nvim", "view",
+    "rvim", "ex", "ed", "nano", "pico", "emacs", "joe", "less", "more", "most", "pg", "awk",
+    "gawk", "mawk", "nawk", "ftp", "gdb", "nmap", "tcpdump", "mysql", "mariadb", "sqlite3",
+    "psql", "socat", "zip", "journalctl", "systemctl", "dmesg", "busctl", "iftop", "mail",
+    "mutt", "neomutt", "w3m", "lynx", "links",
+})
+#: how far up a shell's ancestry sudo may be (a pager under journalctl under sudo)
+_SUDO_DEPTH = 3
 
 
 @dataclass(frozen=True)
@@ -88,12 +110,18 @@ class PrivilegeEscalationDetector(BuiltinDetector):
         proc, parent = event.proc, event.proc.parent
         parent_uid = parent.uid if parent is not None else None
         if event.type in _SETUID:
-            if not _targets_root(event) or not (_nonroot(proc.uid) or _nonroot(parent_uid)):
+            # the sensor reports the uids the call left; `uid_before` (where it knows the
+            # process) the ones it had: a non-root process with cap_setuid is root after
+            before = event.args.get("uid_before")
+            was_nonroot = _nonroot(proc.uid) or (isinstance(before, int) and _nonroot(before))
+            if not _targets_root(event) or not (was_nonroot or _nonroot(parent_uid)):
                 return []
             subkind, how = "setuid_root", f"{event.type}(0) succeeded"
         elif event.type in _EXEC:
-            if proc.uid != 0 or not _nonroot(parent_uid):
+            if proc.uid != 0:
                 return []
+            if not _nonroot(parent_uid):
+                return self._sudo_shell_escape(event)
             subkind, how = "root_exec", f"started as root under a uid {parent_uid} parent"
         else:
             return []
@@ -105,3 +133,35 @@ class PrivilegeEscalationDetector(BuiltinDetector):
         return [build_detection(NAME, subkind, Priority.CRITICAL, output, TAGS, event,
                                 data={"parent_uid": parent_uid},
                                 suppressed=self._suppression(event))]
+
+    def _sudo_shell_escape(self, event: Event) -> list[Detection]:
+        """A root shell under a non-shell program that a non-root user ran through sudo."""
+        proc = event.proc
+        escaped = proc.parent
+        if escaped is None or not is_shell(proc) or is_shell(escaped) or self.own.owns(proc):
+            return []
+        program = matched_binary(escaped, SHELL_ESCAPE_PROGRAMS)
+        if program is None:
+            return []
+        sudo = escaped.parent
+        for _ in range(_SUDO_DEPTH):
+            if sudo is None or matched_binary(sudo, SUDO_TOOLS) or is_shell(sudo):
+                break
+            sudo = sudo.parent
+        if sudo is None or not matched_binary(sudo, SUDO_TOOLS):
+            return []
+        invoker = sudo.parent
+        while invoker is not None and matched_binary(invoker, SUDO_TOOLS):
+            invoker = invoker.parent  # sudo's monitor process under a pty
+        if invoker is not None and invoker.uid == 0:
+            return []  # root needs no escape
+        who = (f"{invoker.user or invoker.uid}" if invoker is not None else "?")
+        output = (f"Privilege escalation: root shell {describe_process(event)} started by "
+                  f"{program} (pid {escaped.pid}), which {who} ran through "
+                  f"{matched_binary(sudo, SUDO_TOOLS)}: {escaped.cmdline() or '?'} -> "
+                  f"{proc.cmdline() or '?'}")
+        return [build_detection(
+            NAME, "sudo_shell_escape", Priority.CRITICAL, output, TAGS, event,
+            data={"title": "Privilege escalation: root shell escaped from a program run with "
+                           "sudo (GTFOBins)",
+                  "program": program, "invoker_uid": invoker.uid if invoker else None})]

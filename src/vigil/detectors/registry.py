@@ -15,12 +15,14 @@ from typing import Any, Mapping
 
 from vigil.config_errors import ConfigError
 from vigil.detectors.base import Detector
+from vigil.detectors.bpf_program import BpfProgramDetector
 from vigil.detectors.crypto_mining import CryptoMiningDetector
 from vigil.detectors.data_exfil import DataExfilDetector
 from vigil.detectors.dns_direct import DnsDirectDetector
 from vigil.detectors.fileless_exec import FilelessExecDetector
 from vigil.detectors.kernel_module import KernelModuleDetector
 from vigil.detectors.network_scan import NetworkScanDetector
+from vigil.detectors.process_memory import ProcessMemoryDetector
 from vigil.detectors.privilege_escalation import PrivilegeEscalationDetector
 from vigil.detectors.process_identity import AgentIdentity
 from vigil.detectors.ptrace import PtraceDetector
@@ -50,7 +52,7 @@ DETECTORS: dict[str, type] = {
         DataExfilDetector, SensitiveWriteDetector, ServiceTamperDetector, WebshellDetector,
         ReverseShellDetector, PrivilegeEscalationDetector, PtraceDetector, SuidBinaryDetector,
         FilelessExecDetector, KernelModuleDetector, DnsDirectDetector, CryptoMiningDetector,
-        NetworkScanDetector)},
+        NetworkScanDetector, BpfProgramDetector, ProcessMemoryDetector)},
 }
 
 

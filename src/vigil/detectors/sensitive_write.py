@@ -21,7 +21,8 @@ from vigil.detectors.detection_builder import (build_detection, describe_process
 from vigil.detectors.path_patterns import PathPatterns
 from vigil.detectors.process_identity import (PACKAGE_MANAGERS, AgentIdentity, ancestors,
                                               matched_binary)
-from vigil.detectors.sensitive_write_allowlist import (CATEGORY_OWNERS, CATEGORY_TAGS, LAUNCHERS,
+from vigil.detectors.sensitive_write_allowlist import (CATEGORY_CREATORS, CATEGORY_OWNERS,
+                                                       CATEGORY_TAGS, LAUNCHERS,
                                                        SENSITIVE_WRITE_PATHS)
 from vigil.events.flags import O_CREAT, is_open_write
 from vigil.events.model import Event
@@ -99,6 +100,12 @@ class SensitiveWriteDetector(BuiltinDetector):
             launchers = (owners | PACKAGE_MANAGERS) & LAUNCHERS
             tool = next((hit for a in ancestors(proc, 8)
                          if (hit := matched_binary(a, launchers))), None)
+        if tool is None and event.type in _OPEN_TYPES and event.args.get("created") is True:
+            creator = matched_binary(proc, CATEGORY_CREATORS.get(category, frozenset()))
+            if creator is not None:
+                return static_suppression(NAME, "key_generators", creator,
+                                          f"{creator} created a new file; nothing existing "
+                                          "was replaced")
         if tool is None:
             return None
         which = "package_managers" if tool in PACKAGE_MANAGERS else "owners"

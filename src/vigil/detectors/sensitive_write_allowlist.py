@@ -4,6 +4,10 @@ Always true, everywhere: `passwd`/`useradd` write the account files, `visudo` wr
 sudoers, `crontab` writes the cron spool, `certbot` renews under `/etc/letsencrypt/`,
 package managers (and the maintainer scripts they run) write all of `/etc`. A write by the
 tool made for the file is audited, never alerted; anything else writing there is.
+
+Key generators (`openssl req -newkey ... -keyout`, `certtool`, `ssh-keygen`...) creating a
+key file that did not exist issue a new key: that replaces nothing an attacker could use.
+The same tools overwriting an existing key are reported like anyone else.
 """
 
 from __future__ import annotations
@@ -80,3 +84,9 @@ LAUNCHERS: frozenset[str] = PACKAGE_MANAGERS | frozenset({
     "visudo", "vipw", "vigr", "crontab", "certbot", "letsencrypt", "lego", "acme.sh",
     "adduser", "deluser", "useradd", "pam-auth-update", "authselect",
 })
+
+#: category -> tools that make new files of it (allowed only when the write created the file)
+CATEGORY_CREATORS: dict[str, frozenset[str]] = {
+    "tls_keys": frozenset({"openssl", "certtool", "step", "cfssl", "mkcert", "easyrsa",
+                           "make-ssl-cert", "keytool", "ssh-keygen"}),
+}

@@ -1,10 +1,19 @@
-"""`suid_binary`: a file made set-user-ID or set-group-ID (`chmod u+s`, `chmod 4755`).
+"""`suid_binary`: a file made set-user-ID or set-group-ID (`chmod u+s`, `chmod 4755`), or
+given file capabilities (`setcap cap_setuid+ep`).
 
 A new SUID binary is a classic persistence and escalation backdoor (a root-owned copy of a
 shell with the SUID bit). Reported from `chmod`, `fchmod` and `fchmodat` that succeed with
 `S_ISUID` or `S_ISGID` in the mode. Critical when the file is in a world-writable place.
 
-Static allowlist: package managers (and what they run) install SUID binaries by design;
+File capabilities are the same backdoor without the tell-tale bit (`find -perm -4000`
+misses them): `setcap cap_setuid+ep` on a copy of an interpreter lets anyone become root.
+Reported from `setxattr`/`lsetxattr`/`fsetxattr` of `security.capability` that succeed
+(`suid_binary.file_caps`); critical when the capabilities grant root-equivalent power
+(`CAP_SETUID`, `CAP_SYS_ADMIN`, `CAP_DAC_OVERRIDE` ...) or the file is in a world-writable
+place, a warning otherwise (`cap_net_raw` on a ping, `cap_net_bind_service` on a server).
+
+Static allowlist: package managers (and what they run) install SUID binaries and set file
+capabilities by design (postinst scripts run `setcap`);
 set-group-ID on a directory (group inheritance for shared folders) is not a binary.
 """
 
@@ -20,7 +29,7 @@ from vigil.detectors.detection_builder import (build_detection, describe_process
                                                static_suppression)
 from vigil.detectors.process_identity import (PACKAGE_MANAGERS, UNTRUSTED_DIRS, AgentIdentity,
                                               lineage_binary)
-from vigil.events.flags import format_mode
+from vigil.events.flags import format_caps, format_mode
 from vigil.events.model import Event
 from vigil.priority import Priority
 
@@ -29,6 +38,12 @@ TAGS = ("attack.privilege_escalation", "attack.persistence", "T1548.001")
 S_ISUID = 0o4000
 S_ISGID = 0o2000
 _CHMOD = frozenset({"chmod", "fchmod", "fchmodat", "fchmodat2"})
+_SETXATTR = frozenset({"setxattr", "lsetxattr", "fsetxattr"})
+CAPS_TAGS = ("attack.privilege_escalation", "attack.persistence", "T1548")
+#: capabilities that make a program root in all but name (CAP_CHOWN, DAC_OVERRIDE,
+#: DAC_READ_SEARCH, FOWNER, SETGID, SETUID, SETPCAP, NET_ADMIN, SYS_MODULE, SYS_RAWIO,
+#: SYS_PTRACE, SYS_ADMIN, SETFCAP, BPF)
+ROOT_EQUIVALENT_CAPS = frozenset({0, 1, 2, 3, 6, 7, 8, 12, 16, 17, 19, 21, 31, 39})
 
 
 @dataclass(frozen=True)
@@ -45,7 +60,7 @@ class SuidBinaryDetector(BuiltinDetector):
 
     name = NAME
     Params = SuidBinaryParams
-    event_types = _CHMOD
+    event_types = _CHMOD | _SETXATTR
 
     params: SuidBinaryParams
 
@@ -68,7 +83,11 @@ class SuidBinaryDetector(BuiltinDetector):
 
     def on_event(self, event: Event) -> list[Detection]:
         """Report a chmod that sets SUID or SGID."""
-        if event.type not in _CHMOD or (event.res is not None and event.res < 0):
+        if event.res is not None and event.res < 0:
+            return []
+        if event.type in _SETXATTR:
+            return self._file_caps(event)
+        if event.type not in _CHMOD:
             return []
         mode = int_arg(event, "mode")
         if mode is None or not mode & (S_ISUID | S_ISGID):
@@ -83,3 +102,23 @@ class SuidBinaryDetector(BuiltinDetector):
         return [build_detection(NAME, "suid" if mode & S_ISUID else "sgid", priority, output,
                                 TAGS, event, path=path, data={"mode": format_mode(mode)},
                                 suppressed=self._suppression(event, mode))]
+
+    def _file_caps(self, event: Event) -> list[Detection]:
+        """Report file capabilities set on a program."""
+        if str_arg(event, "name") != "security.capability":
+            return []
+        path = str_arg(event, "path") or fd_path(event)
+        permitted = int_arg(event, "cap_permitted")
+        caps = format_caps(permitted) if permitted else "unknown capabilities"
+        strong = permitted is None or any(permitted >> bit & 1 for bit in ROOT_EQUIVALENT_CAPS)
+        writable = bool(path) and path.startswith(UNTRUSTED_DIRS)
+        output = (f"File capabilities set on {path or '?'} ({caps.lower()}"
+                  f"{', effective' if event.args.get('cap_effective') else ''}) by "
+                  f"{describe_process(event)}: {event.proc.cmdline() or '?'}")
+        installer = lineage_binary(event.proc, self._installers)
+        suppressed = None if installer is None else static_suppression(
+            NAME, "package_managers", installer, "package managers set file capabilities")
+        return [build_detection(
+            NAME, "file_caps", Priority.CRITICAL if strong or writable else Priority.WARNING,
+            output, CAPS_TAGS, event, path=path,
+            data={"capabilities": caps.lower()}, suppressed=suppressed)]
