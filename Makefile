@@ -60,7 +60,7 @@ emulate: setup bpf emulate-apt
 
 # command:package pairs the scenarios use; a package is installed only when its command is
 # missing (node and npm may come from elsewhere than Debian)
-EMUL_NEEDS := socat:socat nc:netcat-openbsd ncat:ncat nmap:nmap perl:perl at:at atd:at \
+EMUL_NEEDS := ar:binutils socat:socat nc:netcat-openbsd ncat:ncat nmap:nmap perl:perl at:at atd:at \
 	sudo:sudo crontab:cron logrotate:logrotate insmod:kmod sshd:openssh-server \
 	ssh:openssh-client ip:iproute2 curl:curl wget:wget gcc:gcc make:make git:git \
 	node:nodejs npm:npm gdb:gdb setcap:libcap2-bin xxd:xxd zip:zip openssl:openssl \

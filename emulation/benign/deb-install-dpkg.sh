@@ -2,9 +2,9 @@
 # vigil-emulation: benign
 # technique: T1543.002 Create or Modify System Process: Systemd Service; T1548.001 Abuse Elevation Control Mechanism: Setuid and Setgid
 # tactic: persistence, privilege-escalation
-# what: builds a .deb on the spot with dpkg-deb (a tool, its config under /etc, a systemd
-#   unit, a cron.d file, a set-uid helper shipped in the package) whose postinst creates
-#   a system user and gives the tool cap_net_raw with setcap; installs it with dpkg -i,
+# what: builds a .deb on the spot with tar and ar (a tool, its config under /etc, a systemd
+#   unit, a cron.d file, a set-uid helper whose bit is set in the archive) whose postinst
+#   creates a system user and gives the tool cap_net_raw with setcap; installs it with dpkg -i,
 #   runs the tool, and purges it (postrm removes the user). Accounts are restored exactly.
 # report: nothing: the package manager installing files, units, cron entries, set-uid
 #   bits and capabilities is what it is for.
