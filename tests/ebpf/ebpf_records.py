@@ -11,13 +11,14 @@ from vigil.sensors.ebpf.sockets import TUPLE
 
 def record(nr: int, res: int = 0, args=(0,) * 6, strings=(), buf: bytes = b"", fds: bytes = b"",
            extra: bytes = b"", flags: int = 0, aux: int = 0, fd=(0, 0, 0, 0, 0),
-           tgid: int = 4242, ppid: int = 1, comm: bytes = b"tester") -> bytes:
+           tgid: int = 4242, ppid: int = 1, comm: bytes = b"tester", uid: int = 0) -> bytes:
     """One record: header, then up to three strings, the user buffer, the fd segment and
-    the extra segment. `fd`: the header's (num, kind, fmode, kernel dev, ino)."""
+    the extra segment. `fd`: the header's (num, kind, fmode, kernel dev, ino); `uid` the
+    task's uid and euid as the call left them."""
     strings = list(strings) + [b""] * (3 - len(strings))
     segs = [*strings, buf, fds, extra]
-    hdr = HEADER.pack(1_000, 0, res, *args, aux, *fd, tgid, tgid, ppid, 0, 0, 0, 0xFFFFFFFF, nr,
-                      flags, comm, *(len(s) for s in segs))
+    hdr = HEADER.pack(1_000, 0, res, *args, aux, *fd, tgid, tgid, ppid, uid, 0, uid, 0xFFFFFFFF,
+                      nr, flags, comm, *(len(s) for s in segs))
     return hdr + b"".join(segs)
 
 
