@@ -94,10 +94,15 @@ def test_bpf_by_systemd_runc_and_the_agent_itself() -> None:
     runc = proc("/usr/bin/runc", "init", pid=840, parent=proc("/usr/bin/containerd-shim-runc-v2",
                                                                 pid=839, parent=systemd))
     agent = proc("/usr/bin/python3.11", "/usr/bin/vigil", "run", pid=4242, parent=systemd)
+    recorder = proc("/usr/bin/python3.11", "/usr/bin/vigil", "record", "-o", "x.jsonl",
+                    pid=4300, parent=_root_shell())
+    fake = proc("/usr/bin/python3.11", "/tmp/vigil", pid=4301, parent=_root_shell())
     det = BpfProgramDetector(own=AgentIdentity(pid=4242))
-    dets = run(det, [_bpf(systemd, 15), _bpf(runc, 15), _bpf(agent, 26)])
-    assert [d.suppressed.entry for d in dets] == ["bpf_program.system_loaders=systemd",
-                                                  "bpf_program.system_loaders=runc"]
+    dets = run(det, [_bpf(systemd, 15), _bpf(runc, 15), _bpf(agent, 26), _bpf(recorder, 26),
+                     _bpf(fake, 26)])
+    assert [d.suppressed.entry if d.suppressed else None for d in dets] == [
+        "bpf_program.system_loaders=systemd", "bpf_program.system_loaders=runc",
+        "bpf_program.system_loaders=vigil", None]
 
 
 def test_new_detectors_are_registered() -> None:

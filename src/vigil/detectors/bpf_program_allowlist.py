@@ -4,7 +4,8 @@ Always true, everywhere: the init system attaches BPF programs to the cgroups of
 services it runs (device access, IP accounting and firewalling, socket binding,
 restricting file systems), and container runtimes do the same for each container's cgroup
 (on cgroup v2 the device allowlist *is* a BPF program). Package managers' maintainer
-scripts may set those up too. Those loads are audited, never alerted. Vigil's own sensor
+scripts may set those up too, and another instance of Vigil loads its own sensor. Those
+loads are audited, never alerted. Vigil's own sensor
 is never reported at all (our own process). Anything else (bpftool, a tracer, a sniffer,
 an unknown binary) is reported: eBPF rootkits and backdoors arrive this way.
 """
@@ -25,9 +26,14 @@ CONTAINER_RUNTIMES: frozenset[str] = frozenset({
     "containerd-shim-runc-v2", "dockerd", "podman", "conmon", "crio",
 })
 
+#: Vigil itself: any instance of the agent (a `vigil record` beside `vigil run`, the old
+#: and the new agent during an upgrade) loads its sensor; the running agent's own process
+#: is not reported at all
+SECURITY_AGENTS: frozenset[str] = frozenset({"vigil"})
+
 #: programs whose BPF loads are the system's own work (judged by binary, lineage for
 #: package managers)
-SYSTEM_BPF_LOADERS: frozenset[str] = INIT_SYSTEM | CONTAINER_RUNTIMES
+SYSTEM_BPF_LOADERS: frozenset[str] = INIT_SYSTEM | CONTAINER_RUNTIMES | SECURITY_AGENTS
 BPF_INSTALLERS: frozenset[str] = PACKAGE_MANAGERS
 
 #: BPF_PROG_TYPE_* numbers (include/uapi/linux/bpf.h) to names
