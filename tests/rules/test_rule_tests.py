@@ -522,7 +522,7 @@ def test_scoped_allowlist_entries_and_shadow_mode_of_the_config(tmp_path: Path) 
     [rules]
     shadow = [{{ value = "Debugfs started", reason = "new here" }}]
     [allowlist.rules]
-    suppress = [{{ value = "{RULE}", processes = ["/usr/bin/restic"], reason = "backups" }}]
+    suppress = [{{ value = "{RULE}", processes = ["/opt/acme/bin/dbdump"], reason = "backups" }}]
     """))
     spec = write(tmp_path, f"""\
     config: vigil.toml
@@ -530,7 +530,7 @@ def test_scoped_allowlist_entries_and_shadow_mode_of_the_config(tmp_path: Path) 
     tests:
       - name: the backup tool in its scope
         event: {{type: openat, args: {{flags: O_RDONLY, name: /etc/shadow}},
-                proc: {{name: restic, exepath: /usr/bin/restic}},
+                proc: {{name: dbdump, exepath: /opt/acme/bin/dbdump}},
                 fd: {{num: 3, type: file, name: /etc/shadow}}}}
         expect: {{fire: [{{rule: {RULE}, suppressed: true}}]}}
       - name: anything else out of it

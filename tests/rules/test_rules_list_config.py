@@ -141,8 +141,8 @@ def test_the_text_listing(config: Path) -> None:
     r = vigil("rules", "list", "-c", str(config))
     assert r.returncode == 0, r.stderr
     out = r.stdout.splitlines()
-    assert out[0] == (f"Rules ({config}): 22 rule(s) from 2 Falco file(s) and 1 Sigma file(s): "
-                      "14 enabled, 3 disabled, 3 silenced, 2 shadow")
+    assert out[0] == (f"Rules ({config}): 25 rule(s) from 2 Falco file(s) and 1 Sigma file(s): "
+                      "17 enabled, 3 disabled, 3 silenced, 2 shadow")
     i = next(n for n, l in enumerate(out) if l.startswith("Log file truncated "))
     assert out[i].split()[3:6] == ["Warning", "silenced", "open,openat,openat2"]
     assert out[i + 1].startswith("    A program other than a log rotator emptied an existing file")
@@ -189,11 +189,11 @@ def test_the_json_listing(config: Path) -> None:
 def test_without_a_config_rules_only(tmp_path: Path) -> None:
     r = vigil("rules", "list")
     assert r.returncode == 0
-    assert r.stdout.startswith("Rules: 20 rule(s) from 1 Falco file(s) and 0 Sigma file(s): "
-                               "20 enabled")
+    assert r.stdout.startswith("Rules: 23 rule(s) from 1 Falco file(s) and 0 Sigma file(s): "
+                               "23 enabled")
     assert "Detectors" not in r.stdout
     doc = json.loads(vigil("rules", "list", "--json").stdout)
-    assert doc["config"] is None and doc["detectors"] == [] and len(doc["rules"]) == 20
+    assert doc["config"] is None and doc["detectors"] == [] and len(doc["rules"]) == 23
 
 
 def test_rules_on_the_command_line_replace_the_configured_ones(config: Path,
