@@ -211,6 +211,12 @@ def test_code_injected_with_gdb_call_system_is_reported_when_it_runs() -> None:
     assert [(d.rule_id, d.priority, d.suppressed) for d in dets[2:]] == [
         ("ptrace.injected_exec", Priority.CRITICAL, None)]
     assert len(dets[2].evidence) == 2
+    # a long session: attached for minutes, each write keeps it attached
+    det = PtraceDetector()
+    writes = [syscall(gdb, "ptrace", ts=sec(t), request=0x4205, pid=920) for t in (50, 100)]
+    late = run(det, [syscall(gdb, "ptrace", ts=sec(0), request=16, pid=920), *writes,
+                     execve(child, ts=sec(101))])
+    assert [d.rule_id for d in alerts(late)] == ["ptrace.injected_exec"]
 
 
 def test_debugging_without_register_writes_or_a_launched_child_is_not_injection() -> None:

@@ -125,6 +125,7 @@ class PtraceDetector(BuiltinDetector):
         if request in ATTACH_REQUESTS:
             self._attached.put(target, event.ts, tracer)
         elif self._attached.get(target, event.ts) == tracer:
+            self._attached.put(target, event.ts, tracer)  # a session in use stays attached
             self._written.put(target, event.ts, event)
 
     def _exec(self, event: Event) -> list[Detection]:
