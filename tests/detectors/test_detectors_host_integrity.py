@@ -40,6 +40,29 @@ def test_sudo_su_and_root_daemons_are_not_escalations() -> None:
     assert {d.suppressed.entry for d in dets} == {"privilege_escalation.elevation_tools=sudo"}
 
 
+def test_set_uid_program_run_by_root_swapping_back_to_root_is_not_an_escalation() -> None:
+    # `at` is set-uid daemon: run by root it starts with real uid 0 and effective uid 1 and
+    # swaps them (setreuid(1, 0), setreuid(0, 1), setresuid(-1, 0, -1)) around its work:
+    # the record carries the uids the call left and the sensor's uids before it
+    root = login_shell(uid=0, user="root")
+
+    def at(uid: int) -> object:
+        return proc("/usr/bin/at", "now", "+", "1", "hour", pid=640, uid=uid,
+                    user="root" if uid == 0 else "daemon", parent=root)
+
+    # a set-uid-root copy of python run by a user making its real uid root, for contrast
+    user = login_shell()
+    suid_py = proc("/tmp/.py", "-c", "import os; os.setresuid(0, 0, 0)", pid=641, uid=0,
+                   parent=user)
+    dets = run(PrivilegeEscalationDetector(), [
+        syscall(at(1), "setreuid", ruid=1, euid=0, uid_before=0, euid_before=1),
+        syscall(at(0), "setreuid", ruid=0, euid=1, uid_before=1, euid_before=0),
+        syscall(at(0), "setresuid", ruid=-1, euid=0, suid=-1, uid_before=0, euid_before=1),
+        syscall(suid_py, "setresuid", ruid=0, euid=0, suid=0, uid_before=1000,
+                euid_before=0)])
+    assert [d.entity.pid for d in alerts(dets)] == [641]
+
+
 def test_fake_sudo_in_tmp_is_not_sudo() -> None:
     fake = proc("/tmp/sudo", pid=620, uid=1000, parent=login_shell())
     assert len(alerts(run(PrivilegeEscalationDetector(), [syscall(fake, "setuid", uid=0)]))) == 1

@@ -6,7 +6,10 @@ reason otherwise).
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ebpf"))
@@ -35,6 +38,55 @@ def test_live_uid_back_to_root_outside_an_elevation_tool(live):
     assert [(d.rule_id, d.priority, d.suppressed) for d in back] == [
         ("privilege_escalation.setuid_root", Priority.CRITICAL, None)]
     assert back[0].evidence[0].proc.uid == 0 and back[0].evidence[0].args["uid_before"] == 1000
+
+
+def _set_uid_python(directory: str, owner: int) -> Path:
+    """A copy of the system's Python, set-uid to `owner`, in a directory uid 1000 can
+    reach (pytest's tmp_path is not: a directory of its own under /tmp, mode 0755)."""
+    os.chmod(directory, 0o755)
+    copy = Path(directory) / "py"
+    shutil.copy("/usr/bin/python3.11" if Path("/usr/bin/python3.11").exists()
+                else sys.executable, copy)
+    os.chown(copy, owner, owner)
+    os.chmod(copy, 0o4755)
+    return copy
+
+
+def test_live_set_uid_root_copy_run_by_a_user_becoming_root(live):
+    # the GTFOBins shape: a set-uid-root copy of an interpreter, run by uid 1000 (its
+    # parent is the user's process), makes itself root
+    with tempfile.TemporaryDirectory(prefix="vigil-suid-") as tmp:
+        suid = _set_uid_python(tmp, 0)
+        code = ("import os\n"
+                "pid = os.fork()\n"
+                "if pid == 0:\n"
+                "    os.setgroups([]); os.setresgid(1000, 1000, 1000); os.setresuid(1000, 1000, 1000)\n"
+                "    if os.fork() == 0:\n"
+                f"        os.execv({str(suid)!r}, ['py', '-c', 'import os; os.setresuid(0, 0, 0)'])\n"
+                "    os.wait()\n"
+                "    os._exit(0)\n"
+                "os.waitpid(pid, 0)\n")
+        events = live.python(code, until=lambda e: e.type == "setresuid" and e.res == 0
+                             and e.proc.uid == 0 and e.proc.exepath == str(suid))
+    dets = [d for d in feed(PrivilegeEscalationDetector(), events)
+            if d.evidence[0].proc.exepath == str(suid)]
+    assert [(d.rule_id, d.priority) for d in dets] == [
+        ("privilege_escalation.setuid_root", Priority.CRITICAL)]
+    assert dets[0].suppressed is None
+
+
+def test_live_set_uid_daemon_program_run_by_root_swapping_uids_is_not_an_escalation(live):
+    # at(1) is set-uid `daemon`: run by root it starts with real uid 0 and effective uid 1
+    # and swaps them back and forth (setreuid(1, 0), setreuid(0, 1)) around its work; it
+    # never lacked root, so none of its calls is an escalation
+    with tempfile.TemporaryDirectory(prefix="vigil-suid-") as tmp:
+        suid = _set_uid_python(tmp, 1)
+        swap = "import os; os.setreuid(1, 0); os.setreuid(0, 1); os.setreuid(1, 0)"
+        events = live.run([str(suid), "-c", swap],
+                          until=lambda e: e.type == "procexit" and e.proc.pid == live.pid)
+    swaps = [e for e in events if e.type == "setreuid" and e.proc.exepath == str(suid)]
+    assert len(swaps) == 3 and all(e.res == 0 for e in swaps)
+    assert feed(PrivilegeEscalationDetector(), swaps) == []
 
 
 def test_live_uid_drop_is_not_an_escalation(live):

@@ -29,6 +29,11 @@ def test_shell_appending_to_sudoers_fires() -> None:
     ("/root/.ssh/authorized_keys", "authorized_keys"), ("/etc/pam.d/common-auth", "pam"),
     ("/etc/cron.d/updater", "cron"), ("/var/spool/cron/crontabs/root", "cron"),
     ("/etc/systemd/system/backdoor.service", "systemd_units"),
+    ("/var/spool/cron/atjobs/a0000101c8eb4d", "at_jobs"), ("/var/spool/at/a00001", "at_jobs"),
+    ("/etc/init.d/netd", "init_scripts"), ("/etc/rc.local", "init_scripts"),
+    ("/etc/rc2.d/S01netd", "init_scripts"), ("/etc/rc.d/rc.local", "init_scripts"),
+    ("/etc/udev/rules.d/75-net.rules", "udev_rules"),
+    ("/usr/lib/udev/rules.d/99-x.rules", "udev_rules"),
     ("/etc/ld.so.preload", "ld_preload"), ("/home/alice/.bashrc", "shell_profiles"),
     ("/etc/profile.d/x.sh", "shell_profiles"), ("/etc/letsencrypt/live/a/privkey.pem",
                                                "tls_keys"),
@@ -92,7 +97,6 @@ def test_tools_made_for_the_file_are_suppressed() -> None:
     visudo = proc("/usr/sbin/visudo", pid=600, parent=shell)
     editor = proc("/usr/bin/vim.basic", "/etc/sudoers.tmp", pid=601, parent=visudo)
     passwd = proc("/usr/bin/passwd", "alice", pid=602, parent=shell)
-    crontab = proc("/usr/bin/crontab", "-e", pid=603, parent=shell)
     dpkg = proc("/usr/bin/dpkg", "--configure", "-a", pid=604, parent=shell)
     postinst = proc("/usr/bin/dash", "/var/lib/dpkg/info/openssh-server.postinst", pid=605,
                     parent=dpkg)
@@ -100,9 +104,8 @@ def test_tools_made_for_the_file_are_suppressed() -> None:
         open_file(editor, "/etc/sudoers.tmp", W), open_file(visudo, "/etc/sudoers", W),
         open_file(passwd, "/etc/shadow+", W),
         syscall(passwd, "rename", oldpath="/etc/shadow+", newpath="/etc/shadow"),
-        open_file(crontab, "/var/spool/cron/crontabs/root", W),
         open_file(postinst, "/etc/ssh/sshd_config", W)])
-    assert len(dets) == 6 and alerts(dets) == []
+    assert len(dets) == 5 and alerts(dets) == []
     assert dets[-1].suppressed.entry == "sensitive_write.package_managers=dpkg"
 
 
@@ -155,3 +158,63 @@ def test_symlink_planted_in_cron_fires_and_systemctl_enable_is_suppressed() -> N
                 linkpath="/etc/systemd/system/multi-user.target.wants/nginx.service")])
     assert [d.suppressed.entry if d.suppressed else d.rule_id for d in dets] == [
         "sensitive_write.cron", "sensitive_write.owners=systemctl"]
+
+
+def test_titles_name_at_jobs_init_scripts_and_udev_rules() -> None:
+    dropper = proc("/usr/bin/bash", pid=600, parent=login_shell(uid=0, user="root"))
+    dets = run(SensitiveWriteDetector(), [
+        open_file(dropper, "/var/spool/cron/atjobs/a0000101c8eb4d", W),
+        open_file(dropper, "/etc/init.d/netd", W), open_file(dropper, "/etc/rc.local", W),
+        open_file(dropper, "/etc/udev/rules.d/75-net.rules", W)])
+    assert [d.data["title"] for d in alerts(dets)] == [
+        "At job scheduled (persistence)", "Init script or rc.local written (boot persistence)",
+        "Init script or rc.local written (boot persistence)", "Udev rule written (persistence)"]
+    assert "T1053.002" in dets[0].tags and "T1037.004" in dets[1].tags
+    assert "T1546.017" in dets[3].tags
+
+
+def test_jobs_written_by_crontab_and_at_are_reported() -> None:
+    # `(crontab -l; echo '@reboot /tmp/.x') | crontab -`: crontab writes a temporary file in
+    # the spool and renames it over the user's crontab; `at` writes the job file itself
+    shell = login_shell(uid=0, user="root")
+    crontab = proc("/usr/bin/crontab", "-", pid=600, parent=shell)
+    at = proc("/usr/bin/at", "now", "+", "1", "hour", pid=601, parent=shell)
+    dets = run(SensitiveWriteDetector(), [
+        open_file(crontab, "/var/spool/cron/crontabs/tmp.Xy12ab", W),
+        syscall(crontab, "rename", oldpath="/var/spool/cron/crontabs/tmp.Xy12ab",
+                newpath="/var/spool/cron/crontabs/root"),
+        open_file(at, "/var/spool/cron/atjobs/a0000101c8eb4d", W)])
+    assert [d.rule_id for d in alerts(dets)] == [
+        "sensitive_write.cron", "sensitive_write.cron", "sensitive_write.at_jobs"]
+
+
+def test_removing_jobs_units_and_start_up_files_is_not_persistence() -> None:
+    root = login_shell(uid=0, user="root")
+    userdel = proc("/usr/sbin/userdel", "-r", "alice", pid=600, parent=root)
+    atrm = proc("/usr/bin/atrm", "1", pid=601, uid=1, user="daemon", parent=root)
+    rm = proc("/usr/bin/rm", pid=602, parent=root)
+    mv = proc("/usr/bin/mv", pid=603, parent=root)
+    dets = run(SensitiveWriteDetector(), [
+        syscall(userdel, "unlinkat", path="/home/alice/.bashrc"),
+        syscall(userdel, "unlinkat", path="/home/alice/.profile"),
+        syscall(atrm, "unlink", path="/var/spool/cron/atjobs/a0000101c8eb4d"),
+        syscall(rm, "unlinkat", path="/etc/systemd/system/old.service"),
+        syscall(rm, "unlinkat", path="/etc/udev/rules.d/75-net.rules"),
+        syscall(mv, "rename", oldpath="/etc/cron.d/job", newpath="/root/job.disabled"),
+        # removals that still matter: a sudo rule, a PAM module, an authorized key file
+        syscall(rm, "unlinkat", path="/etc/sudoers.d/ops"),
+        syscall(rm, "unlinkat", path="/etc/pam.d/sshd")])
+    assert [d.rule_id for d in alerts(dets)] == ["sensitive_write.sudoers",
+                                                  "sensitive_write.pam"]
+
+
+def test_update_rc_d_linking_an_init_script_is_suppressed() -> None:
+    update = proc("/usr/sbin/update-rc.d", "netd", "defaults", pid=600,
+                  parent=login_shell(uid=0, user="root"))
+    ln = proc("/usr/bin/ln", "-s", "../init.d/netd", "/etc/rc2.d/S01netd", pid=601,
+              parent=login_shell(uid=0, user="root"))
+    dets = run(SensitiveWriteDetector(), [
+        syscall(update, "symlinkat", target="../init.d/netd", linkpath="/etc/rc2.d/S01netd"),
+        syscall(ln, "symlinkat", target="../init.d/netd", linkpath="/etc/rc3.d/S01netd")])
+    assert [d.suppressed.entry if d.suppressed else d.rule_id for d in dets] == [
+        "sensitive_write.owners=update-rc.d", "sensitive_write.init_scripts"]

@@ -1,7 +1,9 @@
 """`privilege_escalation`: a process becoming root outside the tools made for it.
 
 - `privilege_escalation.setuid_root`: a `setuid`/`setreuid`/`setresuid`/`setfsuid` call to
-  uid 0 succeeds in a process whose own or parent's uid was not root.
+  uid 0 succeeds in a process that held neither a real nor an effective uid of 0 before,
+  or that held only an effective 0 and was started by a non-root user (a set-uid-root
+  program). A set-uid program root runs swapping its uids back to root gains nothing.
 - `privilege_escalation.root_exec`: a program starts as uid 0 under a non-root parent.
 - `privilege_escalation.sudo_shell_escape`: a shell started as root by a program that a
   non-root user ran through `sudo`/`doas` (directly or through its pager), when that
@@ -79,6 +81,25 @@ def _nonroot(uid: int | None) -> bool:
     return uid is not None and uid != 0
 
 
+def _gains_root(event: Event, parent_uid: int | None) -> bool:
+    """Whether a set*uid call to 0 gave the process root it did not hold.
+
+    The sensor reports the uids the call left and, where it knows the process, the real
+    and effective uids it had (`uid_before`, `euid_before`). Neither of them root: the call
+    took root (cap_setuid, a saved uid of 0 kept after a drop). Effective root already:
+    only a process a non-root user started gains anything by making it its real uid too
+    (a set-uid-root program run by a user); one root started had root's real uid from the
+    start, and swapping back to it (at(1), set-uid daemon, does it on every run) gains
+    nothing. Without the before-uids: the uid the call left, or a non-root parent.
+    """
+    proc = event.proc
+    before, ebefore = event.args.get("uid_before"), event.args.get("euid_before")
+    if not isinstance(before, int):
+        return _nonroot(proc.uid) or _nonroot(parent_uid)
+    held_root = before == 0 or (isinstance(ebefore, int) and ebefore == 0)
+    return not held_root or (_nonroot(before) and _nonroot(parent_uid))
+
+
 class PrivilegeEscalationDetector(BuiltinDetector):
     """uid becoming 0 outside sudo/su/pkexec/login."""
 
@@ -110,11 +131,7 @@ class PrivilegeEscalationDetector(BuiltinDetector):
         proc, parent = event.proc, event.proc.parent
         parent_uid = parent.uid if parent is not None else None
         if event.type in _SETUID:
-            # the sensor reports the uids the call left; `uid_before` (where it knows the
-            # process) the ones it had: a non-root process with cap_setuid is root after
-            before = event.args.get("uid_before")
-            was_nonroot = _nonroot(proc.uid) or (isinstance(before, int) and _nonroot(before))
-            if not _targets_root(event) or not (was_nonroot or _nonroot(parent_uid)):
+            if not _targets_root(event) or not _gains_root(event, parent_uid):
                 return []
             subkind, how = "setuid_root", f"{event.type}(0) succeeded"
         elif event.type in _EXEC:

@@ -1,8 +1,10 @@
 """`sensitive_write`: writes, renames and unlinks of the files that control a host.
 
-Accounts (`passwd`, `shadow`, ...), sudoers, `sshd_config`, `authorized_keys`, PAM, cron,
-systemd units, `ld.so.preload`, shell profiles and TLS private keys; links and symlinks
-planted at those paths count as writes. A write by the tool made for the file (`visudo`
+Accounts (`passwd`, `shadow`, ...), sudoers, `sshd_config`, `authorized_keys`, PAM, cron
+and at jobs, systemd units, init scripts and `rc.local`, udev rules, `ld.so.preload`, shell
+profiles and TLS private keys; links and symlinks planted at those paths count as writes.
+Removing a job, unit, boot script, udev rule or start-up file runs nothing and is not
+reported. A write by the tool made for the file (`visudo`
 for sudoers, `certbot` under `/etc/letsencrypt/`, package managers and their maintainer
 scripts for anything) is returned suppressed (static layer); any other writer is
 reported. Failed syscalls are ignored unless `report_failed` is set.
@@ -35,6 +37,13 @@ _UNLINK_TYPES = frozenset({"unlink", "unlinkat"})
 _TRUNCATE_TYPES = frozenset({"truncate", "ftruncate"})
 #: a link or symlink planted at a sensitive path replaces its content just as well
 _LINK_TYPES = frozenset({"link", "linkat", "symlink", "symlinkat"})
+
+#: categories whose threat is code added to run later (a job, a unit, a boot script, a
+#: start-up file): removing a file there runs nothing, so `userdel -r` deleting a home's
+#: `.bashrc` or `atrm` deleting a job is not persistence
+_ADDED_CODE_CATEGORIES = frozenset({"at_jobs", "cron", "systemd_units", "init_scripts",
+                                    "udev_rules", "shell_profiles"})
+_REMOVALS = frozenset({"unlink", "rename away"})
 
 _PRIORITY: dict[str, Priority] = {
     "ld_preload": Priority.CRITICAL, "accounts": Priority.ERROR, "sudoers": Priority.ERROR,
@@ -121,6 +130,8 @@ class SensitiveWriteDetector(BuiltinDetector):
             if hit is None:
                 continue
             category = hit[0]
+            if verb in _REMOVALS and category in _ADDED_CODE_CATEGORIES:
+                continue
             output = (f"Sensitive file {path} ({category}) modified ({verb}, {event.type}) "
                       f"by {describe_process(event)}: {event.proc.cmdline() or '?'}")
             return [build_detection(

@@ -1,9 +1,11 @@
 """Static knowledge for `sensitive_write`: the files that control a host, and their tools.
 
 Always true, everywhere: `passwd`/`useradd` write the account files, `visudo` writes
-sudoers, `crontab` writes the cron spool, `certbot` renews under `/etc/letsencrypt/`,
-package managers (and the maintainer scripts they run) write all of `/etc`. A write by the
-tool made for the file is audited, never alerted; anything else writing there is.
+sudoers, `update-rc.d` links init scripts into the runlevels, `certbot` renews under
+`/etc/letsencrypt/`, package managers (and the maintainer scripts they run) write all of
+`/etc`. A write by the tool made for the file is audited, never alerted; anything else
+writing there is. Scheduling tools (`crontab`, `at`) own nothing: whoever runs them, the
+job they write is the persistence.
 
 Key generators (`openssl req -newkey ... -keyout`, `certtool`, `ssh-keygen`...) creating a
 key file that did not exist issue a new key: that replaces nothing an attacker could use.
@@ -26,11 +28,18 @@ CATEGORY_PATTERNS: dict[str, tuple[str, ...]] = {
     "pam": ("/etc/pam.d/", "/etc/pam.conf", "/etc/security/", "/lib/security/",
             "/usr/lib/security/", "/lib/x86_64-linux-gnu/security/",
             "/usr/lib/x86_64-linux-gnu/security/"),
+    # before "cron": at's spool lives under cron's on Debian
+    "at_jobs": ("/var/spool/cron/atjobs/", "/var/spool/at/", "/var/spool/atjobs/"),
     "cron": ("/etc/crontab", "/etc/cron.d/", "/etc/cron.hourly/", "/etc/cron.daily/",
              "/etc/cron.weekly/", "/etc/cron.monthly/", "/var/spool/cron/", "/etc/anacrontab"),
     "systemd_units": ("/etc/systemd/system/", "/lib/systemd/system/",
                       "/usr/lib/systemd/system/", "/etc/systemd/user/",
-                      "*/.config/systemd/user/*", "/etc/init.d/", "/etc/rc.local"),
+                      "*/.config/systemd/user/*"),
+    "init_scripts": ("/etc/init.d/", "/etc/rc.local", "/etc/rc.d/", "/etc/rc0.d/",
+                     "/etc/rc1.d/", "/etc/rc2.d/", "/etc/rc3.d/", "/etc/rc4.d/", "/etc/rc5.d/",
+                     "/etc/rc6.d/", "/etc/rcS.d/"),
+    "udev_rules": ("/etc/udev/rules.d/", "/lib/udev/rules.d/", "/usr/lib/udev/rules.d/",
+                   "/run/udev/rules.d/", "/usr/local/lib/udev/rules.d/"),
     "ld_preload": ("/etc/ld.so.preload",),
     "shell_profiles": ("/etc/profile", "/etc/profile.d/", "/etc/bash.bashrc", "/etc/environment",
                        "/etc/zsh/", "*/.bashrc", "*/.bash_profile", "*/.bash_login",
@@ -46,8 +55,11 @@ CATEGORY_TAGS: dict[str, tuple[str, ...]] = {
     "sshd_config": ("attack.persistence", "attack.credential_access", "T1556"),
     "authorized_keys": ("attack.persistence", "T1098.004"),
     "pam": ("attack.persistence", "attack.credential_access", "T1556.003"),
+    "at_jobs": ("attack.persistence", "attack.execution", "T1053.002"),
     "cron": ("attack.persistence", "attack.execution", "T1053.003"),
     "systemd_units": ("attack.persistence", "T1543.002"),
+    "init_scripts": ("attack.persistence", "attack.privilege_escalation", "T1037.004"),
+    "udev_rules": ("attack.persistence", "attack.privilege_escalation", "T1546.017"),
     "ld_preload": ("attack.persistence", "attack.defense_evasion", "T1574.006"),
     "shell_profiles": ("attack.persistence", "T1546.004"),
     "tls_keys": ("attack.credential_access", "attack.defense_evasion", "T1552.004"),
@@ -69,9 +81,14 @@ CATEGORY_OWNERS: dict[str, frozenset[str]] = {
     "sshd_config": frozenset(),
     "authorized_keys": frozenset(),
     "pam": frozenset({"pam-auth-update", "authselect", "authconfig"}),
-    "cron": frozenset({"crontab"}),
-    "systemd_units": frozenset({"systemd", "systemctl", "update-rc.d", "insserv",
-                                "systemd-sysv-install"}),
+    # `crontab` and `at` are how anyone schedules a job: the job, not the tool, is what
+    # matters, so a job they write is reported; atd deletes the jobs it ran
+    "at_jobs": frozenset({"atd"}),
+    "cron": frozenset(),
+    "systemd_units": frozenset({"systemd", "systemctl"}),
+    # the tools that link an installed init script into the runlevels
+    "init_scripts": frozenset({"update-rc.d", "insserv", "systemd-sysv-install", "chkconfig"}),
+    "udev_rules": frozenset(),
     "ld_preload": frozenset(),
     # a user editing their own profile in an editor is normal work; new accounts get skel copies
     "shell_profiles": _EDITORS | frozenset({"useradd", "adduser"}),
@@ -81,7 +98,7 @@ CATEGORY_OWNERS: dict[str, frozenset[str]] = {
 #: tools whose children write on their behalf (editors under visudo, hooks under certbot,
 #: maintainer scripts under dpkg); systemd is not one, everything descends from it
 LAUNCHERS: frozenset[str] = PACKAGE_MANAGERS | frozenset({
-    "visudo", "vipw", "vigr", "crontab", "certbot", "letsencrypt", "lego", "acme.sh",
+    "visudo", "vipw", "vigr", "certbot", "letsencrypt", "lego", "acme.sh",
     "adduser", "deluser", "useradd", "pam-auth-update", "authselect",
 })
 
