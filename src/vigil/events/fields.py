@@ -260,7 +260,7 @@ def _evt_args(e: Event, _a: str | None) -> str:
 #: syscall arguments that sensors record as raw integers
 _NUMERIC_ARGS = frozenset({"flags", "mode", "request", "domain", "type", "protocol", "uid",
                            "gid", "euid", "egid", "ruid", "suid", "pid", "sig", "fd", "res",
-                           "newfd", "oldfd", "backlog", "dirfd", "size", "len"})
+                           "newfd", "oldfd", "backlog", "dirfd", "size", "len", "length"})
 _IO_TYPES = frozenset({"read", "write", "readv", "writev", "pread", "pwrite", "preadv",
                        "pwritev", "recvfrom", "sendto", "recvmsg", "sendmsg"})
 _OPEN_TYPES = frozenset({"open", "openat", "openat2", "creat", "open_by_handle_at"})
