@@ -30,6 +30,7 @@ def test_shell_appending_to_sudoers_fires() -> None:
     ("/etc/cron.d/updater", "cron"), ("/var/spool/cron/crontabs/root", "cron"),
     ("/etc/systemd/system/backdoor.service", "systemd_units"),
     ("/var/spool/cron/atjobs/a0000101c8eb4d", "at_jobs"), ("/var/spool/at/a00001", "at_jobs"),
+    ("/var/spool/cron/atspool/=00001", "at_jobs"),
     ("/etc/init.d/netd", "init_scripts"), ("/etc/rc.local", "init_scripts"),
     ("/etc/rc2.d/S01netd", "init_scripts"), ("/etc/rc.d/rc.local", "init_scripts"),
     ("/etc/udev/rules.d/75-net.rules", "udev_rules"),
@@ -186,6 +187,14 @@ def test_jobs_written_by_crontab_and_at_are_reported() -> None:
         open_file(at, "/var/spool/cron/atjobs/a0000101c8eb4d", W)])
     assert [d.rule_id for d in alerts(dets)] == [
         "sensitive_write.cron", "sensitive_write.cron", "sensitive_write.at_jobs"]
+
+
+def test_atd_running_a_job_is_suppressed() -> None:
+    # atd keeps the output of the job it runs in its spool, then deletes the job
+    atd = proc("/usr/sbin/atd", pid=590, parent=init())
+    dets = run(SensitiveWriteDetector(), [
+        open_file(atd, "/var/spool/cron/atspool/=0000101c8eb4d", W)])
+    assert [d.suppressed.entry for d in dets] == ["sensitive_write.owners=atd"]
 
 
 def test_removing_jobs_units_and_start_up_files_is_not_persistence() -> None:

@@ -29,7 +29,8 @@ CATEGORY_PATTERNS: dict[str, tuple[str, ...]] = {
             "/usr/lib/security/", "/lib/x86_64-linux-gnu/security/",
             "/usr/lib/x86_64-linux-gnu/security/"),
     # before "cron": at's spool lives under cron's on Debian
-    "at_jobs": ("/var/spool/cron/atjobs/", "/var/spool/at/", "/var/spool/atjobs/"),
+    "at_jobs": ("/var/spool/cron/atjobs/", "/var/spool/cron/atspool/", "/var/spool/at/",
+                "/var/spool/atjobs/", "/var/spool/atspool/"),
     "cron": ("/etc/crontab", "/etc/cron.d/", "/etc/cron.hourly/", "/etc/cron.daily/",
              "/etc/cron.weekly/", "/etc/cron.monthly/", "/var/spool/cron/", "/etc/anacrontab"),
     "systemd_units": ("/etc/systemd/system/", "/lib/systemd/system/",
@@ -82,7 +83,8 @@ CATEGORY_OWNERS: dict[str, frozenset[str]] = {
     "authorized_keys": frozenset(),
     "pam": frozenset({"pam-auth-update", "authselect", "authconfig"}),
     # `crontab` and `at` are how anyone schedules a job: the job, not the tool, is what
-    # matters, so a job they write is reported; atd deletes the jobs it ran
+    # matters, so a job they write is reported; atd keeps a running job's output in the
+    # spool and deletes the jobs it ran
     "at_jobs": frozenset({"atd"}),
     "cron": frozenset(),
     "systemd_units": frozenset({"systemd", "systemctl"}),
