@@ -4,10 +4,10 @@ Accounts (`passwd`, `shadow`, ...), sudoers, `sshd_config`, `authorized_keys`, P
 and at jobs, systemd units, init scripts and `rc.local`, udev rules, `ld.so.preload`, shell
 profiles and TLS private keys; links and symlinks planted at those paths count as writes.
 Removing a job, unit, boot script, udev rule or start-up file runs nothing and is not
-reported. A write by the tool made for the file (`visudo`
-for sudoers, `certbot` under `/etc/letsencrypt/`, package managers and their maintainer
-scripts for anything) is returned suppressed (static layer); any other writer is
-reported. Failed syscalls are ignored unless `report_failed` is set.
+reported. A write by the tool made for the file (`visudo` for sudoers, `certbot` under
+`/etc/letsencrypt/`, package managers and their maintainer scripts for anything) is
+returned suppressed (static layer); any other writer is reported. Failed syscalls are
+ignored unless `report_failed` is set.
 """
 
 from __future__ import annotations
