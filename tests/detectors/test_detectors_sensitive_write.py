@@ -227,3 +227,33 @@ def test_update_rc_d_linking_an_init_script_is_suppressed() -> None:
         syscall(ln, "symlinkat", target="../init.d/netd", linkpath="/etc/rc3.d/S01netd")])
     assert [d.suppressed.entry if d.suppressed else d.rule_id for d in dets] == [
         "sensitive_write.owners=update-rc.d", "sensitive_write.init_scripts"]
+
+
+def test_configuration_management_writes_are_suppressed_with_their_reason() -> None:
+    """Like Falco's defaults: Ansible modules (AnsiballZ_*.py under ~/.ansible/tmp, run by a
+    Python) and the Puppet/Chef/Salt agents change /etc on the hosts they manage; a unit
+    dropped by a shell of the same session, or a module look-alike outside a home's
+    ~/.ansible/tmp, is still reported."""
+    root = login_shell(uid=0, user="root")
+    module_path = "/root/.ansible/tmp/ansible-tmp-1733.2-3/AnsiballZ_template.py"
+    sh = proc("/usr/bin/dash", "-c", f"/usr/bin/python3 {module_path} && sleep 0", pid=700,
+              parent=root, name="sh")
+    module = proc("/usr/bin/python3.11", module_path, pid=701, parent=sh, name="python3")
+    salt = proc("/usr/bin/python3", "/usr/bin/salt-minion", pid=710, parent=init(),
+                name="salt-minion")
+    salt_cmd = sh_c("echo '* * * * * root /usr/local/bin/sync' > /etc/cron.d/sync",
+                    parent=salt, pid=711)
+    dropper = proc("/usr/bin/bash", pid=702, parent=root)
+    fake = proc("/usr/bin/python3", "/tmp/.ansible/tmp/ansible-tmp-1/AnsiballZ_x.py",
+                pid=703, parent=root, name="python3")
+    dets = run(SensitiveWriteDetector(), [
+        open_file(module, "/etc/systemd/system/.ansible_tmpab12cd", W),
+        syscall(module, "rename", oldpath="/etc/systemd/system/.ansible_tmpab12cd",
+                newpath="/etc/systemd/system/app.service"),
+        open_file(salt_cmd, "/etc/cron.d/sync", W),
+        open_file(dropper, "/etc/systemd/system/x.service", W),
+        open_file(fake, "/etc/systemd/system/y.service", W)])
+    assert [d.suppressed.entry if d.suppressed else None for d in dets] == [
+        "sensitive_write.config_management=ansible:template"] * 2 + [
+        "sensitive_write.config_management=salt-minion", None, None]
+    assert "Ansible module template" in dets[0].suppressed.reason

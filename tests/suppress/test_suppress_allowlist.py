@@ -259,37 +259,3 @@ def test_scoped_entry_errors_are_located() -> None:
     with _pytest.raises(ConfigError) as e:
         Allowlist.from_dict({"rules": {"suppress": [{"value": "x", "ips": ["nope"]}]}})
     assert e.value.key == "allowlist.rules.suppress[0].ips[0]"
-
-
-def test_configuration_management_is_allowed_per_environment_by_its_module_scripts() -> None:
-    """docs/tuning.md, "Configuration management": whether Ansible manages a host is a fact
-    of the environment (the AnsiballZ script is any file a root session wrote), so the
-    defaults report its unit writes and the site's entry scoped to the module scripts
-    silences them, while a unit dropped by a shell stays an alert."""
-    import sys
-    from pathlib import Path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "detectors"))
-    from detector_factories import login_shell, open_file, proc, run, syscall
-
-    from vigil.detectors.sensitive_write import SensitiveWriteDetector
-
-    al = Allowlist.from_dict({"rules": {"suppress": [
-        {"value": "sensitive_write", "processes": ["/root/.ansible/tmp/*/AnsiballZ_*.py"],
-         "reason": "hosts managed by ansible"}]}})
-    root = login_shell(uid=0, user="root")
-    sh = proc("/usr/bin/dash", "-c", "/usr/bin/python3 /root/.ansible/tmp/ansible-tmp-1.2-3/"
-              "AnsiballZ_template.py && sleep 0", pid=700, parent=root, name="sh")
-    module = proc("/usr/bin/python3.11", "/root/.ansible/tmp/ansible-tmp-1.2-3/"
-                  "AnsiballZ_template.py", pid=701, parent=sh, name="python3")
-    dropper = proc("/usr/bin/bash", pid=702, parent=root)
-    unit = "/etc/systemd/system/app.service"
-    dets = run(SensitiveWriteDetector(), [
-        open_file(module, "/etc/systemd/system/.ansible_tmpab12cd", 0o1101),
-        syscall(module, "rename", oldpath="/etc/systemd/system/.ansible_tmpab12cd",
-                newpath=unit),
-        open_file(dropper, "/etc/systemd/system/x.service", 0o1101)])
-    # the defaults report all three: no static rule can tell a module from a look-alike
-    assert [d.suppressed for d in dets] == [None, None, None]
-    assert [label(al, d) for d in dets] == [
-        "allowlist.rules.suppress=sensitive_write "
-        "(processes=/root/.ansible/tmp/*/AnsiballZ_*.py)"] * 2 + [None]

@@ -6,7 +6,9 @@ profiles and TLS private keys; links and symlinks planted at those paths count a
 Removing a job, unit, boot script, udev rule or start-up file runs nothing and is not
 reported. A write by the tool made for the file (`visudo` for sudoers, `certbot` under
 `/etc/letsencrypt/`, package managers and their maintainer scripts for anything) is
-returned suppressed (static layer); any other writer is reported. Failed syscalls are
+returned suppressed (static layer), as is one by a configuration-management agent (Puppet,
+Chef, Salt, CFEngine, or an Ansible module run from ~/.ansible/tmp); any other writer is
+reported. Failed syscalls are
 ignored unless `report_failed` is set.
 """
 
@@ -22,12 +24,14 @@ from vigil.detectors.detection_builder import (build_detection, describe_process
                                                static_suppression)
 from vigil.detectors.path_patterns import PathPatterns
 from vigil.detectors.process_identity import (PACKAGE_MANAGERS, AgentIdentity, ancestors,
-                                              matched_binary)
-from vigil.detectors.sensitive_write_allowlist import (CATEGORY_CREATORS, CATEGORY_OWNERS,
-                                                       CATEGORY_TAGS, LAUNCHERS,
+                                              matched_binary, script_path)
+from vigil.detectors.sensitive_write_allowlist import (ANSIBLE_MODULE_PATTERN,
+                                                       CATEGORY_CREATORS, CATEGORY_OWNERS,
+                                                       CATEGORY_TAGS,
+                                                       CONFIG_MANAGEMENT_AGENTS, LAUNCHERS,
                                                        SENSITIVE_WRITE_PATHS)
 from vigil.events.flags import O_CREAT, is_open_write
-from vigil.events.model import Event
+from vigil.events.model import Event, Process
 from vigil.priority import Priority
 
 NAME = "sensitive_write"
@@ -86,6 +90,22 @@ def _written_paths(event: Event) -> list[tuple[str, str]]:
     return []
 
 
+def _config_management(proc: Process, category: str) -> Suppression | None:
+    """A configuration-management agent, or an Ansible module, doing its job."""
+    for p in (proc, *ancestors(proc, 8)):
+        agent = matched_binary(p, CONFIG_MANAGEMENT_AGENTS)
+        if agent is not None:
+            return static_suppression(NAME, "config_management", agent,
+                                      f"{agent} manages this host's {category} files")
+        script = script_path(p)
+        if script is not None and ANSIBLE_MODULE_PATTERN.match(script):
+            module = script.rpartition("/AnsiballZ_")[2].removesuffix(".py")
+            return static_suppression(NAME, "config_management", f"ansible:{module}",
+                                      f"the Ansible module {module} manages this host's "
+                                      f"{category} files")
+    return None
+
+
 class SensitiveWriteDetector(BuiltinDetector):
     """Changes to account, auth, persistence and key files by anything but their tools."""
 
@@ -116,7 +136,7 @@ class SensitiveWriteDetector(BuiltinDetector):
                                           f"{creator} created a new file; nothing existing "
                                           "was replaced")
         if tool is None:
-            return None
+            return _config_management(proc, category)
         which = "package_managers" if tool in PACKAGE_MANAGERS else "owners"
         return static_suppression(NAME, which, tool,
                                   f"{tool} is the tool made to change {category} files")

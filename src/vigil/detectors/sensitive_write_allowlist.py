@@ -14,6 +14,8 @@ The same tools overwriting an existing key are reported like anyone else.
 
 from __future__ import annotations
 
+import re
+
 from vigil.detectors.path_patterns import PathPatterns
 from vigil.detectors.process_identity import PACKAGE_MANAGERS
 
@@ -109,3 +111,18 @@ CATEGORY_CREATORS: dict[str, frozenset[str]] = {
     "tls_keys": frozenset({"openssl", "certtool", "step", "cfssl", "mkcert", "easyrsa",
                            "make-ssl-cert", "keytool", "ssh-keygen"}),
 }
+
+
+#: configuration-management agents: on the hosts they manage, changing accounts, units,
+#: jobs, keys and /etc is their job (Falco's default rules allow them the same way); what
+#: they run (puppet's exec resources, salt's cmd.run) writes on their behalf
+CONFIG_MANAGEMENT_AGENTS: frozenset[str] = frozenset({
+    "puppet", "chef-client", "chef-solo", "cinc-client", "salt-minion", "salt-call",
+    "cf-agent", "mgmt",
+})
+
+#: an Ansible module run on the managed host: the controller copies AnsiballZ_<module>.py
+#: into the remote user's ~/.ansible/tmp/ansible-tmp-*/ and runs it with a Python
+ANSIBLE_MODULE_PATTERN = re.compile(
+    r"^(?:/root|/home/[^/]+|/var/lib/[^/]+)/\.ansible/tmp/ansible-tmp-[^/]+/"
+    r"AnsiballZ_[A-Za-z0-9_.]+\.py$")
