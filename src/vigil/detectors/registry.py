@@ -22,6 +22,7 @@ from vigil.detectors.dns_direct import DnsDirectDetector
 from vigil.detectors.fileless_exec import FilelessExecDetector
 from vigil.detectors.kernel_module import KernelModuleDetector
 from vigil.detectors.network_scan import NetworkScanDetector
+from vigil.detectors.pipe_to_interpreter import PipeToInterpreterDetector
 from vigil.detectors.process_memory import ProcessMemoryDetector
 from vigil.detectors.privilege_escalation import PrivilegeEscalationDetector
 from vigil.detectors.process_identity import AgentIdentity
@@ -52,7 +53,8 @@ DETECTORS: dict[str, type] = {
         DataExfilDetector, SensitiveWriteDetector, ServiceTamperDetector, WebshellDetector,
         ReverseShellDetector, PrivilegeEscalationDetector, PtraceDetector, SuidBinaryDetector,
         FilelessExecDetector, KernelModuleDetector, DnsDirectDetector, CryptoMiningDetector,
-        NetworkScanDetector, BpfProgramDetector, ProcessMemoryDetector)},
+        NetworkScanDetector, BpfProgramDetector, ProcessMemoryDetector,
+        PipeToInterpreterDetector)},
 }
 
 

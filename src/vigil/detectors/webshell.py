@@ -1,15 +1,20 @@
-"""`webshell`: a web server or application runtime spawning a shell or recon tools.
+"""`webshell`: a process that is serving requests spawning a shell or recon tools.
 
-A child of nginx/apache/php-fpm (or of any process running as a web account) that is a
-shell or a recon/download tool is a web shell. An application runtime (node, java, python
-web servers, ruby ...) counts only while it serves: when the eBPF sensor saw it start and
-it listens on no socket (`proc.is_server` false: `node` running npm scripts, a test
-runner), its shells are not requests. Under runtimes, shells are also how build and test
-scripts run, so a shell
-whose every command is a build tool (`sh -c "react-scripts build"`) is returned suppressed
-(static layer); `sh -c "id; cat /etc/passwd"` under the same node is alerted. Mail and image
-helpers (`sendmail`, `convert` ...) run by web applications are suppressed the same way.
-Children of an already reported shell are not reported again.
+A process serves when it accepted a connection on a listening socket (an `accept` the
+detector saw, within `serving_window_seconds`), or when a forked worker of such a process
+(same executable) does the spawning; whatever its name — node, java, python, ruby, a Go
+binary. A child of a pure web server (nginx, apache, php-fpm: they only ever serve) or of
+a process running as a web account counts as well. Login services and super-servers
+(`sshd`, `inetd`, `systemd` ...) accept connections to hand them to a session, not to
+answer them, and are not serving parents. A runtime that accepted nothing (`node` running
+npm scripts, a test runner, a build) is not serving, whatever its name.
+
+Under a serving application (not a pure web server), shells are also how the application
+runs its own fixed pipelines and build tools: a shell is reported when it runs recon or
+download tools (`id`, `uname`, `curl` ...), names credential files, or is interactive;
+other commands are returned suppressed (static layer, `app_commands`), as are build tools
+(`build_scripts`) and mail or image helpers (`app_helpers`). Children of an already
+reported shell are not reported again.
 """
 
 from __future__ import annotations
@@ -23,20 +28,20 @@ from vigil.detectors.detection_builder import (build_detection, describe_process
                                                static_suppression)
 from vigil.detectors.expiring_map import ExpiringMap
 from vigil.detectors.params import minimum
-from vigil.detectors.process_identity import (AgentIdentity, ancestors, basename, binary_name,
+from vigil.detectors.process_identity import (AgentIdentity, ancestors, binary_name,
                                               binary_names, command_of, is_shell)
 from vigil.detectors.shell_command import command_stages, shell_command_of
-from vigil.detectors.webshell_allowlist import (APP_HELPERS, APP_RUNTIME_PREFIXES,
-                                                APP_RUNTIMES, BUILD_SCRIPT_TOOLS,
-                                                NOT_WEB_PARENTS, PYTHON_WEB_ENTRY_POINTS,
-                                                RECON_TOOLS, WEB_SERVER_PREFIXES, WEB_SERVERS,
-                                                WEB_USERS)
+from vigil.detectors.webshell_allowlist import (APP_HELPERS, BUILD_SCRIPT_TOOLS,
+                                                NOT_WEB_PARENTS, NOT_SERVING_PARENTS,
+                                                RECON_TOOLS, SENSITIVE_PATH_WORDS,
+                                                WEB_SERVER_PREFIXES, WEB_SERVERS, WEB_USERS)
 from vigil.events.model import Event, Process
 from vigil.priority import Priority
 
 NAME = "webshell"
 TAGS = ("attack.persistence", "T1505.003", "attack.execution", "T1059.004")
 _EXEC = frozenset({"execve", "execveat"})
+_ACCEPT = frozenset({"accept", "accept4"})
 
 
 @dataclass(frozen=True)
@@ -48,18 +53,8 @@ class WebshellParams(DetectorParams):
     extra_web_servers: tuple[str, ...] = ()
     #: how long the descendants of a reported shell are folded into its detection
     dedupe_seconds: float = field(default=300.0, metadata=minimum(0))
-
-
-def _known_not_serving(proc: Process) -> bool:
-    """The sensor saw the process start (its stdio is known) and it listens on nothing: a
-    runtime running scripts, not answering requests. A process from before the sensor
-    started, or from a recording without it, is not judged so."""
-    return proc.stdio is not None and not proc.listening
-
-
-def _python_web(proc: Process) -> bool:
-    words = {basename(a) for a in proc.args[:4] if a}
-    return not words.isdisjoint(PYTHON_WEB_ENTRY_POINTS)
+    #: how long after accepting a connection a process counts as serving
+    serving_window_seconds: float = field(default=600.0, metadata=minimum(0))
 
 
 class WebshellDetector(BuiltinDetector):
@@ -67,7 +62,7 @@ class WebshellDetector(BuiltinDetector):
 
     name = NAME
     Params = WebshellParams
-    event_types = _EXEC
+    event_types = _EXEC | _ACCEPT
 
     params: WebshellParams
 
@@ -77,42 +72,68 @@ class WebshellDetector(BuiltinDetector):
         self._servers = WEB_SERVERS | frozenset(self.params.extra_web_servers)
         self._reported: ExpiringMap[int, bool] = ExpiringMap(
             int(self.params.dedupe_seconds * 1e9))
+        #: pid -> the local end of the last connection it accepted
+        self._accepted: ExpiringMap[int, str] = ExpiringMap(
+            int(self.params.serving_window_seconds * 1e9))
 
-    def _web_parent(self, proc: Process) -> tuple[str, bool] | None:
-        """(name, is_pure_web_server) when the parent serves the web."""
+    def _serving(self, proc: Process, ts: int) -> str | None:
+        """Where `proc` accepted a connection: itself, or the process it is a forked
+        worker of (same executable, no exec in between)."""
+        if proc.pid is None or binary_names(proc) & NOT_SERVING_PARENTS:
+            return None
+        where = self._accepted.get(proc.pid, ts)
+        if where is None and proc.parent is not None and proc.parent.pid is not None \
+                and proc.exepath and proc.parent.exepath == proc.exepath:
+            where = self._accepted.get(proc.parent.pid, ts)
+        return where
+
+    def _web_parent(self, proc: Process, ts: int) -> tuple[str, bool] | None:
+        """(name, is_pure_web_server) when the parent serves."""
         parent = proc.parent
         if parent is None:
             return None
         names = binary_names(parent)
         if names & self._servers or any(n.startswith(WEB_SERVER_PREFIXES) for n in names):
             return binary_name(parent), True
-        if names & APP_RUNTIMES or any(n.startswith(APP_RUNTIME_PREFIXES) for n in names) or (
-                any(n.startswith("python") for n in names) and _python_web(parent)):
-            if _known_not_serving(parent):
-                return None
-            return binary_name(parent), False
         if parent.user in WEB_USERS and names and not names & NOT_WEB_PARENTS:
             return f"{binary_name(parent)} as {parent.user}", True
+        where = self._serving(parent, ts)
+        if where is not None:
+            return f"{binary_name(parent)} (serving on {where})", False
         return None
 
-    def _suppression(self, proc: Process, commands: list[str],
-                     pure_server: bool) -> Suppression | None:
+    def _suppression(self, commands: list[str], pure_server: bool,
+                     alarming: bool) -> Suppression | None:
         if not commands:
             return None
         if all(c in APP_HELPERS for c in commands):
             return static_suppression(NAME, "app_helpers", commands[0],
                                       "mail, image and document helpers run by web apps")
-        if not pure_server and all(c in BUILD_SCRIPT_TOOLS for c in commands):
+        if pure_server:
+            return None
+        if all(c in BUILD_SCRIPT_TOOLS for c in commands):
             return static_suppression(NAME, "build_scripts", commands[0],
                                       "npm/build scripts run by an application runtime")
+        if not alarming:
+            return static_suppression(NAME, "app_commands", commands[0],
+                                      "an application's own command without recon tools")
         return None
 
     def on_event(self, event: Event) -> list[Detection]:
-        """Report a shell or recon tool whose parent serves the web."""
-        if event.type not in _EXEC or (event.res is not None and event.res < 0):
+        """Report a shell or recon tool whose parent is serving."""
+        if event.res is not None and event.res < 0:
+            return []
+        if event.type in _ACCEPT:
+            if event.proc.pid is not None:
+                fd = event.fd
+                where = f"{fd.lip}:{fd.lport}" if fd is not None and fd.lport else (
+                    fd.name if fd is not None and fd.name else "a socket")
+                self._accepted.put(event.proc.pid, event.ts, where)
+            return []
+        if event.type not in _EXEC:
             return []
         proc = event.proc
-        web = self._web_parent(proc)
+        web = self._web_parent(proc, event.ts)
         if web is None or self.own.owns(proc):
             return []
         if any(self._reported.get(a.pid, event.ts) for a in ancestors(proc, 4)
@@ -129,14 +150,20 @@ class WebshellDetector(BuiltinDetector):
                 return []
             commands = [command[0]]
             what = f"{command[0]} `{proc.cmdline()}`"
-        suppression = self._suppression(proc, commands, pure)
         recon = sorted(set(commands) & RECON_TOOLS)
+        text = shell_cmd or " ".join(proc.args)
+        sensitive = [w for w in SENSITIVE_PATH_WORDS if w in text]
+        interactive = is_shell(proc) and shell_cmd is None
+        suppression = self._suppression(commands, pure,
+                                        bool(recon or sensitive or interactive))
         if suppression is None and proc.pid is not None:
             self._reported.put(proc.pid, event.ts, True)
         output = (f"Web server/runtime {server} spawned {what} "
                   f"({describe_process(event)})"
-                  + (f"; recon/download tools: {', '.join(recon)}" if recon else ""))
+                  + (f"; recon/download tools: {', '.join(recon)}" if recon else "")
+            + (f"; credential files: {', '.join(sensitive)}" if sensitive else ""))
         return [build_detection(
             NAME, "recon" if recon else "shell", Priority.CRITICAL, output, TAGS, event,
-            data={"server": server, "commands": commands, "recon": recon},
+            data={"server": server, "commands": commands, "recon": recon,
+                  "sensitive": sensitive},
             suppressed=suppression)]

@@ -16,18 +16,12 @@ WEB_SERVERS: frozenset[str] = frozenset({
 })
 #: name prefixes of versioned web server binaries (php-fpm8.2, php-cgi7.4 ...)
 WEB_SERVER_PREFIXES: tuple[str, ...] = ("php-fpm", "php-cgi")
-#: name prefixes of versioned runtimes (the php CLI: `php artisan`, `php8.2 -S`)
-APP_RUNTIME_PREFIXES: tuple[str, ...] = ("php",)
-
-#: application runtimes that serve the web but also run build tooling
-APP_RUNTIMES: frozenset[str] = frozenset({
-    "node", "nodejs", "java", "deno", "bun", "dotnet", "ruby", "puma", "unicorn",
-    "passenger", "gunicorn", "uvicorn", "uwsgi", "daphne", "hypercorn", "waitress-serve",
-})
-#: python entry points that make a python process a web server
-PYTHON_WEB_ENTRY_POINTS: frozenset[str] = frozenset({
-    "gunicorn", "uvicorn", "uwsgi", "daphne", "hypercorn", "waitress-serve", "waitress",
-    "flask", "manage.py", "http.server", "wsgi.py", "asgi.py", "granian",
+#: login services and super-servers: they accept a connection to hand it to a session or a
+#: service program (the shell of an SSH login is not an answer to a request)
+NOT_SERVING_PARENTS: frozenset[str] = frozenset({
+    "sshd", "sshd-session", "dropbear", "telnetd", "in.telnetd", "login", "inetd", "xinetd",
+    "systemd", "tcpserver", "tcpsvd", "s6-tcpserver", "socat", "ncat", "nc", "tmux",
+    "screen", "sudo", "su", "cron", "crond", "atd", "init",
 })
 #: schedulers, session programs and shells: running as a web account, they start jobs and
 #: admin sessions (`sudo -u www-data ...`, the www-data crontab), not web requests
@@ -59,6 +53,12 @@ APP_HELPERS: frozenset[str] = frozenset({
     "identify", "gs", "ffmpeg", "ffprobe", "wkhtmltopdf", "pdftotext", "pdftoppm",
     "libreoffice", "soffice", "optipng", "jpegoptim", "pngquant", "cwebp", "gifsicle",
 })
+
+#: words of a command line that name credential or identity files
+SENSITIVE_PATH_WORDS: tuple[str, ...] = (
+    "/etc/passwd", "/etc/shadow", "/etc/sudoers", "/.ssh/", "id_rsa", "id_ed25519",
+    "/proc/self/environ", ".aws/credentials", ".bash_history",
+)
 
 #: recon and download tools: spawned by a web server or runtime, they mean a web shell
 RECON_TOOLS: frozenset[str] = frozenset({
