@@ -64,12 +64,20 @@ class PipelineStats:
         return self.incidents_opened
 
 
+#: the pseudo event type a detector lists to see every event carrying a DNS question
+#: (`sendto`, `sendmsg`, `sendmmsg`, `write` ... to a DNS port); no sensor captures more
+#: for it: the eBPF sensor delivers DNS questions whatever types were asked for
+DNS_EVENTS = "dns"
+
+
 class DetectionPipeline:
     """Runs the engines and detectors on each event, then suppression, correlation, audit
     and alerting.
 
     Engines (Falco, Sigma) see every event and index their rules by type themselves;
-    a detector sees only the event types it declares in `event_types`.
+    a detector sees only the event types it declares in `event_types`, plus every event
+    carrying a DNS question (`Event.dns`, whatever its syscall) when it declares the
+    pseudo type `DNS_EVENTS` ("dns").
 
     `suppress(det) -> det` returns the detection with `suppressed` set when it is normal;
     `shadow` (a `ShadowPolicy`) marks detections of rules and detectors in shadow mode;
@@ -126,9 +134,10 @@ class DetectionPipeline:
         """Handle one event; returns its detections (suppressed ones included)."""
         st = self.stats
         st.events += 1
-        handlers = self._by_type.get(event.type)
+        key = event.type if event.dns is None else DNS_EVENTS + ":" + event.type
+        handlers = self._by_type.get(key)
         if handlers is None:
-            handlers = self._handlers(event.type)
+            handlers = self._handlers(event.type, event.dns is not None)
         found: list[Detection] = []
         for h in handlers:
             try:
@@ -303,11 +312,13 @@ class DetectionPipeline:
         self.detectors = list(detectors)
         self._by_type = {}
 
-    def _handlers(self, evtype: str) -> tuple[Callable[[Event], list[Detection]], ...]:
+    def _handlers(self, evtype: str, dns: bool = False
+                  ) -> tuple[Callable[[Event], list[Detection]], ...]:
         out = [e.on_event for e in self.engines]
-        out += [d.on_event for d in self.detectors if evtype in d.event_types]
+        out += [d.on_event for d in self.detectors if evtype in d.event_types
+                or (dns and DNS_EVENTS in d.event_types)]
         handlers = tuple(out)
-        self._by_type[evtype] = handlers
+        self._by_type[DNS_EVENTS + ":" + evtype if dns else evtype] = handlers
         return handlers
 
     def _account(self, det: Detection) -> None:

@@ -110,3 +110,35 @@ def test_pool_ports_param() -> None:
     det = CryptoMiningDetector(CryptoMiningParams.from_dict({"pool_ports": [9999]}))
     p = proc("/opt/x", pid=730, parent=init())
     assert len(run(det, [connect(p, "198.51.100.30", 9999), connect(p, "198.51.100.30", 3333)])) == 1
+
+
+def test_resolver_of_a_network_namespace_is_a_configured_resolver(tmp_path: Path) -> None:
+    """Issue 12: lookups inside `ip netns exec NS` go to the resolver of
+    /etc/netns/NS/resolv.conf (bind-mounted over /etc/resolv.conf there); they were
+    reported as an unusual resolver. The namespace is created after the agent started."""
+    host = tmp_path / "resolv.conf"
+    host.write_text("nameserver 127.0.0.53\n")
+    netns = tmp_path / "netns"
+    det = DnsDirectDetector(DnsDirectParams(resolv_conf=str(host), netns_dir=str(netns)))
+    app = proc("/usr/bin/python3.11", "app.py", pid=620, parent=init())
+    (netns / "blue").mkdir(parents=True)
+    (netns / "blue" / "resolv.conf").write_text("nameserver 10.53.0.1\n")
+    assert run(det, [connect(app, "10.53.0.1", 53, proto="udp", etype="sendto",
+                             ts=sec(5))]) == []
+    # another server is still unusual
+    dets = run(det, [connect(app, "198.18.7.2", 53, proto="udp", etype="sendto", ts=sec(6))])
+    assert [d.rule_id for d in dets] == ["dns_direct.query"]
+
+
+def test_resolv_conf_rewritten_after_start_is_read_again(tmp_path: Path) -> None:
+    """A DHCP or VPN client rewrites resolv.conf: its new resolver is the system's."""
+    host = tmp_path / "resolv.conf"
+    host.write_text("nameserver 10.0.0.2\n")
+    det = DnsDirectDetector(DnsDirectParams(resolv_conf=str(host),
+                                            netns_dir=str(tmp_path / "none")))
+    host.write_text("nameserver 192.168.1.1\n")
+    import os
+    os.utime(host, (1, 1))
+    app = proc("/usr/bin/curl", pid=630, parent=init())
+    assert run(det, [connect(app, "192.168.1.1", 53, proto="udp", etype="sendto",
+                             ts=sec(1))]) == []

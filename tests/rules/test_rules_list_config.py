@@ -116,7 +116,7 @@ def test_what_a_configuration_loads_and_silences(config: Path) -> None:
     assert (dets["dns_direct"].state, dets["dns_direct"].why) == \
         ("disabled", "[detectors.dns_direct] enabled = false")
     assert dets["webshell"].state == "silenced"
-    assert dets["webshell"].description.startswith("a web server or application runtime")
+    assert dets["webshell"].description.startswith("a process that is serving requests")
     assert [str(e) for e in dets["ptrace"].exceptions] == \
         ["allowlist.rules.suppress=ptrace.attach: debugging sessions"]
     assert dets["ptrace"].state == "enabled"

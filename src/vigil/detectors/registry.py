@@ -19,6 +19,8 @@ from vigil.detectors.bpf_program import BpfProgramDetector
 from vigil.detectors.crypto_mining import CryptoMiningDetector
 from vigil.detectors.data_exfil import DataExfilDetector
 from vigil.detectors.dns_direct import DnsDirectDetector
+from vigil.detectors.dns_tunnel import DnsTunnelDetector
+from vigil.detectors.download_exec import DownloadExecDetector
 from vigil.detectors.fileless_exec import FilelessExecDetector
 from vigil.detectors.kernel_module import KernelModuleDetector
 from vigil.detectors.network_scan import NetworkScanDetector
@@ -52,9 +54,9 @@ DETECTORS: dict[str, type] = {
     **{cls.name: cls for cls in (
         DataExfilDetector, SensitiveWriteDetector, ServiceTamperDetector, WebshellDetector,
         ReverseShellDetector, PrivilegeEscalationDetector, PtraceDetector, SuidBinaryDetector,
-        FilelessExecDetector, KernelModuleDetector, DnsDirectDetector, CryptoMiningDetector,
-        NetworkScanDetector, BpfProgramDetector, ProcessMemoryDetector,
-        PipeToInterpreterDetector)},
+        FilelessExecDetector, KernelModuleDetector, DnsDirectDetector, DnsTunnelDetector,
+        DownloadExecDetector, CryptoMiningDetector, NetworkScanDetector, BpfProgramDetector,
+        ProcessMemoryDetector, PipeToInterpreterDetector)},
 }
 
 
