@@ -19,6 +19,7 @@ from vigil.detectors.process_identity import display_name
 #: the behaviour a person reads as an incident's title, by `<detector>.<subkind>` (or by
 #: detector, for every sub-kind); a detector's own `data["title"]` wins
 TITLES: dict[str, str] = {
+    "beacon": "C2 beacon: periodic calls to one host with encoded data",
     "crypto_mining.miner_exec": "Cryptocurrency miner started",
     "crypto_mining.pool_port": "Connection to a cryptocurrency mining pool",
     "data_exfil.read_then_connect": "Credential exfiltration: sensitive file read, then sent out",
@@ -65,6 +66,7 @@ TITLES: dict[str, str] = {
     "service_tamper": "Security service stopped or tampered with",
     "suid_binary.file_caps": "File capabilities set on a program (setcap)",
     "suid_binary": "Set-uid/set-gid bit set on a file",
+    "tunnel_relay": "Tunnel: outbound connection relayed to a local service",
     "webshell": "Web shell: a server spawned a shell",
 }
 

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 from vigil.config_errors import ConfigError
 from vigil.detectors.base import Detector
+from vigil.detectors.beacon import BeaconDetector
 from vigil.detectors.bpf_program import BpfProgramDetector
 from vigil.detectors.crypto_mining import CryptoMiningDetector
 from vigil.detectors.data_exfil import DataExfilDetector
@@ -33,6 +34,7 @@ from vigil.detectors.reverse_shell import ReverseShellDetector
 from vigil.detectors.sensitive_write import SensitiveWriteDetector
 from vigil.detectors.service_tamper import ServiceTamperDetector
 from vigil.detectors.suid_binary import SuidBinaryDetector
+from vigil.detectors.tunnel_relay import TunnelRelayDetector
 from vigil.detectors.webshell import WebshellDetector
 
 _log = logging.getLogger(__name__)
@@ -56,7 +58,7 @@ DETECTORS: dict[str, type] = {
         ReverseShellDetector, PrivilegeEscalationDetector, PtraceDetector, SuidBinaryDetector,
         FilelessExecDetector, KernelModuleDetector, DnsDirectDetector, DnsTunnelDetector,
         DownloadExecDetector, CryptoMiningDetector, NetworkScanDetector, BpfProgramDetector,
-        ProcessMemoryDetector, PipeToInterpreterDetector)},
+        ProcessMemoryDetector, PipeToInterpreterDetector, BeaconDetector, TunnelRelayDetector)},
 }
 
 
