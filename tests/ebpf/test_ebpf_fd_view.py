@@ -68,12 +68,15 @@ def test_a_socket_replaced_by_a_pipe_is_a_pipe_on_dup_and_at_exec(live):
     assert ex.proc.stdio[0].type == "pipe" and ex.proc.stdio[0].end == "r"
     assert field("proc.stdout.type", ex) == "pipe"
     # the rule that fired 111 times on an SSH session's shell reads the kernel's answer:
-    # the socket onto stdin is the reverse-shell shape, the pipe onto the same fd is not
+    # the socket on stdin and stdout is the reverse-shell shape (it fires on the dup that
+    # completes the pair), the pipe onto the same fds is not
     onto_stdin = [e for e in mine if e.type == "dup2" and e.res == 0]
     assert [d.fd.type for d in onto_stdin][-2:] == ["ipv4", "pipe"]
     engine = FalcoEngine(load_rules([DEFAULT_RULES]), rule_matching="all")
     rule = "Standard stream redirected to a network connection"
-    assert rule in [d.name for d in engine.match(onto_stdin[-2])]
+    assert rule not in [d.name for d in engine.match(onto_stdin[-2])]  # stdout not yet
+    assert rule in [d.name for d in engine.match(dups[-2])]  # socket onto stdout too
+    assert rule not in [d.name for d in engine.match(dups[-1])]
     assert rule not in [d.name for d in engine.match(onto_stdin[-1])]
     srv.close()
 

@@ -222,9 +222,18 @@ class ReverseShellDetector(BuiltinDetector):
         if event.proc.pid is not None:
             self._reported.put(event.proc.pid, event.ts, True)
 
+    def _folded(self, event: Event) -> bool:
+        """Already reported: the process itself, or its parent (the shell that wired the
+        socket and started the program on it); the process is then part of that story."""
+        proc = event.proc
+        hit = any(p is not None and p.pid is not None and self._reported.get(p.pid, event.ts)
+                  for p in (proc, proc.parent))
+        if hit:
+            self._mark(event)
+        return hit
+
     def _report_socket_stdio(self, event: Event, remote: str) -> list[Detection]:
-        pid = event.proc.pid
-        if pid is not None and self._reported.seen_recently(pid, event.ts):
+        if self._folded(event):
             return []
         self._mark(event)
         output = (f"Standard input and output of {describe_process(event)} are one network "
@@ -270,8 +279,7 @@ class ReverseShellDetector(BuiltinDetector):
                                                f"connected with {_remote(fd)}")
 
     def _report_relay(self, event: Event, how: str) -> list[Detection]:
-        pid = event.proc.pid
-        if pid is not None and self._reported.seen_recently(pid, event.ts):
+        if self._folded(event):
             return []
         self._mark(event)
         output = (f"Shell {describe_process(event)} reads commands from a pipe and writes its "
