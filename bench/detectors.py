@@ -4,9 +4,11 @@ the engine does (each event goes only to the detectors whose `event_types` name 
 Run: .venv/bin/python bench/detectors.py [--events N]
 Prints events/s (and µs per event of the mix) for an empty dispatch loop, for each
 detector alone on the mix, and for all of them together, with the ratio to the empty loop. The mix is a busy server: mostly
-file opens of ordinary paths, some execs (shells under node/nginx among them), outbound
-connects and DNS, a few sensitive reads and writes, BPF and module loads, ptrace, file
-capabilities and reads of another process's memory.
+file opens of ordinary paths, some execs (shells under node/nginx among them, some with a
+pipe on stdin), outbound connects, accepted connections and DNS questions (routed to the
+detectors that declare the `dns` pseudo type, as the pipeline does), a few sensitive reads
+and writes, BPF and module loads, ptrace, file capabilities and reads of another process's
+memory.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import time
 from collections import defaultdict
 
 from vigil.detectors.registry import build_detectors
-from vigil.events.model import Event, FdInfo, Process
+from vigil.events.model import DnsQuery, Event, FdInfo, Peer, Process
+from vigil.pipeline import DNS_EVENTS
 
 T0 = 1_764_158_400 * 10**9
 
@@ -54,7 +57,25 @@ def make_events(n: int, seed: int = 7) -> list[Event]:
             cmd = rnd.choice(["react-scripts build", "git rev-parse HEAD", "ls -la",
                               "tar czf - dist | gzip > out.tgz", "id"])
             p = _proc(pid, "/usr/bin/dash", "-c", cmd, parent=parent)
+            if rnd.random() < 0.3:
+                p = _proc(pid, "/usr/bin/dash", parent=parent)
+                p.stdio = [FdInfo(num=0, type="pipe", end="r", peer=Peer(
+                    pid=pid + 100_000, name="cat", exepath="/usr/bin/cat")),
+                    FdInfo(num=1, type="pipe", end="w", peer=Peer(
+                        pid=pid + 200_000, name="tee", exepath="/usr/bin/tee")),
+                    FdInfo(num=2, type="file", name="/dev/null")]
             out.append(Event(type="execve", ts=ts, res=0, proc=p))
+        elif r < 0.85:
+            p = _proc(pid, "/usr/bin/python3", "app.py", parent=bash)
+            name = rnd.choice(["www", "api", "cdn", "static", f"{rnd.getrandbits(120):030x}"])
+            out.append(Event(type="sendto", ts=ts, res=40, proc=p, fd=FdInfo(
+                num=5, type="ipv4", l4proto="udp", rip="127.0.0.53", rport=53),
+                dns=DnsQuery(qname=f"{name}.example.com", qtype=1, server="127.0.0.53",
+                             port=53)))
+        elif r < 0.87:
+            out.append(Event(type="accept4", ts=ts, res=7, proc=node, fd=FdInfo(
+                num=7, type="ipv4", l4proto="tcp", lip="0.0.0.0", lport=3000,
+                rip=f"203.0.113.{rnd.randrange(250)}", rport=50000, role="server")))
         elif r < 0.95:
             p = _proc(pid, "/usr/bin/curl", parent=bash)
             port = rnd.choice([443, 443, 80, 53, 3333])
@@ -75,21 +96,26 @@ def make_events(n: int, seed: int = 7) -> list[Event]:
     return out
 
 
-def _route(detectors) -> dict[str, list]:
+def _route(detectors, events: list[Event]) -> dict[str, list]:
     table: dict[str, list] = defaultdict(list)
     for d in detectors:
-        for t in d.event_types:
-            table[t].append(d)
+        for t in {e.type for e in events} | {DNS_EVENTS + ":" + e.type for e in events}:
+            plain = t.rpartition(":")[2]
+            if plain in d.event_types or (t.startswith(DNS_EVENTS + ":")
+                                          and DNS_EVENTS in d.event_types):
+                table[t].append(d)
     return table
 
 
 def measure(detectors, events: list[Event]) -> tuple[float, int]:
-    """events/s through `detectors` (dispatched by type) and the detections raised."""
-    table = _route(detectors)
+    """events/s through `detectors` (dispatched by type, DNS events also to the detectors
+    declaring `dns`) and the detections raised."""
+    table = _route(detectors, events)
     found = 0
     start = time.perf_counter()
     for e in events:
-        for d in table.get(e.type, ()):
+        key = e.type if e.dns is None else DNS_EVENTS + ":" + e.type
+        for d in table.get(key, ()):
             found += len(d.on_event(e))
     return len(events) / (time.perf_counter() - start), found
 

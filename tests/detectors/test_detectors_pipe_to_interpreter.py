@@ -140,3 +140,14 @@ def test_under_a_package_manager_is_suppressed() -> None:
     dets = run(PipeToInterpreterDetector(), [execve(sh)])
     assert len(dets) == 1 and dets[0].suppressed.entry == \
         "pipe_to_interpreter.package_managers=dpkg"
+
+
+def test_writer_named_at_an_earlier_exec_of_the_same_process() -> None:
+    """`curl ... | python3 -` through a pyenv shim: bash runs the shim (stdin: curl's pipe),
+    execs pyenv, then python on the same stdin; curl has exited by then, so the sensor no
+    longer names it at python's exec."""
+    shim = reader("/usr/bin/bash", "/root/.pyenv/shims/python3", "-", writer=CURL, pid=790)
+    py = reader("/root/.pyenv/versions/3.11.7/bin/python3.11", "-", writer=None, pid=790)
+    dets = run(PipeToInterpreterDetector(), [execve(shim, ts=sec(0)), execve(py, ts=sec(0.2))])
+    assert [d.rule_id for d in dets] == ["pipe_to_interpreter.download"]
+    assert dets[0].entity.pid == 790 and "curl" in dets[0].output

@@ -180,3 +180,21 @@ def test_jobs_and_admin_sessions_of_the_web_account_are_not_web_requests() -> No
     dets = run(WebshellDetector(), [execve(sh_c("npm run build", parent=artisan, pid=1011)),
                                     execve(sh_c("id", parent=artisan, pid=1013))])
     assert len(alerts(dets)) == 2
+
+
+def test_local_ipc_is_not_serving_and_app_servers_and_monitoring_agents() -> None:
+    """A control socket (unix) accept is not a web request; gunicorn behind a proxy on a
+    unix socket serves by name; a zabbix agent's check commands are its job."""
+    daemon = proc("/usr/bin/python3.11", "runner.py", pid=850, parent=init())
+    unix = Event(type="accept4", ts=T0, res=6, proc=daemon,
+                 fd=FdInfo(num=6, type="unix", name="/run/x.sock"))
+    assert run(WebshellDetector(), [unix, execve(proc("/usr/sbin/ip", "netns", "list",
+                                                      pid=851, parent=daemon))]) == []
+    gunicorn = proc("/usr/bin/python3.11", "/usr/local/bin/gunicorn", "app:app", pid=860,
+                    parent=init())
+    assert len(alerts(run(WebshellDetector(), [execve(sh_c("id", parent=gunicorn,
+                                                             pid=861))]))) == 1
+    zabbix = proc("/usr/sbin/zabbix_agentd", pid=870, parent=init())
+    dets = run(WebshellDetector(), [accept(zabbix, 10050),
+                                    execve(sh_c("ps aux | wc -l", parent=zabbix, pid=871))])
+    assert [d.suppressed.entry for d in dets] == ["webshell.monitoring_agents=zabbix_agentd"]

@@ -64,6 +64,7 @@ TITLES: dict[str, str] = {
     "service_tamper.agent_kill": "Security agent killed",
     "service_tamper.security_off": "Security mechanism switched off",
     "service_tamper": "Security service stopped or tampered with",
+    "stolen_ssh_key": "SSH login with another account's private key (stolen key)",
     "suid_binary.file_caps": "File capabilities set on a program (setcap)",
     "suid_binary": "Set-uid/set-gid bit set on a file",
     "tunnel_relay": "Tunnel: outbound connection relayed to a local service",

@@ -1,12 +1,18 @@
 """`download_exec`: a file fetched from the network, then executed (a dropper).
 
-A process that made a network connection writes a file (`curl -o x URL`, `wget URL`,
+A fetcher that made a network connection writes a file (`curl -o x URL`, `wget URL`,
 `curl URL > x`: the shell opens the file in the child that becomes curl); within
 `window_seconds` that file is executed, as a program (by path or by inode, so a `mv` in
 between keeps it) or as the script an interpreter runs (`sh ./x.sh`). Reported as
 `download_exec.executed`, Critical when the file lies in a world-writable or hidden
 place (`/tmp`, `/var/tmp`, `/dev/shm`, a dot-directory), Error otherwise. A file unpacked
 or built by another program (`tar`, `cc`) is not the download itself and is not reported.
+
+A fetcher is a download tool (`curl`, `wget`, `aria2c`, `scp`, `nc` ... by binary), an
+interpreter running inline code (`python3 -c "import urllib..."`, `perl -e`, `php -r`),
+or a program run from a world-writable place (a dropped first stage): long-lived
+programs that talk to a database and write and run their own scripts (a test runner, a
+build) are not judged as downloaders.
 
 Static allowlist (`download_exec_allowlist.py`): `package_managers` — the writer is (or
 runs under) a package manager or a language's package tool (`apt`, `pip`, `npm`,
@@ -27,6 +33,7 @@ from vigil.detectors.download_exec_allowlist import FETCHING_INSTALLERS
 from vigil.detectors.event_args import int_arg
 from vigil.detectors.expiring_map import ExpiringMap
 from vigil.detectors.params import minimum
+from vigil.detectors.pipe_to_interpreter import is_downloader
 from vigil.detectors.process_identity import (AgentIdentity, INTERPRETERS, UNTRUSTED_DIRS,
                                               binary_name, lineage_binary)
 from vigil.events.model import Event, Process
@@ -54,10 +61,10 @@ class DownloadExecParams(DetectorParams):
 @dataclass(frozen=True)
 class _Write:
     pid: int
-    writer: str
+    #: the writing process (judged only when its file is executed: most never are)
+    proc: Process
     path: str
     ts: int
-    suppressed_by: str | None
 
 
 def _is_pm(proc: Process) -> str | None:
@@ -69,6 +76,14 @@ def _is_pm(proc: Process) -> str | None:
         if i + 1 < len(proc.args) and proc.args[i + 1] in FETCHING_INSTALLERS:
             return proc.args[i + 1]
     return None
+
+
+def is_fetcher(proc: Process) -> bool:
+    """A program made to download, a one-liner, or a dropped program (see module doc)."""
+    binary = binary_name(proc)
+    if is_downloader(binary, proc.args) or (proc.exepath or "").startswith(UNTRUSTED_DIRS):
+        return True
+    return binary in INTERPRETERS and any(a in ("-c", "-e", "-E", "-r") for a in proc.args)
 
 
 def _untrusted(path: str) -> bool:
@@ -93,6 +108,9 @@ class DownloadExecDetector(BuiltinDetector):
         #: files written: by path and by inode
         self._by_path: ExpiringMap[str, _Write] = ExpiringMap(window_ns)
         self._by_ino: ExpiringMap[int, _Write] = ExpiringMap(window_ns)
+        #: pid of a writer -> the program it runs now (`curl URL > x`: the shell's child
+        #: opens x, then becomes curl)
+        self._image: ExpiringMap[int, Process] = ExpiringMap(window_ns)
 
     def on_event(self, event: Event) -> list[Detection]:
         """Remember connections and written files; report the execution of a download."""
@@ -121,7 +139,9 @@ class DownloadExecDetector(BuiltinDetector):
         if fd is None or pid is None or fd.type not in (None, "file") or not fd.name \
                 or flags is None or (flags & _O_ACCMODE) not in (_O_WRONLY, _O_RDWR):
             return
-        write = _Write(pid, binary_name(event.proc), fd.name, event.ts, _is_pm(event.proc))
+        write = _Write(pid, event.proc, fd.name, event.ts)
+        if self._image.get(pid, event.ts) is None:
+            self._image.put(pid, event.ts, event.proc)
         self._by_path.put(fd.name, event.ts, write)
         if fd.ino:
             self._by_ino.put(fd.ino, event.ts, write)
@@ -145,6 +165,9 @@ class DownloadExecDetector(BuiltinDetector):
         return None
 
     def _on_exec(self, event: Event) -> list[Detection]:
+        pid = event.proc.pid
+        if pid is not None and self._image.get(pid, event.ts) is not None:
+            self._image.put(pid, event.ts, event.proc)
         if self.own.owns(event.proc):
             return []
         found = self._written(event)
@@ -152,18 +175,21 @@ class DownloadExecDetector(BuiltinDetector):
             return []
         write, path = found
         remote = self._connected.get(write.pid, event.ts)
-        if remote is None:
+        image = self._image.get(write.pid, event.ts) or write.proc
+        if remote is None or not (is_fetcher(image) or is_fetcher(write.proc)):
             return []
         self._by_path.pop(write.path)
+        writer = binary_name(image)
+        manager = _is_pm(image) or _is_pm(write.proc)
         priority = Priority.CRITICAL if _untrusted(path) else Priority.ERROR
-        output = (f"{path} was downloaded by {write.writer} (pid {write.pid}, from {remote}) "
+        output = (f"{path} was downloaded by {writer} (pid {write.pid}, from {remote}) "
                   f"and executed {((event.ts - write.ts) / 1e9):.1f} s later by "
                   f"{describe_process(event)}: {event.proc.cmdline() or '?'}")
-        suppression = None if write.suppressed_by is None else static_suppression(
-            NAME, "package_managers", write.suppressed_by,
+        suppression = None if manager is None else static_suppression(
+            NAME, "package_managers", manager,
             "package managers install and run what they fetch")
         return [build_detection(NAME, "executed", priority, output, TAGS, event, ip=remote
                                 .rsplit(":", 1)[0], path=path,
-                                data={"writer": write.writer, "writer_pid": write.pid,
+                                data={"writer": writer, "writer_pid": write.pid,
                                       "remote": remote, "path": path},
                                 suppressed=suppression)]

@@ -157,6 +157,10 @@ class PipeToInterpreterDetector(BuiltinDetector):
         self._connected: ExpiringMap[int, str] = ExpiringMap(window_ns)
         #: pid of a pipe writer -> the exec of the interpreter reading from it
         self._waiting: ExpiringMap[int, Event] = ExpiringMap(window_ns)
+        #: (pid, stdin pipe inode) -> its writer as named at an earlier exec of the pid
+        #: (`pyenv` shims exec bash, then python, on the same stdin: the writer may have
+        #: exited by the last exec, and the sensor names only living peers)
+        self._writers: ExpiringMap[tuple[int, int], Peer] = ExpiringMap(window_ns)
 
     def on_event(self, event: Event) -> list[Detection]:
         """Report a piped download or decode into an interpreter, or inline decode-and-run."""
@@ -173,9 +177,9 @@ class PipeToInterpreterDetector(BuiltinDetector):
                 event, "encoded_inline", f"{describe_process(event)} decodes and runs encoded "
                 f"code from its command line: {proc.cmdline() or '?'}",
                 {"code": code[:512]})]
+        writer = self._remembered_writer(proc, event.ts)
         if not reads_program_from_stdin(proc):
             return []
-        writer = self._stdin_writer(proc)
         if writer is None or writer.pid is None:
             return []
         binary = _peer_binary(writer)
@@ -188,6 +192,17 @@ class PipeToInterpreterDetector(BuiltinDetector):
             return [self._piped(event, "download", writer, f"fetched from {remote} by")]
         self._waiting.put(writer.pid, event.ts, event)
         return []
+
+    def _remembered_writer(self, proc: Process, ts: int) -> Peer | None:
+        """The writer of the process's stdin pipe, remembered across its execs."""
+        stdin = next((f for f in proc.stdio or () if f.num == 0), None)
+        if stdin is None or stdin.type not in ("pipe", "fifo") or proc.pid is None:
+            return None
+        key = (proc.pid, stdin.ino or 0)
+        if stdin.peer is not None and stdin.peer.pid is not None:
+            self._writers.put(key, ts, stdin.peer)
+            return stdin.peer
+        return self._writers.get(key, ts)
 
     @staticmethod
     def _stdin_writer(proc: Process) -> Peer | None:

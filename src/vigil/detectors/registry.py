@@ -33,6 +33,7 @@ from vigil.detectors.ptrace import PtraceDetector
 from vigil.detectors.reverse_shell import ReverseShellDetector
 from vigil.detectors.sensitive_write import SensitiveWriteDetector
 from vigil.detectors.service_tamper import ServiceTamperDetector
+from vigil.detectors.stolen_ssh_key import StolenSshKeyDetector
 from vigil.detectors.suid_binary import SuidBinaryDetector
 from vigil.detectors.tunnel_relay import TunnelRelayDetector
 from vigil.detectors.webshell import WebshellDetector
@@ -58,7 +59,8 @@ DETECTORS: dict[str, type] = {
         ReverseShellDetector, PrivilegeEscalationDetector, PtraceDetector, SuidBinaryDetector,
         FilelessExecDetector, KernelModuleDetector, DnsDirectDetector, DnsTunnelDetector,
         DownloadExecDetector, CryptoMiningDetector, NetworkScanDetector, BpfProgramDetector,
-        ProcessMemoryDetector, PipeToInterpreterDetector, BeaconDetector, TunnelRelayDetector)},
+        ProcessMemoryDetector, PipeToInterpreterDetector, BeaconDetector, TunnelRelayDetector,
+        StolenSshKeyDetector)},
 }
 
 

@@ -1,10 +1,12 @@
 """`webshell`: a process that is serving requests spawning a shell or recon tools.
 
-A process serves when it accepted a connection on a listening socket (an `accept` the
-detector saw, within `serving_window_seconds`), or when a forked worker of such a process
-(same executable) does the spawning; whatever its name — node, java, python, ruby, a Go
-binary. A child of a pure web server (nginx, apache, php-fpm: they only ever serve) or of
-a process running as a web account counts as well. Login services and super-servers
+A process serves when it accepted a network connection (TCP/UDP over IPv4/IPv6) on a
+listening socket (an `accept` the detector saw, within `serving_window_seconds`), or when
+a forked worker of such a process (same executable) does the spawning; whatever its name
+— node, java, python, ruby, a Go binary. Local IPC (a control socket) is not a request. A
+child of a pure web server (nginx, apache, php-fpm: they only ever serve), of an
+application server (gunicorn, uwsgi, puma ...: they serve, also behind a proxy on a unix
+socket) or of a process running as a web account counts as well. Login services and super-servers
 (`sshd`, `inetd`, `systemd` ...) accept connections to hand them to a session, not to
 answer them, and are not serving parents. A runtime that accepted nothing (`node` running
 npm scripts, a test runner, a build) is not serving, whatever its name.
@@ -13,7 +15,8 @@ Under a serving application (not a pure web server), shells are also how the app
 runs its own fixed pipelines and build tools: a shell is reported when it runs recon or
 download tools (`id`, `uname`, `curl` ...), names credential files, or is interactive;
 other commands are returned suppressed (static layer, `app_commands`), as are build tools
-(`build_scripts`) and mail or image helpers (`app_helpers`). Children of an already
+(`build_scripts`), mail or image helpers (`app_helpers`) and the check commands of
+monitoring agents (`monitoring_agents`: zabbix, NRPE ...). Children of an already
 reported shell are not reported again.
 """
 
@@ -29,10 +32,12 @@ from vigil.detectors.detection_builder import (build_detection, describe_process
 from vigil.detectors.expiring_map import ExpiringMap
 from vigil.detectors.params import minimum
 from vigil.detectors.process_identity import (AgentIdentity, ancestors, binary_name,
-                                              binary_names, command_of, is_shell)
+                                              binary_names, command_of, is_shell,
+                                              matched_binary)
 from vigil.detectors.shell_command import command_stages, shell_command_of
-from vigil.detectors.webshell_allowlist import (APP_HELPERS, BUILD_SCRIPT_TOOLS,
-                                                NOT_WEB_PARENTS, NOT_SERVING_PARENTS,
+from vigil.detectors.webshell_allowlist import (APP_HELPERS, APP_SERVERS, BUILD_SCRIPT_TOOLS,
+                                                MONITORING_AGENTS, NOT_SERVING_PARENTS,
+                                                NOT_WEB_PARENTS,
                                                 RECON_TOOLS, SENSITIVE_PATH_WORDS,
                                                 WEB_SERVER_PREFIXES, WEB_SERVERS, WEB_USERS)
 from vigil.events.model import Event, Process
@@ -100,10 +105,15 @@ class WebshellDetector(BuiltinDetector):
         where = self._serving(parent, ts)
         if where is not None:
             return f"{binary_name(parent)} (serving on {where})", False
+        if names & APP_SERVERS:
+            return binary_name(parent), False
         return None
 
-    def _suppression(self, commands: list[str], pure_server: bool,
+    def _suppression(self, proc: Process, commands: list[str], pure_server: bool,
                      alarming: bool) -> Suppression | None:
+        if proc.parent is not None and (hit := matched_binary(proc.parent, MONITORING_AGENTS)):
+            return static_suppression(NAME, "monitoring_agents", hit,
+                                      "monitoring agents run their server's check commands")
         if not commands:
             return None
         if all(c in APP_HELPERS for c in commands):
@@ -124,10 +134,10 @@ class WebshellDetector(BuiltinDetector):
         if event.res is not None and event.res < 0:
             return []
         if event.type in _ACCEPT:
-            if event.proc.pid is not None:
-                fd = event.fd
-                where = f"{fd.lip}:{fd.lport}" if fd is not None and fd.lport else (
-                    fd.name if fd is not None and fd.name else "a socket")
+            # a network client: local IPC (a control socket, D-Bus) is not a request
+            fd = event.fd
+            if event.proc.pid is not None and fd is not None and fd.type in ("ipv4", "ipv6"):
+                where = f"{fd.lip}:{fd.lport}" if fd.lport else "a network socket"
                 self._accepted.put(event.proc.pid, event.ts, where)
             return []
         if event.type not in _EXEC:
@@ -154,7 +164,7 @@ class WebshellDetector(BuiltinDetector):
         text = shell_cmd or " ".join(proc.args)
         sensitive = [w for w in SENSITIVE_PATH_WORDS if w in text]
         interactive = is_shell(proc) and shell_cmd is None
-        suppression = self._suppression(commands, pure,
+        suppression = self._suppression(proc, commands, pure,
                                         bool(recon or sensitive or interactive))
         if suppression is None and proc.pid is not None:
             self._reported.put(proc.pid, event.ts, True)

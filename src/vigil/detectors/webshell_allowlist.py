@@ -16,6 +16,20 @@ WEB_SERVERS: frozenset[str] = frozenset({
 })
 #: name prefixes of versioned web server binaries (php-fpm8.2, php-cgi7.4 ...)
 WEB_SERVER_PREFIXES: tuple[str, ...] = ("php-fpm", "php-cgi")
+#: application servers: they only serve requests (also behind a reverse proxy on a unix
+#: socket, whose accepts do not count as serving), but run an application's own commands
+APP_SERVERS: frozenset[str] = frozenset({
+    "gunicorn", "uwsgi", "uvicorn", "hypercorn", "daphne", "waitress-serve", "granian",
+    "puma", "unicorn", "passenger", "thin", "starman", "hypnotoad", "plackup",
+})
+
+#: monitoring agents: they accept their server's connection and run check commands
+#: (`ps`, `ss`, `df` through sh -c) by design
+MONITORING_AGENTS: frozenset[str] = frozenset({
+    "zabbix_agentd", "zabbix_agent2", "nrpe", "check_mk_agent", "snmpd", "icinga2",
+    "netdata", "telegraf", "datadog-agent", "nagios", "munin-node", "collectd",
+})
+
 #: login services and super-servers: they accept a connection to hand it to a session or a
 #: service program (the shell of an SSH login is not an answer to a request)
 NOT_SERVING_PARENTS: frozenset[str] = frozenset({
