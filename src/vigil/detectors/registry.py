@@ -26,9 +26,9 @@ from vigil.detectors.fileless_exec import FilelessExecDetector
 from vigil.detectors.kernel_module import KernelModuleDetector
 from vigil.detectors.network_scan import NetworkScanDetector
 from vigil.detectors.pipe_to_interpreter import PipeToInterpreterDetector
-from vigil.detectors.process_memory import ProcessMemoryDetector
 from vigil.detectors.privilege_escalation import PrivilegeEscalationDetector
 from vigil.detectors.process_identity import AgentIdentity
+from vigil.detectors.process_memory import ProcessMemoryDetector
 from vigil.detectors.ptrace import PtraceDetector
 from vigil.detectors.reverse_shell import ReverseShellDetector
 from vigil.detectors.sensitive_write import SensitiveWriteDetector
