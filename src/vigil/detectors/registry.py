@@ -19,22 +19,27 @@ from vigil.detectors.beacon import BeaconDetector
 from vigil.detectors.bpf_program import BpfProgramDetector
 from vigil.detectors.crypto_mining import CryptoMiningDetector
 from vigil.detectors.data_exfil import DataExfilDetector
+from vigil.detectors.deleted_exe import DeletedExeDetector
 from vigil.detectors.dns_direct import DnsDirectDetector
 from vigil.detectors.dns_tunnel import DnsTunnelDetector
 from vigil.detectors.download_exec import DownloadExecDetector
 from vigil.detectors.fileless_exec import FilelessExecDetector
 from vigil.detectors.kernel_module import KernelModuleDetector
+from vigil.detectors.masquerade import MasqueradeDetector
 from vigil.detectors.network_scan import NetworkScanDetector
 from vigil.detectors.pipe_to_interpreter import PipeToInterpreterDetector
 from vigil.detectors.privilege_escalation import PrivilegeEscalationDetector
 from vigil.detectors.process_identity import AgentIdentity
 from vigil.detectors.process_memory import ProcessMemoryDetector
 from vigil.detectors.ptrace import PtraceDetector
+from vigil.detectors.ransomware import RansomwareDetector
+from vigil.detectors.recon_burst import ReconBurstDetector
 from vigil.detectors.reverse_shell import ReverseShellDetector
 from vigil.detectors.sensitive_write import SensitiveWriteDetector
 from vigil.detectors.service_tamper import ServiceTamperDetector
 from vigil.detectors.stolen_ssh_key import StolenSshKeyDetector
 from vigil.detectors.suid_binary import SuidBinaryDetector
+from vigil.detectors.timestomp import TimestompDetector
 from vigil.detectors.tunnel_relay import TunnelRelayDetector
 from vigil.detectors.webshell import WebshellDetector
 
@@ -61,6 +66,10 @@ DETECTORS: dict[str, type] = {
         DownloadExecDetector, CryptoMiningDetector, NetworkScanDetector, BpfProgramDetector,
         ProcessMemoryDetector, PipeToInterpreterDetector, BeaconDetector, TunnelRelayDetector,
         StolenSshKeyDetector)},
+    # defense evasion, impact and discovery (issue 12)
+    **{cls.name: cls for cls in (
+        MasqueradeDetector, DeletedExeDetector, TimestompDetector, RansomwareDetector,
+        ReconBurstDetector)},
 }
 
 

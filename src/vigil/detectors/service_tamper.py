@@ -17,6 +17,7 @@ stop and log rotation by its daemons are returned suppressed (static layer).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -28,9 +29,9 @@ from vigil.detectors.detection_builder import (build_detection, describe_process
 from vigil.detectors.expiring_map import ExpiringMap
 from vigil.detectors.params import minimum
 from vigil.detectors.path_patterns import PathPatterns
-from vigil.detectors.process_identity import (PACKAGE_INSTALLERS, AgentIdentity, ancestors,
+from vigil.detectors.process_identity import (PACKAGE_INSTALLERS, AgentIdentity, ancestors, basename,
                                               binary_name, command_of, lineage_binary, matched_binary)
-from vigil.detectors.service_tamper_allowlist import (AGENT_SERVICES, LOG_KEEPERS,
+from vigil.detectors.service_tamper_allowlist import (AGENT_SERVICES, AUDIT_CLIENTS, LOG_KEEPERS,
                                                       SCRIPT_STOP_ACTIONS, SECURITY_LOGS,
                                                       SECURITY_SERVICES, STOP_VERBS,
                                                       TERMINATING_SIGNALS)
@@ -47,6 +48,14 @@ _EXEC = frozenset({"execve", "execveat"})
 _KILL = frozenset({"kill", "tkill", "tgkill"})
 _OPEN = frozenset({"open", "openat", "openat2"})
 _REMOVE = frozenset({"unlink", "unlinkat", "truncate", "ftruncate"})
+_RENAME = frozenset({"rename", "renameat", "renameat2"})
+AUDIT_TAGS = ("attack.defense_evasion", "T1562.012")
+AF_NETLINK, NETLINK_AUDIT = 16, 9
+VAR_LOG = "/var/log/"
+#: names rotation gives old logs: numbered, dated, compressed, `.old`
+ROTATED_LOG = re.compile(r"(\.\d+|-\d{8}|\.old)(\.(gz|xz|bz2|zst|lz4|Z))?$|\.(gz|xz|bz2|zst|lz4|Z)$")
+#: procps tools installed as links to pgrep, whose behaviour follows argv[0]
+PROCPS_ARGV0_TOOLS = frozenset({"pkill", "pidwait"})
 _O_TRUNC = 0o1000
 
 
@@ -62,6 +71,9 @@ class ServiceTamperParams(DetectorParams):
     #: a child repeating its parent's stop (`service` running `systemctl`) within this
     #: many seconds is folded into the parent's detection
     dedupe_seconds: float = field(default=30.0, metadata=minimum(0))
+    #: a file created under /var/log/ this recently is not an existing log: deleting or
+    #: replacing it is not log tampering
+    fresh_log_seconds: float = field(default=600.0, metadata=minimum(0))
 
 
 def _unit(name: str) -> str:
@@ -120,7 +132,7 @@ class ServiceTamperDetector(BuiltinDetector):
 
     name = NAME
     Params = ServiceTamperParams
-    event_types = frozenset(_EXEC | _KILL | _OPEN | _REMOVE)
+    event_types = frozenset(_EXEC | _KILL | _OPEN | _REMOVE | _RENAME | {"socket"})
 
     params: ServiceTamperParams
 
@@ -132,6 +144,10 @@ class ServiceTamperDetector(BuiltinDetector):
         #: (pid, unit) already reported, so `service` -> `systemctl` is one detection
         self._reported: ExpiringMap[tuple[int | None, str], bool] = ExpiringMap(
             int(self.params.dedupe_seconds * 1e9))
+        #: files created under /var/log/ recently: deleting or replacing them clears
+        #: nothing that was there before
+        self._fresh_logs: ExpiringMap[str, bool] = ExpiringMap(
+            int(self.params.fresh_log_seconds * 1e9))
 
     def on_event(self, event: Event) -> list[Detection]:
         """Report tampering with security services, the agent or logs."""
@@ -140,8 +156,10 @@ class ServiceTamperDetector(BuiltinDetector):
             return self._on_exec(event)
         if t in _KILL:
             return self._on_kill(event)
-        if t in _OPEN or t in _REMOVE:
+        if t in _OPEN or t in _REMOVE or t in _RENAME:
             return self._on_log_change(event)
+        if t == "socket":
+            return self._on_socket(event)
         return []
 
     # -- commands -------------------------------------------------------------------------
@@ -171,6 +189,9 @@ class ServiceTamperDetector(BuiltinDetector):
         if command is None:
             return []  # an untrusted copy named like a tool is not that tool
         binary, path, args = command
+        if binary == "pgrep" and basename(proc.exe) in PROCPS_ARGV0_TOOLS:
+            # procps installs pkill (and pidwait) as links to pgrep and acts on argv[0]
+            binary = basename(proc.exe) or binary
         out: list[Detection] = []
         stop = _stop_targets(binary, args, path)
         if stop:
@@ -214,8 +235,10 @@ class ServiceTamperDetector(BuiltinDetector):
         # kill/tgkill name the process "pid"; tkill names the thread "tid"
         target = int_arg(event, "pid", "tid")
         sig = int_arg(event, "sig")
-        if self.own.pid is None or target != self.own.pid or sig not in TERMINATING_SIGNALS:
+        if sig not in TERMINATING_SIGNALS:
             return []
+        if self.own.pid is None or target != self.own.pid:
+            return self._on_tool_kill(event, target, sig)
         if self.own.owns(event.proc):
             return []
         proc = event.proc
@@ -230,6 +253,62 @@ class ServiceTamperDetector(BuiltinDetector):
                                 data={"signal": sig, "target_pid": target},
                                 suppressed=suppression)]
 
+    def _on_tool_kill(self, event: Event, target: int | None, sig: int) -> list[Detection]:
+        """A terminating signal to a process of a security tool (by its name or file)."""
+        if event.res is not None and event.res < 0:
+            return []
+        names = {n for n in (str_arg(event, "target_name"),
+                             basename(str_arg(event, "target_exepath"))) if n}
+        tool = next((n for n in sorted(names) if _unit(n) in self._services), None)
+        if tool is None or self.own.owns(event.proc) or target == event.proc.pid:
+            return []
+        unit = _unit(tool)
+        # `pkill falco` was reported at its exec; its signals are that same act
+        if self._reported.get((event.proc.pid, unit), event.ts) or \
+                self._already_reported(event, unit):
+            return []
+        proc = event.proc
+        suppression = None
+        if proc.pid == 1 or matched_binary(proc, {"systemd"}):
+            suppression = static_suppression(NAME, "service_manager", binary_name(proc),
+                                             "the service manager delivering a stop")
+        else:
+            suppression = self._installer_suppression(event)
+        output = (f"Security tool {tool} (pid {target}) killed with signal {sig} by "
+                  f"{describe_process(event)}: {proc.cmdline() or '?'}")
+        return [build_detection(NAME, "tool_kill", Priority.ERROR, output, STOP_TAGS, event,
+                                data={"service": unit, "signal": sig, "target_pid": target},
+                                suppressed=suppression)]
+
+    # -- the kernel audit system ------------------------------------------------------------
+
+    def _on_socket(self, event: Event) -> list[Detection]:
+        """A netlink socket to the kernel's audit system, opened by an unexpected program.
+
+        Only the audit daemon, its tools and programs that log user events (PAM and login
+        programs) talk to the audit system; anything else opening its control channel is
+        preparing to reconfigure or switch off auditing (what `auditctl -e 0` sends)."""
+        if (int_arg(event, "domain") != AF_NETLINK or int_arg(event, "proto") != NETLINK_AUDIT
+                or (event.res is not None and event.res < 0)):
+            return []
+        proc = event.proc
+        if self.own.owns(proc):
+            return []
+        client = matched_binary(proc, AUDIT_CLIENTS)
+        suppression = None
+        if client:
+            suppression = static_suppression(NAME, "audit_clients", client,
+                                             "the audit daemon, its tools, or a program "
+                                             "logging user events to the audit system")
+        else:
+            suppression = self._installer_suppression(event)
+        output = (f"Kernel audit control socket (netlink) opened by unexpected program "
+                  f"{describe_process(event)}: {proc.cmdline() or '?'} — the channel "
+                  f"`auditctl` uses to disable or reconfigure auditing")
+        return [build_detection(NAME, "audit_socket", Priority.ERROR, output, AUDIT_TAGS,
+                                event, data={"command": proc.cmdline()},
+                                suppressed=suppression)]
+
     # -- logs -----------------------------------------------------------------------------
 
     def _on_log_change(self, event: Event) -> list[Detection]:
@@ -237,24 +316,53 @@ class ServiceTamperDetector(BuiltinDetector):
             return []
         t = event.type
         if t in _OPEN:
+            path = fd_path(event) or str_arg(event, "name")
+            if event.args.get("created") is True:
+                if path and path.startswith(VAR_LOG):
+                    self._fresh_logs.put(path, event.ts, True)
+                return []
             flags = int_arg(event, "flags")
             if flags is None or not (flags & _O_TRUNC and is_open_write(flags)):
                 return []
-            path, verb = fd_path(event) or str_arg(event, "name"), "truncated"
+            verb = "truncated"
         elif t == "ftruncate":
             path, verb = fd_path(event), "truncated"
         elif t == "truncate":
             path, verb = str_arg(event, "path"), "truncated"
+        elif t in _RENAME:
+            # a log replaced by another file (`sed -i` writes a copy and renames it over)
+            path, verb = str_arg(event, "newpath"), "replaced"
+            old = str_arg(event, "oldpath")
+            out = self._log_detection(event, t, path, verb)
+            # the file now under the new name is as fresh as the one renamed
+            if path and old and path.startswith(VAR_LOG) and self._fresh_logs.pop(old):
+                self._fresh_logs.put(path, event.ts, True)
+            return out
         else:
             path, verb = str_arg(event, "path", "name"), "deleted"
+        return self._log_detection(event, t, path, verb)
+
+    def _log_detection(self, event: Event, t: str, path: str | None,
+                       verb: str) -> list[Detection]:
+        if verb == "replaced" and not _active_log(path):
+            # renaming onto a rotated name is rotation; outside /var/log/ (bash saves
+            # ~/.bash_history by renaming a temporary copy over it) a rename is no clue
+            return []
         hit = SECURITY_LOGS.match(path) or self._extra_logs.match(path)
-        if hit is None:
+        if hit is None and verb in ("replaced", "deleted") and _active_log(path):
+            hit = ("other_logs", path)
+        if hit is None or path is None:
             return []
         if t in ("truncate", "ftruncate") and int_arg(event, "length") not in (None, 0):
             return []
         # nothing was cleared: the open created the file, or it was empty already (the
         # sensor reports both; a recording without them keeps the old judgement)
         if event.args.get("created") is True or event.args.get("size_before") == 0:
+            return []
+        if verb in ("replaced", "deleted") and self._fresh_logs.get(path, event.ts):
+            # a log made moments ago (by anyone) holds no one else's traces
+            if verb == "deleted":
+                self._fresh_logs.pop(path)
             return []
         suppression = None
         keeper = matched_binary(event.proc, LOG_KEEPERS) or (
@@ -265,9 +373,18 @@ class ServiceTamperDetector(BuiltinDetector):
         else:
             suppression = self._installer_suppression(event)
         history = hit[0] == "shell_history"
-        output = (f"{'Shell history' if history else 'Security log'} {path} {verb} by "
+        security = not history and hit[0] != "other_logs"
+        kind = "Shell history" if history else ("Security log" if security else "Log file")
+        output = (f"{kind} {path} {verb} by "
                   f"{describe_process(event)}: {event.proc.cmdline() or '?'}")
-        return [build_detection(NAME, "history_clear" if history else "log_clear",
-                                Priority.WARNING if history else Priority.ERROR, output,
+        subkind = "history_clear" if history else ("log_clear" if security else "log_tamper")
+        priority = Priority.ERROR if security else Priority.WARNING
+        return [build_detection(NAME, subkind, priority, output,
                                 HISTORY_TAGS if history else LOG_TAGS, event, path=path,
                                 data={"operation": verb}, suppressed=suppression)]
+
+
+def _active_log(path: str | None) -> bool:
+    """True for a file under /var/log/ that is a log being written, not a rotated copy
+    (`app.log.1`, `app.log.2.gz`, `syslog-20240101`, `app.log.old`)."""
+    return bool(path) and path.startswith(VAR_LOG) and not ROTATED_LOG.search(path)  # type: ignore[union-attr]

@@ -49,3 +49,19 @@ SCRIPT_STOP_ACTIONS: frozenset[str] = frozenset({"stop", "disable", "remove", "o
                                                  "force-stop"})
 #: signals that ask a process to end (SIGHUP/SIGUSR* ask it to reload or reopen logs)
 TERMINATING_SIGNALS: frozenset[int] = frozenset({2, 3, 6, 9, 15, 19})
+
+#: programs that talk to the kernel audit system by design: the audit daemon and its
+#: tools, the service manager and journal (which read audit records), and programs that
+#: log user events through libaudit (PAM and login programs, account tools, sudo, cron)
+AUDIT_CLIENTS: frozenset[str] = frozenset({
+    "auditd", "auditctl", "augenrules", "audispd", "audisp-remote", "audisp-syslog",
+    "sedispatch", "aureport", "ausearch", "systemd", "systemd-journald", "systemd-logind",
+    "systemd-userdbd", "systemd-homed", "sshd", "sshd-session", "sudo", "sudoedit", "su",
+    "login", "runuser", "cron", "crond", "atd", "passwd", "chpasswd", "chage", "chfn",
+    "chsh", "newgrp", "sg", "gpasswd", "useradd", "usermod", "userdel", "groupadd",
+    "groupmod", "groupdel", "newusers", "vipw", "vigr", "pwck", "grpck", "unix_chkpwd",
+    "pkexec", "polkitd", "polkit-agent-helper-1", "gdm-session-worker", "gdm", "lightdm",
+    "sddm", "sddm-helper", "xscreensaver", "screen", "vlock", "dbus-daemon", "dbus-broker",
+    "vsftpd", "proftpd", "dovecot", "openvpn", "setfiles", "restorecon", "load_policy",
+    "semodule", "setsebool", "crontab", "agetty", "mingetty", "vigil",
+})

@@ -46,6 +46,10 @@ _BPF_ATTR = struct.Struct("<II40x16s")
 #: another process's memory as a file (the numeric pid, not self or thread-self)
 _PROC_MEM = re.compile(r"/proc/([0-9]+)(?:/task/[0-9]+)?/mem")
 _U64 = struct.Struct("<Q")
+_TIMESPEC2 = struct.Struct("<qqqq")
+#: utimensat's special tv_nsec values
+_UTIME_NOW, _UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
+_I64_MAX = 2**63 - 1
 
 F_ARGV_TRUNCATED, F_EXE_NLINK0, F_HAS_TTY, F_CREATED, F_SIZE_BEFORE = 1, 2, 4, 8, 16
 F_FDS_BEYOND, F_LISTENERS_CUT, F_DNS, F_TARGET, F_PAYLOAD_CUT = 32, 64, 128, 256, 512
@@ -659,6 +663,13 @@ def _buffer_args(kind: str, ubuf: bytes, args: dict[str, Any]) -> None:
         args["flags"], args["mode"], args["resolve"] = flags, mode, resolve
     elif kind == "clone_args" and len(ubuf) >= 8:
         args["flags"] = _U64.unpack_from(ubuf)[0]
+    elif kind == "timespec2" and len(ubuf) >= _TIMESPEC2.size:
+        # utimensat's times: explicit values only (UTIME_NOW and UTIME_OMIT leave the
+        # argument out; no buffer at all means "now" for both)
+        a_sec, a_nsec, m_sec, m_nsec = _TIMESPEC2.unpack_from(ubuf)
+        for key, tsec, tnsec in (("atime", a_sec, a_nsec), ("mtime", m_sec, m_nsec)):
+            if tnsec not in (_UTIME_NOW, _UTIME_OMIT) and 0 <= tnsec < 10**9:
+                args[key] = max(-_I64_MAX, min(_I64_MAX, tsec * 10**9 + tnsec))
     elif kind == "bpf_attr" and len(ubuf) >= _BPF_ATTR.size:
         prog_type, insn_cnt, name = _BPF_ATTR.unpack_from(ubuf)
         args["prog_type"], args["insn_cnt"] = prog_type, insn_cnt

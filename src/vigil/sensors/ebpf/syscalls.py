@@ -43,7 +43,8 @@ class SyscallDef:
     buf_len_arg: int = 0
     #: copy this many bytes of the buffer whatever the length register says (0: use it)
     buf_fixed: int = 0
-    #: how to read the copied buffer: "sockaddr", "open_how", "clone_args", "bpf_attr"
+    #: how to read the copied buffer: "sockaddr", "open_how", "clone_args", "bpf_attr",
+    #: "timespec2" (utimensat's two times)
     buf_kind: str | None = None
     #: which fd the kernel describes: FD_ARG0 (argument 0), FD_RES (the result), FD_PAIR
     #: (the two fds written to the int[2] that register `pair_arg` points to)
@@ -153,6 +154,9 @@ SYSCALLS: tuple[SyscallDef, ...] = (
        buf_kind="xattr"),
     _d(190, "fsetxattr", "fd:i name:s - size:l flags:u", buf_arg=2, buf_len_arg=3,
        buf_kind="xattr", fd_source=FD_ARG0, extra=EXTRA_FD_PATH),
+    # futimens(fd, ...) is utimensat(fd, NULL, ...): the fd's path names the file then
+    _d(280, "utimensat", "dirfd:d name:p - flags:u", buf_arg=2, buf_fixed=32,
+       buf_kind="timespec2", fd_source=FD_ARG0, extra=EXTRA_FD_PATH),
     _d(80, "chdir", "path:p"),
     _d(81, "fchdir", "fd:i", fd_source=FD_ARG0, extra=EXTRA_FD_PATH),
     _d(165, "mount", "dev:s dir:p type:s flags:u"),
