@@ -246,3 +246,57 @@ def test_live_enumeration_burst_and_a_monitoring_loop(live):
     events = live.run(["setsid", "bash", "-c", loop + " >/dev/null 2>&1"],
                       until=lambda e: e.type == "execve" and e.proc.name == "true", timeout=20)
     assert feed(ReconBurstDetector(), events) == []
+
+
+def test_live_stratum_login_on_any_port_is_mining_and_http_is_not(tmp_path):
+    """The sensor copies the first bytes of each TCP client connection (with `write`
+    asked for and DNS ports set, as `vigil run` has them): a miner's stratum login to a
+    pool on an arbitrary loopback port is recognised by what it says, not by name or port."""
+    import socket
+    import threading
+
+    from ebpf_harness import LiveCapture
+    from vigil.detectors.crypto_mining import CryptoMiningDetector
+    from vigil.sensors.ebpf.sensor import EbpfSensor
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    port = srv.getsockname()[1]
+
+    def serve() -> None:
+        for _ in range(2):
+            try:
+                conn, _addr = srv.accept()
+            except OSError:
+                return
+            conn.recv(4096)
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    sensor = EbpfSensor(event_types={"connect", "write", "sendto", "sendmsg", "execve"},
+                        dns_ports=(53,))
+    sensor.start()
+    try:
+        live = LiveCapture(sensor)
+        login = ('{"id":1,"jsonrpc":"2.0","method":"login","params":{"login":"4Wallet",'
+                 '"pass":"x","agent":"XMRig/6.21.0","algo":["rx/0"]}}\n')
+        code = (f"import socket, os; s = socket.create_connection(('127.0.0.1', {port})); "
+                f"os.write(s.fileno(), {login.encode()!r}); s.close()")
+        events = live.python(code, until=lambda e: e.type == "write" and e.proc.pid == live.pid)
+        first = next(e for e in events if e.type == "write" and e.proc.pid == live.pid)
+        assert first.args["payload"] == login and first.fd.rport == port
+        dets = [d for d in feed(CryptoMiningDetector(), events) if d.evidence[0].proc.pid == live.pid]
+        assert [(d.rule_id, d.data["method"]) for d in dets] == [("crypto_mining.stratum", "login")]
+
+        code = (f"import socket; s = socket.create_connection(('127.0.0.1', {port})); "
+                "s.send(b'GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'); s.send(b'second'); s.close()")
+        events = live.python(code, until=lambda e: e.type == "sendto" and e.proc.pid == live.pid)
+        sends = [e for e in events if e.type == "sendto" and e.proc.pid == live.pid]
+        # only the first send of the connection carries its bytes
+        assert [e.args.get("payload") for e in sends] == ["GET / HTTP/1.1\r\nHost: x\r\n\r\n", None]
+        assert [d for d in feed(CryptoMiningDetector(), events)
+                if d.evidence[0].proc.pid == live.pid] == []
+    finally:
+        sensor.stop()
+        srv.close()

@@ -5,6 +5,11 @@
   `stratum+tcp://` pool URL.
 - `crypto_mining.pool_port`: an outbound connection to a well-known pool port
   (`pool_ports`), once per process and destination per `dedupe_seconds`.
+- `crypto_mining.stratum`: a TCP client whose first message is a mining-pool login in
+  the stratum protocol (JSON-RPC `mining.subscribe`/`mining.authorize`, XMRig's `login`
+  with a wallet and password, `eth_submitLogin`), whatever the program's name or the port:
+  the sensor copies the first bytes each TCP client connection sends (`args.payload` of
+  that `write`/`sendto`/`sendmsg`, docs/sensor.md).
 
 Port 4444 is left out on purpose: it is Metasploit's default and belongs to
 `reverse_shell`. Static allowlist: `adb` (Android debug bridge) uses 5555.
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -42,6 +48,27 @@ MINER_BINARIES: frozenset[str] = frozenset({
 #: programs that use a pool port for something else
 PORT_USERS: dict[int, frozenset[str]] = {5555: frozenset({"adb"})}
 _STRATUM = ("stratum+tcp://", "stratum+ssl://", "stratum2+tcp://", "stratum+tls://")
+_SENDS = frozenset({"write", "sendto", "sendmsg"})
+#: a stratum JSON-RPC method call: the pool protocols' own method names
+_STRATUM_METHOD = re.compile(
+    r'"method"\s*:\s*"(mining\.[a-z_.]+|eth_submitlogin|eth_getwork|eth_submitwork|login|getjob)"',
+    re.IGNORECASE)
+#: CryptoNote-style `login` (XMRig and Monero pools): its params carry the wallet login,
+#: the worker password and usually the miner's agent or algorithms
+_LOGIN_PARAMS = re.compile(r'"(pass|agent|algo|rigid)"\s*:', re.IGNORECASE)
+
+
+def stratum_method(payload: str) -> str | None:
+    """The mining method a client's first message calls, or None when it is not stratum."""
+    if '"method"' not in payload:
+        return None
+    m = _STRATUM_METHOD.search(payload)
+    if m is None:
+        return None
+    method = m.group(1).lower()
+    if method in ("login", "getjob") and len(_LOGIN_PARAMS.findall(payload)) < 2:
+        return None  # a JSON-RPC "login" of some other protocol
+    return method
 
 
 @dataclass(frozen=True)
@@ -58,7 +85,7 @@ class CryptoMiningDetector(BuiltinDetector):
 
     name = NAME
     Params = CryptoMiningParams
-    event_types = frozenset(_EXEC | {"connect"})
+    event_types = frozenset(_EXEC | {"connect"} | _SENDS)
 
     params: CryptoMiningParams
 
@@ -77,7 +104,25 @@ class CryptoMiningDetector(BuiltinDetector):
             return self._on_exec(event)
         if event.type == "connect":
             return self._on_connect(event)
+        if event.type in _SENDS:
+            return self._on_send(event)
         return []
+
+    def _on_send(self, event: Event) -> list[Detection]:
+        payload = event.args.get("payload")
+        if not isinstance(payload, str) or self.own.owns(event.proc):
+            return []
+        method = stratum_method(payload)
+        if method is None:
+            return []
+        fd = event.fd
+        where = f"{fd.rip}:{fd.rport}" if fd is not None and fd.rip else "?"
+        output = (f"Cryptocurrency mining protocol (stratum `{method}`) sent to {where} by "
+                  f"{describe_process(event)}: {event.proc.cmdline() or '?'}")
+        return [build_detection(NAME, "stratum", Priority.CRITICAL, output, TAGS, event,
+                                ip=fd.rip if fd is not None else None,
+                                data={"method": method, "port": fd.rport if fd else None,
+                                      "payload": payload[:200]})]
 
     def _on_exec(self, event: Event) -> list[Detection]:
         proc = event.proc

@@ -22,6 +22,7 @@ TITLES: dict[str, str] = {
     "beacon": "C2 beacon: periodic calls to one host with encoded data",
     "crypto_mining.miner_exec": "Cryptocurrency miner started",
     "crypto_mining.pool_port": "Connection to a cryptocurrency mining pool",
+    "crypto_mining.stratum": "Cryptocurrency miner: stratum mining protocol to a pool",
     "data_exfil.read_then_connect": "Credential exfiltration: sensitive file read, then sent out",
     "data_exfil.archive_pipe": "Data exfiltration: archive piped to the network",
     "deleted_exe": "Running program's executable deleted (fileless hiding)",

@@ -53,6 +53,8 @@ _I64_MAX = 2**63 - 1
 
 F_ARGV_TRUNCATED, F_EXE_NLINK0, F_HAS_TTY, F_CREATED, F_SIZE_BEFORE = 1, 2, 4, 8, 16
 F_FDS_BEYOND, F_LISTENERS_CUT, F_DNS, F_TARGET, F_PAYLOAD_CUT = 32, 64, 128, 256, 512
+#: SEG_EXTRA holds the first bytes a client sent on a TCP connection
+F_FIRST_SEND = 2048
 F_EXEC_AT = 1024
 AT_EMPTY_PATH = 0x1000
 #: execve, execveat: a successful one is an exec record
@@ -596,6 +598,10 @@ class RecordDecoder:
                 self.roles.set(fino, "client")
         if flags & F_DNS:
             self._dns(ev, fd, ubuf, extra, flags)
+        elif flags & F_FIRST_SEND and extra:
+            args["payload"] = _text(extra)
+            if flags & F_PAYLOAD_CUT:
+                args["payload_cut"] = True
         if res < 0:
             return
         # TCP listens; a datagram socket bound on purpose serves on its port (the kernel's

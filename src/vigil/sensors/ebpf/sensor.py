@@ -33,7 +33,7 @@ PROGRAMS = ("vigil_sys_exit", "vigil_fork", "vigil_exit", "vigil_exec")
 #: file before a truncation, on any file system (fentry on do_truncate: needs BPF
 #: trampolines) and on ext4 (a tracepoint)
 OPTIONAL_PROGRAMS = ("vigil_truncate", "vigil_ext4_truncate")
-_SETTINGS = struct.Struct("<IIBBBB4x8H")
+_SETTINGS = struct.Struct("<IIBBBBB3x8H")
 _U32 = struct.Struct("<I")
 #: the program's counters (CNT_*), by the names `stats()` reports them under
 _COUNTERS = ("drops", "kernel_events", "drops_contended", "spilled", "parked",
@@ -90,6 +90,11 @@ class EbpfSensor:
         if len(dns_ports) > MAX_DNS_PORTS or any(not 0 < p < 65536 for p in dns_ports):
             raise ValueError(f"dns_ports: at most {MAX_DNS_PORTS} ports between 1 and 65535")
         self._dns_ports = tuple(dns_ports)
+        #: copy the first bytes each TCP client connection sends (`args.payload` of that
+        #: write/send): asked for by consumers of `write` events, which the sensor only
+        #: delivers with a payload (DNS traffic or a first send); needs `dns_ports`, whose
+        #: send hooks carry it
+        self.first_sends = "write" in wanted and bool(self._dns_ports)
         #: the optional programs that report sizes before truncation, once started
         self.truncation_sources: list[str] = []
         self._object_path = Path(object_path) if object_path else DEFAULT_OBJECT
@@ -209,7 +214,7 @@ class EbpfSensor:
         obj.update("vigil_settings", _U32.pack(0),
                    _SETTINGS.pack(os.getpid(), self._wake_bytes, 1, 1,
                                   int(self._ignore_missing), int(self._ignore_missing_execs),
-                                  *ports))
+                                  int(self.first_sends), *ports))
 
     def read(self, timeout: float) -> list[Event]:
         """Events since the last call; waits at most `timeout` seconds when there are none."""

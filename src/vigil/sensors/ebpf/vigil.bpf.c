@@ -74,6 +74,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define F_DNS 128               /* SEG_EXTRA: the payload sent to a DNS port */
 #define F_TARGET 256            /* SEG_EXTRA: the target task's comm; aux: its tgid */
 #define F_PAYLOAD_CUT 512       /* the DNS payload was longer than DNS_MAX */
+#define F_FIRST_SEND 2048       /* SEG_EXTRA: the first bytes a client sent on a TCP connection */
 #define F_EXEC_AT 1024          /* exec: through a dirfd or an fd (execveat, fexecve); SEG_BUF
 				 * holds the kernel's name for it, "/dev/fd/N[/path]" */
 
@@ -231,7 +232,8 @@ struct vigil_settings {
 	__u8 want_exit;
 	__u8 ignore_missing_reads; /* drop read-only opens that failed with ENOENT */
 	__u8 ignore_missing_execs; /* drop execve/execveat that failed with ENOENT */
-	__u8 pad[4];
+	__u8 want_first_send; /* copy the first bytes sent on each TCP client connection */
+	__u8 pad[3];
 	__u16 dns_ports[DNS_PORTS]; /* destination ports whose traffic is DNS (0: unused) */
 };
 
@@ -264,6 +266,15 @@ struct {
 	__type(key, __u64);
 	__type(value, __u8);
 } dns_fds SEC(".maps");
+
+/* TCP client sockets whose first send is still to come, by tgid << 32 | fd (with
+ * want_first_send): the protocol a client speaks (a miner's stratum login) is in it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, __u8);
+} first_sends SEC(".maps");
 
 /* Which processes ever connected a socket to a DNS port, by tgid % DNS_TGIDS: an array
  * lookup lets every other write() go before the dns_fds hash is asked. */
@@ -946,6 +957,22 @@ static __always_inline void send_args(struct syscall_spec *spec, struct sys_args
 	}
 }
 
+/* True when the fd is a TCP socket. */
+static __always_inline bool tcp_socket(__s64 fd)
+{
+	struct file *f = (struct file *)current_fd_file(fd);
+	struct socket *sock;
+	struct sock *sk;
+
+	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return false;
+	sock = BPF_CORE_READ(f, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return false;
+	return BPF_CORE_READ(sk, sk_type) == SOCK_STREAM && BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP;
+}
+
 /* The destination port of a socket fd (0 when it is not a connected IP socket). */
 static __always_inline __u16 socket_dport(__s64 fd)
 {
@@ -990,13 +1017,28 @@ __noinline int dns_call(struct syscall_spec *spec, struct vigil_settings *s, str
 			if (mark)
 				*mark = 1;
 		}
-		else if (port)
+		else if (port) {
 			bpf_map_delete_elem(&dns_fds, &key);
+			if (s->want_first_send && (ret == 0 || ret == -EINPROGRESS) &&
+			    tcp_socket((int)a->v[0])) {
+				__u32 slot = (__u32)(key >> 32) % DNS_TGIDS;
+				__u8 *mark = bpf_map_lookup_elem(&dns_tgids, &slot);
+
+				bpf_map_update_elem(&first_sends, &key, &one, BPF_ANY);
+				if (mark)
+					*mark = 1;
+			}
+		}
 		return 0;
 	}
 	send_args(spec, a, &sa);
 	if (sa.addr)
 		return dns_port(s, sockaddr_port((const void *)sa.addr));
+	if (s->want_first_send && bpf_map_lookup_elem(&first_sends, &key)) {
+		/* once per connection; the fd may have been closed and reused since */
+		bpf_map_delete_elem(&first_sends, &key);
+		return socket_dport((int)a->v[0]) ? 2 : 0;
+	}
 	if (!bpf_map_lookup_elem(&dns_fds, &key))
 		return 0;
 	if (dns_port(s, socket_dport((int)a->v[0])))
@@ -1064,6 +1106,10 @@ __noinline __u32 put_extra(struct scratch *sc, struct syscall_spec *spec,
 		len &= 511;
 		if (!len || bpf_probe_read_user(buf + off, len, (const void *)sa.data))
 			return 0;
+		if (dns == 2) {
+			e->flags |= F_FIRST_SEND;
+			return len;
+		}
 		e->flags |= F_DNS;
 		count(CNT_DNS);
 		return len;
@@ -1222,7 +1268,8 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 		__u8 *mark = bpf_map_lookup_elem(&dns_tgids, &slot);
 		__u64 key = ((__u64)tgid << 32) | (__u32)regs->di;
 
-		if (!mark || !*mark || !bpf_map_lookup_elem(&dns_fds, &key))
+		if (!mark || !*mark || (!bpf_map_lookup_elem(&dns_fds, &key) &&
+					!bpf_map_lookup_elem(&first_sends, &key)))
 			return 0;
 	}
 	a.v[0] = regs->di;
