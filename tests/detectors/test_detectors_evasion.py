@@ -167,6 +167,14 @@ def test_restored_times_recent_times_and_scratch_files_are_not_timestomping() ->
     assert [d.suppressed.entry for d in dets] == ["timestomp.time_preservers=tar"]
 
 
+def test_account_tools_backup_copies_keep_the_originals_times() -> None:
+    """Regression (benign chpasswd-scratch-user): useradd writes /etc/subuid- as a copy of
+    /etc/subuid and gives it the original's (old) times."""
+    useradd = proc("/usr/sbin/useradd", "-m", "alice", pid=920, parent=root_shell())
+    dets = run(TimestompDetector(), [utimensat(useradd, "/etc/subuid-", 1_747_699_200 * 10**9)])
+    assert alerts(dets) == [] and dets[0].suppressed.entry == "timestomp.time_preservers=useradd"
+
+
 # ------------------------------------------------------------------------ ransomware
 
 def encrypt_tree(n: int, writer: str = "/usr/bin/openssl", ext: str = "locked",
@@ -328,3 +336,56 @@ def test_rotation_fresh_logs_and_history_saves_are_not_tampering() -> None:
         syscall(bash, "rename", oldpath="/root/.bash_history-01441.tmp",
                 newpath="/root/.bash_history")])
     assert dets == []
+
+
+# ------------------------------------------------------------------------ crypto_mining.stratum
+
+def first_send(p, payload: str, port: int = 45001, etype: str = "write") -> Event:
+    return Event(type=etype, ts=T0, res=len(payload), proc=p, args={"payload": payload},
+                 fd=FdInfo(num=3, type="ipv4", l4proto="tcp", rip="127.0.0.1", rport=port,
+                           role="client"))
+
+
+def test_stratum_login_is_mining_whatever_the_name_and_port() -> None:
+    from vigil.detectors.crypto_mining import CryptoMiningDetector
+
+    miner = proc("/var/tmp/.x/kswapd0", "-c", "config.json", pid=1500, parent=root_shell())
+    xmrig = ('{"id":1,"jsonrpc":"2.0","method":"login","params":{"login":"4Wallet",'
+             '"pass":"x","agent":"XMRig/6.21.0","algo":["rx/0"]}}\n')
+    btc = '{"id": 1, "method": "mining.subscribe", "params": ["cpuminer/2.5.1"]}\n'
+    dets = run(CryptoMiningDetector(), [first_send(miner, xmrig),
+                                        first_send(miner, btc, port=443, etype="sendto")])
+    assert [(d.rule_id, d.data["method"], d.entity.ip) for d in dets] == [
+        ("crypto_mining.stratum", "login", "127.0.0.1"),
+        ("crypto_mining.stratum", "mining.subscribe", "127.0.0.1")]
+    assert dets[0].priority == Priority.CRITICAL and "stratum" in dets[0].data["title"]
+
+
+def test_other_first_messages_are_not_mining() -> None:
+    from vigil.detectors.crypto_mining import CryptoMiningDetector
+
+    app = proc("/usr/bin/node", "server.js", pid=1510, parent=init())
+    dets = run(CryptoMiningDetector(), [
+        first_send(app, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"),
+        first_send(app, '{"jsonrpc":"2.0","method":"login","params":{"user":"a","password":"b"}}'),
+        first_send(app, '{"jsonrpc":"2.0","id":3,"method":"eth_blockNumber","params":[]}'),
+        Event(type="write", ts=T0, res=5, proc=app, args={}, fd=None)])
+    assert dets == []
+
+
+def test_lock_files_deleted_again_are_not_ransomware() -> None:
+    """Regression (seen live on `git rebase`): git deletes a ref REF under REF.lock —
+    create REF.lock, unlink REF, unlink REF.lock — twenty times in a second."""
+    git = proc("/usr/bin/git", "rebase", "main", pid=1600, parent=init(), sid=1600)
+    events = []
+    for i in range(30):
+        ref = f"/repo/.git/worktrees/wt/REF{i}"
+        events += [created(git, f"{ref}.lock", sec(i * 0.01)),
+                   syscall(git, "unlink", ts=sec(i * 0.01 + 0.001), path=ref),
+                   syscall(git, "unlink", ts=sec(i * 0.01 + 0.002), path=f"{ref}.lock")]
+        # and one updated under a lock that is renamed into place
+        events += [created(git, f"{ref}.head.lock", sec(i * 0.01 + 0.003)),
+                   syscall(git, "unlink", ts=sec(i * 0.01 + 0.004), path=f"{ref}.head"),
+                   syscall(git, "rename", ts=sec(i * 0.01 + 0.005),
+                           oldpath=f"{ref}.head.lock", newpath=f"{ref}.head")]
+    assert run(RansomwareDetector(), events) == []

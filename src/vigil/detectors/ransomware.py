@@ -4,7 +4,8 @@ Ransomware reads each file, writes it encrypted under a new name (`doc.txt` ->
 `doc.txt.locked`) and deletes the original, or encrypts it in place and renames it with
 the new extension. The detector sees each file's *transformation*: a file `P.EXT` created
 and `P` deleted (in either order) within `pair_seconds`, or `P` renamed to `P.EXT`, by
-processes of one session (`proc.sid`; the parent when there is none). When
+processes of one session (`proc.sid`; the parent when there is none), as long as the new
+copy stays (a `P.lock` deleted or renamed away again was a lock file). When
 `min_files` transformations of one session fall within `window_seconds`, it reports once
 per session and window, with the extensions and directories involved.
 
@@ -14,7 +15,7 @@ Static allowlist (`ransomware_allowlist.py`): compressors writing their own form
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -76,9 +77,10 @@ def _compressor_format(event: Event, ext: str) -> str | None:
 
 @dataclass
 class _Session:
-    """Transformations of one session: (ts, ext, compressor or None, directory)."""
+    """Transformations of one session, by the new file's path (oldest first):
+    (ts, ext, compressor or None, directory)."""
 
-    done: deque = field(default_factory=deque)
+    done: dict[str, tuple[int, str, str | None, str]] = field(default_factory=dict)
     reported_at: int | None = None
 
 
@@ -132,18 +134,28 @@ class RansomwareDetector(BuiltinDetector):
             path = str_arg(event, "name", "path")
             if path is None:
                 return []
+            self._retract(session, path, event.ts)
             made = self._created.pop((session, path))
             if made is not None:
                 return self._transformed(event, session, path, made[0], made[1])
             self._deleted.put((session, path), event.ts, True)
             return []
         old, new = str_arg(event, "oldpath"), str_arg(event, "newpath")
+        if old:
+            self._retract(session, old, event.ts)
         if old and new and new.startswith(old + "."):
             split = _split_ext(new)
             if split is not None and split[0] == old:
                 return self._transformed(event, session, old, split[1],
                                          _compressor_format(event, split[1]))
         return []
+
+    def _retract(self, session: int, path: str, now: int) -> None:
+        """A new copy deleted or renamed away again was a lock or temporary file (git
+        deletes a ref under `REF.lock`), not an encrypted copy left in place."""
+        state = self._sessions.get(session, now)
+        if state is not None:
+            state.done.pop(path, None)
 
     def _transformed(self, event: Event, session: int, stem: str, ext: str,
                      fmt: str | None) -> list[Detection]:
@@ -152,15 +164,15 @@ class RansomwareDetector(BuiltinDetector):
             state = _Session()
         self._sessions.put(session, event.ts, state)
         done = state.done
-        done.append((event.ts, ext, fmt, stem.rpartition("/")[0] or "/"))
-        while done and event.ts - done[0][0] > self._window:
-            done.popleft()
+        done[f"{stem}.{ext}"] = (event.ts, ext, fmt, stem.rpartition("/")[0] or "/")
+        for key in [k for k, v in done.items() if event.ts - v[0] > self._window]:
+            del done[key]
         if len(done) < self.params.min_files:
             return []
         if state.reported_at is not None and event.ts - state.reported_at <= self._window:
             return []
         state.reported_at = event.ts
-        return [self._detect(event, list(done))]
+        return [self._detect(event, list(done.values()))]
 
     def _detect(self, event: Event, done: list[tuple[int, str, str | None, str]]) -> Detection:
         exts = Counter(ext for _ts, ext, _f, _d in done)

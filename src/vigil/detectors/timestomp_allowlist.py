@@ -1,7 +1,8 @@
 """Static knowledge for `timestomp`: where backdating matters, and who restores times.
 
 Always true: archive extractors, copy and sync tools and package managers set a file's
-times to those of its source (`tar x`, `cp -p`, `rsync -t`, `dpkg` unpacking) — the times
+times to those of its source (`tar x`, `cp -p`, `rsync -t`, `dpkg` unpacking), and the account tools keep their
+backup copies (`/etc/shadow-`) with the original's times — the times
 are the original's, not a disguise. `touch -r/-d/-t` and programs calling `utime` on files
 they wrote themselves are not in this list: that is what timestomping is.
 """
@@ -21,4 +22,9 @@ TIME_PRESERVERS: frozenset[str] = frozenset({
     "unzstd", "bzip2", "lz4", "ar", "scp", "sftp-server", "dpkg", "dpkg-deb", "rpm",
     "rpm2cpio", "dracut", "mkinitramfs", "update-initramfs", "ostree", "flatpak", "snapd",
     "rclone", "restic", "borg", "duplicity", "git-lfs",
+    # the shadow tools keep the previous /etc/passwd, shadow, group, subuid ... as
+    # `NAME-` with the original's times
+    "useradd", "usermod", "userdel", "groupadd", "groupmod", "groupdel", "gpasswd",
+    "chpasswd", "chgpasswd", "passwd", "chage", "chfn", "chsh", "newusers", "vipw", "vigr",
+    "pwconv", "pwunconv", "grpconv", "grpunconv", "pwck", "grpck",
 })
