@@ -389,3 +389,18 @@ def test_lock_files_deleted_again_are_not_ransomware() -> None:
                    syscall(git, "rename", ts=sec(i * 0.01 + 0.005),
                            oldpath=f"{ref}.head.lock", newpath=f"{ref}.head")]
     assert run(RansomwareDetector(), events) == []
+
+
+def test_a_parent_stopping_the_tool_it_started_is_suppressed() -> None:
+    """An entrypoint script's trap stopping the rsyslogd it started is not tampering."""
+    entry = proc("/usr/bin/bash", "/entrypoint.sh", pid=1700, parent=init())
+    rsyslogd = proc("/usr/sbin/rsyslogd", "-n", pid=1701, parent=entry)
+    other = proc("/usr/bin/bash", pid=1702, parent=root_shell())
+    dets = run(ServiceTamperDetector(), [
+        execve(rsyslogd),
+        syscall(entry, "kill", ts=sec(5), pid=1701, sig=15, target_pid=1701,
+                target_name="rsyslogd"),
+        syscall(other, "kill", ts=sec(6), pid=1701, sig=9, target_pid=1701,
+                target_name="rsyslogd")])
+    assert [d.suppressed.entry if d.suppressed else d.rule_id for d in dets] == [
+        "service_tamper.own_child=bash", "service_tamper.tool_kill"]

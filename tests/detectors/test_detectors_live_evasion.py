@@ -162,10 +162,8 @@ def test_live_ld_preload_from_tmp_is_seen_and_plain_ls_is_not(live, tmp_path):
     engine = FalcoEngine(load_rules([DEFAULT_RULES]), rule_matching="all")
     rule = "Dynamic linker loaded a library from a world-writable directory"
     env = dict(os.environ, LD_PRELOAD=str(lib))
-    live.drain()
-    child = subprocess.run(["ls", "/proc"], env=env, stdout=subprocess.DEVNULL, check=True)
-    assert child.returncode == 0
-    events = live.collect(lambda e: e.type == "procexit" and e.proc.name == "ls")
+    events = live.run(["ls", "/proc"], env=env,
+                      until=lambda e: e.type == "procexit" and e.proc.pid == live.pid)
     opened = [e for e in events if e.type == "openat" and e.fd is not None
               and e.fd.name == str(lib)]
     fired = [d.name for e in opened for d in engine.match(e)]
@@ -173,10 +171,10 @@ def test_live_ld_preload_from_tmp_is_seen_and_plain_ls_is_not(live, tmp_path):
         assert rule in fired
     else:
         pytest.skip(f"the test's temporary directory {tmp_path} is not world-writable")
-    live.drain()
-    subprocess.run(["ls", "/proc"], stdout=subprocess.DEVNULL, check=True)
-    events = live.collect(lambda e: e.type == "procexit" and e.proc.name == "ls")
-    assert rule not in [d.name for e in events for d in engine.match(e)]
+    events = live.run(["ls", "/proc"],
+                      until=lambda e: e.type == "procexit" and e.proc.pid == live.pid)
+    assert rule not in [d.name for e in events if e.proc.pid == live.pid
+                        for d in engine.match(e)]
 
 
 def test_live_audit_netlink_socket_by_a_script(live):
@@ -237,14 +235,17 @@ def test_live_tree_encrypted_with_openssl_is_ransomware_and_gzip_is_not(live, tm
 
 def test_live_enumeration_burst_and_a_monitoring_loop(live):
     burst = ("id; whoami; hostname; uname -a; cat /etc/os-release; cat /etc/passwd; "
-             "ps aux; ss -tan; ip a; df -h; lsmod; w; true")
+             "ps aux; ss -tan; ip a; df -h; lsmod; w; /bin/true")
     events = live.run(["setsid", "bash", "-c", burst + " >/dev/null 2>&1"],
-                      until=lambda e: e.type == "execve" and e.proc.name == "true", timeout=20)
+                      until=lambda e: e.type == "execve" and e.proc.name == "true"
+                      and e.proc.ppid == live.pid, timeout=20)
     dets = feed(ReconBurstDetector(), events)
     assert [d.rule_id for d in dets] == ["recon_burst.burst"]
-    loop = "for i in 1 2 3 4 5; do ss -tan; ps -e; df -P /; cat /proc/loadavg; done; true"
+    loop = ("for i in 1 2 3 4 5; do ss -tan; ps -e; df -P /; cat /proc/loadavg; done; "
+            "/bin/true")
     events = live.run(["setsid", "bash", "-c", loop + " >/dev/null 2>&1"],
-                      until=lambda e: e.type == "execve" and e.proc.name == "true", timeout=20)
+                      until=lambda e: e.type == "execve" and e.proc.name == "true"
+                      and e.proc.ppid == live.pid, timeout=20)
     assert feed(ReconBurstDetector(), events) == []
 
 

@@ -47,10 +47,11 @@ class LiveCapture:
                              f"{sorted({e.type for e in out})}")
 
     def run(self, argv: list[str], until: Callable[[Event], bool], cwd: str | Path | None = None,
-            timeout: float = 5.0, check: bool = True) -> list[Event]:
+            timeout: float = 5.0, check: bool = True,
+            env: dict[str, str] | None = None) -> list[Event]:
         """Run a command to completion and collect its events."""
         self.drain()
-        with subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL) as child:
+        with subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL) as child:
             self.pid = child.pid
             rc = child.wait(timeout)
         if check and rc != 0:

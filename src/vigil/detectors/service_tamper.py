@@ -148,6 +148,9 @@ class ServiceTamperDetector(BuiltinDetector):
         #: nothing that was there before
         self._fresh_logs: ExpiringMap[str, bool] = ExpiringMap(
             int(self.params.fresh_log_seconds * 1e9))
+        #: pid -> parent pid of processes running under a security tool's name, so that a
+        #: parent stopping the tool it started (an entrypoint script's trap) is told apart
+        self._tool_parents: ExpiringMap[int, int] = ExpiringMap(7 * 86400 * 10**9, 4096)
 
     def on_event(self, event: Event) -> list[Detection]:
         """Report tampering with security services, the agent or logs."""
@@ -185,6 +188,10 @@ class ServiceTamperDetector(BuiltinDetector):
 
     def _on_exec(self, event: Event) -> list[Detection]:
         proc = event.proc
+        if proc.pid is not None and proc.ppid is not None and (
+                _unit(proc.name or "") in self._services
+                or _unit(basename(proc.exepath) or "") in self._services):
+            self._tool_parents.put(proc.pid, event.ts, proc.ppid)
         command = command_of(proc)
         if command is None:
             return []  # an untrusted copy named like a tool is not that tool
@@ -272,6 +279,10 @@ class ServiceTamperDetector(BuiltinDetector):
         if proc.pid == 1 or matched_binary(proc, {"systemd"}):
             suppression = static_suppression(NAME, "service_manager", binary_name(proc),
                                              "the service manager delivering a stop")
+        elif target is not None and proc.pid is not None and \
+                self._tool_parents.get(target, event.ts) == proc.pid:
+            suppression = static_suppression(NAME, "own_child", binary_name(proc),
+                                             "a process stopping the tool it started itself")
         else:
             suppression = self._installer_suppression(event)
         output = (f"Security tool {tool} (pid {target}) killed with signal {sig} by "
