@@ -404,3 +404,39 @@ def test_a_parent_stopping_the_tool_it_started_is_suppressed() -> None:
                 target_name="rsyslogd")])
     assert [d.suppressed.entry if d.suppressed else d.rule_id for d in dets] == [
         "service_tamper.own_child=bash", "service_tamper.tool_kill"]
+
+
+def test_package_installs_in_a_chroot_restore_times() -> None:
+    """Regression (seen live: a test building a Debian root file system under /tmp): dpkg
+    in a chroot runs from <root>/usr/bin/dpkg, a world-writable place, and sets the times of
+    the files it unpacks from the package."""
+    root = "/tmp/build/debian12/root"
+    apt = proc(f"{root}/usr/bin/apt-get", "install", "-y", "systemd", pid=1800, parent=root_shell())
+    dpkg = proc(f"{root}/usr/bin/dpkg", "--unpack", pid=1801, parent=apt)
+    helper = proc(f"{root}/usr/lib/x/helper", pid=1802, parent=dpkg)
+    y2025 = 1_750_000_000 * 10**9
+    dets = run(TimestompDetector(), [
+        utimensat(dpkg, "/lib/systemd/system/systemd-reboot.service.dpkg-new", y2025),
+        utimensat(helper, "/etc/x.conf", y2025)])
+    assert alerts(dets) == []
+    assert [d.suppressed.entry for d in dets] == ["timestomp.time_preservers=dpkg",
+                                                  "timestomp.package_managers=dpkg"]
+    # a stomper merely named like a system tool in /tmp is still judged
+    fake = proc("/tmp/x/touch", "-r", "/bin/ls", "/usr/bin/y", pid=1803, parent=root_shell())
+    assert len(alerts(run(TimestompDetector(), [utimensat(fake, "/usr/bin/y", y2025)]))) == 1
+
+
+def test_directory_removals_are_neither_deleted_originals_nor_deleted_logs() -> None:
+    """Regression (seen live): `rm -rf` / shutil.rmtree removes directories with
+    unlinkat(AT_REMOVEDIR); a directory `Spec` next to a file `Spec.pm`, or /var/log/vigil
+    itself, is not an original file or a log."""
+    py = proc("/usr/bin/python3", "-m", "pytest", pid=1900, parent=init(), sid=1900)
+    events = []
+    for i in range(30):
+        d = f"/tmp/root/usr/share/perl5/M{i}"
+        events += [created(py, f"{d}.pm", sec(i * 0.1)),
+                   syscall(py, "unlinkat", ts=sec(i * 0.1 + 0.05), dirfd=3, name=d, flags=0x200)]
+    assert run(RansomwareDetector(), events) == []
+    rm = proc("/usr/bin/rm", "-rf", "/var/log/vigil", pid=1901, parent=root_shell())
+    assert run(ServiceTamperDetector(), [syscall(rm, "unlinkat", dirfd=-100,
+                                                 name="/var/log/vigil", flags=0x200)]) == []

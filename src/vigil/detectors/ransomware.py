@@ -37,6 +37,7 @@ TAGS = ("attack.impact", "T1486", "T1485")
 _OPEN = frozenset({"open", "openat", "openat2", "creat"})
 _UNLINK = frozenset({"unlink", "unlinkat"})
 _RENAME = frozenset({"rename", "renameat", "renameat2"})
+AT_REMOVEDIR = 0x200
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,8 @@ class RansomwareDetector(BuiltinDetector):
             return []
         if t in _UNLINK:
             path = str_arg(event, "name", "path")
-            if path is None:
-                return []
+            if path is None or (int_arg(event, "flags") or 0) & AT_REMOVEDIR:
+                return []  # a directory removed is no original file deleted
             self._retract(session, path, event.ts)
             made = self._created.pop((session, path))
             if made is not None:

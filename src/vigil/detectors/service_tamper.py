@@ -51,6 +51,7 @@ _REMOVE = frozenset({"unlink", "unlinkat", "truncate", "ftruncate"})
 _RENAME = frozenset({"rename", "renameat", "renameat2"})
 AUDIT_TAGS = ("attack.defense_evasion", "T1562.012")
 AF_NETLINK, NETLINK_AUDIT = 16, 9
+AT_REMOVEDIR = 0x200
 VAR_LOG = "/var/log/"
 #: names rotation gives old logs: numbered, dated, compressed, `.old`
 ROTATED_LOG = re.compile(r"(\.\d+|-\d{8}|\.old)(\.(gz|xz|bz2|zst|lz4|Z))?$|\.(gz|xz|bz2|zst|lz4|Z)$")
@@ -350,6 +351,8 @@ class ServiceTamperDetector(BuiltinDetector):
                 self._fresh_logs.put(path, event.ts, True)
             return out
         else:
+            if (int_arg(event, "flags") or 0) & AT_REMOVEDIR:
+                return []  # `rm -r` removing a directory: its files were judged one by one
             path, verb = str_arg(event, "path", "name"), "deleted"
         return self._log_detection(event, t, path, verb)
 

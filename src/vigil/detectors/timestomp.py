@@ -16,6 +16,7 @@ Static allowlist (`timestomp_allowlist.py`): archive extractors, copy and sync t
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -25,8 +26,8 @@ from vigil.detectors.detection_builder import (build_detection, describe_process
                                                static_suppression)
 from vigil.detectors.event_args import fd_path, int_arg, str_arg
 from vigil.detectors.params import minimum
-from vigil.detectors.process_identity import (PACKAGE_MANAGERS, AgentIdentity, lineage_binary,
-                                              matched_binary)
+from vigil.detectors.process_identity import (PACKAGE_MANAGERS, AgentIdentity, ancestors,
+                                              lineage_binary, matched_binary)
 from vigil.detectors.timestomp_allowlist import SYSTEM_PREFIXES, TIME_PRESERVERS
 from vigil.events.model import Event
 from vigil.priority import Priority
@@ -44,6 +45,19 @@ class TimestompParams(DetectorParams):
     min_backdate_seconds: float = field(default=86400.0, metadata=minimum(0))
     #: more directories to watch (prefixes ending in `/`)
     extra_prefixes: tuple[str, ...] = ()
+
+
+#: a system program inside another root file system: `<root>/usr/bin/dpkg`
+_ROOTFS_BINARY = re.compile(r"/.+/(?:usr/)?s?bin/([^/]+)")
+
+
+def rootfs_binary(exepath: str | None, names: frozenset[str]) -> str | None:
+    """The name of a program of `names` that runs from the system directories of another
+    root file system (a chroot, an image being built: `/tmp/build/root/usr/bin/dpkg`), whose
+    paths the process itself sees relative to that root. Only the layout is trusted, not
+    the location: the tool still has to be one that restores times."""
+    m = _ROOTFS_BINARY.fullmatch(exepath or "")
+    return m.group(1) if m and m.group(1) in names else None
 
 
 def _when(ns: int) -> str:
@@ -87,11 +101,14 @@ class TimestompDetector(BuiltinDetector):
                                 suppressed=self._suppression(event))]
 
     def _suppression(self, event: Event) -> Suppression | None:
-        tool = matched_binary(event.proc, TIME_PRESERVERS)
+        tool = matched_binary(event.proc, TIME_PRESERVERS) or rootfs_binary(
+            event.proc.exepath, TIME_PRESERVERS)
         if tool:
             return static_suppression(NAME, "time_preservers", tool,
                                       "copying a source's times onto the files it writes")
-        installer = lineage_binary(event.proc, PACKAGE_MANAGERS)
+        installer = lineage_binary(event.proc, PACKAGE_MANAGERS) or next(
+            (hit for p in (event.proc, *ancestors(event.proc, 8))
+             if (hit := rootfs_binary(p.exepath, PACKAGE_MANAGERS))), None)
         if installer:
             return static_suppression(NAME, "package_managers", installer,
                                       "a package installation unpacking files")
