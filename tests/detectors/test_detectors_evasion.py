@@ -404,6 +404,12 @@ def test_a_parent_stopping_the_tool_it_started_is_suppressed() -> None:
                 target_name="rsyslogd")])
     assert [d.suppressed.entry if d.suppressed else d.rule_id for d in dets] == [
         "service_tamper.own_child=bash", "service_tamper.tool_kill"]
+    # a tool started before the agent: the sensor names the target's parent
+    runner = proc("/usr/bin/python3", "-m", "emulate", pid=1710, parent=init())
+    dets = run(ServiceTamperDetector(), [
+        syscall(runner, "kill", pid=1711, sig=15, target_pid=1711, target_name="vigil",
+                target_ppid=1710)])
+    assert [d.suppressed.entry for d in dets] == ["service_tamper.own_child=python3"]
 
 
 def test_package_installs_in_a_chroot_restore_times() -> None:

@@ -201,7 +201,7 @@ def test_live_kill_of_a_security_tool_by_name(live, tmp_path):
         victim.kill()
         victim.wait()
     kill = next(e for e in events if e.type == "kill" and e.proc.pid == live.pid)
-    assert kill.args["target_name"] == "osqueryd"
+    assert kill.args["target_name"] == "osqueryd" and kill.args["target_ppid"] == os.getpid()
     dets = feed(ServiceTamperDetector(), [kill])
     assert [(d.rule_id, d.data["service"]) for d in dets] == [("service_tamper.tool_kill",
                                                               "osqueryd")]

@@ -280,8 +280,8 @@ class ServiceTamperDetector(BuiltinDetector):
         if proc.pid == 1 or matched_binary(proc, {"systemd"}):
             suppression = static_suppression(NAME, "service_manager", binary_name(proc),
                                              "the service manager delivering a stop")
-        elif target is not None and proc.pid is not None and \
-                self._tool_parents.get(target, event.ts) == proc.pid:
+        elif target is not None and proc.pid is not None and proc.pid in (
+                int_arg(event, "target_ppid"), self._tool_parents.get(target, event.ts)):
             suppression = static_suppression(NAME, "own_child", binary_name(proc),
                                              "a process stopping the tool it started itself")
         else:

@@ -538,6 +538,8 @@ class RecordDecoder:
             target = table.get(aux)
             if target is not None and target.exepath:
                 args["target_exepath"] = target.exepath
+            if target is not None and target.ppid:
+                args["target_ppid"] = target.ppid
         fd: FdInfo | None = None
         if sdef.fd_source in (sc.FD_ARG0, sc.FD_RES) and (sdef.fd_source == sc.FD_ARG0
                                                           or res >= 0):
