@@ -12,7 +12,9 @@
    open and connect (the worst case: nothing but process starts).
 
     .venv/bin/python bench/sensor.py [--quick] [--workloads-only all|make|loop] [--rounds N]
-                                     [--decode-cost-only]
+                                     [--decode-cost-only] [--syscall-cost-only]
+
+VIGIL_BPF_OBJECT=compat measures the compat object (docs/sensor.md) instead of the full one.
 """
 
 from __future__ import annotations
@@ -503,6 +505,8 @@ def main() -> None:
                          "`vigil run` is one more variant of part 3")
     ap.add_argument("--decode-cost-only", action="store_true",
                     help="only part 0 (decode cost per record)")
+    ap.add_argument("--syscall-cost-only", action="store_true",
+                    help="only part 1 (syscall cost attached vs detached)")
     ap.add_argument("--per-block", type=int, default=4,
                     help="workload runs per variant and round in part 3 (default 4)")
     args = ap.parse_args()
@@ -518,6 +522,11 @@ def main() -> None:
     if args.baseline is not None:
         BASELINE_TREE.append(args.baseline.resolve())
         VARIANTS[BASELINE] = []
+    print(f"BPF object: {os.environ.get('VIGIL_BPF_OBJECT') or 'auto'}")
+    if args.syscall_cost_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            syscall_cost(build_loadgen(Path(tmp)), evaluate, 2.0 if args.quick else 5.0)
+        return
     decode_cost(5 if args.quick else 20)
     if args.decode_cost_only:
         return

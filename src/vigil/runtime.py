@@ -300,7 +300,8 @@ def sensor_filters(sensors: Any) -> dict[str, Any]:
     return {"ignore_read_prefixes": sensors.ignore_read_prefixes,
             "ignore_missing_reads": sensors.ignore_missing_reads,
             "ignore_missing_execs": sensors.ignore_missing_execs,
-            "dns_ports": sensors.dns_ports}
+            "dns_ports": sensors.dns_ports,
+            "bpf_object": sensors.bpf_object}
 
 
 def default_sensors(built: BuiltPipeline) -> list[Sensor]:

@@ -503,6 +503,22 @@ class RecordDecoder:
             return path
         return posixpath.normpath(posixpath.join(base, path))
 
+    def _target_from_proc(self, sdef: sc.SyscallDef, args: dict[str, Any]) -> None:
+        """The signalled task's name and thread group from /proc (or the table), for a
+        record without them; nothing when the task is gone and unknown."""
+        spec = sdef.args[sdef.extra_arg] if sdef.extra_arg < len(sdef.args) else None
+        pid = args.get(spec[0]) if spec is not None else None
+        if not isinstance(pid, int) or pid <= 0:
+            return
+        name, tgid = _proc_name_tgid(pid)
+        if name is None:
+            known = self.table.get(pid)
+            if known is None:
+                return
+            name, tgid = known.name, pid
+        args["target_pid"] = tgid
+        args["target_name"] = name
+
     def _fill(self, ev: Event, sdef: sc.SyscallDef, proc: Process, res: int, segs: list[bytes],
               raw_paths: dict[str, str], aux: int, fdnum: int, fkind: int, fmode: int, fdev: int, fino: int,
               flags: int) -> None:
@@ -529,7 +545,11 @@ class RecordDecoder:
         if flags & F_TARGET:
             args["target_pid"] = aux
             args["target_name"] = _text(extra.split(b"\0", 1)[0])
-            target = table.get(aux)
+        elif sdef.extra == sc.EXTRA_TARGET and res == 0:
+            # the compat object cannot look tasks up in the kernel (no bpf_task_from_vpid)
+            self._target_from_proc(sdef, args)
+        if "target_pid" in args:
+            target = table.get(args["target_pid"])
             if target is not None and target.exepath:
                 args["target_exepath"] = target.exepath
         fd: FdInfo | None = None
@@ -746,3 +766,21 @@ def _segments(buf: memoryview | bytes, off: int, lens: tuple[int, ...]) -> list[
         out.append(bytes(buf[off:off + n]))
         off += n
     return out
+
+
+def _proc_name_tgid(tid: int) -> tuple[str | None, int]:
+    """A live task's comm and thread group id from /proc/<tid>/status ((None, 0): gone)."""
+    name: str | None = None
+    tgid = 0
+    try:
+        with open(f"/proc/{tid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Name:"):
+                    # the kernel escapes newlines and backslashes in this line
+                    name = _text(line[5:].removeprefix(b"\t").removesuffix(b"\n"))
+                elif line.startswith(b"Tgid:"):
+                    tgid = int(line[5:])
+                    break
+    except (OSError, ValueError):
+        return None, 0
+    return (name, tgid) if name is not None and tgid else (None, 0)

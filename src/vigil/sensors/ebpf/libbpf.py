@@ -69,6 +69,9 @@ class Libbpf:
         _declare(lib, "libbpf_num_possible_cpus", ctypes.c_int)
         #: True while libbpf's messages are expected failures (logged at DEBUG only)
         self.muted = False
+        #: libbpf's first warning since the caller last cleared it, muted or not (the most
+        #: precise reason a load failed: a missing kfunc, the verifier's verdict ...)
+        self.first_warning = ""
         # keep a reference: libbpf calls it for as long as the process lives
         self._print_cb = _PRINT_FN(self._print)
         lib.libbpf_set_print(self._print_cb)
@@ -77,6 +80,8 @@ class Libbpf:
         buf = ctypes.create_string_buffer(1024)
         self._libc.vsnprintf(buf, len(buf), fmt, va_list)
         msg = buf.value.decode("utf-8", "replace").rstrip()
+        if msg and level == 0 and not self.first_warning:
+            self.first_warning = msg.removeprefix("libbpf: ")
         if msg:
             log.log(logging.DEBUG if self.muted else _LEVELS.get(level, logging.DEBUG), "%s",
                     msg)

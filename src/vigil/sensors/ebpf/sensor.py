@@ -1,6 +1,7 @@
 """`EbpfSensor`: the kernel sensor behind `vigil run` and `vigil record`.
 
-Loads `vigil.bpf.o` through the system libbpf, tells the program which syscalls to copy
+Loads `vigil.bpf.o` (or, on kernels that refuse it, `vigil-compat.bpf.o`: see
+`choose_objects`) through the system libbpf, tells the program which syscalls to copy
 (only those the loaded rules and detectors need, plus exec/chdir for the process table),
 excludes the agent's own process in the kernel, attaches the BTF tracepoints and reads
 the ring buffer in batches. Kernel-side drops are counted per CPU and reported by
@@ -27,6 +28,12 @@ from vigil.sensors.ebpf.ringbuf import RingReader
 log = logging.getLogger("vigil.sensors.ebpf")
 
 DEFAULT_OBJECT = Path(__file__).with_name("vigil.bpf.o")
+#: the same program without kfuncs, for kernels before 6.12 (docs/sensor.md)
+COMPAT_OBJECT = Path(__file__).with_name("vigil-compat.bpf.o")
+#: the objects by the names `[sensors] bpf_object` and VIGIL_BPF_OBJECT give them
+OBJECTS = {"full": DEFAULT_OBJECT, "compat": COMPAT_OBJECT}
+#: the environment variable that forces one object, whatever the configuration says
+OBJECT_ENV = "VIGIL_BPF_OBJECT"
 BTF_PATH = Path("/sys/kernel/btf/vmlinux")
 PROGRAMS = ("vigil_sys_exit", "vigil_fork", "vigil_exit", "vigil_exec")
 #: programs the sensor runs without when the kernel refuses them (logged): the size of a
@@ -61,6 +68,8 @@ class EbpfSensor:
     see `stats()`). `dns_ports`: traffic sent to these ports (sendto, sendmsg, sendmmsg,
     write) carries its DNS question (`Event.dns`); such events are delivered even when their
     type was not asked for, and the syscalls cost nothing more for other sockets.
+    `bpf_object`: "auto" (the full object, else the compat one), "full" or "compat"; the
+    environment variable VIGIL_BPF_OBJECT overrides it, an explicit `object_path` both.
     """
 
     name = "ebpf"
@@ -76,7 +85,8 @@ class EbpfSensor:
                  ignore_read_prefixes: tuple[str, ...] = (),
                  ignore_missing_reads: bool = False,
                  ignore_missing_execs: bool = False,
-                 dns_ports: tuple[int, ...] = ()) -> None:
+                 dns_ports: tuple[int, ...] = (),
+                 bpf_object: str = "auto") -> None:
         wanted = sc.ALL_TYPES if event_types is None else frozenset(event_types) & sc.ALL_TYPES
         self.event_types: frozenset[str] = wanted
         self._exclude = set(exclude_pids or ())
@@ -92,7 +102,11 @@ class EbpfSensor:
         self._dns_ports = tuple(dns_ports)
         #: the optional programs that report sizes before truncation, once started
         self.truncation_sources: list[str] = []
-        self._object_path = Path(object_path) if object_path else DEFAULT_OBJECT
+        self._explicit_object = Path(object_path) if object_path else None
+        self._object_choice = bpf_object
+        self._object_path = self._explicit_object or DEFAULT_OBJECT
+        #: which object runs once started: "full", "compat" (or the explicit path's name)
+        self.object_kind = ""
         if ring_size & (ring_size - 1) or ring_size < 4096:
             raise ValueError(f"ring_size must be a power of two >= 4096, got {ring_size}")
         self._ring_size = ring_size
@@ -116,17 +130,33 @@ class EbpfSensor:
 
     def start(self) -> None:
         """Load and attach the program; raises `SensorUnavailable` with a one-line reason."""
-        _check_environment(self._object_path)
+        objects = self._objects_to_try()
+        for path in objects:
+            _check_environment(path)
         lib = Libbpf()
+        obj: BpfObject | None = None
+        for i, path in enumerate(objects):
+            fallback = i < len(objects) - 1
+            self._object_path = path
+            lib.first_warning = ""
+            try:
+                obj = self._open(lib)
+                obj = self._load(lib, obj, quiet=fallback)
+                break
+            except LibbpfError as exc:
+                if not fallback:
+                    self.stop()
+                    raise SensorUnavailable(f"eBPF sensor unavailable: BPF program {path.name} "
+                                            f"failed to load: {exc} (libbpf's log above says "
+                                            f"why)") from exc
+                self.stop()
+                log.warning("eBPF sensor: this kernel (%s) refused the full BPF object (%s); "
+                            "loading the compat object instead (docs/sensor.md says what it "
+                            "lacks)", os.uname().release, lib.first_warning or exc)
+        assert obj is not None
+        self.object_kind = next((k for k, p in OBJECTS.items() if p == self._object_path),
+                                self._object_path.name)
         try:
-            obj = BpfObject(lib, self._object_path)
-        except LibbpfError as exc:
-            raise SensorUnavailable(f"eBPF sensor unavailable: cannot open "
-                                    f"{self._object_path}: {exc}") from exc
-        self._obj = obj
-        try:
-            obj.set_max_entries("events", self._ring_size)
-            obj = self._load(lib, obj)
             self._configure(obj)
             self._ncpus = lib.num_possible_cpus()
             self._ring = RingReader(obj.map_fd("events"), obj.max_entries("events"))
@@ -139,24 +169,44 @@ class EbpfSensor:
             raise SensorUnavailable(f"eBPF sensor unavailable: BPF program failed to load or "
                                     f"attach: {exc} (libbpf's log above says why)") from exc
         n = self.table.seed()
-        log.info("eBPF sensor attached: %d event types, %d syscalls, %d processes in table",
-                 len(self.event_types), len(self._syscalls()), n)
+        log.info("eBPF sensor attached (%s object): %d event types, %d syscalls, %d processes "
+                 "in table", self.object_kind, len(self.event_types), len(self._syscalls()), n)
 
-    def _load(self, lib: Libbpf, obj: BpfObject) -> BpfObject:
+    def _objects_to_try(self) -> list[Path]:
+        """The objects to load, in order (the first the kernel accepts runs)."""
+        if self._explicit_object is not None:
+            return [self._explicit_object]
+        forced = os.environ.get(OBJECT_ENV)
+        try:
+            return choose_objects(forced or self._object_choice)
+        except ValueError as exc:
+            where = f"environment variable {OBJECT_ENV}" if forced else "[sensors] bpf_object"
+            raise SensorUnavailable(f"eBPF sensor unavailable: {where}: {exc}") from None
+
+    def _open(self, lib: Libbpf) -> BpfObject:
+        try:
+            obj = BpfObject(lib, self._object_path)
+        except LibbpfError as exc:
+            raise SensorUnavailable(f"eBPF sensor unavailable: cannot open "
+                                    f"{self._object_path}: {exc}") from exc
+        self._obj = obj
+        obj.set_max_entries("events", self._ring_size)
+        return obj
+
+    def _load(self, lib: Libbpf, obj: BpfObject, quiet: bool = False) -> BpfObject:
         """Load the object; if the kernel refuses it, again without each optional program
         it may have refused (what they add is then missing, which is logged). Only the last
-        attempt, without any optional program, shows libbpf's messages as warnings."""
+        attempt, without any optional program, shows libbpf's messages as warnings (unless
+        `quiet`: another object is tried next)."""
         attempts = [(), *((p,) for p in OPTIONAL_PROGRAMS), OPTIONAL_PROGRAMS]
         for i, skip in enumerate(attempts):
             last = i == len(attempts) - 1
             if i:
                 obj.close()
-                obj = BpfObject(lib, self._object_path)
-                self._obj = obj
-                obj.set_max_entries("events", self._ring_size)
+                obj = self._open(lib)
                 for prog in skip:
                     obj.set_autoload(prog, False)
-            lib.muted = not last
+            lib.muted = quiet or not last
             try:
                 obj.load()
             except LibbpfError:
@@ -330,6 +380,16 @@ class EbpfSensor:
                 "events": self._delivered, "decode_errors": dec.errors,
                 "processes": len(self.table), "untracked_fds": self.table.untracked_fds,
                 **dec.counts.as_dict()}
+
+
+def choose_objects(choice: str) -> list[Path]:
+    """The BPF objects to try in order for a `[sensors] bpf_object` value ("auto": the full
+    object, then the compat one); raises ValueError for an unknown name."""
+    if choice == "auto":
+        return [DEFAULT_OBJECT, COMPAT_OBJECT]
+    if choice not in OBJECTS:
+        raise ValueError(f"must be one of auto, {', '.join(OBJECTS)}, not {choice!r}")
+    return [OBJECTS[choice]]
 
 
 def unavailable_reason(object_path: Path = DEFAULT_OBJECT) -> str | None:

@@ -123,13 +123,29 @@ char LICENSE[] SEC("license") = "GPL";
 #define barrier_var(var) asm volatile("" : "+r"(var))
 #endif
 
+/*
+ * Two objects are built from this source (see the Makefile): the full one, and with
+ * VIGIL_COMPAT one for kernels 5.17 to 6.11 (Debian 12's 6.1), which lack the kfuncs
+ * bpf_rdonly_cast (6.2) and bpf_task_from_vpid (6.12). The compat object reads the same
+ * kernel fields with one bpf_probe_read_kernel each, and leaves the name of a signalled
+ * task to user space (/proc). Every other helper, map and program type used here exists
+ * in 6.1 (bpf_loop 5.17, ring buffers 5.8, BTF tracepoints and fentry 5.5, atomics 5.12).
+ *
+ * KREAD(type, p, a, b ...) reads p->a->b ... where p is a kernel pointer held as a number
+ * or as a typed pointer. In the full object the pointer is cast with bpf_rdonly_cast and
+ * loaded through directly (the verifier turns the cast into a move): far cheaper than one
+ * probe read per field.
+ */
+#ifdef VIGIL_COMPAT
+#define KREAD(type, p, ...) BPF_CORE_READ((type *)(p), __VA_ARGS__)
+#else
 extern struct task_struct *bpf_task_from_vpid(s32 vpid) __ksym;
 extern void bpf_task_release(struct task_struct *p) __ksym;
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
-/* A kernel pointer held as a number (read from memory) as a typed pointer the program may
- * load through directly: far cheaper than one bpf_probe_read_kernel per field. */
 #define kptr(type, p) ((type *)bpf_rdonly_cast((void *)(p), bpf_core_type_id_kernel(type)))
+#define KREAD(type, p, ...) ___arrow(kptr(type, p), __VA_ARGS__)
+#endif
 
 /* What a file descriptor is, as the kernel holds it (also the head of struct fd_desc). */
 struct fd_head {
@@ -650,12 +666,12 @@ __noinline int describe_file(__u64 file, struct fd_desc *d)
 	d->head.ino = 0;
 	if (!file)
 		return FDK_NONE;
-	f = kptr(struct file, file);
-	inode = f->f_inode;
-	mode = inode->i_mode;
-	d->head.fmode = f->f_mode & FMODE_RW;
-	d->head.ino = inode->i_ino;
-	d->head.dev = inode->i_sb->s_dev;
+	f = (struct file *)file;
+	inode = KREAD(struct file, f, f_inode);
+	mode = KREAD(struct inode, inode, i_mode);
+	d->head.fmode = KREAD(struct file, f, f_mode) & FMODE_RW;
+	d->head.ino = KREAD(struct inode, inode, i_ino);
+	d->head.dev = KREAD(struct inode, inode, i_sb, s_dev);
 	switch (mode & S_IFMT) {
 	case S_IFREG:
 		d->head.kind = FDK_FILE;
@@ -671,18 +687,18 @@ __noinline int describe_file(__u64 file, struct fd_desc *d)
 		break;
 	case S_IFCHR:
 		d->head.kind = FDK_CHR;
-		d->head.dev = inode->i_rdev;
+		d->head.dev = KREAD(struct inode, inode, i_rdev);
 		break;
 	case S_IFBLK:
 		d->head.kind = FDK_BLK;
-		d->head.dev = inode->i_rdev;
+		d->head.dev = KREAD(struct inode, inode, i_rdev);
 		break;
 	case S_IFSOCK:
 		d->head.kind = FDK_SOCK;
 		fill_sock(&d->sock, (struct file *)file);
 		break;
 	default: {
-		const unsigned char *name = f->f_path.dentry->d_name.name;
+		const unsigned char *name = KREAD(struct file, f, f_path.dentry, d_name.name);
 
 		d->head.kind = FDK_ANON;
 		bpf_probe_read_kernel_str(d->name, sizeof(d->name), name);
@@ -733,18 +749,19 @@ static long listen_step(__u32 i, void *data)
 	file = current_fd_file(i);
 	if (!file)
 		return 0;
-	f = kptr(struct file, file);
-	if ((f->f_inode->i_mode & S_IFMT) != S_IFSOCK)
+	f = (struct file *)file;
+	if ((KREAD(struct file, f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
 		return 0;
-	sock = f->private_data;
-	sk = kptr(struct socket, sock)->sk;
+	sock = KREAD(struct file, f, private_data);
+	sk = KREAD(struct socket, sock, sk);
 	if (!sk)
 		return 0;
-	state = sk->__sk_common.skc_state;
-	proto = sk->sk_protocol;
+	state = KREAD(struct sock, sk, __sk_common.skc_state);
+	proto = KREAD(struct sock, sk, sk_protocol);
 	/* TCP in LISTEN; UDP bound to a port without a peer (a datagram server) */
 	if (!(state == TCP_LISTEN ||
-	      (proto == IPPROTO_UDP && state == TCP_CLOSE && sk->__sk_common.skc_num)))
+	      (proto == IPPROTO_UDP && state == TCP_CLOSE &&
+	       KREAD(struct sock, sk, __sk_common.skc_num))))
 		return 0;
 	if (c->n >= MAX_LISTENERS) {
 		c->cut = true;
@@ -1077,6 +1094,7 @@ __noinline __u32 put_extra(struct scratch *sc, struct syscall_spec *spec,
 		BPF_CORE_READ_INTO(&p, f, f_path);
 		return put_path(off, &p);
 	}
+#ifndef VIGIL_COMPAT
 	if (spec->extra == EXTRA_TARGET) {
 		__s64 pid = (int)arg_at(a, spec->extra_arg);
 		struct task_struct *t;
@@ -1092,6 +1110,7 @@ __noinline __u32 put_extra(struct scratch *sc, struct syscall_spec *spec,
 		bpf_task_release(t);
 		return 16;
 	}
+#endif
 	return 0;
 }
 
@@ -1170,7 +1189,7 @@ __noinline __u32 syscall_record(struct scratch *sc, struct syscall_spec *spec,
 			off += sizeof(struct fd_desc);
 		}
 		if ((spec->flags & SPEC_CREATED) && file &&
-		    (kptr(struct file, file)->f_mode & FMODE_CREATED))
+		    (KREAD(struct file, file, f_mode) & FMODE_CREATED))
 			e->flags |= F_CREATED;
 	} else if (spec->fd_source == FD_PAIR && ret == 0) {
 		int fds[2] = {-1, -1};
