@@ -104,6 +104,11 @@ class SensorsConfig:
     #: which BPF object the eBPF sensor loads: "auto" (the full one, else the compat one),
     #: "full" or "compat" (the environment variable VIGIL_BPF_OBJECT overrides it)
     bpf_object: str = "auto"
+    #: records per second of one process and syscall past which the kernel folds the rest
+    #: of the second into one `flood` event (0: no flood control)
+    flood_limit: int = 2000
+    #: at most one `events_lost` event (and "Events lost" detection) per this many seconds
+    lost_interval: float = 10.0
     authlog: AuthLogConfig = field(default_factory=AuthLogConfig)
     journald: JournaldConfig = field(default_factory=JournaldConfig)
 
@@ -380,6 +385,8 @@ def _read_sensors(top: TableReader) -> SensorsConfig:
                                     f"{bpf_object!r}")
     out = SensorsConfig(ebpf=t.get_bool("ebpf", True), ignore_read_prefixes=ignored,
                         bpf_object=bpf_object,
+                        flood_limit=t.get_int("flood_limit", 2000, minimum=0),
+                        lost_interval=t.get_float("lost_interval", 10.0, minimum=0.0),
                         ignore_missing_reads=t.get_bool("ignore_missing_reads", True),
                         ignore_missing_execs=t.get_bool("ignore_missing_execs", True),
                         dns_ports=dns_ports, authlog=authlog, journald=journald)

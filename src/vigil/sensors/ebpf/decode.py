@@ -194,6 +194,10 @@ class RecordDecoder:
             return Event(type="procexit", ts=ts, res=0, proc=proc, hostname=self.hostname,
                          args={"status": res})
         start = off + HEADER_SIZE
+        if nr == sc.EV_FLOOD:
+            sample = bytes(buf[start:start + l0]).split(b"\0", 1)[0]
+            return flood_event(ts, proc, a0, a1, a2, a3, bool(a4), _text(sample) or None,
+                               self.hostname)
         if nr in _OPEN_FAST:
             ev = self._open(nr, ts, res, a0, a1, a2, a3, aux, fkind, fmode, fdev, fino,
                             flags, proc, buf, start, l0)
@@ -784,3 +788,17 @@ def _proc_name_tgid(tid: int) -> tuple[str | None, int]:
     except (OSError, ValueError):
         return None, 0
     return (name, tgid) if name is not None and tgid else (None, 0)
+
+
+def flood_event(ts: int, proc: Process, nr: int, folded: int, offered: int, window_ns: int,
+                priority: bool, sample: str | None, hostname: str | None) -> Event:
+    """The `flood` event of one aggregate of flood control (docs/events.md): `proc` sent
+    `offered` records of syscall `nr` in `window_ns`, of which `folded` were not sent."""
+    sdef = sc.BY_NR.get(nr)
+    args: dict[str, Any] = {
+        "syscall": sdef.name if sdef is not None else str(nr), "count": folded,
+        "offered": offered, "interval_ms": window_ns // 1_000_000,
+        "lane": "priority" if priority else "bulk"}
+    if sample:
+        args["sample"] = sample
+    return Event(type="flood", ts=ts, res=0, proc=proc, hostname=hostname, args=args)

@@ -16,12 +16,14 @@ import socket
 import struct
 import time
 from pathlib import Path
+from typing import Callable
 
-from vigil.events.model import Event
+from vigil.events.model import Event, Process
 from vigil.events.proctable import ProcessTable
 from vigil.sensors.base import SensorUnavailable
 from vigil.sensors.ebpf import syscalls as sc
-from vigil.sensors.ebpf.decode import RecordDecoder
+from vigil.sensors.ebpf.decode import RecordDecoder, flood_event
+from vigil.sensors.ebpf.lanes import SensitivePaths
 from vigil.sensors.ebpf.libbpf import BpfObject, Libbpf, LibbpfError
 from vigil.sensors.ebpf.ringbuf import RingReader
 
@@ -40,16 +42,33 @@ PROGRAMS = ("vigil_sys_exit", "vigil_fork", "vigil_exit", "vigil_exec")
 #: file before a truncation, on any file system (fentry on do_truncate: needs BPF
 #: trampolines) and on ext4 (a tracepoint)
 OPTIONAL_PROGRAMS = ("vigil_truncate", "vigil_ext4_truncate")
-_SETTINGS = struct.Struct("<IIBBBB4x8H")
+_SETTINGS = struct.Struct("<IIBBBBI8H")
 _U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
 #: the program's counters (CNT_*), by the names `stats()` reports them under
 _COUNTERS = ("drops", "kernel_events", "drops_contended", "spilled", "parked",
              "ignored_reads", "ignored_missing_reads", "ignored_missing_execs",
-             "ignored_by_argument", "dns_payloads")
+             "ignored_by_argument", "dns_payloads", "priority_events", "drops_priority",
+             "flood_folded", "flood_records")
 #: most DNS ports the kernel compares against (vigil.bpf.c: DNS_PORTS)
 MAX_DNS_PORTS = 8
 #: sizes of the kernel's `ignore_prefixes` map (vigil.bpf.c: PREFIXES, PREFIX_MAX)
 _PREFIXES, _PREFIX_MAX = 16, 64
+#: vigil.bpf.c: struct flood_key, struct flood_state, struct drop_emitter, DROP_SLOTS
+_FLOOD_KEY = struct.Struct("<II")
+_FLOOD_STATE = struct.Struct("<QQQ16s64s")
+_FLOOD_PRIO = 1 << 31
+_EMITTER = struct.Struct("<Q16s")
+_DROP_SLOTS = sc.MAX_SYSCALLS + 4
+#: names of the drop slots after the syscalls (fork, exit and flood records)
+_EXTRA_SLOTS = {sc.MAX_SYSCALLS: "fork", sc.MAX_SYSCALLS + 1: "procexit",
+                sc.MAX_SYSCALLS + 2: "flood"}
+#: a flood window the kernel has not closed after this long is closed by user space
+_STALE_FLOOD_NS = 1_500_000_000
+#: how many processes an "events lost" event names
+TOP_EMITTERS = 5
+#: the events the sensor makes about itself (always delivered, always high-value)
+_REPORT_TYPES = frozenset({"flood", "events_lost"})
 
 
 def supported_types() -> frozenset[str]:
@@ -70,6 +89,13 @@ class EbpfSensor:
     type was not asked for, and the syscalls cost nothing more for other sockets.
     `bpf_object`: "auto" (the full object, else the compat one), "full" or "compat"; the
     environment variable VIGIL_BPF_OBJECT overrides it, an explicit `object_path` both.
+
+    Lanes and floods (docs/sensor.md): high-value records (`syscalls.URGENT_SYSCALLS`,
+    fork/exit, paths and files of `sensitive`) come through a priority ring of
+    `urgent_ring_size` bytes that ordinary records cannot fill. `flood_limit` (0: off): past
+    this many records per second of one process and syscall, the kernel folds the rest of
+    the second into one `flood` event. Lost records produce at most one `events_lost` event
+    per `lost_interval` seconds, with counts per type and the top emitting processes.
     """
 
     name = "ebpf"
@@ -86,7 +112,11 @@ class EbpfSensor:
                  ignore_missing_reads: bool = False,
                  ignore_missing_execs: bool = False,
                  dns_ports: tuple[int, ...] = (),
-                 bpf_object: str = "auto") -> None:
+                 bpf_object: str = "auto",
+                 flood_limit: int = 0,
+                 urgent_ring_size: int = 4 << 20,
+                 lost_interval: float = 10.0,
+                 sensitive: SensitivePaths | None = None) -> None:
         wanted = sc.ALL_TYPES if event_types is None else frozenset(event_types) & sc.ALL_TYPES
         self.event_types: frozenset[str] = wanted
         self._exclude = set(exclude_pids or ())
@@ -107,9 +137,30 @@ class EbpfSensor:
         self._object_path = self._explicit_object or DEFAULT_OBJECT
         #: which object runs once started: "full", "compat" (or the explicit path's name)
         self.object_kind = ""
-        if ring_size & (ring_size - 1) or ring_size < 4096:
-            raise ValueError(f"ring_size must be a power of two >= 4096, got {ring_size}")
+        for what, size in (("ring_size", ring_size), ("urgent_ring_size", urgent_ring_size)):
+            if size & (size - 1) or size < 4096:
+                raise ValueError(f"{what} must be a power of two >= 4096, got {size}")
+        if flood_limit < 0:
+            raise ValueError(f"flood_limit must be >= 0, got {flood_limit}")
         self._ring_size = ring_size
+        self._urgent_size = urgent_ring_size
+        self._flood_limit = flood_limit
+        self._lost_interval = lost_interval
+        self._sensitive = sensitive if sensitive is not None else SensitivePaths()
+        self._urgent: RingReader | None = None
+        #: ids of the events the last `read` took from the priority lane
+        self._high_value: set[int] = set()
+        #: drops already reported in an `events_lost` event, and when the last one was
+        self._lost_reported = 0
+        self._lost_reported_prio = 0
+        self._next_lost_report = 0.0
+        self._next_sweep = 0.0
+        self._next_inodes = 0.0
+        self._inode_keys: list[bytes] = []
+        #: `flood` events made by user space for windows the kernel left open
+        self.swept_floods = 0
+        #: `events_lost` events made
+        self.lost_reports = 0
         self._wake_bytes = wake_bytes
         self._max_batch = max_batch
         self.table = table if table is not None else ProcessTable()
@@ -161,6 +212,9 @@ class EbpfSensor:
             self._ncpus = lib.num_possible_cpus()
             self._ring = RingReader(obj.map_fd("events"), obj.max_entries("events"))
             self._spill = RingReader(obj.map_fd("spill"), obj.max_entries("spill"))
+            self._urgent = RingReader(obj.map_fd("urgent"), obj.max_entries("urgent"))
+            self._ring.also_wake_on(self._urgent)
+            self._ring.also_wake_on(self._spill)
             for prog in PROGRAMS:
                 obj.attach(prog)
             self._attach_optional(obj)
@@ -191,6 +245,7 @@ class EbpfSensor:
                                     f"{self._object_path}: {exc}") from exc
         self._obj = obj
         obj.set_max_entries("events", self._ring_size)
+        obj.set_max_entries("urgent", self._urgent_size)
         return obj
 
     def _load(self, lib: Libbpf, obj: BpfObject, quiet: bool = False) -> BpfObject:
@@ -256,27 +311,36 @@ class EbpfSensor:
                        _U32.pack(len(raw)) + raw.ljust(_PREFIX_MAX, b"\0"))
         # fork and exit records are always needed by the process table
         ports = self._dns_ports + (0,) * (MAX_DNS_PORTS - len(self._dns_ports))
+        for key in self._sensitive.path_keys():
+            obj.update("sensitive_paths", key, b"\x01")
+        self._refresh_inodes(obj)
         obj.update("vigil_settings", _U32.pack(0),
                    _SETTINGS.pack(os.getpid(), self._wake_bytes, 1, 1,
                                   int(self._ignore_missing), int(self._ignore_missing_execs),
-                                  *ports))
+                                  self._flood_limit, *ports))
+
+    def _refresh_inodes(self, obj: BpfObject) -> None:
+        """Point `sensitive_inodes` at the sensitive files as they are now (a password
+        change replaces /etc/shadow with a new inode)."""
+        keys = self._sensitive.inode_keys()
+        if keys == self._inode_keys:
+            return
+        for old in set(self._inode_keys) - set(keys):
+            obj.delete("sensitive_inodes", old)
+        for key in keys:
+            obj.update("sensitive_inodes", key, b"\x01")
+        self._inode_keys = keys
 
     def read(self, timeout: float) -> list[Event]:
         """Events since the last call; waits at most `timeout` seconds when there are none."""
-        ring = self._ring
-        if ring is None:
+        ring, urgent = self._ring, self._urgent
+        if ring is None or urgent is None:
             return []
-        if ring.pending() == 0:
+        if ring.pending() == 0 and urgent.pending() == 0:
             ring.wait(timeout)
         # events are collected in self._out, so that an exception in the middle of a batch
         # (KeyboardInterrupt) leaves them for the next call instead of losing them
-        self._read += ring.drain(self._handle, self._max_batch)
-        spill = self._spill
-        if spill is not None and spill.pending():
-            # records the main ring refused under lock contention: put them back in time
-            # order so that fork/exec/exit reach the process table in sequence
-            self._read += spill.drain(self._handle, self._max_batch)
-            self._out.sort(key=_event_time)
+        self._read += self._drain_in_order(self._handle)
         waiting = self._decoder.finish_batch(final=False)
         out = self._out
         if waiting:
@@ -291,8 +355,140 @@ class EbpfSensor:
         now = time.monotonic()
         if now >= self._next_drop_check:
             self._next_drop_check = now + 1.0
-            self._report_drops()
+            self._housekeeping(now)
         return out
+
+    def _drain_in_order(self, handle: Callable[[memoryview, int, int], None]) -> int:
+        """Hand the records of the three rings (priority lane, bulk lane, spill) to
+        `handle` in time order, so that fork, exec, bind and exit reach the process table
+        in sequence whichever lane carried them; returns how many. Each ring gives at most
+        `max_batch` records a call. Remembers which events came from the priority lane
+        (`high_value`)."""
+        rings = [r for r in (self._urgent, self._ring, self._spill) if r is not None]
+        taken = [r.peek(self._max_batch) for r in rings]
+        order: list[tuple[int, int, int, int]]
+        busy = [i for i, (recs, _) in enumerate(taken) if recs]
+        if len(busy) == 1:
+            order = [(0, busy[0], off, size) for off, size in taken[busy[0]][0]]
+        else:
+            unpack = _U64.unpack_from
+            order = sorted((unpack(rings[i].data, off)[0], i, off, size)
+                           for i in busy for off, size in taken[i][0])
+        high: set[int] = set()
+        out = self._out
+        try:
+            for _ts, i, off, size in order:
+                ring = rings[i]
+                before = len(out)
+                handle(ring.data, off, size)
+                if ring is self._urgent and len(out) > before:
+                    high.add(id(out[-1]))
+        finally:
+            # released only after the handler is done with the bytes
+            for r, (_, cons) in zip(rings, taken):
+                r.release(cons)
+            self._high_value = high
+        return len(order)
+
+    def high_value(self, batch: list[Event]) -> list[Event]:
+        """The events of `batch` (the last `read`) that came through the priority lane,
+        and flood and loss reports: what the agent keeps when its queue is full."""
+        ids = self._high_value
+        return [e for e in batch if id(e) in ids or e.type in _REPORT_TYPES]
+
+    def _housekeeping(self, now: float) -> None:
+        """Once a second: drops (logged, and an `events_lost` event at most once per
+        interval), stale flood windows, the sensitive inodes (every 10 s)."""
+        obj = self._obj
+        if obj is None:
+            return
+        self._report_drops()
+        if now >= self._next_lost_report:
+            lost = self._lost_event()
+            if lost is not None:
+                self._out.append(lost)
+                self._next_lost_report = now + self._lost_interval
+        if self._flood_limit and now >= self._next_sweep:
+            self._next_sweep = now + 2.0
+            self._out.extend(self._sweep_floods(obj))
+        if now >= self._next_inodes:
+            self._next_inodes = now + 10.0
+            try:
+                self._refresh_inodes(obj)
+            except LibbpfError as exc:
+                log.warning("eBPF sensor: cannot refresh the sensitive inodes: %s", exc)
+
+    def _sweep_floods(self, obj: BpfObject) -> list[Event]:
+        """`flood` events for the windows the kernel did not close (the flood stopped:
+        no next record came to send the aggregate)."""
+        boot_now = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+        out: list[Event] = []
+        for key in obj.keys("flood", _FLOOD_KEY.size):
+            raw = obj.lookup("flood", key, _FLOOD_STATE.size)
+            if raw is None:
+                continue
+            start, offered, folded, comm_b, sample_b = _FLOOD_STATE.unpack(raw)
+            if boot_now - start < _STALE_FLOOD_NS:
+                continue
+            obj.delete("flood", key)
+            if not folded:
+                continue
+            tgid, nr = _FLOOD_KEY.unpack(key)
+            proc = self.table.get(tgid) or Process(
+                pid=tgid, name=comm_b.split(b"\0", 1)[0].decode("utf-8", "backslashreplace"))
+            sample = sample_b.split(b"\0", 1)[0].decode("utf-8", "backslashreplace")
+            out.append(flood_event(time.time_ns(), proc, nr & ~_FLOOD_PRIO, folded, offered,
+                                   min(boot_now - start, 1_000_000_000),
+                                   bool(nr & _FLOOD_PRIO), sample or None, self._decoder.hostname))
+            self.swept_floods += 1
+        return out
+
+    def _lost_event(self) -> Event | None:
+        """An `events_lost` event for the records lost since the last one (None: none),
+        with counts per event type and the processes that lost the most; the kernel's
+        per-type and per-process counts are cleared as they are read."""
+        obj = self._obj
+        drops, _, _ = self.kernel_counters()
+        prio = self._counters["drops_priority"]
+        if obj is None or drops <= self._lost_reported:
+            return None
+        lost, lost_prio = drops - self._lost_reported, prio - self._lost_reported_prio
+        self._lost_reported, self._lost_reported_prio = drops, prio
+        by_type: dict[str, int] = {}
+        width = 8 * self._ncpus
+        zero = bytes(width)
+        for slot in range(_DROP_SLOTS):
+            raw = obj.lookup("drops_by_nr", _U32.pack(slot), width)
+            if not raw or raw == zero:
+                continue
+            n = sum(struct.unpack(f"<{self._ncpus}Q", raw))
+            sdef = sc.BY_NR.get(slot)
+            name = _EXTRA_SLOTS.get(slot) or (sdef.name if sdef is not None else str(slot))
+            by_type[name] = by_type.get(name, 0) + n
+            obj.update("drops_by_nr", _U32.pack(slot), zero)
+        emitters: list[tuple[int, int, str]] = []
+        for key in obj.keys("drops_by_tgid", 4, limit=4096):
+            raw = obj.lookup("drops_by_tgid", key, _EMITTER.size)
+            obj.delete("drops_by_tgid", key)
+            if raw is None:
+                continue
+            count, comm_b = _EMITTER.unpack(raw)
+            emitters.append((count, _U32.unpack(key)[0],
+                             comm_b.split(b"\0", 1)[0].decode("utf-8", "backslashreplace")))
+        emitters.sort(reverse=True)
+        top = [{"pid": pid, "name": name, "count": count}
+               for count, pid, name in emitters[:TOP_EMITTERS]]
+        self.lost_reports += 1
+        # the event is the top emitter's: its incident joins that process's story
+        proc = Process()
+        if emitters:
+            _, pid, name = emitters[0]
+            proc = self.table.get(pid) or Process(pid=pid, name=name)
+        return Event(type="events_lost", ts=time.time_ns(), res=0, proc=proc,
+                     hostname=self._decoder.hostname,
+                     args={"count": lost, "priority": lost_prio,
+                           "by_type": dict(sorted(by_type.items(), key=lambda kv: -kv[1])),
+                           "top": top})
 
     def read_records(self, timeout: float) -> list[bytes]:
         """The raw kernel records since the last call, undecoded (benchmarks and tests of
@@ -300,16 +496,14 @@ class EbpfSensor:
         ring = self._ring
         if ring is None:
             return []
-        if ring.pending() == 0:
+        if ring.pending() == 0 and (self._urgent is None or self._urgent.pending() == 0):
             ring.wait(timeout)
         out: list[bytes] = []
 
         def keep(buf: memoryview, off: int, size: int) -> None:
             out.append(bytes(buf[off:off + size]))
 
-        self._read += ring.drain(keep, self._max_batch)
-        if self._spill is not None:
-            self._read += self._spill.drain(keep, self._max_batch)
+        self._read += self._drain_in_order(keep)
         return out
 
     def _handle(self, buf: memoryview, off: int, size: int) -> None:
@@ -321,7 +515,8 @@ class EbpfSensor:
                 log.exception("eBPF sensor: cannot decode a kernel record (%d bytes); "
                               "counted in decode_errors, further ones are not logged", size)
             return
-        if ev is not None and (ev.type in self.event_types or ev.dns is not None):
+        if ev is not None and (ev.type in self.event_types or ev.dns is not None
+                               or ev.type in _REPORT_TYPES):
             self._out.append(ev)
 
     def stop(self) -> None:
@@ -340,6 +535,10 @@ class EbpfSensor:
             self._read += self._spill.drain(lambda b, o, s: None)
             self._spill.close()
             self._spill = None
+        if self._urgent is not None:
+            self._read += self._urgent.drain(lambda b, o, s: None)
+            self._urgent.close()
+            self._urgent = None
         self._obj.close()
         self._obj = None
 
@@ -409,10 +608,6 @@ def unavailable_reason(object_path: Path = DEFAULT_OBJECT) -> str | None:
     except LibbpfError as exc:
         return f"eBPF sensor unavailable: {exc}"
     return None
-
-
-def _event_time(e: Event) -> int:
-    return e.ts
 
 
 def _check_environment(object_path: Path) -> None:
