@@ -32,6 +32,7 @@ from vigil.detectors.process_memory import ProcessMemoryDetector
 from vigil.detectors.ptrace import PtraceDetector
 from vigil.detectors.reverse_shell import ReverseShellDetector
 from vigil.detectors.sensitive_write import SensitiveWriteDetector
+from vigil.detectors.sensor_health import EventFloodDetector, EventsLostDetector
 from vigil.detectors.service_tamper import ServiceTamperDetector
 from vigil.detectors.stolen_ssh_key import StolenSshKeyDetector
 from vigil.detectors.suid_binary import SuidBinaryDetector
@@ -60,7 +61,7 @@ DETECTORS: dict[str, type] = {
         FilelessExecDetector, KernelModuleDetector, DnsDirectDetector, DnsTunnelDetector,
         DownloadExecDetector, CryptoMiningDetector, NetworkScanDetector, BpfProgramDetector,
         ProcessMemoryDetector, PipeToInterpreterDetector, BeaconDetector, TunnelRelayDetector,
-        StolenSshKeyDetector)},
+        StolenSshKeyDetector, EventFloodDetector, EventsLostDetector)},
 }
 
 
