@@ -109,6 +109,9 @@ class SensorsConfig:
     flood_limit: int = 2000
     #: at most one `events_lost` event (and "Events lost" detection) per this many seconds
     lost_interval: float = 10.0
+    #: read-only opens no loaded rule or detector can need stay in the kernel
+    #: (vigil.rules.kernel_filters; applied only when every one of them is reducible)
+    rule_filters: bool = True
     authlog: AuthLogConfig = field(default_factory=AuthLogConfig)
     journald: JournaldConfig = field(default_factory=JournaldConfig)
 
@@ -387,6 +390,7 @@ def _read_sensors(top: TableReader) -> SensorsConfig:
                         bpf_object=bpf_object,
                         flood_limit=t.get_int("flood_limit", 2000, minimum=0),
                         lost_interval=t.get_float("lost_interval", 10.0, minimum=0.0),
+                        rule_filters=t.get_bool("rule_filters", True),
                         ignore_missing_reads=t.get_bool("ignore_missing_reads", True),
                         ignore_missing_execs=t.get_bool("ignore_missing_execs", True),
                         dns_ports=dns_ports, authlog=authlog, journald=journald)

@@ -43,7 +43,8 @@ class AgentCollector:
         filtered = CounterMetricFamily(
             "vigil_sensor_kernel_filtered",
             "events left in the kernel by configuration ([sensors] ignore_read_prefixes, "
-            "ignore_missing_reads, ignore_missing_execs)", labels=["sensor", "reason"])
+            "ignore_missing_reads, ignore_missing_execs) and by the rule-derived filter "
+            "(rules)", labels=["sensor", "reason"])
         lanes = CounterMetricFamily(
             "vigil_sensor_lane_records",
             "kernel records per lane and fate: priority lane written and lost, records "
@@ -74,7 +75,8 @@ class AgentCollector:
                     lanes.add_metric([s.name, what], ss[key])
             for key, reason in (("ignored_reads", "read_prefix"),
                                 ("ignored_missing_reads", "missing_read"),
-                                ("ignored_missing_execs", "missing_exec")):
+                                ("ignored_missing_execs", "missing_exec"),
+                                ("ignored_by_rules", "rules")):
                 if key in ss:
                     filtered.add_metric([s.name, reason], ss[key])
         yield events

@@ -188,6 +188,20 @@ class Agent:
             self.built.detectors = detectors
             self.built.pipeline.replace_detectors(detectors)
         self._check_capture()
+        self._refilter()
+
+    def _refilter(self) -> None:
+        """Recompute the rule-derived kernel filter for what now runs (after a reload)."""
+        if not self.built.config.sensors.rule_filters:
+            return
+        read_filter = rule_read_filter(self.built)
+        for s in self.sensors:
+            apply = getattr(s, "set_read_filter", None)
+            if callable(apply):
+                try:
+                    apply(read_filter)
+                except Exception:
+                    log.exception("updating the kernel read filter failed")
 
     def _check_capture(self) -> None:
         """Warn when what now runs needs event types a sensor could capture but was not
@@ -258,7 +272,8 @@ class Agent:
             parts.append(f"{s.name}_events={ss.get('events', 0)}")
             if "ignored_reads" in ss:
                 filtered = (ss["ignored_reads"] + ss.get("ignored_missing_reads", 0)
-                            + ss.get("ignored_missing_execs", 0))
+                            + ss.get("ignored_missing_execs", 0)
+                            + ss.get("ignored_by_rules", 0))
                 parts.append(f"{s.name}_kernel_filtered={filtered}")
             if "drops_priority" in ss:
                 parts.append(f"{s.name}_kernel_drops_priority={ss['drops_priority']}")
@@ -284,7 +299,8 @@ class Agent:
                             "kernel_drops": ss.get("drops", 0),
                             "kernel_filtered": ss.get("ignored_reads", 0)
                             + ss.get("ignored_missing_reads", 0)
-                            + ss.get("ignored_missing_execs", 0)})
+                            + ss.get("ignored_missing_execs", 0)
+                            + ss.get("ignored_by_rules", 0)})
         out: dict[str, Any] = {
             "version": __version__, "pid": os.getpid(),
             "uptime_secs": round(time.monotonic() - self.counters.started, 1),
@@ -338,6 +354,16 @@ def sensor_filters(sensors: Any) -> dict[str, Any]:
             "lost_interval": sensors.lost_interval}
 
 
+def rule_read_filter(built: BuiltPipeline) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """The read-only opens the loaded rules and detectors can need, for the kernel (None:
+    every one); its verdict is logged."""
+    from vigil.rules.kernel_filters import plan_reads
+
+    plan = plan_reads(built.falco, built.sigma, built.detectors)
+    log.info("%s", plan.explain()[-1])
+    return plan.kernel_paths()
+
+
 def default_sensors(built: BuiltPipeline) -> list[Sensor]:
     """The sensors `vigil.toml` enables, configured for the loaded rules and detectors."""
     cfg = built.config
@@ -345,8 +371,10 @@ def default_sensors(built: BuiltPipeline) -> list[Sensor]:
     if cfg.sensors.ebpf:
         from vigil.sensors.ebpf.sensor import EbpfSensor
 
+        read_filter = rule_read_filter(built) if cfg.sensors.rule_filters else None
         out.append(EbpfSensor(event_types=built.event_types(), exclude_pids={os.getpid()},
-                              hostname=cfg.hostname, **sensor_filters(cfg.sensors)))
+                              hostname=cfg.hostname, read_filter=read_filter,
+                              **sensor_filters(cfg.sensors)))
     from vigil.sensors.auth_select import auth_sensors
 
     # the auth log, the journal or both, as [sensors] and this host allow (logged at INFO)

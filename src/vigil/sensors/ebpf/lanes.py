@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import struct
 from dataclasses import dataclass
+from typing import NamedTuple
 
 #: vigil.bpf.c: PRIO_PATH_MAX (bytes of a path the trie compares), map sizes
 PATH_MAX_BYTES = 128
@@ -38,6 +39,42 @@ _LPM = struct.Struct(f"<I{PATH_MAX_BYTES}s")
 _INODE = struct.Struct("<QII")
 
 
+#: vigil.bpf.c: SUFFIXES, SUFFIX_MAX (the read filter's file name endings)
+MAX_SUFFIXES, SUFFIX_MAX_BYTES = 16, 32
+_SUFFIX = struct.Struct(f"<I{SUFFIX_MAX_BYTES}s")
+
+
+class ReadFilter(NamedTuple):
+    """The read-only opens the kernel still sends when the rule-derived filter is on:
+    paths equal to one of `exact`, under one of `prefixes` or ending with one of
+    `suffixes` (plus, always, relative, unnormalised and over-long ones)."""
+
+    exact: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()
+    suffixes: tuple[str, ...] = ()
+
+    def fits(self) -> bool:
+        """Whether the kernel's maps hold it."""
+        return (len(self.exact) + len(self.prefixes) <= 4096
+                and len(self.suffixes) <= MAX_SUFFIXES
+                and all(0 < len(x.encode()) <= SUFFIX_MAX_BYTES for x in self.suffixes))
+
+
+def suffix_value(suffix: str) -> bytes:
+    """A `wanted_suffixes` value."""
+    raw = suffix.encode()
+    return _SUFFIX.pack(len(raw), raw)
+
+
+def lpm_key(path: str, exact: bool = False) -> bytes:
+    """The key of a path in one of the program's path tries: a prefix as is, an exact path
+    with its NUL (so that it matches itself only). An exact path longer than the trie
+    compares becomes the prefix of its first bytes (it then matches a little more)."""
+    raw = path.encode() + (b"\0" if exact else b"")
+    raw = raw[:PATH_MAX_BYTES]
+    return _LPM.pack(len(raw) * 8, raw)
+
+
 @dataclass(frozen=True)
 class SensitivePaths:
     """The exact files and the prefixes of the priority lane."""
@@ -47,14 +84,8 @@ class SensitivePaths:
 
     def path_keys(self) -> list[bytes]:
         """The `sensitive_paths` trie's keys (bit length, then the bytes)."""
-        out: list[bytes] = []
-        for path in self.files:
-            raw = path.encode() + b"\0"
-            if len(raw) <= PATH_MAX_BYTES:  # a longer one is still caught by its inode
-                out.append(_LPM.pack(len(raw) * 8, raw))
-        for prefix in self.prefixes:
-            raw = prefix.encode()[:PATH_MAX_BYTES]
-            out.append(_LPM.pack(len(raw) * 8, raw))
+        out = [lpm_key(p, exact=True) for p in self.files]
+        out += [lpm_key(p) for p in self.prefixes]
         return out[:MAX_PATHS]
 
     def inode_keys(self) -> list[bytes]:

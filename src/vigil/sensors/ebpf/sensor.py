@@ -23,7 +23,7 @@ from vigil.events.proctable import ProcessTable
 from vigil.sensors.base import SensorUnavailable
 from vigil.sensors.ebpf import syscalls as sc
 from vigil.sensors.ebpf.decode import RecordDecoder, flood_event
-from vigil.sensors.ebpf.lanes import SensitivePaths
+from vigil.sensors.ebpf.lanes import ReadFilter, SensitivePaths, lpm_key, suffix_value
 from vigil.sensors.ebpf.libbpf import BpfObject, Libbpf, LibbpfError
 from vigil.sensors.ebpf.ringbuf import RingReader
 
@@ -42,14 +42,14 @@ PROGRAMS = ("vigil_sys_exit", "vigil_fork", "vigil_exit", "vigil_exec")
 #: file before a truncation, on any file system (fentry on do_truncate: needs BPF
 #: trampolines) and on ext4 (a tracepoint)
 OPTIONAL_PROGRAMS = ("vigil_truncate", "vigil_ext4_truncate")
-_SETTINGS = struct.Struct("<IIBBBBI8H")
+_SETTINGS = struct.Struct("<IIBBBBI8HB3x")
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 #: the program's counters (CNT_*), by the names `stats()` reports them under
 _COUNTERS = ("drops", "kernel_events", "drops_contended", "spilled", "parked",
              "ignored_reads", "ignored_missing_reads", "ignored_missing_execs",
              "ignored_by_argument", "dns_payloads", "priority_events", "drops_priority",
-             "flood_folded", "flood_records")
+             "flood_folded", "flood_records", "ignored_by_rules")
 #: most DNS ports the kernel compares against (vigil.bpf.c: DNS_PORTS)
 MAX_DNS_PORTS = 8
 #: sizes of the kernel's `ignore_prefixes` map (vigil.bpf.c: PREFIXES, PREFIX_MAX)
@@ -65,6 +65,8 @@ _EXTRA_SLOTS = {sc.MAX_SYSCALLS: "fork", sc.MAX_SYSCALLS + 1: "procexit",
                 sc.MAX_SYSCALLS + 2: "flood"}
 #: a flood window the kernel has not closed after this long is closed by user space
 _STALE_FLOOD_NS = 1_500_000_000
+#: vigil.bpf.c: SUFFIXES (entries of wanted_suffixes)
+_SUFFIXES = 16
 #: how many processes an "events lost" event names
 TOP_EMITTERS = 5
 #: the events the sensor makes about itself (always delivered, always high-value)
@@ -96,6 +98,9 @@ class EbpfSensor:
     this many records per second of one process and syscall, the kernel folds the rest of
     the second into one `flood` event. Lost records produce at most one `events_lost` event
     per `lost_interval` seconds, with counts per type and the top emitting processes.
+    `read_filter`: the read-only opens the loaded rules and detectors can need
+    (`vigil.rules.kernel_filters`); every other absolute, normal, ordinary read-only open
+    stays in the kernel. None: no such filter.
     """
 
     name = "ebpf"
@@ -116,7 +121,8 @@ class EbpfSensor:
                  flood_limit: int = 0,
                  urgent_ring_size: int = 4 << 20,
                  lost_interval: float = 10.0,
-                 sensitive: SensitivePaths | None = None) -> None:
+                 sensitive: SensitivePaths | None = None,
+                 read_filter: ReadFilter | None = None) -> None:
         wanted = sc.ALL_TYPES if event_types is None else frozenset(event_types) & sc.ALL_TYPES
         self.event_types: frozenset[str] = wanted
         self._exclude = set(exclude_pids or ())
@@ -147,6 +153,8 @@ class EbpfSensor:
         self._flood_limit = flood_limit
         self._lost_interval = lost_interval
         self._sensitive = sensitive if sensitive is not None else SensitivePaths()
+        self._read_filter = _fitting(read_filter)
+        self._wanted_keys: list[bytes] = []
         self._urgent: RingReader | None = None
         #: ids of the events the last `read` took from the priority lane
         self._high_value: set[int] = set()
@@ -314,10 +322,46 @@ class EbpfSensor:
         for key in self._sensitive.path_keys():
             obj.update("sensitive_paths", key, b"\x01")
         self._refresh_inodes(obj)
+        self._fill_wanted_reads(obj)
+        self._write_settings(obj)
+
+    def _write_settings(self, obj: BpfObject) -> None:
+        ports = self._dns_ports + (0,) * (MAX_DNS_PORTS - len(self._dns_ports))
         obj.update("vigil_settings", _U32.pack(0),
                    _SETTINGS.pack(os.getpid(), self._wake_bytes, 1, 1,
                                   int(self._ignore_missing), int(self._ignore_missing_execs),
-                                  self._flood_limit, *ports))
+                                  self._flood_limit, *ports,
+                                  int(self._read_filter is not None)))
+
+    def _fill_wanted_reads(self, obj: BpfObject) -> None:
+        for key in self._wanted_keys:
+            obj.delete("wanted_reads", key)
+        self._wanted_keys = []
+        if self._read_filter is None:
+            return
+        rf = self._read_filter
+        keys = {lpm_key(p, exact=True) for p in rf.exact} | {lpm_key(p) for p in rf.prefixes}
+        for key in sorted(keys):
+            obj.update("wanted_reads", key, b"\x01")
+        self._wanted_keys = sorted(keys)
+        for i in range(_SUFFIXES):
+            value = suffix_value(rf.suffixes[i]) if i < len(rf.suffixes) else bytes(36)
+            obj.update("wanted_suffixes", _U32.pack(i), value)
+
+    def set_read_filter(self, read_filter: ReadFilter | None
+                        ) -> None:
+        """Replace the rule-derived read filter of a running sensor (after a rule reload):
+        off first, then the new paths, then on, so no needed open is lost meanwhile."""
+        obj = self._obj
+        read_filter = _fitting(read_filter)
+        self._read_filter = None
+        if obj is None:
+            self._read_filter = read_filter
+            return
+        self._write_settings(obj)
+        self._read_filter = read_filter
+        self._fill_wanted_reads(obj)
+        self._write_settings(obj)
 
     def _refresh_inodes(self, obj: BpfObject) -> None:
         """Point `sensitive_inodes` at the sensitive files as they are now (a password
@@ -579,6 +623,21 @@ class EbpfSensor:
                 "events": self._delivered, "decode_errors": dec.errors,
                 "processes": len(self.table), "untracked_fds": self.table.untracked_fds,
                 **dec.counts.as_dict()}
+
+
+def _fitting(read_filter: ReadFilter | None
+             ) -> ReadFilter | None:
+    """The read filter, or None (no filter: every read-only open is sent) when it has more
+    paths than the kernel's trie holds."""
+    if read_filter is None:
+        return None
+    if not read_filter.fits():
+        log.warning("eBPF sensor: the rules need more read paths (%d) or file name endings "
+                    "(%d) than the kernel filter holds: read-only opens are not filtered",
+                    len(read_filter.exact) + len(read_filter.prefixes),
+                    len(read_filter.suffixes))
+        return None
+    return read_filter
 
 
 def choose_objects(choice: str) -> list[Path]:

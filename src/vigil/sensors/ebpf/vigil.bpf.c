@@ -124,7 +124,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define CNT_DROPS_URGENT 11     /* priority-lane records lost (also counted in CNT_DROPS) */
 #define CNT_FLOODED 12          /* records folded into a flood aggregate, not sent */
 #define CNT_FLOOD_RECORDS 13    /* flood aggregates sent */
-#define CNT_MAX 14
+#define CNT_FILTERED_RULES 14   /* read-only opens no loaded rule or detector can need */
+#define CNT_MAX 15
 
 #ifndef barrier_var
 #define barrier_var(var) asm volatile("" : "+r"(var))
@@ -257,6 +258,8 @@ struct vigil_settings {
 	__u32 flood_limit;    /* bulk records per second of one process and syscall before
 			       * the rest are aggregated (0: no flood control) */
 	__u16 dns_ports[DNS_PORTS]; /* destination ports whose traffic is DNS (0: unused) */
+	__u8 filter_reads;    /* read-only opens must be under `wanted_reads` to be sent */
+	__u8 pad2[3];
 };
 
 struct {
@@ -407,6 +410,33 @@ struct {
 	__type(key, struct path_key);
 	__type(value, __u8);
 } sensitive_paths SEC(".maps");
+
+/* Rule-derived filter (vigil/rules/kernel_filters.py): the paths and prefixes of the
+ * read-only opens the loaded rules and detectors can need, same layout as
+ * sensitive_paths. Used only when settings.filter_reads is set. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct path_key);
+	__type(value, __u8);
+} wanted_reads SEC(".maps");
+
+/* ... and the suffixes ("*.key": a file name ending) such opens may end with. */
+#define SUFFIXES 16
+#define SUFFIX_MAX 32
+
+struct path_suffix {
+	__u32 len;
+	char s[SUFFIX_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SUFFIXES);
+	__type(key, __u32);
+	__type(value, struct path_suffix);
+} wanted_suffixes SEC(".maps");
 
 /* The inodes of the sensitive files that exist, by (device, inode): a relative path, a
  * link or /proc/self/root/... still names them. Refreshed by user space. */
@@ -1384,6 +1414,82 @@ __noinline int sensitive_record(struct scratch *sc, __u8 path0)
 	return hit;
 }
 
+/* One suffix of `wanted_suffixes` against the path (bpf_loop callback: verified once). */
+struct suffix_ctx {
+	__u32 len;            /* the path's length with its NUL */
+	int hit;
+};
+
+static long suffix_step(__u32 i, void *data)
+{
+	struct suffix_ctx *c = data;
+	struct path_suffix *sf;
+	struct scratch *sc;
+	__u32 zero = 0, k = i, n, start;
+	const __u8 *p;
+
+	sf = bpf_map_lookup_elem(&wanted_suffixes, &k);
+	if (!sf || !sf->len)
+		return 1;
+	n = sf->len;
+	if (n > SUFFIX_MAX || n + 1 > c->len || c->len > PRIO_PATH_MAX)
+		return 0;
+	sc = bpf_map_lookup_elem(&scratch_buf, &zero);
+	if (!sc)
+		return 1;
+	p = sc->buf + sizeof(struct vigil_event);
+	start = c->len - 1 - n;
+	for (__u32 j = 0; j < SUFFIX_MAX; j++) {
+		if (j >= n)
+			break;
+		if (p[(start + j) & (PRIO_PATH_MAX - 1)] != (__u8)sf->s[j])
+			return 0;
+	}
+	c->hit = 1;
+	return 1;
+}
+
+/*
+ * Whether a read-only open is one no loaded rule or detector can need: its path (first
+ * string, absolute, at most PRIO_PATH_MAX bytes, already normal: no "/.", "//" or "..",
+ * which user space resolves or rules look for) is neither under `wanted_reads` nor ends
+ * with one of `wanted_suffixes`. Anything else is sent.
+ */
+__noinline int unwanted_read(struct scratch *sc)
+{
+	struct vigil_event *e;
+	const __u8 *p;
+	__u32 len;
+	int hit;
+
+	if (!sc)
+		return 0;
+	e = (struct vigil_event *)sc->buf;
+	p = sc->buf + sizeof(struct vigil_event);
+	len = e->seglen[0];
+	if (len < 2 || len > PRIO_PATH_MAX || p[0] != '/')
+		return 0;
+	for (__u32 i = 0; i < PRIO_PATH_MAX - 1; i++) {
+		if (i + 2 >= len)
+			break;
+		if ((p[i] == '/' && (p[i + 1] == '.' || p[i + 1] == '/')) ||
+		    (p[i] == '.' && p[i + 1] == '.'))
+			return 0;
+	}
+	e->pad = len * 8;
+	hit = bpf_map_lookup_elem(&wanted_reads,
+				  sc->buf + offsetof(struct vigil_event, pad)) != NULL;
+	e->pad = 0;
+	if (hit)
+		return 0;
+	{
+		struct suffix_ctx c = {.len = len};
+
+		bpf_loop(SUFFIXES, suffix_step, &c, 0);
+		return !c.hit;
+	}
+}
+
 /* Send the aggregate of a flood window that is over, on the priority lane: the header of
  * the record `e` (the same process), the syscall, records folded and offered, the
  * window's length, and a sample path. */
@@ -1576,6 +1682,11 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 		}
 	}
 	prio = (spec->flags & SPEC_URGENT) || sensitive_record(sc, spec->flags & SPEC_PATH0);
+	if (!prio && s->filter_reads && (nr == 2 || nr == 257) &&
+	    !((nr == 2 ? a.v[1] : a.v[2]) & (03 | 0100 | 01000)) && unwanted_read(sc)) {
+		count(CNT_FILTERED_RULES);
+		return 0;
+	}
 	/* a flood of ordinary records of a process never folds its high-value ones */
 	if (s->flood_limit && flooded(sc, s->flood_limit, prio))
 		return 0;
