@@ -1682,14 +1682,16 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 		}
 	}
 	prio = (spec->flags & SPEC_URGENT) || sensitive_record(sc, spec->flags & SPEC_PATH0);
+	/* a flood of ordinary records of a process never folds its high-value ones; it is
+	 * counted before the rule-derived filter, so a flood of reads no rule wants is still
+	 * reported as a flood */
+	if (s->flood_limit && flooded(sc, s->flood_limit, prio))
+		return 0;
 	if (!prio && s->filter_reads && (nr == 2 || nr == 257) &&
 	    !((nr == 2 ? a.v[1] : a.v[2]) & (03 | 0100 | 01000)) && unwanted_read(sc)) {
 		count(CNT_FILTERED_RULES);
 		return 0;
 	}
-	/* a flood of ordinary records of a process never folds its high-value ones */
-	if (s->flood_limit && flooded(sc, s->flood_limit, prio))
-		return 0;
 	if (prio)
 		submit_urgent(sc->buf, off);
 	else
