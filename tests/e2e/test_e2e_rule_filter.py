@@ -9,6 +9,7 @@ have dropped removed: the detections must be identical.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -43,13 +44,18 @@ def test_replay_with_and_without_the_read_filter_gives_identical_detections(tmp_
     rec = tmp_path / "raw.jsonl"
     script = tmp_path / "work.sh"
     script.write_text(WORKLOAD.format(d=tmp_path))
+    err_path = tmp_path / "record.err"
     recorder = subprocess.Popen([sys.executable, "-m", "vigil", "record", "-o", str(rec),
-                                 "--raw", "--duration", "6"], stderr=subprocess.PIPE,
-                                text=True)
-    time.sleep(3.0)
+                                 "--raw", "--duration", "120"], stderr=open(err_path, "wb"))
+    deadline = time.monotonic() + 60
+    while "eBPF sensor attached" not in err_path.read_text(errors="replace"):
+        assert recorder.poll() is None, err_path.read_text()
+        assert time.monotonic() < deadline, "vigil record did not start"
+        time.sleep(0.1)
     subprocess.run(["bash", str(script)], check=False)
-    _, err = recorder.communicate(timeout=60)
-    assert recorder.returncode == 0, err
+    time.sleep(1.0)  # the last records reach the ring and the recorder
+    recorder.send_signal(signal.SIGINT)
+    assert recorder.wait(60) == 0, err_path.read_text()
     cfg = tmp_path / "vigil.toml"
     cfg.write_text(f'state_dir = "{tmp_path / "st"}"\n')
     built = build_pipeline(config=load_config(cfg), audit=False, alerts=False, detectors=True)
