@@ -40,8 +40,14 @@ def test_what_cannot_be_reduced_needs_every_read_and_says_why():
     assert need("not fd.name startswith /tmp/").everything
     assert need("fd.name = /a or proc.name = cat").everything
     assert need("tolower(fd.name) = /etc/shadow").everything
-    assert need("fd.filename = shadow").everything
+    assert need("fd.filename = a/b").everything
     assert need("proc.name = cat").everything
+
+
+def test_file_names_are_endings_and_hidden_ones_need_nothing_more():
+    n = need("fd.filename in (id_rsa, id_ed25519, .bash_history)")
+    assert n.suffixes == {"/id_rsa", "/id_ed25519"} and not n.exact and not n.prefixes
+    assert need("fd.filename = .zsh_history").nothing
 
 
 def test_writes_and_other_event_types_need_no_read():

@@ -178,6 +178,12 @@ def _compare(c: Compare, positive: bool) -> PathNeed:
     if name in _NAME_FIELDS and c.op in ("contains", "glob") and all(
             ".." in v or (c.op == "contains" and ("/." in v or "//" in v)) for v in vals):
         return NOTHING  # only paths the kernel always sends can pass
+    if name == "fd.filename" and c.op in ("=", "==", "in"):
+        # a file name: the path ends with "/<name>" (a hidden file's always crosses)
+        if any("/" in v or not v for v in vals):
+            return _any(f"{shown} a value with a slash")
+        return PathNeed(suffixes=frozenset(f"/{v}" for v in vals
+                                           if not always_sent(f"/x/{v}")))
     if not all(v.startswith("/") for v in vals):
         return _any(f"{shown} a relative value")
     if name in _NAME_FIELDS:
