@@ -2,7 +2,8 @@
 
 `vigil record --raw` records a workload of reads (sensitive files, ordinary ones, relative
 and unnormalised paths) and writes; the recording is replayed through the default rules
-and detectors once whole and once with the read-only opens the kernel filter would
+and detectors, then through Falco's stable rules and the default detectors, once whole and
+once with the read-only opens the kernel filter would
 have dropped removed: the detections must be identical.
 """
 
@@ -15,14 +16,15 @@ import sys
 import time
 from pathlib import Path
 
-from needs import requires_bpf
+from needs import requires_bpf, requires_shared, shared_path
 
 from vigil.agent import build_pipeline
 from vigil.config import load_config
 from vigil.events.jsonl import BadLine, encode_event, read_events
 from vigil.rules.kernel_filters import plan_reads
 
-pytestmark = requires_bpf
+pytestmark = requires_bpf + requires_shared("rules")
+STABLE = shared_path("rules", "falco", "falco_rules.yaml")
 
 WORKLOAD = r"""
 set +e
@@ -56,26 +58,29 @@ def test_replay_with_and_without_the_read_filter_gives_identical_detections(tmp_
     time.sleep(1.0)  # the last records reach the ring and the recorder
     recorder.send_signal(signal.SIGINT)
     assert recorder.wait(60) == 0, err_path.read_text()
-    cfg = tmp_path / "vigil.toml"
-    cfg.write_text(f'state_dir = "{tmp_path / "st"}"\n')
-    built = build_pipeline(config=load_config(cfg), audit=False, alerts=False, detectors=True)
-    plan = plan_reads(built.falco, built.sigma, built.detectors)
-    assert plan.kernel_paths() is not None  # the filter is on for this configuration
     events = [e for e in read_events(rec) if not isinstance(e, BadLine)]
-    kept = [e for e in events if plan.keeps(e)]
-    assert len(kept) < len(events)  # it does drop reads of this workload
-    filtered = tmp_path / "filtered.jsonl"
-    with open(filtered, "wb") as f:
-        for e in kept:
-            f.write(encode_event(e))
+    for name, rules in (("default", None), ("stable", str(STABLE))):
+        cfg = tmp_path / f"{name}.toml"
+        cfg.write_text(f'state_dir = "{tmp_path / name}"\n'
+                       + (f'[rules]\nfalco = ["{rules}"]\n' if rules else ""))
+        built = build_pipeline(config=load_config(cfg), audit=False, alerts=False,
+                               detectors=True)
+        plan = plan_reads(built.falco, built.sigma, built.detectors)
+        assert plan.kernel_paths() is not None, name  # the filter is on for these rules
+        kept = [e for e in events if plan.keeps(e)]
+        assert len(kept) < len(events)  # it does drop reads of this workload
+        filtered = tmp_path / f"filtered-{name}.jsonl"
+        with open(filtered, "wb") as f:
+            for e in kept:
+                f.write(encode_event(e))
+        whole, after = _detections(rec, cfg), _detections(filtered, cfg)
+        assert any("/etc/shadow" in o for _, o in whole), name
+        assert whole == after, name
 
-    def detections(path: Path) -> list[tuple[str, str]]:
-        out = subprocess.run([sys.executable, "-m", "vigil", "replay", str(path), "-c",
-                              str(cfg), "--json", "--detections", "--no-suppress"],
-                             capture_output=True, text=True, check=True).stdout
-        return sorted((d["rule"], d["output"]) for d in
-                      (json.loads(line) for line in out.splitlines() if line.startswith("{")))
 
-    whole, after = detections(rec), detections(filtered)
-    assert any("/etc/shadow" in o for _, o in whole)
-    assert whole == after
+def _detections(path: Path, cfg: Path) -> list[tuple[str, str]]:
+    out = subprocess.run([sys.executable, "-m", "vigil", "replay", str(path), "-c", str(cfg),
+                          "--json", "--detections", "--no-suppress"],
+                         capture_output=True, text=True, check=True).stdout
+    return sorted((d["rule"], d["output"]) for d in
+                  (json.loads(line) for line in out.splitlines() if line.startswith("{")))
