@@ -119,7 +119,7 @@ def test_a_flood_is_folded_and_a_sensitive_read_in_it_still_arrives(kind, monkey
     secret.write_text("s")
     link = tmp_path / "innocent"
     os.link(secret, link)
-    sensor = EbpfSensor(event_types={"openat"}, bpf_object=kind, flood_limit=500,
+    sensor = EbpfSensor(event_types={"openat", "flood"}, bpf_object=kind, flood_limit=500,
                         sensitive=SensitivePaths(files=(str(secret),), prefixes=()))
     sensor.start()
     try:
@@ -165,7 +165,7 @@ def test_lost_records_become_one_events_lost_event(monkeypatch, tmp_path):
     monkeypatch.delenv(OBJECT_ENV, raising=False)
     target = tmp_path / "f"
     target.write_text("x")
-    sensor = EbpfSensor(event_types={"openat"}, ring_size=4096, lost_interval=60.0)
+    sensor = EbpfSensor(event_types={"openat", "events_lost"}, ring_size=4096, lost_interval=60.0)
     sensor.start()
     try:
         burst = subprocess.Popen([sys.executable, "-c", FLOOD, str(target), "0.3"])

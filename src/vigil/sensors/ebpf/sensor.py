@@ -69,7 +69,8 @@ _STALE_FLOOD_NS = 1_500_000_000
 _SUFFIXES = 16
 #: how many processes an "events lost" event names
 TOP_EMITTERS = 5
-#: the events the sensor makes about itself (always delivered, always high-value)
+#: the events the sensor makes about itself (delivered when asked for, like any type;
+#: always high-value)
 _REPORT_TYPES = frozenset({"flood", "events_lost"})
 
 
@@ -125,6 +126,9 @@ class EbpfSensor:
                  read_filter: ReadFilter | None = None) -> None:
         wanted = sc.ALL_TYPES if event_types is None else frozenset(event_types) & sc.ALL_TYPES
         self.event_types: frozenset[str] = wanted
+        #: the sensor's own reports to deliver (`flood`, `events_lost`): those asked for
+        self._reports = _REPORT_TYPES if event_types is None else \
+            frozenset(event_types) & _REPORT_TYPES
         self._exclude = set(exclude_pids or ())
         if len(ignore_read_prefixes) > _PREFIXES or any(
                 not p or len(p.encode()) > _PREFIX_MAX for p in ignore_read_prefixes):
@@ -447,14 +451,16 @@ class EbpfSensor:
         if obj is None:
             return
         self._report_drops()
-        if now >= self._next_lost_report:
+        if now >= self._next_lost_report and "events_lost" in self._reports:
             lost = self._lost_event()
             if lost is not None:
                 self._out.append(lost)
                 self._next_lost_report = now + self._lost_interval
         if self._flood_limit and now >= self._next_sweep:
             self._next_sweep = now + 2.0
-            self._out.extend(self._sweep_floods(obj))
+            swept = self._sweep_floods(obj)
+            if "flood" in self._reports:
+                self._out.extend(swept)
         if now >= self._next_inodes:
             self._next_inodes = now + 10.0
             try:
@@ -560,7 +566,7 @@ class EbpfSensor:
                               "counted in decode_errors, further ones are not logged", size)
             return
         if ev is not None and (ev.type in self.event_types or ev.dns is not None
-                               or ev.type in _REPORT_TYPES):
+                               or ev.type in self._reports):
             self._out.append(ev)
 
     def stop(self) -> None:
