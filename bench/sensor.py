@@ -12,7 +12,23 @@
    open and connect (the worst case: nothing but process starts).
 
     .venv/bin/python bench/sensor.py [--quick] [--workloads-only all|make|loop] [--rounds N]
-                                     [--decode-cost-only]
+                                     [--decode-cost-only] [--syscall-cost-only]
+
+4. (--flood) Blinding attempts against `vigil run` with its defaults (nice 10): two load
+   generators flood one syscall as fast as they can (open/close of a file in /tmp, connect
+   to a closed local port, or fork+exec of /bin/true) while a renamed `cat` reads
+   /etc/shadow every 2 s. Prints calls offered, events reaching user space, drops per lane,
+   records folded by flood control, sensitive reads reported / offered, whether the flood
+   was reported naming both flooders, and the agent's peak RSS.
+
+    .venv/bin/python bench/sensor.py --flood [open|connect|exec|all] [--flood-seconds 20]
+
+5. (--crossing) Records crossing from the kernel to user space for `make -j2` of the
+   generated project, with Falco's stable rules and the default detectors, without and
+   with the rule-derived read filter (`vigil.rules.kernel_filters`), and the detections
+   of both runs (the same workload, so the same ones are expected).
+
+VIGIL_BPF_OBJECT=compat measures the compat object (docs/sensor.md) instead of the full one.
 """
 
 from __future__ import annotations
@@ -490,6 +506,163 @@ def workload(rounds: int, per_block: int, n: int, only: str | None) -> None:
     srv.close()
 
 
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _json_lines(path: Path) -> list[dict]:
+    out = []
+    for line in path.read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                out.append(json.loads(line))
+    return out
+
+
+def _final_stats(err: Path) -> dict[str, int]:
+    line = [ln for ln in err.read_text(errors="replace").splitlines() if "final stats:" in ln]
+    out: dict[str, int] = {}
+    for part in (line[-1].split("final stats:", 1)[1].split() if line else []):
+        k, _, v = part.partition("=")
+        if v.isdigit():
+            out[k] = int(v)
+    return out
+
+
+def flood(binary: Path, modes: list[str], secs: float) -> None:
+    """Part 4: floods against the real agent at its default nice, a sensitive read every 2 s."""
+    print(f"\n## 4. flood scenarios: vigil run (defaults, nice 10), two flooders for "
+          f"{secs:.0f} s, a renamed cat reading /etc/shadow every 2 s")
+    print(f"{'flood':8} {'offered':>10} {'to user':>9} {'folded':>10} {'drops bulk':>10} "
+          f"{'drops prio':>10} {'queue':>7} {'reads rep/off':>13} {'flood rep':>9} "
+          f"{'RSS MB':>12}")
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        reader = d / "kitty"
+        shutil.copy("/bin/cat", reader)
+        target = d / "flood-target"
+        target.write_text("x")
+        for mode in modes:
+            out, err = d / f"{mode}.out", d / f"{mode}.err"
+            agent = subprocess.Popen(
+                [sys.executable, "-m", "vigil", "run", "--json", "--detections", "--state-dir",
+                 str(d / f"state-{mode}"), "--stats-interval", "3600"],
+                stdout=open(out, "wb"), stderr=open(err, "wb"), cwd=d,
+                env=dict(os.environ, PYTHONPATH=str(REPO / "src")))
+            deadline = time.monotonic() + 60
+            while "vigil: watching" not in err.read_text(errors="replace"):
+                if agent.poll() is not None or time.monotonic() > deadline:
+                    sys.exit(f"bench: the agent did not start: {err.read_text()[-2000:]}")
+                time.sleep(0.1)
+            rss0 = rss = _rss_kb(agent.pid)
+            arg = {"open": str(target), "connect": "1", "exec": "/bin/true"}[mode]
+            gens = [subprocess.Popen([str(binary), mode, "0", str(secs), arg],
+                                     stdout=subprocess.PIPE, text=True) for _ in range(2)]
+            marks = []
+            start = time.monotonic()
+            i = 0
+            while time.monotonic() - start < secs - 1:
+                time.sleep(2.0)
+                mark = f"/nonexistent-bench-{mode}-{i}"
+                subprocess.run([str(reader), "/etc/shadow", mark], capture_output=True)
+                marks.append(mark)
+                rss = max(rss, _rss_kb(agent.pid))
+                i += 1
+            offered = 0
+            for g in gens:
+                out_s, _ = g.communicate(timeout=secs + 60)
+                offered += int(out_s.split()[0])
+            deadline = time.monotonic() + 90
+            reported: set[str] = set()
+            while time.monotonic() < deadline:
+                lines = _json_lines(out)
+                reported = {m for m in marks for ln in lines
+                            if m in ln.get("output", "") and "/etc/shadow" in ln.get("output", "")}
+                if reported == set(marks):
+                    break
+                rss = max(rss, _rss_kb(agent.pid))
+                time.sleep(1.0)
+            time.sleep(3.0)  # the last flood windows and loss reports
+            agent.send_signal(signal.SIGINT)
+            agent.wait(60)
+            st = _final_stats(err)
+            lines = _json_lines(out)
+            flood_out = " ".join(ln["output"] for ln in lines if ln.get("rule") == "event_flood")
+            named = sum(f"pid {g.pid}" in flood_out for g in gens)
+            lost = [ln for ln in lines if ln.get("rule") == "events_lost"]
+            prio = st.get("ebpf_kernel_drops_priority", 0)
+            print(f"{mode:8} {offered:10d} {st.get('ebpf_events', 0):9d} "
+                  f"{st.get('ebpf_flood_folded', 0):10d} "
+                  f"{st.get('ebpf_kernel_drops', 0) - prio:10d} {prio:10d} "
+                  f"{st.get('queue_drops', 0):7d} {len(reported):6d}/{len(marks):<6d} "
+                  f"{named:4d}/2    {rss0 // 1024:4d}->{rss // 1024:<5d}"
+                  + (f"  ({len(lost)} 'Events lost' detections)" if lost else ""))
+
+
+def crossing(rounds: int) -> None:
+    """Part 5: kernel records reaching user space for make -j2, read filter off and on."""
+    from vigil.agent import build_pipeline
+    from vigil.config import load_config
+    from vigil.rules.kernel_filters import plan_reads
+
+    cfg = load_config(None)
+    built = build_pipeline(config=cfg, rule_paths=[str(FALCO_RULES)], audit=False, alerts=False,
+                           detectors=True)
+    plan = plan_reads(built.falco, built.sigma, built.detectors)
+    print(f"\n## 5. records crossing to user space for make -j2 (Falco stable rules + "
+          f"default detectors; {rounds} rounds each, alternating)\n{plan.explain()[-1]}")
+    totals: dict[str, list[int]] = {"off": [], "on": []}
+    mine: dict[str, list[int]] = {"off": [], "on": []}
+    filtered: list[int] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = make_workload(Path(tmp))
+        root = str(Path(tmp) / "c_project")
+        for _ in range(rounds):
+            for variant in ("off", "on"):
+                sensor = EbpfSensor(event_types=built.event_types(),
+                                    exclude_pids={os.getpid()},
+                                    ignore_read_prefixes=cfg.sensors.ignore_read_prefixes,
+                                    ignore_missing_reads=cfg.sensors.ignore_missing_reads,
+                                    ignore_missing_execs=cfg.sensors.ignore_missing_execs,
+                                    flood_limit=cfg.sensors.flood_limit,
+                                    read_filter=plan.kernel_paths() if variant == "on"
+                                    else None)
+                work.prepare()
+                sensor.start()
+                seen = [0]
+
+                def count(e: Event, seen: list[int] = seen) -> None:
+                    # the workload's own events (other processes share this host)
+                    if (e.proc.cwd or "").startswith(root):
+                        seen[0] += 1
+
+                reader = Reader(sensor, count)
+                reader.start()
+                subprocess.run(work.command, check=True, stdout=subprocess.DEVNULL)
+                time.sleep(0.5)
+                reader.stop()
+                st = sensor.stats()
+                sensor.stop()
+                totals[variant].append(st["kernel_events"])
+                mine[variant].append(seen[0])
+                if variant == "on":
+                    filtered.append(st["ignored_by_rules"])
+    off, on = statistics.median(mine["off"]), statistics.median(mine["on"])
+    print(f"{'filter':8} {'make events (median)':>22} {'all rounds':>24} "
+          f"{'host records (median)':>22} {'all rounds':>24}")
+    for v in ("off", "on"):
+        print(f"{v:8} {statistics.median(mine[v]):22.0f} {str(mine[v]):>24} "
+              f"{statistics.median(totals[v]):22.0f} {str(totals[v]):>24}")
+    print(f"make events on/off: {on / max(off, 1):.2f}; read-only opens left in the kernel "
+          f"by the filter (median): {statistics.median(filtered):.0f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="shorter runs (no 10 s confirmation)")
@@ -503,6 +676,14 @@ def main() -> None:
                          "`vigil run` is one more variant of part 3")
     ap.add_argument("--decode-cost-only", action="store_true",
                     help="only part 0 (decode cost per record)")
+    ap.add_argument("--syscall-cost-only", action="store_true",
+                    help="only part 1 (syscall cost attached vs detached)")
+    ap.add_argument("--flood", choices=("open", "connect", "exec", "all"),
+                    help="only part 4: flood scenarios against vigil run")
+    ap.add_argument("--flood-seconds", type=float, default=20.0,
+                    help="how long each flood of part 4 lasts (default 20)")
+    ap.add_argument("--crossing", action="store_true",
+                    help="only part 5: records crossing for make -j2, read filter off/on")
     ap.add_argument("--per-block", type=int, default=4,
                     help="workload runs per variant and round in part 3 (default 4)")
     args = ap.parse_args()
@@ -518,6 +699,19 @@ def main() -> None:
     if args.baseline is not None:
         BASELINE_TREE.append(args.baseline.resolve())
         VARIANTS[BASELINE] = []
+    print(f"BPF object: {os.environ.get('VIGIL_BPF_OBJECT') or 'auto'}")
+    if args.crossing:
+        crossing(args.rounds or 3)
+        return
+    if args.flood:
+        modes = ["open", "connect", "exec"] if args.flood == "all" else [args.flood]
+        with tempfile.TemporaryDirectory() as tmp:
+            flood(build_loadgen(Path(tmp)), modes, args.flood_seconds)
+        return
+    if args.syscall_cost_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            syscall_cost(build_loadgen(Path(tmp)), evaluate, 2.0 if args.quick else 5.0)
+        return
     decode_cost(5 if args.quick else 20)
     if args.decode_cost_only:
         return

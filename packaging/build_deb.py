@@ -103,10 +103,11 @@ def run(cmd: list[str], **kw: object) -> None:
 
 
 def build_wheel(python: str, work: Path) -> Path:
-    """Vigil's own wheel, built from the source tree (includes the BPF object)."""
-    bpf_object = REPO / "src/vigil/sensors/ebpf/vigil.bpf.o"
-    if not bpf_object.is_file():
-        raise BuildError(f"{bpf_object} missing: run `make bpf` first")
+    """Vigil's own wheel, built from the source tree (includes the BPF objects)."""
+    for name in ("vigil.bpf.o", "vigil-compat.bpf.o"):
+        bpf_object = REPO / "src/vigil/sensors/ebpf" / name
+        if not bpf_object.is_file():
+            raise BuildError(f"{bpf_object} missing: run `make bpf` first")
     tool = work / "wheel-tool"
     run([python, "-m", "venv", str(tool)])
     out = work / "wheels"

@@ -59,6 +59,9 @@ _SIZE_UNITS = {"": 1, "B": 1, "K": 1000, "KB": 1000, "KIB": 1024, "KI": 1024,
 
 # ---------------------------------------------------------------- sections
 
+#: `[sensors] bpf_object`: which of the eBPF sensor's two programs to load
+BPF_OBJECTS = ("auto", "full", "compat")
+
 #: `enabled` of the auth sensors: chosen at start (`vigil.sensors.auth_select`)
 AUTO = "auto"
 
@@ -98,6 +101,17 @@ class SensorsConfig:
     ignore_missing_execs: bool = True
     #: traffic to these ports carries its DNS question (`dns.*` fields); empty: none
     dns_ports: tuple[int, ...] = (53,)
+    #: which BPF object the eBPF sensor loads: "auto" (the full one, else the compat one),
+    #: "full" or "compat" (the environment variable VIGIL_BPF_OBJECT overrides it)
+    bpf_object: str = "auto"
+    #: records per second of one process and syscall past which the kernel folds the rest
+    #: of the second into one `flood` event (0: no flood control)
+    flood_limit: int = 2000
+    #: at most one `events_lost` event (and "Events lost" detection) per this many seconds
+    lost_interval: float = 10.0
+    #: read-only opens no loaded rule or detector can need stay in the kernel
+    #: (vigil.rules.kernel_filters; applied only when every one of them is reducible)
+    rule_filters: bool = True
     authlog: AuthLogConfig = field(default_factory=AuthLogConfig)
     journald: JournaldConfig = field(default_factory=JournaldConfig)
 
@@ -368,7 +382,15 @@ def _read_sensors(top: TableReader) -> SensorsConfig:
     dns_ports = t.get_int_list("dns_ports", (53,), minimum=1, maximum=65535)
     if len(dns_ports) > 8:
         raise t.error("dns_ports", f"at most 8 ports, not {len(dns_ports)}")
+    bpf_object = t.get_str("bpf_object", "auto")
+    if bpf_object not in BPF_OBJECTS:
+        raise t.error("bpf_object", f"must be one of {', '.join(BPF_OBJECTS)}, not "
+                                    f"{bpf_object!r}")
     out = SensorsConfig(ebpf=t.get_bool("ebpf", True), ignore_read_prefixes=ignored,
+                        bpf_object=bpf_object,
+                        flood_limit=t.get_int("flood_limit", 2000, minimum=0),
+                        lost_interval=t.get_float("lost_interval", 10.0, minimum=0.0),
+                        rule_filters=t.get_bool("rule_filters", True),
                         ignore_missing_reads=t.get_bool("ignore_missing_reads", True),
                         ignore_missing_execs=t.get_bool("ignore_missing_execs", True),
                         dns_ports=dns_ports, authlog=authlog, journald=journald)

@@ -31,7 +31,9 @@ class AgentCollector:
                 ("vigil_suppressed", st.suppressed, "detections suppressed with a reason"),
                 ("vigil_pipeline_errors", st.errors, "consumer failures on single events"),
                 ("vigil_queue_dropped_events", self.agent.counters.dropped_events,
-                 "events dropped because the engine queue was full")):
+                 "events dropped because the engine queue was full"),
+                ("vigil_queue_kept_high_value", self.agent.counters.kept_high_value,
+                 "high-value events kept from batches the full engine queue dropped")):
             yield CounterMetricFamily(name, doc, value=value)
         events = CounterMetricFamily("vigil_sensor_events", "events delivered per sensor",
                                      labels=["sensor"])
@@ -41,7 +43,12 @@ class AgentCollector:
         filtered = CounterMetricFamily(
             "vigil_sensor_kernel_filtered",
             "events left in the kernel by configuration ([sensors] ignore_read_prefixes, "
-            "ignore_missing_reads, ignore_missing_execs)", labels=["sensor", "reason"])
+            "ignore_missing_reads, ignore_missing_execs) and by the rule-derived filter "
+            "(rules)", labels=["sensor", "reason"])
+        lanes = CounterMetricFamily(
+            "vigil_sensor_lane_records",
+            "kernel records per lane and fate: priority lane written and lost, records "
+            "flood control folded and the flood aggregates sent", labels=["sensor", "what"])
         dns = CounterMetricFamily("vigil_sensor_dns_queries",
                                   "DNS questions read from traffic to [sensors] dns_ports",
                                   labels=["sensor"])
@@ -60,14 +67,22 @@ class AgentCollector:
                     unfilled.add_metric([s.name, key], ss[key])
             if "drops" in ss:  # drops_contended is a part of drops, not more of them
                 drops.add_metric([s.name], ss["drops"])
+            for key, what in (("priority_events", "priority_written"),
+                              ("drops_priority", "priority_lost"),
+                              ("flood_folded", "flood_folded"),
+                              ("flood_records", "flood_reports")):
+                if key in ss:
+                    lanes.add_metric([s.name, what], ss[key])
             for key, reason in (("ignored_reads", "read_prefix"),
                                 ("ignored_missing_reads", "missing_read"),
-                                ("ignored_missing_execs", "missing_exec")):
+                                ("ignored_missing_execs", "missing_exec"),
+                                ("ignored_by_rules", "rules")):
                 if key in ss:
                     filtered.add_metric([s.name, reason], ss[key])
         yield events
         yield drops
         yield filtered
+        yield lanes
         yield dns
         yield unfilled
         yield GaugeMetricFamily("vigil_queue_depth", "event batches waiting for the engine",

@@ -32,6 +32,10 @@ class AgentCounters:
     queued_batches: int = 0
     dropped_batches: int = 0
     dropped_events: int = 0
+    #: high-value events of dropped batches kept for the engine (priority lane, floods,
+    #: losses), and those that did not fit either
+    kept_high_value: int = 0
+    dropped_high_value: int = 0
     sensor_errors: int = 0
     started: float = field(default_factory=time.monotonic)
 
@@ -46,6 +50,9 @@ class Agent:
         self.built = built
         self.sensors = sensors
         self.queue: queue.Queue[list[Event]] = queue.Queue(maxsize=queue_batches)
+        #: the high-value events of batches the full queue refused; the engine takes
+        #: them before the next batch
+        self.urgent: queue.Queue[list[Event]] = queue.Queue(maxsize=queue_batches)
         self.counters = AgentCounters()
         self.on_stats = on_stats
         self.stats_interval = stats_interval
@@ -96,8 +103,23 @@ class Agent:
                 self.queue.put_nowait(batch)
                 self.counters.queued_batches += 1
             except queue.Full:
-                self.counters.dropped_batches += 1
-                self.counters.dropped_events += len(batch)
+                self._overflow(sensor, batch)
+
+    def _overflow(self, sensor: Sensor, batch: list[Event]) -> None:
+        """The queue is full: the batch is dropped and counted, except its high-value
+        events (what the sensor's `high_value` picks), which the engine takes first."""
+        pick = getattr(sensor, "high_value", None)
+        keep = pick(batch) if callable(pick) else []
+        self.counters.dropped_batches += 1
+        self.counters.dropped_events += len(batch) - len(keep)
+        if not keep:
+            return
+        try:
+            self.urgent.put_nowait(keep)
+            self.counters.kept_high_value += len(keep)
+        except queue.Full:
+            self.counters.dropped_events += len(keep)
+            self.counters.dropped_high_value += len(keep)
 
     # -- engine ----------------------------------------------------------------------------
 
@@ -131,9 +153,12 @@ class Agent:
                 except Exception:
                     log.exception("closing idle incidents failed")
             try:
-                batch = self.queue.get(timeout=0.2)
+                batch = self.urgent.get_nowait()
             except queue.Empty:
-                continue
+                try:
+                    batch = self.queue.get(timeout=0.2)
+                except queue.Empty:
+                    continue
             if self._pending is not None or self._pending_detectors is not None:
                 self._swap()  # offered while waiting: this batch is for what was offered
             for ev in batch:
@@ -163,6 +188,20 @@ class Agent:
             self.built.detectors = detectors
             self.built.pipeline.replace_detectors(detectors)
         self._check_capture()
+        self._refilter()
+
+    def _refilter(self) -> None:
+        """Recompute the rule-derived kernel filter for what now runs (after a reload)."""
+        if not self.built.config.sensors.rule_filters:
+            return
+        read_filter = rule_read_filter(self.built)
+        for s in self.sensors:
+            apply = getattr(s, "set_read_filter", None)
+            if callable(apply):
+                try:
+                    apply(read_filter)
+                except Exception:
+                    log.exception("updating the kernel read filter failed")
 
     def _check_capture(self) -> None:
         """Warn when what now runs needs event types a sensor could capture but was not
@@ -188,13 +227,14 @@ class Agent:
             self._warned_missing[s.name] = missing
 
     def _drain(self, process: Callable[[Event], Any]) -> None:
-        while True:
-            try:
-                batch = self.queue.get_nowait()
-            except queue.Empty:
-                return
-            for ev in batch:
-                process(ev)
+        for q in (self.urgent, self.queue):
+            while True:
+                try:
+                    batch = q.get_nowait()
+                except queue.Empty:
+                    break
+                for ev in batch:
+                    process(ev)
 
     def stop(self) -> None:
         """Ask `run` to return (safe from a signal handler)."""
@@ -223,6 +263,8 @@ class Agent:
                  f"suppressed={st.suppressed}", f"incidents_opened={st.incidents_opened}",
                  f"incidents_open={len(self.built.pipeline.correlator)}",
                  f"queue_drops={c.dropped_events}"]
+        if c.kept_high_value:
+            parts.append(f"queue_kept_high_value={c.kept_high_value}")
         for s in self.sensors:
             ss = s.stats()
             if "drops" in ss:
@@ -230,8 +272,13 @@ class Agent:
             parts.append(f"{s.name}_events={ss.get('events', 0)}")
             if "ignored_reads" in ss:
                 filtered = (ss["ignored_reads"] + ss.get("ignored_missing_reads", 0)
-                            + ss.get("ignored_missing_execs", 0))
+                            + ss.get("ignored_missing_execs", 0)
+                            + ss.get("ignored_by_rules", 0))
                 parts.append(f"{s.name}_kernel_filtered={filtered}")
+            if "drops_priority" in ss:
+                parts.append(f"{s.name}_kernel_drops_priority={ss['drops_priority']}")
+                parts.append(f"{s.name}_priority_events={ss['priority_events']}")
+                parts.append(f"{s.name}_flood_folded={ss['flood_folded']}")
         alerts = self.built.alerts
         if alerts is not None:
             a = alerts.stats()
@@ -252,7 +299,8 @@ class Agent:
                             "kernel_drops": ss.get("drops", 0),
                             "kernel_filtered": ss.get("ignored_reads", 0)
                             + ss.get("ignored_missing_reads", 0)
-                            + ss.get("ignored_missing_execs", 0)})
+                            + ss.get("ignored_missing_execs", 0)
+                            + ss.get("ignored_by_rules", 0)})
         out: dict[str, Any] = {
             "version": __version__, "pid": os.getpid(),
             "uptime_secs": round(time.monotonic() - self.counters.started, 1),
@@ -300,7 +348,20 @@ def sensor_filters(sensors: Any) -> dict[str, Any]:
     return {"ignore_read_prefixes": sensors.ignore_read_prefixes,
             "ignore_missing_reads": sensors.ignore_missing_reads,
             "ignore_missing_execs": sensors.ignore_missing_execs,
-            "dns_ports": sensors.dns_ports}
+            "dns_ports": sensors.dns_ports,
+            "bpf_object": sensors.bpf_object,
+            "flood_limit": sensors.flood_limit,
+            "lost_interval": sensors.lost_interval}
+
+
+def rule_read_filter(built: BuiltPipeline) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """The read-only opens the loaded rules and detectors can need, for the kernel (None:
+    every one); its verdict is logged."""
+    from vigil.rules.kernel_filters import plan_reads
+
+    plan = plan_reads(built.falco, built.sigma, built.detectors)
+    log.info("%s", plan.explain()[-1])
+    return plan.kernel_paths()
 
 
 def default_sensors(built: BuiltPipeline) -> list[Sensor]:
@@ -310,8 +371,10 @@ def default_sensors(built: BuiltPipeline) -> list[Sensor]:
     if cfg.sensors.ebpf:
         from vigil.sensors.ebpf.sensor import EbpfSensor
 
+        read_filter = rule_read_filter(built) if cfg.sensors.rule_filters else None
         out.append(EbpfSensor(event_types=built.event_types(), exclude_pids={os.getpid()},
-                              hostname=cfg.hostname, **sensor_filters(cfg.sensors)))
+                              hostname=cfg.hostname, read_filter=read_filter,
+                              **sensor_filters(cfg.sensors)))
     from vigil.sensors.auth_select import auth_sensors
 
     # the auth log, the journal or both, as [sensors] and this host allow (logged at INFO)

@@ -35,7 +35,7 @@ def test_defaults_without_a_file() -> None:
     assert cfg.source is None
     assert cfg.state_dir == Path("/var/lib/vigil")
     assert cfg.hostname == socket.gethostname()
-    assert cfg.sensors.ebpf is True
+    assert cfg.sensors.ebpf is True and cfg.sensors.bpf_object == "auto"
     assert cfg.sensors.authlog == AuthLogConfig("auto", ("/var/log/auth.log", "/var/log/secure"))
     assert cfg.sensors.journald.enabled == "auto"
     assert cfg.rules.falco == ("builtin",) and cfg.rules.falco_files() == [BUILTIN_RULES_FILE]
@@ -140,6 +140,8 @@ def test_unknown_key_suggests_the_close_one(tmp_path: Path) -> None:
     ('nice = -21\n', "nice", "at least -20"),
     ('[sensors]\nignore_missing_reads = "yes"\n', "sensors.ignore_missing_reads",
      "must be a boolean"),
+    ('[sensors]\nbpf_object = "old"\n', "sensors.bpf_object",
+     "must be one of auto, full, compat"),
 ])
 def test_invalid_values_are_errors(tmp_path: Path, text: str, key: str, fragment: str) -> None:
     err = error_of(tmp_path, text)

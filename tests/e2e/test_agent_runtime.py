@@ -201,3 +201,55 @@ def test_rules_hot_reload_swaps_rules_and_keeps_them_on_a_broken_file(tmp_path):
         agent.stop()
         t.join(10)
         agent.shutdown()
+
+
+class _FilteredSensor(ListSensor):
+    """A sensor that records the read filters the agent gives it."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.filters: list = []
+
+    def set_read_filter(self, read_filter) -> None:  # noqa: ANN001
+        self.filters.append(read_filter)
+
+
+def test_a_reload_recomputes_the_kernel_read_filter() -> None:
+    built = build_pipeline(config=parse_config(""), audit=False, alerts=False, detectors=True)
+    sensor = _FilteredSensor()
+    agent = Agent(built, [sensor])
+
+    class Reader:
+        name = "reader"
+        event_types = frozenset({"openat"})
+
+        def on_event(self, event: Event) -> list:
+            return []
+
+    original = list(built.detectors)
+    agent.offer_detectors([*original, Reader()])
+    agent._swap()
+    assert sensor.filters[-1] is None  # an undeclared detector needs every read
+    agent.offer_detectors(original)
+    agent._swap()
+    assert sensor.filters[-1] is not None and "/etc/shadow" in sensor.filters[-1].exact
+    built.close()
+
+
+def test_a_full_queue_keeps_the_high_value_events_of_a_dropped_batch() -> None:
+    built = build_pipeline(config=parse_config(""), audit=False, alerts=False, detectors=True)
+
+    class Picky(ListSensor):
+        def high_value(self, batch: list[Event]) -> list[Event]:
+            return [e for e in batch if e.type == "flood"]
+
+    sensor = Picky([])
+    agent = Agent(built, [sensor], queue_batches=1)
+    agent.queue.put_nowait([_shadow_read(0)])
+    flood = Event(type="flood", ts=5, proc=Process(pid=7, name="x"),
+                  args={"syscall": "openat", "count": 9, "offered": 10})
+    agent._overflow(sensor, [_shadow_read(1), flood])
+    assert agent.counters.dropped_events == 1 and agent.counters.kept_high_value == 1
+    assert agent.urgent.get_nowait() == [flood]
+    assert "queue_kept_high_value=1" in agent.stats_line()
+    built.close()

@@ -150,7 +150,12 @@ def test_namespaces_personality_mknod_and_tgkill(live, tmp_path):
     assert mk.args["path"] == str(fifo) and mk.args["mode"] & 0o170000 == 0o010000
     tk = only(mine, lambda e: e.type == "tgkill")
     assert tk.args["pid"] == child.pid and tk.args["sig"] == 0
-    assert tk.args["target_name"] == "vigil-worker" and tk.args["target_pid"] == child.pid
+    if live.sensor.object_kind == "compat":
+        # the compat object leaves the target to /proc, and the thread is gone by now
+        # (docs/sensor.md); test_ebpf_more_syscalls checks a live target on both objects
+        assert "target_name" not in tk.args
+    else:
+        assert tk.args["target_name"] == "vigil-worker" and tk.args["target_pid"] == child.pid
 
 
 BPF_LOAD = r"""

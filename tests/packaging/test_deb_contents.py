@@ -73,11 +73,12 @@ def test_expected_files_are_shipped(deb_tree: Path) -> None:
     assert bins == ["python", "python3", "python3.11", "vigil"]
 
 
-def test_the_bpf_object_is_the_one_built_from_the_source(deb_tree: Path) -> None:
+def test_the_bpf_objects_are_the_ones_built_from_the_source(deb_tree: Path) -> None:
     site = deb_tree / "opt/vigil/venv/lib/python3.11/site-packages"
-    packaged = site / "vigil/sensors/ebpf/vigil.bpf.o"
-    source = REPO / "src/vigil/sensors/ebpf/vigil.bpf.o"
-    assert packaged.read_bytes() == source.read_bytes()
+    for name in ("vigil.bpf.o", "vigil-compat.bpf.o"):
+        packaged = site / "vigil/sensors/ebpf" / name
+        source = REPO / "src/vigil/sensors/ebpf" / name
+        assert packaged.read_bytes() == source.read_bytes()
     assert (site / "vigil/defaults/vigil_rules.yaml").is_file()
 
 

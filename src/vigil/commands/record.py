@@ -41,7 +41,8 @@ def record(
                                      "/etc/vigil/vigil.toml if it exists, else built-in "
                                      "defaults)"),
     raw: bool = typer.Option(False, "--raw", help="no kernel filters: every read-only open "
-                                                  "and failed path search too"),
+                                                  "and failed path search too, and no "
+                                                  "flood control"),
 ) -> None:
     """Record live kernel events in the replay format (`vigil replay` reads them back)."""
     from vigil.config import DEFAULT_CONFIG_PATH, load_config
@@ -62,7 +63,7 @@ def record(
         filters["dns_ports"] = ()
     if raw:
         filters.update(ignore_read_prefixes=(), ignore_missing_reads=False,
-                       ignore_missing_execs=False)
+                       ignore_missing_execs=False, flood_limit=0)
     sensor = EbpfSensor(event_types=wanted, **filters)
     try:
         sensor.start()

@@ -30,7 +30,12 @@ def validate(paths: list[str] = typer.Argument(..., help="Rule files or director
              notes: bool = typer.Option(False, "--notes",
                                         help="Also print what each compiled Sigma rule "
                                              "assumes or approximates (the audit rules of "
-                                             "an auditd rule, fields no sensor fills).")
+                                             "an auditd rule, fields no sensor fills)."),
+             kernel_filters: bool = typer.Option(
+                 False, "--kernel-filters",
+                 help="Also print what each rule (and each default detector) costs in "
+                      "read-only opens crossing from the kernel, and whether the kernel "
+                      "can filter them (docs/sensor.md).")
              ) -> None:
     """Load and compile rules; print errors and warnings; exit 1 on any error."""
     rp, falco, sigma = _load(paths)
@@ -53,6 +58,14 @@ def validate(paths: list[str] = typer.Argument(..., help="Rule files or director
             for r in sigma.rules:
                 for n in r.notes:
                     typer.echo(safe_text(f"NOTE sigma {r.rule_id} {r.title}: {n}"))
+    if kernel_filters:
+        from vigil.detectors.registry import build_detectors
+        from vigil.rules.kernel_filters import plan_reads
+        from vigil.terminal import safe_text
+
+        plan = plan_reads(falco, sigma, build_detectors({}, None, None))
+        for line in plan.explain():
+            typer.echo(safe_text(f"KERNEL {line}"))
     n_sigma = len(sigma.rules) if sigma is not None else 0
     typer.echo(f"{len(rp.falco)} Falco file(s): {len(falco.rules)} rule(s) compiled, "
                f"{len(falco.errors)} error(s), {len(falco.warnings)} warning(s); "

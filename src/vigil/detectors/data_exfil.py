@@ -23,7 +23,7 @@ from typing import ClassVar
 from vigil.detections import Detection, Suppression
 from vigil.detectors.data_exfil_allowlist import (ARCHIVE_ENCODE_TOOLS, BUILD_TOOLS,
                                                   CREDENTIAL_OWNERS, NETWORK_TOOLS,
-                                                  SENSITIVE_FILES)
+                                                  SENSITIVE_FILE_PATTERNS, SENSITIVE_FILES)
 from vigil.detectors.builtin import BuiltinDetector, DetectorParams
 from vigil.detectors.event_args import fd_path, int_arg, str_arg
 from vigil.detectors.detection_builder import (build_detection, describe_process,
@@ -93,6 +93,9 @@ class DataExfilDetector(BuiltinDetector):
 
     name = NAME
     Params = DataExfilParams
+    #: the read-only opens it needs, for the kernel filter (vigil.rules.kernel_filters)
+    kernel_read_paths: tuple[str, ...] = tuple(
+        p for patterns in SENSITIVE_FILE_PATTERNS.values() for p in patterns)
     event_types = frozenset(_OPEN_TYPES | _CONNECT_TYPES | _EXEC_TYPES)
 
     params: DataExfilParams

@@ -11,7 +11,7 @@ from __future__ import annotations
 from vigil.detectors.path_patterns import PathPatterns
 
 #: sensitive files by category (what a read followed by a connection may leak)
-SENSITIVE_FILES = PathPatterns({
+SENSITIVE_FILE_PATTERNS: dict[str, list[str]] = {
     "shadow": ["/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-",
                "/etc/security/opasswd"],
     "ssh_key": ["*/.ssh/id_*", "/etc/ssh/ssh_host_*_key",
@@ -30,7 +30,8 @@ SENSITIVE_FILES = PathPatterns({
     "tls_private_key": ["/etc/ssl/private/", "/etc/letsencrypt/live/*/privkey*.pem",
                         "/etc/letsencrypt/archive/*/privkey*.pem", "*.key"],
     "pam_config": ["/etc/pam.d/", "/etc/pam.conf", "/etc/security/"],
-})
+}
+SENSITIVE_FILES = PathPatterns(SENSITIVE_FILE_PATTERNS)
 
 #: compilers and build tools: they read whole trees (including key fixtures), then fetch
 BUILD_TOOLS: frozenset[str] = frozenset({

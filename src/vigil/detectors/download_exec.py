@@ -96,6 +96,9 @@ class DownloadExecDetector(BuiltinDetector):
     name = NAME
     Params = DownloadExecParams
     event_types = _EXEC | _OPEN | _CONNECT
+    #: read-only opens it needs for the kernel filter (vigil.rules.kernel_filters): none,
+    #: it follows files opened for writing
+    kernel_read_paths: tuple[str, ...] = ()
 
     params: DownloadExecParams
 

@@ -66,6 +66,9 @@ class ProcessMemoryDetector(BuiltinDetector):
     name = NAME
     Params = ProcessMemoryParams
     event_types = _OPEN_TYPES | _VM_TYPES
+    #: the read-only opens it needs, for the kernel filter (vigil.rules.kernel_filters):
+    #: /proc/PID/mem and /proc/PID/task/TID/mem, as a file name ending
+    kernel_read_paths: tuple[str, ...] = ("*/mem",)
 
     params: ProcessMemoryParams
 

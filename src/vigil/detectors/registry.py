@@ -36,6 +36,7 @@ from vigil.detectors.ransomware import RansomwareDetector
 from vigil.detectors.recon_burst import ReconBurstDetector
 from vigil.detectors.reverse_shell import ReverseShellDetector
 from vigil.detectors.sensitive_write import SensitiveWriteDetector
+from vigil.detectors.sensor_health import EventFloodDetector, EventsLostDetector
 from vigil.detectors.service_tamper import ServiceTamperDetector
 from vigil.detectors.stolen_ssh_key import StolenSshKeyDetector
 from vigil.detectors.suid_binary import SuidBinaryDetector
@@ -65,7 +66,7 @@ DETECTORS: dict[str, type] = {
         FilelessExecDetector, KernelModuleDetector, DnsDirectDetector, DnsTunnelDetector,
         DownloadExecDetector, CryptoMiningDetector, NetworkScanDetector, BpfProgramDetector,
         ProcessMemoryDetector, PipeToInterpreterDetector, BeaconDetector, TunnelRelayDetector,
-        StolenSshKeyDetector)},
+        StolenSshKeyDetector, EventFloodDetector, EventsLostDetector)},
     # defense evasion, impact and discovery (issue 12)
     **{cls.name: cls for cls in (
         MasqueradeDetector, DeletedExeDetector, TimestompDetector, RansomwareDetector,

@@ -111,6 +111,9 @@ class SensitiveWriteDetector(BuiltinDetector):
 
     name = NAME
     Params = SensitiveWriteParams
+    #: read-only opens it needs for the kernel filter (vigil.rules.kernel_filters): none,
+    #: it looks at writes and creations only
+    kernel_read_paths: tuple[str, ...] = ()
     event_types = frozenset(_OPEN_TYPES | _RENAME_TYPES | _UNLINK_TYPES | _TRUNCATE_TYPES
                             | _LINK_TYPES)
 

@@ -133,6 +133,9 @@ class ServiceTamperDetector(BuiltinDetector):
 
     name = NAME
     Params = ServiceTamperParams
+    #: read-only opens it needs for the kernel filter (vigil.rules.kernel_filters): none,
+    #: its opens are truncations
+    kernel_read_paths: tuple[str, ...] = ()
     event_types = frozenset(_EXEC | _KILL | _OPEN | _REMOVE | _RENAME | {"socket"})
 
     params: ServiceTamperParams

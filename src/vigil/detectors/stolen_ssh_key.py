@@ -80,6 +80,9 @@ class StolenSshKeyDetector(BuiltinDetector):
     name = NAME
     Params = StolenSshKeyParams
     event_types = _EXEC | _OPEN
+    #: read-only opens it needs for the kernel filter (vigil.rules.kernel_filters): keys
+    #: under a ~/.ssh directory (such paths always cross)
+    kernel_read_paths: tuple[str, ...] = ("*/.ssh/*",)
 
     params: StolenSshKeyParams
 

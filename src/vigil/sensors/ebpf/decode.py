@@ -200,6 +200,10 @@ class RecordDecoder:
             return Event(type="procexit", ts=ts, res=0, proc=proc, hostname=self.hostname,
                          args={"status": res})
         start = off + HEADER_SIZE
+        if nr == sc.EV_FLOOD:
+            sample = bytes(buf[start:start + l0]).split(b"\0", 1)[0]
+            return flood_event(ts, proc, a0, a1, a2, a3, bool(a4), _text(sample) or None,
+                               self.hostname)
         if nr in _OPEN_FAST:
             ev = self._open(nr, ts, res, a0, a1, a2, a3, aux, fkind, fmode, fdev, fino,
                             flags, proc, buf, start, l0)
@@ -509,6 +513,22 @@ class RecordDecoder:
             return path
         return posixpath.normpath(posixpath.join(base, path))
 
+    def _target_from_proc(self, sdef: sc.SyscallDef, args: dict[str, Any]) -> None:
+        """The signalled task's name and thread group from /proc (or the table), for a
+        record without them; nothing when the task is gone and unknown."""
+        spec = sdef.args[sdef.extra_arg] if sdef.extra_arg < len(sdef.args) else None
+        pid = args.get(spec[0]) if spec is not None else None
+        if not isinstance(pid, int) or pid <= 0:
+            return
+        name, tgid = _proc_name_tgid(pid)
+        if name is None:
+            known = self.table.get(pid)
+            if known is None:
+                return
+            name, tgid = known.name, pid
+        args["target_pid"] = tgid
+        args["target_name"] = name
+
     def _fill(self, ev: Event, sdef: sc.SyscallDef, proc: Process, res: int, segs: list[bytes],
               raw_paths: dict[str, str], aux: int, fdnum: int, fkind: int, fmode: int, fdev: int, fino: int,
               flags: int) -> None:
@@ -535,7 +555,11 @@ class RecordDecoder:
         if flags & F_TARGET:
             args["target_pid"] = aux
             args["target_name"] = _text(extra.split(b"\0", 1)[0])
-            target = table.get(aux)
+        elif sdef.extra == sc.EXTRA_TARGET and res == 0:
+            # the compat object cannot look tasks up in the kernel (no bpf_task_from_vpid)
+            self._target_from_proc(sdef, args)
+        if "target_pid" in args:
+            target = table.get(args["target_pid"])
             if target is not None and target.exepath:
                 args["target_exepath"] = target.exepath
             if target is not None and target.ppid:
@@ -765,3 +789,35 @@ def _segments(buf: memoryview | bytes, off: int, lens: tuple[int, ...]) -> list[
         out.append(bytes(buf[off:off + n]))
         off += n
     return out
+
+
+def _proc_name_tgid(tid: int) -> tuple[str | None, int]:
+    """A live task's comm and thread group id from /proc/<tid>/status ((None, 0): gone)."""
+    name: str | None = None
+    tgid = 0
+    try:
+        with open(f"/proc/{tid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Name:"):
+                    # the kernel escapes newlines and backslashes in this line
+                    name = _text(line[5:].removeprefix(b"\t").removesuffix(b"\n"))
+                elif line.startswith(b"Tgid:"):
+                    tgid = int(line[5:])
+                    break
+    except (OSError, ValueError):
+        return None, 0
+    return (name, tgid) if name is not None and tgid else (None, 0)
+
+
+def flood_event(ts: int, proc: Process, nr: int, folded: int, offered: int, window_ns: int,
+                priority: bool, sample: str | None, hostname: str | None) -> Event:
+    """The `flood` event of one aggregate of flood control (docs/events.md): `proc` sent
+    `offered` records of syscall `nr` in `window_ns`, of which `folded` were not sent."""
+    sdef = sc.BY_NR.get(nr)
+    args: dict[str, Any] = {
+        "syscall": sdef.name if sdef is not None else str(nr), "count": folded,
+        "offered": offered, "interval_ms": window_ns // 1_000_000,
+        "lane": "priority" if priority else "bulk"}
+    if sample:
+        args["sample"] = sample
+    return Event(type="flood", ts=ts, res=0, proc=proc, hostname=hostname, args=args)

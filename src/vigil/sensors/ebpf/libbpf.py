@@ -66,9 +66,13 @@ class Libbpf:
                  ctypes.c_uint64)
         _declare(lib, "bpf_map_lookup_elem", ctypes.c_int, ctypes.c_int, _c_p, _c_p)
         _declare(lib, "bpf_map_delete_elem", ctypes.c_int, ctypes.c_int, _c_p)
+        _declare(lib, "bpf_map_get_next_key", ctypes.c_int, ctypes.c_int, _c_p, _c_p)
         _declare(lib, "libbpf_num_possible_cpus", ctypes.c_int)
         #: True while libbpf's messages are expected failures (logged at DEBUG only)
         self.muted = False
+        #: libbpf's first warning since the caller last cleared it, muted or not (the most
+        #: precise reason a load failed: a missing kfunc, the verifier's verdict ...)
+        self.first_warning = ""
         # keep a reference: libbpf calls it for as long as the process lives
         self._print_cb = _PRINT_FN(self._print)
         lib.libbpf_set_print(self._print_cb)
@@ -77,6 +81,8 @@ class Libbpf:
         buf = ctypes.create_string_buffer(1024)
         self._libc.vsnprintf(buf, len(buf), fmt, va_list)
         msg = buf.value.decode("utf-8", "replace").rstrip()
+        if msg and level == 0 and not self.first_warning:
+            self.first_warning = msg.removeprefix("libbpf: ")
         if msg:
             log.log(logging.DEBUG if self.muted else _LEVELS.get(level, logging.DEBUG), "%s",
                     msg)
@@ -159,6 +165,20 @@ class BpfObject:
         """Remove one element of a hash map (absent is fine)."""
         k = ctypes.create_string_buffer(key, len(key))
         self._lib.bpf_map_delete_elem(self.map_fd(map_name), k)
+
+    def keys(self, map_name: str, key_size: int, limit: int = 1 << 16) -> list[bytes]:
+        """The keys of a hash map (at most `limit`; a map changing meanwhile may give a key
+        twice or miss one, as the kernel's iteration does)."""
+        fd = self.map_fd(map_name)
+        out: list[bytes] = []
+        prev: ctypes.Array[ctypes.c_char] | None = None
+        nxt = ctypes.create_string_buffer(key_size)
+        while len(out) < limit:
+            if self._lib.bpf_map_get_next_key(fd, prev, nxt) < 0:
+                break
+            out.append(nxt.raw)
+            prev = ctypes.create_string_buffer(nxt.raw, key_size)
+        return out
 
     def _program(self, prog_name: str) -> int:
         prog = self._lib.bpf_object__find_program_by_name(self._handle(), prog_name.encode())

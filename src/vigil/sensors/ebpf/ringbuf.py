@@ -40,8 +40,13 @@ class RingReader:
                                offset=page)
         self._view = memoryview(self._prod)
         self._data = self._view[page:]
+        self._map_fd = map_fd
         self._poll = select.epoll()
         self._poll.register(map_fd, select.EPOLLIN)
+
+    def also_wake_on(self, other: "RingReader") -> None:
+        """`wait` returns when the other ring signals too (one thread reads both)."""
+        self._poll.register(other._map_fd, select.EPOLLIN)
 
     def pending(self) -> int:
         """Bytes produced but not consumed yet."""
@@ -74,6 +79,34 @@ class RingReader:
             # overwrite them as soon as the consumer position moves
             _U64.pack_into(self._cons, 0, cons)
         return n
+
+    @property
+    def data(self) -> memoryview:
+        """The data area (records at the offsets `peek` gives)."""
+        return self._data
+
+    def peek(self, max_records: int = 1 << 30) -> tuple[list[tuple[int, int]], int]:
+        """The committed records as (offset in `data`, size), without consuming them, and
+        the consumer position after them: pass it to `release` once they are read."""
+        cons = _U64.unpack_from(self._cons, 0)[0]
+        prod = _U64.unpack_from(self._prod, 0)[0]
+        data, mask = self._data, self._mask
+        unpack = _U32.unpack_from
+        out: list[tuple[int, int]] = []
+        while cons < prod and len(out) < max_records:
+            pos = cons & mask
+            hdr = unpack(data, pos)[0]
+            if hdr & _BUSY:
+                break
+            length = hdr & _LEN_MASK
+            if not hdr & _DISCARD:
+                out.append((pos + _HDR, length))
+            cons += (length + _HDR + 7) & ~7
+        return out, cons
+
+    def release(self, cons: int) -> None:
+        """Give the records before consumer position `cons` back to the kernel."""
+        _U64.pack_into(self._cons, 0, cons)
 
     def close(self) -> None:
         """Unmap the ring; safe to call twice."""

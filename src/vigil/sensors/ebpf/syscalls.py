@@ -22,9 +22,19 @@ EXTRA_NONE, EXTRA_FD_PATH, EXTRA_TARGET = 0, 1, 2
 SEG_BUF, SEG_FDS, SEG_EXTRA = 3, 4, 5
 #: `syscall_spec.flags` of the program
 SPEC_SEND, SPEC_DNS, SPEC_SIZE_BEFORE, SPEC_CREATED = 1, 2, 4, 8
+#: the priority lane: always (SPEC_URGENT), or when the first string, a path, is sensitive
+SPEC_URGENT, SPEC_PATH0 = 16, 32
 MAX_SYSCALLS = 512
-#: the program's EV_FORK / EV_EXIT record numbers (sched tracepoints, not syscalls)
-EV_FORK, EV_EXIT = 1000, 1001
+#: the program's EV_FORK / EV_EXIT record numbers (sched tracepoints, not syscalls), and
+#: EV_FLOOD, an aggregate of records flood control folded
+EV_FORK, EV_EXIT, EV_FLOOD = 1000, 1001, 1002
+
+#: syscalls whose every record is high-value (the priority lane, see docs/sensor.md):
+#: execs, privilege changes, module and BPF loads, ptrace, mounts
+URGENT_SYSCALLS = frozenset({
+    "execve", "execveat", "setuid", "setgid", "setreuid", "setregid", "setresuid",
+    "setresgid", "setfsuid", "setfsgid", "ptrace", "init_module", "finit_module",
+    "delete_module", "bpf", "mount", "umount2"})
 
 _SPEC = struct.Struct("<14B2x4I")
 
@@ -79,6 +89,14 @@ class SyscallDef:
         """Registers holding user strings, in the order the program writes their segments."""
         return tuple(i for i, a in enumerate(self.args) if a is not None and a[1] in "sp")
 
+    @property
+    def first_string_is_path(self) -> bool:
+        """Whether the first string the program copies is a path (checked against the
+        sensitive paths of the priority lane)."""
+        regs = self.string_regs
+        first = self.args[regs[0]] if regs else None
+        return first is not None and first[1] == "p"
+
     def spec_bytes(self, send: bool = True, dns: bool = False) -> bytes:
         """The `struct syscall_spec` value for the BPF map: `send` every call, and/or copy
         its `dns` traffic (a syscall with `dns` only is sent for DNS traffic alone)."""
@@ -87,7 +105,10 @@ class SyscallDef:
             mask |= 1 << i
         flags = (SPEC_SEND if send and not self.dns_only else 0) | \
             (SPEC_DNS if dns and self.dns else 0) | \
-            (SPEC_SIZE_BEFORE if self.size_before else 0) | (SPEC_CREATED if self.created else 0)
+            (SPEC_SIZE_BEFORE if self.size_before else 0) | \
+            (SPEC_CREATED if self.created else 0) | \
+            (SPEC_URGENT if self.name in URGENT_SYSCALLS else 0) | \
+            (SPEC_PATH0 if self.first_string_is_path else 0)
         buf = 0 if self.buf_arg is None else self.buf_arg + 1
         farg, fvals = (0, ()) if self.arg_filter is None else (self.arg_filter[0] + 1,
                                                                  self.arg_filter[1])

@@ -42,12 +42,15 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define EV_FORK 1000
 #define EV_EXIT 1001
+#define EV_FLOOD 1002           /* records of one process and syscall aggregated (flood control) */
 
 /* syscall_spec.flags */
 #define SPEC_SEND 1             /* send a record for every call */
 #define SPEC_DNS 2              /* DNS traffic: copy its payload; without SPEC_SEND only it is sent */
 #define SPEC_SIZE_BEFORE 4      /* report the size a truncation found (do_truncate) */
 #define SPEC_CREATED 8          /* report whether the open created the file */
+#define SPEC_URGENT 16          /* always high-value: the priority lane, never aggregated */
+#define SPEC_PATH0 32           /* its first string is a path: high-value when sensitive */
 
 #define KIND_GENERIC 0
 #define KIND_EXEC 1
@@ -118,19 +121,40 @@ char LICENSE[] SEC("license") = "GPL";
 #define CNT_IGNORED_MISSING_EXEC 7 /* execve/execveat that failed with ENOENT, not sent */
 #define CNT_FILTERED_ARG 8      /* calls whose filtered argument was not wanted (fcntl, bpf) */
 #define CNT_DNS 9               /* records carrying a DNS payload */
-#define CNT_MAX 10
+#define CNT_URGENT 10           /* records written to the priority lane */
+#define CNT_DROPS_URGENT 11     /* priority-lane records lost (also counted in CNT_DROPS) */
+#define CNT_FLOODED 12          /* records folded into a flood aggregate, not sent */
+#define CNT_FLOOD_RECORDS 13    /* flood aggregates sent */
+#define CNT_FILTERED_RULES 14   /* read-only opens no loaded rule or detector can need */
+#define CNT_MAX 15
 
 #ifndef barrier_var
 #define barrier_var(var) asm volatile("" : "+r"(var))
 #endif
 
+/*
+ * Two objects are built from this source (see the Makefile): the full one, and with
+ * VIGIL_COMPAT one for kernels 5.17 to 6.11 (Debian 12's 6.1), which lack the kfuncs
+ * bpf_rdonly_cast (6.2) and bpf_task_from_vpid (6.12). The compat object reads the same
+ * kernel fields with one bpf_probe_read_kernel each, and leaves the name of a signalled
+ * task to user space (/proc). Every other helper, map and program type used here exists
+ * in 6.1 (bpf_loop 5.17, ring buffers 5.8, BTF tracepoints and fentry 5.5, atomics 5.12).
+ *
+ * KREAD(type, p, a, b ...) reads p->a->b ... where p is a kernel pointer held as a number
+ * or as a typed pointer. In the full object the pointer is cast with bpf_rdonly_cast and
+ * loaded through directly (the verifier turns the cast into a move): far cheaper than one
+ * probe read per field.
+ */
+#ifdef VIGIL_COMPAT
+#define KREAD(type, p, ...) BPF_CORE_READ((type *)(p), __VA_ARGS__)
+#else
 extern struct task_struct *bpf_task_from_vpid(s32 vpid) __ksym;
 extern void bpf_task_release(struct task_struct *p) __ksym;
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
-/* A kernel pointer held as a number (read from memory) as a typed pointer the program may
- * load through directly: far cheaper than one bpf_probe_read_kernel per field. */
 #define kptr(type, p) ((type *)bpf_rdonly_cast((void *)(p), bpf_core_type_id_kernel(type)))
+#define KREAD(type, p, ...) ___arrow(kptr(type, p), __VA_ARGS__)
+#endif
 
 /* What a file descriptor is, as the kernel holds it (also the head of struct fd_desc). */
 struct fd_head {
@@ -234,7 +258,11 @@ struct vigil_settings {
 	__u8 ignore_missing_execs; /* drop execve/execveat that failed with ENOENT */
 	__u8 want_first_send; /* copy the first bytes sent on each TCP client connection */
 	__u8 pad[3];
+	__u32 flood_limit;    /* bulk records per second of one process and syscall before
+			       * the rest are aggregated (0: no flood control) */
 	__u16 dns_ports[DNS_PORTS]; /* destination ports whose traffic is DNS (0: unused) */
+	__u8 filter_reads;    /* read-only opens must be under `wanted_reads` to be sent */
+	__u8 pad2[3];
 };
 
 struct {
@@ -368,6 +396,124 @@ struct {
 } events SEC(".maps");
 
 /*
+ * The priority lane: a ring of its own for high-value records (process lifecycle, execs,
+ * privilege changes, module and BPF loads, ptrace, sensitive paths, flood aggregates), so
+ * that a flood of ordinary records, which fills the bulk ring `events`, cannot crowd them
+ * out. User space drains it first.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 * 1024 * 1024);
+} urgent SEC(".maps");
+
+/* Sensitive paths, as prefixes of the path a syscall names (an exact path is stored with
+ * its terminating NUL, so it matches itself only). Filled by user space. */
+#define PRIO_PATH_MAX 128
+
+struct path_key {
+	__u32 prefixlen;     /* in bits */
+	__u8 data[PRIO_PATH_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 512);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct path_key);
+	__type(value, __u8);
+} sensitive_paths SEC(".maps");
+
+/* Rule-derived filter (vigil/rules/kernel_filters.py): the paths and prefixes of the
+ * read-only opens the loaded rules and detectors can need, same layout as
+ * sensitive_paths. Used only when settings.filter_reads is set. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct path_key);
+	__type(value, __u8);
+} wanted_reads SEC(".maps");
+
+/* ... and the suffixes ("*.key": a file name ending) such opens may end with. */
+#define SUFFIXES 16
+#define SUFFIX_MAX 32
+
+struct path_suffix {
+	__u32 len;
+	char s[SUFFIX_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SUFFIXES);
+	__type(key, __u32);
+	__type(value, struct path_suffix);
+} wanted_suffixes SEC(".maps");
+
+/* The inodes of the sensitive files that exist, by (device, inode): a relative path, a
+ * link or /proc/self/root/... still names them. Refreshed by user space. */
+struct inode_key {
+	__u64 ino;
+	__u32 dev;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 512);
+	__type(key, struct inode_key);
+	__type(value, __u8);
+} sensitive_inodes SEC(".maps");
+
+/* Flood control, per process and syscall: records offered in the current one-second
+ * window, and those folded into the aggregate sent when the window is over. */
+struct flood_key {
+	__u32 tgid;
+	__u32 nr;
+};
+
+#define FLOOD_SAMPLE 64
+#define FLOOD_PRIO (1U << 31)   /* flood_key.nr: the priority lane's records */
+
+struct flood_state {
+	__u64 start;         /* the window's start (boot ns) */
+	__u64 offered;       /* records of this window */
+	__u64 folded;        /* records of this window not sent */
+	char comm[16];
+	char sample[FLOOD_SAMPLE]; /* the first folded record's first string (its path) */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct flood_key);
+	__type(value, struct flood_state);
+} flood SEC(".maps");
+
+/* Lost records by syscall number (fork, exit, flood after the syscalls) and by process,
+ * read and cleared by user space for its "events lost" report. */
+#define DROP_SLOTS (MAX_SYSCALLS + 4)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DROP_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops_by_nr SEC(".maps");
+
+struct drop_emitter {
+	__u64 count;
+	char comm[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct drop_emitter);
+} drops_by_tgid SEC(".maps");
+
+/*
  * A small second ring for the rare record the main ring refuses while it still has room
  * (its lock gives up under cross-CPU contention, -EAGAIN): a different lock, so the
  * record is kept instead of dropped. User space drains both.
@@ -442,6 +588,47 @@ static __always_inline struct vigil_event *begin_record(struct task_struct *task
 	return e;
 }
 
+/* One lost record: counted, and by syscall and process for the "events lost" report. */
+static __always_inline void count_drop(struct vigil_event *e, bool prio)
+{
+	__u32 slot = e->nr < MAX_SYSCALLS ? e->nr : MAX_SYSCALLS + ((e->nr - EV_FORK) & 3);
+	__u64 *n = bpf_map_lookup_elem(&drops_by_nr, &slot);
+	__u32 tgid = e->tgid;
+	struct drop_emitter *em;
+
+	count(CNT_DROPS);
+	if (prio)
+		count(CNT_DROPS_URGENT);
+	if (n)
+		*n += 1;
+	em = bpf_map_lookup_elem(&drops_by_tgid, &tgid);
+	if (em) {
+		__sync_fetch_and_add(&em->count, 1);
+	} else {
+		struct drop_emitter fresh = {.count = 1};
+
+		__builtin_memcpy(fresh.comm, e->comm, sizeof(fresh.comm));
+		bpf_map_update_elem(&drops_by_tgid, &tgid, &fresh, BPF_NOEXIST);
+	}
+}
+
+/* A record of the priority lane: its own ring, else the spill ring; never parked (the
+ * parked slot keeps the bulk lane's order). */
+static __always_inline void submit_urgent(void *buf, __u32 size)
+{
+	size &= OFF_MASK;
+	barrier_var(size);
+	if (size < sizeof(struct vigil_event))
+		return;
+	if (!bpf_ringbuf_output(&urgent, buf, size, 0) ||
+	    !bpf_ringbuf_output(&spill, buf, size, 0)) {
+		count(CNT_EVENTS);
+		count(CNT_URGENT);
+		return;
+	}
+	count_drop((struct vigil_event *)buf, true);
+}
+
 static __always_inline void submit(struct vigil_settings *s, void *buf, __u32 size)
 {
 	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
@@ -493,7 +680,7 @@ static __always_inline void submit(struct vigil_settings *s, void *buf, __u32 si
 		count(CNT_PARKED);
 		return;
 	}
-	count(CNT_DROPS);
+	count_drop((struct vigil_event *)buf, false);
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size + 8 <
 	    bpf_ringbuf_query(&events, BPF_RB_RING_SIZE))
 		count(CNT_DROPS_NOT_FULL);
@@ -661,12 +848,12 @@ __noinline int describe_file(__u64 file, struct fd_desc *d)
 	d->head.ino = 0;
 	if (!file)
 		return FDK_NONE;
-	f = kptr(struct file, file);
-	inode = f->f_inode;
-	mode = inode->i_mode;
-	d->head.fmode = f->f_mode & FMODE_RW;
-	d->head.ino = inode->i_ino;
-	d->head.dev = inode->i_sb->s_dev;
+	f = (struct file *)file;
+	inode = KREAD(struct file, f, f_inode);
+	mode = KREAD(struct inode, inode, i_mode);
+	d->head.fmode = KREAD(struct file, f, f_mode) & FMODE_RW;
+	d->head.ino = KREAD(struct inode, inode, i_ino);
+	d->head.dev = KREAD(struct inode, inode, i_sb, s_dev);
 	switch (mode & S_IFMT) {
 	case S_IFREG:
 		d->head.kind = FDK_FILE;
@@ -682,18 +869,18 @@ __noinline int describe_file(__u64 file, struct fd_desc *d)
 		break;
 	case S_IFCHR:
 		d->head.kind = FDK_CHR;
-		d->head.dev = inode->i_rdev;
+		d->head.dev = KREAD(struct inode, inode, i_rdev);
 		break;
 	case S_IFBLK:
 		d->head.kind = FDK_BLK;
-		d->head.dev = inode->i_rdev;
+		d->head.dev = KREAD(struct inode, inode, i_rdev);
 		break;
 	case S_IFSOCK:
 		d->head.kind = FDK_SOCK;
 		fill_sock(&d->sock, (struct file *)file);
 		break;
 	default: {
-		const unsigned char *name = f->f_path.dentry->d_name.name;
+		const unsigned char *name = KREAD(struct file, f, f_path.dentry, d_name.name);
 
 		d->head.kind = FDK_ANON;
 		bpf_probe_read_kernel_str(d->name, sizeof(d->name), name);
@@ -744,18 +931,19 @@ static long listen_step(__u32 i, void *data)
 	file = current_fd_file(i);
 	if (!file)
 		return 0;
-	f = kptr(struct file, file);
-	if ((f->f_inode->i_mode & S_IFMT) != S_IFSOCK)
+	f = (struct file *)file;
+	if ((KREAD(struct file, f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
 		return 0;
-	sock = f->private_data;
-	sk = kptr(struct socket, sock)->sk;
+	sock = KREAD(struct file, f, private_data);
+	sk = KREAD(struct socket, sock, sk);
 	if (!sk)
 		return 0;
-	state = sk->__sk_common.skc_state;
-	proto = sk->sk_protocol;
+	state = KREAD(struct sock, sk, __sk_common.skc_state);
+	proto = KREAD(struct sock, sk, sk_protocol);
 	/* TCP in LISTEN; UDP bound to a port without a peer (a datagram server) */
 	if (!(state == TCP_LISTEN ||
-	      (proto == IPPROTO_UDP && state == TCP_CLOSE && sk->__sk_common.skc_num)))
+	      (proto == IPPROTO_UDP && state == TCP_CLOSE &&
+	       KREAD(struct sock, sk, __sk_common.skc_num))))
 		return 0;
 	if (c->n >= MAX_LISTENERS) {
 		c->cut = true;
@@ -1123,6 +1311,7 @@ __noinline __u32 put_extra(struct scratch *sc, struct syscall_spec *spec,
 		BPF_CORE_READ_INTO(&p, f, f_path);
 		return put_path(off, &p);
 	}
+#ifndef VIGIL_COMPAT
 	if (spec->extra == EXTRA_TARGET) {
 		__s64 pid = (int)arg_at(a, spec->extra_arg);
 		struct task_struct *t;
@@ -1138,6 +1327,7 @@ __noinline __u32 put_extra(struct scratch *sc, struct syscall_spec *spec,
 		bpf_task_release(t);
 		return 16;
 	}
+#endif
 	return 0;
 }
 
@@ -1216,7 +1406,7 @@ __noinline __u32 syscall_record(struct scratch *sc, struct syscall_spec *spec,
 			off += sizeof(struct fd_desc);
 		}
 		if ((spec->flags & SPEC_CREATED) && file &&
-		    (kptr(struct file, file)->f_mode & FMODE_CREATED))
+		    (KREAD(struct file, file, f_mode) & FMODE_CREATED))
 			e->flags |= F_CREATED;
 	} else if (spec->fd_source == FD_PAIR && ret == 0) {
 		int fds[2] = {-1, -1};
@@ -1237,6 +1427,205 @@ __noinline __u32 syscall_record(struct scratch *sc, struct syscall_spec *spec,
 	return off;
 }
 
+/*
+ * Whether the record at the start of `buf` is high-value for what it names: the file it
+ * acted on is one of the sensitive inodes, or its path (first string) is under a sensitive
+ * prefix. The LPM key is laid over the header's last 4 bytes (its pad, restored after)
+ * and the path that follows them.
+ */
+__noinline int sensitive_record(struct scratch *sc, __u8 path0)
+{
+	struct vigil_event *e;
+	struct inode_key k = {};
+	__u32 len;
+	int hit = 0;
+
+	if (!sc)
+		return 0;
+	e = (struct vigil_event *)sc->buf;
+	if (e->fd.ino) {
+		k.ino = e->fd.ino;
+		k.dev = e->fd.dev;
+		if (bpf_map_lookup_elem(&sensitive_inodes, &k))
+			return 1;
+	}
+	len = e->seglen[0];
+	if (!path0 || !len)
+		return 0;
+	if (len > PRIO_PATH_MAX)
+		len = PRIO_PATH_MAX;
+	e->pad = len * 8;
+	hit = bpf_map_lookup_elem(&sensitive_paths,
+				  sc->buf + offsetof(struct vigil_event, pad)) != NULL;
+	e->pad = 0;
+	return hit;
+}
+
+/* One suffix of `wanted_suffixes` against the path (bpf_loop callback: verified once). */
+struct suffix_ctx {
+	__u32 len;            /* the path's length with its NUL */
+	int hit;
+};
+
+static long suffix_step(__u32 i, void *data)
+{
+	struct suffix_ctx *c = data;
+	struct path_suffix *sf;
+	struct scratch *sc;
+	__u32 zero = 0, k = i, n, start;
+	const __u8 *p;
+
+	sf = bpf_map_lookup_elem(&wanted_suffixes, &k);
+	if (!sf || !sf->len)
+		return 1;
+	n = sf->len;
+	if (n > SUFFIX_MAX || n + 1 > c->len || c->len > PRIO_PATH_MAX)
+		return 0;
+	sc = bpf_map_lookup_elem(&scratch_buf, &zero);
+	if (!sc)
+		return 1;
+	p = sc->buf + sizeof(struct vigil_event);
+	start = c->len - 1 - n;
+	for (__u32 j = 0; j < SUFFIX_MAX; j++) {
+		if (j >= n)
+			break;
+		if (p[(start + j) & (PRIO_PATH_MAX - 1)] != (__u8)sf->s[j])
+			return 0;
+	}
+	c->hit = 1;
+	return 1;
+}
+
+/*
+ * Whether a read-only open is one no loaded rule or detector can need: its path (first
+ * string, absolute, at most PRIO_PATH_MAX bytes, already normal: no "/.", "//" or "..",
+ * which user space resolves or rules look for) is neither under `wanted_reads` nor ends
+ * with one of `wanted_suffixes`. Anything else is sent.
+ */
+__noinline int unwanted_read(struct scratch *sc)
+{
+	struct vigil_event *e;
+	const __u8 *p;
+	__u32 len;
+	int hit;
+
+	if (!sc)
+		return 0;
+	e = (struct vigil_event *)sc->buf;
+	p = sc->buf + sizeof(struct vigil_event);
+	len = e->seglen[0];
+	if (len < 2 || len > PRIO_PATH_MAX || p[0] != '/')
+		return 0;
+	for (__u32 i = 0; i < PRIO_PATH_MAX - 1; i++) {
+		if (i + 2 >= len)
+			break;
+		if ((p[i] == '/' && (p[i + 1] == '.' || p[i + 1] == '/')) ||
+		    (p[i] == '.' && p[i + 1] == '.'))
+			return 0;
+	}
+	e->pad = len * 8;
+	hit = bpf_map_lookup_elem(&wanted_reads,
+				  sc->buf + offsetof(struct vigil_event, pad)) != NULL;
+	e->pad = 0;
+	if (hit)
+		return 0;
+	{
+		struct suffix_ctx c = {.len = len};
+
+		bpf_loop(SUFFIXES, suffix_step, &c, 0);
+		return !c.hit;
+	}
+}
+
+/* Send the aggregate of a flood window that is over, on the priority lane: the header of
+ * the record `e` (the same process), the syscall, records folded and offered, the
+ * window's length, and a sample path. */
+static __always_inline void send_flood(struct vigil_event *e, struct flood_state *st,
+				       __u32 nr, __u64 now)
+{
+	struct vigil_event *r = bpf_ringbuf_reserve(&urgent, sizeof(*r) + FLOOD_SAMPLE, 0);
+
+	if (!r) {
+		count_drop(e, true);
+		return;
+	}
+	__builtin_memcpy(r, e, sizeof(*r));
+	r->ts = now;
+	r->nr = EV_FLOOD;
+	r->res = 0;
+	r->flags = 0;
+	r->aux = 0;
+	r->args[0] = nr & ~FLOOD_PRIO;
+	r->args[1] = st->folded;
+	r->args[2] = st->offered;
+	r->args[3] = now - st->start;
+	r->args[4] = !!(nr & FLOOD_PRIO);
+	r->args[5] = 0;
+	r->fd.kind = FDK_NONE;
+	r->fd.ino = 0;
+	r->fd.dev = 0;
+	r->fd.fd = 0;
+	r->fd.fmode = 0;
+	for (int i = 0; i < MAX_SEGS; i++)
+		r->seglen[i] = 0;
+	r->seglen[0] = FLOOD_SAMPLE;
+	__builtin_memcpy((__u8 *)(r + 1), st->sample, FLOOD_SAMPLE);
+	bpf_ringbuf_submit(r, 0);
+	count(CNT_EVENTS);
+	count(CNT_URGENT);
+	count(CNT_FLOOD_RECORDS);
+}
+
+/*
+ * Flood control: past `limit` records in one second of one process, syscall and lane, the
+ * rest of the second is folded into one aggregate (sent when the process's next such
+ * record opens a new window, or by user space once the window is stale). Returns 1 when
+ * the record is folded (not sent).
+ */
+__noinline int flooded(struct scratch *sc, __u32 limit, int prio)
+{
+	struct vigil_event *e;
+	struct flood_state *st;
+	struct flood_key k = {};
+	__u64 now, n;
+
+	if (!sc)
+		return 0;
+	e = (struct vigil_event *)sc->buf;
+	k.tgid = e->tgid;
+	k.nr = e->nr | (prio ? FLOOD_PRIO : 0);
+	now = e->ts;
+	st = bpf_map_lookup_elem(&flood, &k);
+	if (!st) {
+		struct flood_state fresh = {};
+
+		fresh.start = now;
+		fresh.offered = 1;
+		bpf_map_update_elem(&flood, &k, &fresh, BPF_NOEXIST);
+		return 0;
+	}
+	if (now - st->start >= 1000000000ULL) {
+		if (st->folded)
+			send_flood(e, st, k.nr, now);
+		st->start = now;
+		st->offered = 1;
+		st->folded = 0;
+		return 0;
+	}
+	n = __sync_fetch_and_add(&st->offered, 1) + 1;
+	if (n <= limit)
+		return 0;
+	if (__sync_fetch_and_add(&st->folded, 1) == 0) {
+		__builtin_memcpy(st->comm, e->comm, sizeof(st->comm));
+		st->sample[0] = 0;
+		if (e->seglen[0])
+			bpf_probe_read_kernel_str(st->sample, FLOOD_SAMPLE,
+						  sc->buf + sizeof(struct vigil_event));
+	}
+	count(CNT_FLOODED);
+	return 1;
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 {
@@ -1249,7 +1638,7 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 	struct scratch *sc;
 	__u64 trunc_size = 0, trunc_ino = 0, pid_tgid;
 	bool truncated = false;
-	int dns = 0;
+	int dns = 0, prio;
 	__u32 nr, off, tgid, tid, zero = 0;
 
 	nr = (__u32)regs->orig_ax;
@@ -1327,6 +1716,9 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 		for (int i = 0; i < 6; i++)
 			e->args[i] = 0;
 		off = exec_record(sc);
+		if (!s->flood_limit || !flooded(sc, s->flood_limit, 1))
+			submit_urgent(sc->buf, off);
+		return 0;
 	} else {
 		off = syscall_record(sc, spec, s, &a, dns);
 		if (!off)
@@ -1337,7 +1729,21 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 			e->flags |= F_SIZE_BEFORE;
 		}
 	}
-	submit(s, sc->buf, off);
+	prio = (spec->flags & SPEC_URGENT) || sensitive_record(sc, spec->flags & SPEC_PATH0);
+	/* a flood of ordinary records of a process never folds its high-value ones; it is
+	 * counted before the rule-derived filter, so a flood of reads no rule wants is still
+	 * reported as a flood */
+	if (s->flood_limit && flooded(sc, s->flood_limit, prio))
+		return 0;
+	if (!prio && s->filter_reads && (nr == 2 || nr == 257) &&
+	    !((nr == 2 ? a.v[1] : a.v[2]) & (03 | 0100 | 01000)) && unwanted_read(sc)) {
+		count(CNT_FILTERED_RULES);
+		return 0;
+	}
+	if (prio)
+		submit_urgent(sc->buf, off);
+	else
+		submit(s, sc->buf, off);
 	return 0;
 }
 
@@ -1431,7 +1837,7 @@ int BPF_PROG(vigil_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	e->res = ctgid;
 	e->args[0] = ctgid;
-	submit(s, e, sizeof(*e));
+	submit_urgent(e, sizeof(*e));
 	return 0;
 }
 
@@ -1454,6 +1860,6 @@ int BPF_PROG(vigil_exit, struct task_struct *p)
 	if (!e)
 		return 0;
 	e->res = task->exit_code;
-	submit(s, e, sizeof(*e));
+	submit_urgent(e, sizeof(*e));
 	return 0;
 }
