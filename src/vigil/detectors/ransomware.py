@@ -90,6 +90,9 @@ class RansomwareDetector(BuiltinDetector):
 
     name = NAME
     Params = RansomwareParams
+    #: read-only opens it needs for the kernel filter (vigil.rules.kernel_filters): none,
+    #: it counts opens that write
+    kernel_read_paths: tuple[str, ...] = ()
     event_types = frozenset(_OPEN | _UNLINK | _RENAME)
 
     params: RansomwareParams
