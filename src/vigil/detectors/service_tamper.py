@@ -36,7 +36,7 @@ from vigil.detectors.service_tamper_allowlist import (AGENT_SERVICES, AUDIT_CLIE
                                                       SECURITY_SERVICES, STOP_VERBS,
                                                       TERMINATING_SIGNALS)
 from vigil.events.flags import is_open_write
-from vigil.events.model import Event
+from vigil.events.model import Event, Process
 from vigil.priority import Priority
 
 NAME = "service_tamper"
@@ -125,6 +125,14 @@ def _security_off(binary: str, args: list[str]) -> str | None:
     if binary in ("iptables", "ip6tables", "iptables-legacy", "iptables-nft") and (
             "-F" in args or "--flush" in args):
         return f"{binary} rules flushed"
+    return None
+
+
+def _service_manager(proc: Process) -> Suppression | None:
+    """Init delivering the signals of a stop is how services stop."""
+    if proc.pid == 1 or matched_binary(proc, {"systemd"}):
+        return static_suppression(NAME, "service_manager", binary_name(proc),
+                                  "the service manager delivering a stop")
     return None
 
 
@@ -253,10 +261,7 @@ class ServiceTamperDetector(BuiltinDetector):
         if self.own.owns(event.proc):
             return []
         proc = event.proc
-        suppression = None
-        if proc.pid == 1 or matched_binary(proc, {"systemd"}):
-            suppression = static_suppression(NAME, "service_manager", binary_name(proc),
-                                             "the service manager delivering a stop")
+        suppression = _service_manager(proc)
         result = "" if event.res is None or event.res >= 0 else " (failed)"
         output = (f"Signal {sig} sent to the Vigil agent (pid {target}) by "
                   f"{describe_process(event)}{result}: {proc.cmdline() or '?'}")
@@ -279,16 +284,12 @@ class ServiceTamperDetector(BuiltinDetector):
                 self._already_reported(event, unit):
             return []
         proc = event.proc
-        suppression = None
-        if proc.pid == 1 or matched_binary(proc, {"systemd"}):
-            suppression = static_suppression(NAME, "service_manager", binary_name(proc),
-                                             "the service manager delivering a stop")
-        elif target is not None and proc.pid is not None and proc.pid in (
-                int_arg(event, "target_ppid"), self._tool_parents.get(target, event.ts)):
-            suppression = static_suppression(NAME, "own_child", binary_name(proc),
-                                             "a process stopping the tool it started itself")
-        else:
-            suppression = self._installer_suppression(event)
+        own_child = target is not None and proc.pid is not None and proc.pid in (
+            int_arg(event, "target_ppid"), self._tool_parents.get(target, event.ts))
+        suppression = _service_manager(proc) or (
+            static_suppression(NAME, "own_child", binary_name(proc),
+                               "a process stopping the tool it started itself")
+            if own_child else self._installer_suppression(event))
         output = (f"Security tool {tool} (pid {target}) killed with signal {sig} by "
                   f"{describe_process(event)}: {proc.cmdline() or '?'}")
         return [build_detection(NAME, "tool_kill", Priority.ERROR, output, STOP_TAGS, event,
