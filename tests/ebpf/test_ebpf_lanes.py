@@ -97,6 +97,24 @@ def test_flood_detector_reports_once_per_window_and_sums_between():
     assert other[0].priority is Priority.ERROR
 
 
+def test_tree_walk_floods_are_audited_and_blinding_loops_alerted():
+    """emulation benign `disk-usage-admin`: du and find pass flood_limit at ~10-15 k
+    directory opens/s; a loop burying events runs at 200 k+/s. Only the latter alerts;
+    high-value floods always do."""
+    det = EventFloodDetector()
+    walk = det.on_event(_flood_event(7, 11_000, 1))[0]
+    assert walk.suppressed is not None and walk.suppressed.entry == "event_flood.min_rate=50000"
+    assert walk.data["rate"] == 13_000 and "13000/s" in walk.suppressed.reason
+    loop = det.on_event(_flood_event(8, 300_000, 1))[0]
+    assert loop.suppressed is None and loop.data["rate"] == 302_000
+    slow_but_sensitive = det.on_event(_flood_event(9, 500, 1, lane="priority"))[0]
+    assert slow_but_sensitive.suppressed is None
+    # a window the kernel closed early is not read as a fast loop
+    burst = Event(type="flood", ts=1, proc=Process(pid=10, name="find"),
+                  args={"syscall": "openat", "count": 1, "offered": 2001, "interval_ms": 5})
+    assert det.on_event(burst)[0].suppressed is not None
+
+
 def test_events_lost_detector_names_types_and_emitters():
     ev = Event(type="events_lost", ts=5, proc=Process(pid=9, name="noisy"),
                args={"count": 1200, "priority": 3, "by_type": {"openat": 1100, "close": 100},
