@@ -164,7 +164,11 @@ def test_a_flood_is_folded_and_a_sensitive_read_in_it_still_arrives(kind, monkey
         sensor.stop()
     assert st["flood_folded"] > 0 and st["flood_records"] + sensor.swept_floods > 0
     fl = [e for e in events if e.type == "flood" and e.proc.pid == flood.pid]
-    assert fl and fl[0].args["syscall"] == "openat" and fl[0].args["sample"] == str(target)
+    assert fl and fl[0].args["syscall"] == "openat"
+    # the kernel keeps the first 63 bytes of the path (pytest's tmp paths can be longer)
+    sample = fl[0].args["sample"]
+    assert sample == str(target) or (fl[0].args.get("sample_cut") is True
+                                     and len(sample) == 63 and str(target).startswith(sample))
     assert all(e.args["offered"] > e.args["count"] > 0 for e in fl)
     sensitive = [e for e in events if e.type == "openat" and e.proc.pid == reader.pid
                  and e.args.get("name") in (str(secret), str(link))]

@@ -202,8 +202,11 @@ class RecordDecoder:
         start = off + HEADER_SIZE
         if nr == sc.EV_FLOOD:
             sample = bytes(buf[start:start + l0]).split(b"\0", 1)[0]
-            return flood_event(ts, proc, a0, a1, a2, a3, bool(a4), _text(sample) or None,
-                               self.hostname)
+            ev = flood_event(ts, proc, a0, a1, a2, a3, bool(a4), _text(sample) or None,
+                             self.hostname)
+            if l0 and len(sample) >= l0 - 1:  # the kernel's copy filled its buffer
+                ev.args["sample_cut"] = True
+            return ev
         if nr in _OPEN_FAST:
             ev = self._open(nr, ts, res, a0, a1, a2, a3, aux, fkind, fmode, fdev, fino,
                             flags, proc, buf, start, l0)
