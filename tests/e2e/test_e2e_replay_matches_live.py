@@ -59,8 +59,8 @@ class Recorder:
             [sys.executable, "-m", "vigil", "record", "-o", str(self.out), "-c", str(cfg)],
             stdout=subprocess.DEVNULL, stderr=open(self.err, "wb"), cwd=tmp)
         deadline = time.monotonic() + 60
-        # the capture file is created once the sensor is attached
-        while not (self.out.exists() and self.out.stat().st_size > 0):
+        # the recorder says so once the sensor is attached (its file may stay buffered)
+        while "eBPF sensor attached" not in self.err.read_text(errors="replace"):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.proc.kill()
                 pytest.fail(f"vigil record did not start: {self.err.read_text()}")
