@@ -23,10 +23,14 @@
 
     .venv/bin/python bench/sensor.py --flood [open|connect|exec|all] [--flood-seconds 20]
 
-5. (--crossing) Records crossing from the kernel to user space for `make -j2` of the
-   generated project, with Falco's stable rules and the default detectors, without and
-   with the rule-derived read filter (`vigil.rules.kernel_filters`), and the detections
-   of both runs (the same workload, so the same ones are expected).
+5. (--crossing) Kernel records and events crossing to user space for the processes of
+   `make -j2` of the generated project, with Falco's stable rules and the default
+   detectors: this tree without and with the rule-derived kernel filters
+   (`vigil.rules.kernel_filters`), and with `--baseline DIR` another source tree (e.g. the
+   code before wave 2) as the reference the ratios are taken against (worker:
+   bench/crossing_count.py).
+
+    .venv/bin/python bench/sensor.py --crossing [--rounds 3] [--baseline DIR]
 
 VIGIL_BPF_OBJECT=compat measures the compat object (docs/sensor.md) instead of the full one.
 """
@@ -605,62 +609,45 @@ def flood(binary: Path, modes: list[str], secs: float) -> None:
                   + (f"  ({len(lost)} 'Events lost' detections)" if lost else ""))
 
 
-def crossing(rounds: int) -> None:
-    """Part 5: kernel records reaching user space for make -j2, read filter off and on."""
+def crossing(rounds: int, baseline: Path | None) -> None:
+    """Part 5: kernel records and events of `make -j2`'s own processes reaching user
+    space, with the kernel filters off and on, and for a baseline source tree."""
     from vigil.agent import build_pipeline
     from vigil.config import load_config
-    from vigil.rules.kernel_filters import plan_reads
+    from vigil.rules.kernel_filters import plan_reads, plan_writes
 
-    cfg = load_config(None)
-    built = build_pipeline(config=cfg, rule_paths=[str(FALCO_RULES)], audit=False, alerts=False,
-                           detectors=True)
-    plan = plan_reads(built.falco, built.sigma, built.detectors)
-    print(f"\n## 5. records crossing to user space for make -j2 (Falco stable rules + "
-          f"default detectors; {rounds} rounds each, alternating)\n{plan.explain()[-1]}")
-    totals: dict[str, list[int]] = {"off": [], "on": []}
-    mine: dict[str, list[int]] = {"off": [], "on": []}
-    filtered: list[int] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        work = make_workload(Path(tmp))
-        root = str(Path(tmp) / "c_project")
-        for _ in range(rounds):
-            for variant in ("off", "on"):
-                sensor = EbpfSensor(event_types=built.event_types(),
-                                    exclude_pids={os.getpid()},
-                                    ignore_read_prefixes=cfg.sensors.ignore_read_prefixes,
-                                    ignore_missing_reads=cfg.sensors.ignore_missing_reads,
-                                    ignore_missing_execs=cfg.sensors.ignore_missing_execs,
-                                    flood_limit=cfg.sensors.flood_limit,
-                                    read_filter=plan.kernel_paths() if variant == "on"
-                                    else None)
-                work.prepare()
-                sensor.start()
-                seen = [0]
-
-                def count(e: Event, seen: list[int] = seen) -> None:
-                    # the workload's own events (other processes share this host)
-                    if (e.proc.cwd or "").startswith(root):
-                        seen[0] += 1
-
-                reader = Reader(sensor, count)
-                reader.start()
-                subprocess.run(work.command, check=True, stdout=subprocess.DEVNULL)
-                time.sleep(0.5)
-                reader.stop()
-                st = sensor.stats()
-                sensor.stop()
-                totals[variant].append(st["kernel_events"])
-                mine[variant].append(seen[0])
-                if variant == "on":
-                    filtered.append(st["ignored_by_rules"])
-    off, on = statistics.median(mine["off"]), statistics.median(mine["on"])
-    print(f"{'filter':8} {'make events (median)':>22} {'all rounds':>24} "
-          f"{'host records (median)':>22} {'all rounds':>24}")
-    for v in ("off", "on"):
-        print(f"{v:8} {statistics.median(mine[v]):22.0f} {str(mine[v]):>24} "
-              f"{statistics.median(totals[v]):22.0f} {str(totals[v]):>24}")
-    print(f"make events on/off: {on / max(off, 1):.2f}; read-only opens left in the kernel "
-          f"by the filter (median): {statistics.median(filtered):.0f}")
+    built = build_pipeline(config=load_config(None), rule_paths=[str(FALCO_RULES)],
+                           audit=False, alerts=False, detectors=True)
+    plans = (plan_reads(built.falco, built.sigma, built.detectors),
+             plan_writes(built.falco, built.sigma, built.detectors))
+    print("\n## 5. records crossing to user space for make -j2 (Falco stable rules + "
+          f"default detectors; {rounds} rounds each; the build's own processes)")
+    for plan in plans:
+        print(plan.explain()[-1])
+    variants = [(f"baseline tree {baseline}", baseline, "off")] if baseline else []
+    variants += [("this tree, filters off", REPO, "off"), ("this tree, filters on", REPO, "on")]
+    results: dict[str, list[dict]] = {}
+    for name, tree, filters in variants:
+        out = subprocess.run([sys.executable, str(REPO / "bench" / "crossing_count.py"),
+                              "--tree", str(tree), "--rounds", str(rounds),
+                              "--filters", filters], capture_output=True, text=True)
+        if out.returncode != 0:
+            print(f"{name}: failed: {out.stderr[-1500:]}")
+            continue
+        results[name] = json.loads(out.stdout)
+    ref_name = variants[0][0]
+    ref = results.get(ref_name)
+    print(f"\n{'variant':48} {'records (median)':>17} {'events (median)':>16} "
+          f"{'records/ref':>12} {'events/ref':>11}")
+    for name, runs in results.items():
+        rec = statistics.median(r["records"] for r in runs)
+        evs = statistics.median(r["events"] for r in runs)
+        rr = rec / statistics.median(r["records"] for r in ref) if ref else float("nan")
+        er = evs / max(statistics.median(r["events"] for r in ref), 1) if ref else float("nan")
+        print(f"{name[:48]:48} {rec:17.0f} {evs:16.0f} {rr:12.2f} {er:11.2f}")
+    for name, runs in results.items():
+        print(f"{name}: records per type (last round) {runs[-1]['by_type']}; "
+              f"filtered in the kernel {runs[-1]['filtered']}")
 
 
 def main() -> None:
@@ -683,7 +670,8 @@ def main() -> None:
     ap.add_argument("--flood-seconds", type=float, default=20.0,
                     help="how long each flood of part 4 lasts (default 20)")
     ap.add_argument("--crossing", action="store_true",
-                    help="only part 5: records crossing for make -j2, read filter off/on")
+                    help="only part 5: records crossing for make -j2, filters off/on "
+                         "(and --baseline DIR)")
     ap.add_argument("--per-block", type=int, default=4,
                     help="workload runs per variant and round in part 3 (default 4)")
     args = ap.parse_args()
@@ -701,7 +689,7 @@ def main() -> None:
         VARIANTS[BASELINE] = []
     print(f"BPF object: {os.environ.get('VIGIL_BPF_OBJECT') or 'auto'}")
     if args.crossing:
-        crossing(args.rounds or 3)
+        crossing(args.rounds or 3, args.baseline.resolve() if args.baseline else None)
         return
     if args.flood:
         modes = ["open", "connect", "exec"] if args.flood == "all" else [args.flood]

@@ -14,13 +14,16 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from vigil.agent import BuiltPipeline
 from vigil.detections import Detection
 from vigil.events.model import Event
 from vigil.incidents.model import IncidentEvent
 from vigil.sensors.base import Sensor, SensorUnavailable
+
+if TYPE_CHECKING:
+    from vigil.sensors.ebpf.lanes import ReadFilter
 
 log = logging.getLogger(__name__)
 
@@ -194,12 +197,12 @@ class Agent:
         """Recompute the rule-derived kernel filter for what now runs (after a reload)."""
         if not self.built.config.sensors.rule_filters:
             return
-        read_filter = rule_read_filter(self.built)
+        read_filter, write_filter = rule_filters(self.built)
         for s in self.sensors:
             apply = getattr(s, "set_read_filter", None)
             if callable(apply):
                 try:
-                    apply(read_filter)
+                    apply(read_filter, write_filter)
                 except Exception:
                     log.exception("updating the kernel read filter failed")
 
@@ -354,14 +357,17 @@ def sensor_filters(sensors: Any) -> dict[str, Any]:
             "lost_interval": sensors.lost_interval}
 
 
-def rule_read_filter(built: BuiltPipeline) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
-    """The read-only opens the loaded rules and detectors can need, for the kernel (None:
-    every one); its verdict is logged."""
-    from vigil.rules.kernel_filters import plan_reads
+def rule_filters(built: BuiltPipeline) -> tuple[ReadFilter | None, ReadFilter | None]:
+    """The read-only opens, and the compiler toolchain's writes, the loaded rules and
+    detectors can need, for the kernel (None: every one); the verdicts are logged."""
+    from vigil.rules.kernel_filters import plan_reads, plan_writes
 
-    plan = plan_reads(built.falco, built.sigma, built.detectors)
-    log.info("%s", plan.explain()[-1])
-    return plan.kernel_paths()
+    out = []
+    for plan in (plan_reads(built.falco, built.sigma, built.detectors),
+                 plan_writes(built.falco, built.sigma, built.detectors)):
+        log.info("%s", plan.explain()[-1])
+        out.append(plan.kernel_paths())
+    return out[0], out[1]
 
 
 def default_sensors(built: BuiltPipeline) -> list[Sensor]:
@@ -371,9 +377,11 @@ def default_sensors(built: BuiltPipeline) -> list[Sensor]:
     if cfg.sensors.ebpf:
         from vigil.sensors.ebpf.sensor import EbpfSensor
 
-        read_filter = rule_read_filter(built) if cfg.sensors.rule_filters else None
+        read_filter, write_filter = rule_filters(built) if cfg.sensors.rule_filters \
+            else (None, None)
         out.append(EbpfSensor(event_types=built.event_types(), exclude_pids={os.getpid()},
                               hostname=cfg.hostname, read_filter=read_filter,
+                              write_filter=write_filter,
                               **sensor_filters(cfg.sensors)))
     from vigil.sensors.auth_select import auth_sensors
 

@@ -108,10 +108,32 @@ def test_deleting_the_file_of_a_finished_or_other_program_is_not_reported() -> N
     test_bin = proc("/tmp/build/test_foo", pid=820, parent=shell)
     rm = proc("/usr/bin/rm", pid=821, parent=shell)
     later = proc("/usr/bin/sleep", pid=822, parent=shell)
+    # the sensor's process table says who still runs the file (`exe_users`): nobody
     dets = run(DeletedExeDetector(), [
-        execve(test_bin), Event(type="procexit", ts=sec(1), res=0, proc=test_bin),
-        syscall(rm, "unlink", ts=sec(2), path="/tmp/build/test_foo"),
-        execve(later), syscall(rm, "unlink", ts=sec(3), path="/tmp/other")])
+        execve(test_bin),
+        syscall(rm, "unlink", ts=sec(2), path="/tmp/build/test_foo", exe_users=[]),
+        execve(later), syscall(rm, "unlink", ts=sec(3), path="/tmp/other", exe_users=[])])
+    assert dets == []
+
+
+def test_exe_users_of_the_unlink_decide_whether_the_program_still_runs() -> None:
+    shell = root_shell()
+    test_bin = proc("/tmp/build/test_foo", pid=820, parent=shell)
+    rm = proc("/usr/bin/rm", pid=821, parent=shell)
+    dets = run(DeletedExeDetector(), [
+        execve(test_bin),
+        syscall(rm, "unlink", ts=sec(2), path="/tmp/build/test_foo", exe_users=[820])])
+    assert [d.data["victim_pid"] for d in alerts(dets)] == [820]
+
+
+def test_a_compiler_removing_files_is_never_a_deleted_program() -> None:
+    shell = root_shell()
+    victim = proc("/tmp/ccAbC.s", pid=840, parent=shell)   # whatever ran from there
+    cc = proc("/usr/bin/x86_64-linux-gnu-gcc-12", "-c", "x.c", pid=841, parent=shell,
+              name="cc")
+    dets = run(DeletedExeDetector(), [
+        execve(victim), syscall(cc, "unlink", ts=sec(1), path="/tmp/ccAbC.s",
+                                exe_users=[840])])
     assert dets == []
 
 

@@ -204,14 +204,16 @@ def test_rules_hot_reload_swaps_rules_and_keeps_them_on_a_broken_file(tmp_path):
 
 
 class _FilteredSensor(ListSensor):
-    """A sensor that records the read filters the agent gives it."""
+    """A sensor that records the read and toolchain-write filters the agent gives it."""
 
     def __init__(self) -> None:
         super().__init__([])
         self.filters: list = []
+        self.write_filters: list = []
 
-    def set_read_filter(self, read_filter) -> None:  # noqa: ANN001
+    def set_read_filter(self, read_filter, write_filter=None) -> None:  # noqa: ANN001
         self.filters.append(read_filter)
+        self.write_filters.append(write_filter)
 
 
 def test_a_reload_recomputes_the_kernel_read_filter() -> None:
@@ -233,6 +235,9 @@ def test_a_reload_recomputes_the_kernel_read_filter() -> None:
     agent.offer_detectors(original)
     agent._swap()
     assert sensor.filters[-1] is not None and "/etc/shadow" in sensor.filters[-1].exact
+    # the toolchain-write filter is recomputed with it
+    assert sensor.write_filters[-1] is not None
+    assert "/etc/ld.so.preload" in sensor.write_filters[-1].exact
     built.close()
 
 

@@ -1,10 +1,11 @@
-"""End to end: the rule-derived read filter changes no detection.
+"""End to end: the rule-derived kernel filters change no detection.
 
 `vigil record --raw` records a workload of reads (sensitive files, ordinary ones, relative
-and unnormalised paths) and writes; the recording is replayed through the default rules
+and unnormalised paths), writes and a compiler at work (objects, temporary files, a shell
+profile written by the preprocessor); the recording is replayed through the default rules
 and detectors, then through Falco's stable rules and the default detectors, once whole and
-once with the read-only opens the kernel filter would
-have dropped removed: the detections must be identical.
+once with the read-only opens and the toolchain writes the kernel filters would have
+dropped removed: the detections must be identical.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from needs import requires_bpf, requires_shared, shared_path
 from vigil.agent import build_pipeline
 from vigil.config import load_config
 from vigil.events.jsonl import BadLine, encode_event, read_events
-from vigil.rules.kernel_filters import plan_reads
+from vigil.rules.kernel_filters import plan_reads, plan_writes
 
 pytestmark = requires_bpf + requires_shared("rules")
 STABLE = shared_path("rules", "falco", "falco_rules.yaml")
@@ -38,11 +39,15 @@ echo x > {d}/written; cat {d}/written >/dev/null
 head -c 10 /root/.ssh/authorized_keys >/dev/null 2>&1
 echo k > {d}/tls.key; {d}/kitty {d}/tls.key >/dev/null; cat /etc/ssl/private/* >/dev/null 2>&1
 python3 -c "import socket; s=socket.socket(); s.settimeout(0.2); s.connect_ex(('192.0.2.1', 443))"
+cd {d} && clang -c x.c -o x.o && clang -c {d}/x.c -o {d}/y.o && rm -f x.o
+clang -E -P -x c {d}/profile.txt -o {d}/.bashrc
 """
 
 
 def test_replay_with_and_without_the_read_filter_gives_identical_detections(tmp_path: Path):
     (tmp_path / "file").write_text("x")
+    (tmp_path / "x.c").write_text("int f(void) { return 2; }\n")
+    (tmp_path / "profile.txt").write_text("alias ls='ls -la'\n")
     rec = tmp_path / "raw.jsonl"
     script = tmp_path / "work.sh"
     script.write_text(WORKLOAD.format(d=tmp_path))
@@ -66,15 +71,21 @@ def test_replay_with_and_without_the_read_filter_gives_identical_detections(tmp_
         built = build_pipeline(config=load_config(cfg), audit=False, alerts=False,
                                detectors=True)
         plan = plan_reads(built.falco, built.sigma, built.detectors)
-        assert plan.kernel_paths() is not None, name  # the filter is on for these rules
+        wplan = plan_writes(built.falco, built.sigma, built.detectors)
+        # the filters are on for these rules
+        assert plan.kernel_paths() is not None and wplan.kernel_paths() is not None, name
         kept = [e for e in events if plan.keeps(e)]
         assert len(kept) < len(events)  # it does drop reads of this workload
+        both = [e for e in kept if wplan.keeps(e)]
+        assert len(both) < len(kept)  # ... and the compiler's writes
+        kept = both
         filtered = tmp_path / f"filtered-{name}.jsonl"
         with open(filtered, "wb") as f:
             for e in kept:
                 f.write(encode_event(e))
         whole, after = _detections(rec, cfg), _detections(filtered, cfg)
         assert any("/etc/shadow" in o for _, o in whole), name
+        assert any(".bashrc" in o for _, o in whole), name  # the compiler's write judged
         assert whole == after, name
 
 

@@ -98,6 +98,29 @@ def test_fork_exec_exit_keep_snapshots(roots):
     assert t.on_exit(21) is new and t.get(21) is None and t.fd(21, 3) is None
 
 
+def test_exec_users_are_the_running_processes_that_exec_d_a_path(roots):
+    proc, etc = roots
+    t = ProcessTable(proc_root=proc, etc_root=etc)
+    t.seed()
+
+    def run(pid: int, path: str) -> None:
+        t.on_fork(20, pid, ts=1)
+        t.on_exec(t.get(pid), ExecInfo(exepath=path, argv=[path], args_truncated=False,
+                                       cwd="/", tty=0, sid=20, pgid=pid,
+                                       exe_from_memfd=False))
+
+    run(31, "/tmp/x")
+    run(32, "/tmp/x")
+    run(33, "/usr/bin/true")
+    assert t.exec_users("/tmp/x") == [31, 32]
+    t.on_exit(31)
+    assert t.exec_users("/tmp/x") == [32]
+    run(32, "/usr/bin/env")  # a new image: no longer running /tmp/x
+    assert t.exec_users("/tmp/x") == [] and t.exec_users("/usr/bin/env") == [32]
+    t.on_fork(32, 34, ts=2)  # a fork runs its parent's image but exec'd nothing
+    assert t.exec_users("/usr/bin/env") == [32]
+
+
 def test_view_is_the_same_object_until_something_changes(roots):
     proc, etc = roots
     t = ProcessTable(proc_root=proc, etc_root=etc)

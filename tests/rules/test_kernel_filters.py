@@ -9,7 +9,9 @@ from vigil.config import load_config
 from vigil.detectors.registry import build_detectors
 from vigil.events.model import Event, Process
 from vigil.rules.falco.parser import parse_condition
-from vigil.rules.kernel_filters import PathNeed, pattern_need, plan_reads, read_need
+from vigil.rules.kernel_filters import (WRITES, PathNeed, path_need, pattern_need, plan_reads,
+                                        plan_writes, quiet_bits, read_need)
+from vigil.sensors.ebpf.lanes import ReadFilter
 from needs import shared_path
 
 STABLE = shared_path("rules", "falco", "falco_rules.yaml")
@@ -110,3 +112,90 @@ def test_keeps_mirrors_the_kernel_decision(name, flags, kept):
     plan = plan_reads(built.falco, built.sigma, built.detectors)
     ev = Event(type="openat", args={"name": name, "flags": flags}, proc=Process(pid=1))
     assert plan.keeps(ev) is kept
+
+
+# ------------------------------------------------------------------ toolchain writes
+
+def write_need(text: str) -> PathNeed:
+    return path_need(parse_condition(text), True, WRITES)
+
+
+def test_path_endings_are_file_name_endings_for_reads_and_writes():
+    assert need("fd.name endswith release_agent").suffixes == {"release_agent"}
+    assert write_need("proc.name = x or fd.name endswith .pem").everything
+    assert write_need("evt.type = openat and fd.name endswith .pem").suffixes == {".pem"}
+    assert need("fd.name endswith " + "x" * 40).everything
+
+
+def test_write_needs_follow_the_write_event_types():
+    # a rule on unlinks names a path: toolchain unlinks there must cross
+    assert write_need("evt.type = unlinkat and evt.arg.name startswith /etc/").prefixes \
+        == {"/etc/"}
+    # a rule on connects needs no toolchain write
+    assert write_need("evt.type = connect and fd.name contains x").nothing
+    # no flag test is certain for writes and unlinks together
+    assert write_need("evt.is_open_write = true and fd.name startswith /var/log/").prefixes \
+        == {"/var/log/"}
+    assert write_need("evt.is_open_write = true").everything
+
+
+def test_falco_stable_and_the_default_detectors_leave_toolchain_writes_in_the_kernel():
+    for paths in ([str(STABLE)], None):
+        built = build_pipeline(config=load_config(None), rule_paths=paths, audit=False,
+                               alerts=False, detectors=True)
+        plan = plan_writes(built.falco, built.sigma, built.detectors)
+        wf = plan.kernel_paths()
+        assert wf is not None and not plan.blockers(), plan.explain()[-1]
+        # the files sensitive_write and service_tamper watch cross whoever writes them
+        assert "/etc/ld.so.preload" in wf.exact and "/etc/cron.d/" in wf.prefixes
+        assert "/var/log/" in wf.prefixes and "/mem" in wf.suffixes
+        assert "toolchain writes: on" in plan.explain()[-1]
+    stable_plan = plan_writes(built.falco, built.sigma, built.detectors)
+    assert stable_plan.kind is WRITES
+
+
+def test_a_detector_judging_writes_without_a_declaration_needs_every_toolchain_write():
+    class Writer:
+        name = "writer"
+        event_types = frozenset({"unlink"})
+
+    plan = plan_writes(None, None, [Writer(), *build_detectors({}, None, None)])
+    assert plan.kernel_paths() is None
+    assert "does not say which toolchain writes it needs" in plan.explain()[0]
+
+
+GCC = "/usr/bin/x86_64-linux-gnu-gcc-12"
+
+
+@pytest.mark.parametrize("etype, path, flags, exe, kept", [
+    ("openat", "/tmp/ccAb.s", 0o1101, GCC, False),          # the compiler's temporary file
+    ("unlink", "/tmp/ccAb.s", None, GCC, False),
+    ("openat", "/tmp/ccAb.s", 0o1101, "/usr/bin/python3", True),   # not a toolchain program
+    ("openat", "/tmp/ccAb.s", 0o1101, "/tmp/gcc", True),            # a copy elsewhere
+    ("openat", "/etc/cron.d/job", 0o1101, GCC, True),       # a watched path
+    ("openat", "/home/u/.bashrc", 0o1101, GCC, True),       # hidden: always sent
+    ("openat", "/tmp/ccAb.s", 0, GCC, True),                # a read: the read filter's
+    ("creat", "/srv/a.o", None, GCC, False)])
+def test_write_keeps_mirrors_the_kernel_decision(etype, path, flags, exe, kept):
+    built = build_pipeline(config=load_config(None), audit=False, alerts=False,
+                           detectors=True)
+    plan = plan_writes(built.falco, built.sigma, built.detectors)
+    args = {"name" if etype != "unlink" else "path": path}
+    if flags is not None:
+        args["flags"] = flags
+    ev = Event(type=etype, args=args, proc=Process(pid=1, exepath=exe))
+    assert plan.keeps(ev) is kept
+
+
+def test_a_working_directory_is_quiet_when_no_wanted_path_can_lie_under_it():
+    reads = ReadFilter(("/etc/shadow",), ("/root/.ssh/", "/srv/app/keys"), (".key",))
+    writes = ReadFilter((), ("/etc/cron.d/",), ())
+    assert quiet_bits("/home/u/src", reads, writes) == (3, 128 - len("/home/u/src") - 1)
+    # a wanted path under it, or it under a wanted prefix: not quiet for that filter
+    assert quiet_bits("/etc", reads, writes)[0] == 0
+    assert quiet_bits("/root/.ssh", reads, None) == (0, 0)      # hidden: always sent
+    assert quiet_bits("/srv/app", reads, writes)[0] == 2         # /srv/app/keys... below
+    assert quiet_bits("/srv/app/keysafe", reads, writes)[0] == 2  # a string prefix
+    assert quiet_bits("/etc/cron.d/x", None, writes)[0] == 0
+    assert quiet_bits("/" + "d" * 130, reads, writes) == (0, 0)  # too long for a name
+    assert quiet_bits("relative", reads, writes) == (0, 0)

@@ -60,12 +60,13 @@ def validate(paths: list[str] = typer.Argument(..., help="Rule files or director
                     typer.echo(safe_text(f"NOTE sigma {r.rule_id} {r.title}: {n}"))
     if kernel_filters:
         from vigil.detectors.registry import build_detectors
-        from vigil.rules.kernel_filters import plan_reads
+        from vigil.rules.kernel_filters import plan_reads, plan_writes
         from vigil.terminal import safe_text
 
-        plan = plan_reads(falco, sigma, build_detectors({}, None, None))
-        for line in plan.explain():
-            typer.echo(safe_text(f"KERNEL {line}"))
+        detectors = build_detectors({}, None, None)
+        for plan in (plan_reads(falco, sigma, detectors), plan_writes(falco, sigma, detectors)):
+            for line in plan.explain():
+                typer.echo(safe_text(f"KERNEL {line}"))
     n_sigma = len(sigma.rules) if sigma is not None else 0
     typer.echo(f"{len(rp.falco)} Falco file(s): {len(falco.rules)} rule(s) compiled, "
                f"{len(falco.errors)} error(s), {len(falco.warnings)} warning(s); "

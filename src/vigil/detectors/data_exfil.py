@@ -96,6 +96,9 @@ class DataExfilDetector(BuiltinDetector):
     #: the read-only opens it needs, for the kernel filter (vigil.rules.kernel_filters)
     kernel_read_paths: tuple[str, ...] = tuple(
         p for patterns in SENSITIVE_FILE_PATTERNS.values() for p in patterns)
+    #: the compiler toolchain's writes it needs: opens for reading and writing of the
+    #: same files
+    kernel_write_paths: tuple[str, ...] = kernel_read_paths
     event_types = frozenset(_OPEN_TYPES | _CONNECT_TYPES | _EXEC_TYPES)
 
     params: DataExfilParams

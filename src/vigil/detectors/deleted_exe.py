@@ -2,9 +2,11 @@
 
 Droppers start their payload and delete the file at once (`/proc/PID/exe` then reads
 "(deleted)"): nothing is left on disk to scan or inspect. The detector remembers which
-file each process executes (exec, until its exit) and reports an `unlink`/`unlinkat` of
-that file while the process still runs, within `window_seconds` of its start — by the
-process itself (self-deletion) or by anyone else.
+file each process executes and reports an `unlink`/`unlinkat` of that file while the
+process still runs (the unlink event's `exe_users`: the processes the sensor's process
+table knows to run it, so no exit events are needed), within `window_seconds` of its
+start — by the process itself (self-deletion) or by anyone else. An unlink without
+`exe_users` (another sensor, an old recording) trusts the detector's own memory.
 
 Static allowlist (`deleted_exe_allowlist.py`): package managers replacing or removing
 programs, and builds cleaning their own outputs. Replacing a binary by `rename` (how
@@ -27,6 +29,7 @@ from vigil.detectors.params import minimum
 from vigil.detectors.process_identity import (PACKAGE_MANAGERS, AgentIdentity,
                                               is_trusted_location, lineage_binary)
 from vigil.events.model import Event, Process
+from vigil.events.toolchain import is_toolchain_binary
 from vigil.priority import Priority
 
 NAME = "deleted_exe"
@@ -52,7 +55,10 @@ class DeletedExeDetector(BuiltinDetector):
 
     name = NAME
     Params = DeletedExeParams
-    event_types = frozenset(_EXEC | _UNLINK | {"procexit"})
+    event_types = frozenset(_EXEC | _UNLINK)
+    #: the compiler toolchain's unlinks it needs: none, a compiler removes its own
+    #: temporary files (ignored below as well)
+    kernel_write_paths: tuple[str, ...] = ()
 
     params: DeletedExeParams
 
@@ -70,10 +76,6 @@ class DeletedExeDetector(BuiltinDetector):
         """Track running executables; report the deletion of one."""
         t = event.type
         pid = event.proc.pid
-        if t == "procexit":
-            if pid is not None:
-                self._running.pop(pid)
-            return []
         if event.res is not None and event.res < 0:
             return []
         if t in _EXEC:
@@ -85,15 +87,19 @@ class DeletedExeDetector(BuiltinDetector):
                 self._by_path.put(path, event.ts, pids)
             return []
         path = str_arg(event, "name", "path")
-        if path is None:
+        if path is None or is_toolchain_binary(event.proc.exepath):
             return []
         pids = self._by_path.get(path, event.ts)
         if not pids:
             return []
+        alive = event.args.get("exe_users")
         out: list[Detection] = []
         for victim in sorted(pids):
             running = self._running.get(victim, event.ts)
             if running is None or running[0] != path:
+                continue
+            if isinstance(alive, list) and victim not in alive:
+                self._running.pop(victim)  # it exited since
                 continue
             out.append(self._detect(event, path, running[1]))
         self._by_path.pop(path)

@@ -37,6 +37,7 @@ from vigil.detectors.pipe_to_interpreter import is_downloader
 from vigil.detectors.process_identity import (AgentIdentity, INTERPRETERS, UNTRUSTED_DIRS,
                                               binary_name, lineage_binary)
 from vigil.events.model import Event, Process
+from vigil.events.toolchain import is_toolchain_binary
 from vigil.priority import Priority
 
 NAME = "download_exec"
@@ -99,6 +100,9 @@ class DownloadExecDetector(BuiltinDetector):
     #: read-only opens it needs for the kernel filter (vigil.rules.kernel_filters): none,
     #: it follows files opened for writing
     kernel_read_paths: tuple[str, ...] = ()
+    #: the compiler toolchain's writes it needs: none, what a compiler writes is built,
+    #: not downloaded (ignored below as well)
+    kernel_write_paths: tuple[str, ...] = ()
 
     params: DownloadExecParams
 
@@ -140,7 +144,8 @@ class DownloadExecDetector(BuiltinDetector):
         if event.type == "creat":
             flags = _O_WRONLY
         if fd is None or pid is None or fd.type not in (None, "file") or not fd.name \
-                or flags is None or (flags & _O_ACCMODE) not in (_O_WRONLY, _O_RDWR):
+                or flags is None or (flags & _O_ACCMODE) not in (_O_WRONLY, _O_RDWR) \
+                or is_toolchain_binary(event.proc.exepath):
             return
         write = _Write(pid, event.proc, fd.name, event.ts)
         if self._image.get(pid, event.ts) is None:

@@ -69,6 +69,8 @@ class ProcessMemoryDetector(BuiltinDetector):
     #: the read-only opens it needs, for the kernel filter (vigil.rules.kernel_filters):
     #: /proc/PID/mem and /proc/PID/task/TID/mem, as a file name ending
     kernel_read_paths: tuple[str, ...] = ("*/mem",)
+    #: ... and of the compiler toolchain's writes (an injection opens mem for writing)
+    kernel_write_paths: tuple[str, ...] = ("*/mem",)
 
     params: ProcessMemoryParams
 

@@ -30,6 +30,7 @@ from vigil.detectors.process_identity import AgentIdentity, binary_names
 from vigil.detectors.ransomware_allowlist import COMPRESSOR_FORMATS, NOT_A_FORMAT
 from vigil.events.flags import is_open_write
 from vigil.events.model import Event
+from vigil.events.toolchain import is_toolchain_binary
 from vigil.priority import Priority
 
 NAME = "ransomware"
@@ -93,6 +94,9 @@ class RansomwareDetector(BuiltinDetector):
     #: read-only opens it needs for the kernel filter (vigil.rules.kernel_filters): none,
     #: it counts opens that write
     kernel_read_paths: tuple[str, ...] = ()
+    #: the compiler toolchain's writes it needs: none, a compiler writing objects and
+    #: removing its temporary files transforms nothing (ignored below as well)
+    kernel_write_paths: tuple[str, ...] = ()
     event_types = frozenset(_OPEN | _UNLINK | _RENAME)
 
     params: RansomwareParams
@@ -116,7 +120,7 @@ class RansomwareDetector(BuiltinDetector):
         t = event.type
         proc = event.proc
         session = proc.sid or proc.ppid or proc.pid
-        if session is None or self.own.owns(proc):
+        if session is None or self.own.owns(proc) or is_toolchain_binary(proc.exepath):
             return []
         if t in _OPEN:
             if event.args.get("created") is not True:

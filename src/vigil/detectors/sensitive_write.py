@@ -27,6 +27,7 @@ from vigil.detectors.process_identity import (PACKAGE_MANAGERS, AgentIdentity, a
                                               matched_binary, script_path)
 from vigil.detectors.sensitive_write_allowlist import (ANSIBLE_MODULE_PATTERN,
                                                        CATEGORY_CREATORS, CATEGORY_OWNERS,
+                                                       CATEGORY_PATTERNS,
                                                        CATEGORY_TAGS,
                                                        CONFIG_MANAGEMENT_AGENTS, LAUNCHERS,
                                                        SENSITIVE_WRITE_PATHS)
@@ -123,6 +124,11 @@ class SensitiveWriteDetector(BuiltinDetector):
                  own: AgentIdentity | None = None) -> None:
         super().__init__(params, own)
         self._extra = PathPatterns({"configured": self.params.extra_paths})
+        #: the compiler toolchain's writes it needs, for the kernel filter
+        #: (vigil.rules.kernel_filters): those of the files it watches, whoever writes
+        self.kernel_write_paths: tuple[str, ...] = tuple(
+            p for patterns in CATEGORY_PATTERNS.values() for p in patterns
+        ) + tuple(self.params.extra_paths)
 
     def _suppression(self, event: Event, category: str) -> Suppression | None:
         proc = event.proc

@@ -32,7 +32,8 @@ from vigil.detectors.path_patterns import PathPatterns
 from vigil.detectors.process_identity import (PACKAGE_INSTALLERS, AgentIdentity, ancestors, basename,
                                               binary_name, command_of, lineage_binary, matched_binary)
 from vigil.detectors.service_tamper_allowlist import (AGENT_SERVICES, AUDIT_CLIENTS, LOG_KEEPERS,
-                                                      SCRIPT_STOP_ACTIONS, SECURITY_LOGS,
+                                                      SCRIPT_STOP_ACTIONS,
+                                                      SECURITY_LOG_PATTERNS, SECURITY_LOGS,
                                                       SECURITY_SERVICES, STOP_VERBS,
                                                       TERMINATING_SIGNALS)
 from vigil.events.flags import is_open_write
@@ -153,6 +154,11 @@ class ServiceTamperDetector(BuiltinDetector):
         super().__init__(params, own)
         self._services = SECURITY_SERVICES | frozenset(self.params.extra_services)
         self._extra_logs = PathPatterns({"configured_logs": self.params.extra_log_paths})
+        #: the compiler toolchain's writes it needs, for the kernel filter
+        #: (vigil.rules.kernel_filters): logs, whoever writes or removes them
+        self.kernel_write_paths: tuple[str, ...] = (VAR_LOG, *(
+            p for patterns in SECURITY_LOG_PATTERNS.values() for p in patterns),
+            *self.params.extra_log_paths)
         #: (pid, unit) already reported, so `service` -> `systemctl` is one detection
         self._reported: ExpiringMap[tuple[int | None, str], bool] = ExpiringMap(
             int(self.params.dedupe_seconds * 1e9))

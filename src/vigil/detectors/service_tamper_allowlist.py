@@ -25,7 +25,7 @@ SECURITY_SERVICES: frozenset[str] = frozenset({
 AGENT_SERVICES: frozenset[str] = frozenset({"vigil", "vigil-agent"})
 
 #: logs whose loss blinds an investigation
-SECURITY_LOGS = PathPatterns({
+SECURITY_LOG_PATTERNS: dict[str, tuple[str, ...]] = {
     "system_logs": ("/var/log/auth.log*", "/var/log/secure*", "/var/log/syslog*",
                     "/var/log/messages*", "/var/log/kern.log*", "/var/log/audit/",
                     "/var/log/wtmp", "/var/log/btmp", "/var/log/lastlog", "/var/log/faillog",
@@ -34,7 +34,8 @@ SECURITY_LOGS = PathPatterns({
                     "/var/log/ufw.log*", "/var/lib/vigil/audit/"),
     "shell_history": ("*/.bash_history", "*/.zsh_history", "*/.history", "*/.sh_history",
                       "*/.python_history"),
-})
+}
+SECURITY_LOGS = PathPatterns(SECURITY_LOG_PATTERNS)
 
 #: who may rotate, truncate and delete logs
 LOG_KEEPERS: frozenset[str] = frozenset({

@@ -29,6 +29,7 @@ from vigil.detectors.expiring_map import ExpiringMap
 from vigil.detectors.params import minimum
 from vigil.detectors.process_identity import AgentIdentity, binary_name
 from vigil.events.model import Event, Process
+from vigil.events.toolchain import is_toolchain_binary
 from vigil.priority import Priority
 
 NAME = "stolen_ssh_key"
@@ -83,6 +84,9 @@ class StolenSshKeyDetector(BuiltinDetector):
     #: read-only opens it needs for the kernel filter (vigil.rules.kernel_filters): keys
     #: under a ~/.ssh directory (such paths always cross)
     kernel_read_paths: tuple[str, ...] = ("*/.ssh/*",)
+    #: the compiler toolchain's writes it needs: none, a compiler's output is no copy of
+    #: a key (ignored below as well); writes under ~/.ssh always cross
+    kernel_write_paths: tuple[str, ...] = ()
 
     params: StolenSshKeyParams
 
@@ -119,7 +123,8 @@ class StolenSshKeyDetector(BuiltinDetector):
                 self._read.put(proc.pid, event.ts, (fd.name, owner))
             return
         read = self._read.get(proc.pid, event.ts)
-        if read is not None and key_owner(fd.name) is None:
+        if read is not None and key_owner(fd.name) is None \
+                and not is_toolchain_binary(proc.exepath):
             self._copies.put(fd.name, event.ts, (read[0], read[1], binary_name(proc)))
 
     def _on_exec(self, event: Event) -> list[Detection]:

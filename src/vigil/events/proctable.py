@@ -237,6 +237,9 @@ class ProcessTable:
         self.pipes = PipeHolders(pipe_grace_ns)
         #: children not exec'd yet, by parent: ppid -> {pid: fork time}
         self._unexeced: dict[int, dict[int, int]] = {}
+        #: the program each process exec'd while watched (pid -> path), and the reverse
+        self._exec_of: dict[int, str] = {}
+        self._exec_users: dict[str, set[int]] = {}
         #: fds the table could not keep or check: numbers beyond MAX_TRACKED_FD, and fds
         #: beyond the exec view (64 and up) dropped at an exec
         self.untracked_fds = 0
@@ -411,6 +414,10 @@ class ProcessTable:
             parent=self._procs.get(current.ppid or 0))
         self._insert(pid, new)
         self._exec_done(pid, current.ppid)
+        self._forget_exec(pid)
+        if info.exepath:
+            self._exec_of[pid] = info.exepath
+            self._exec_users.setdefault(info.exepath, set()).add(pid)
         if info.open_fds is not None:
             self._close_on_exec(pid, info.open_fds)
         self.pipes.release(pid, ts)
@@ -450,6 +457,7 @@ class ProcessTable:
         """The process ended: forget it (and its fds); returns its last snapshot."""
         self._fds.pop(pid, None)
         self.pipes.release(pid, ts)
+        self._forget_exec(pid)
         gone = self._procs.pop(pid, None)
         if gone is not None:
             self._exec_done(pid, gone.ppid)
@@ -492,6 +500,21 @@ class ProcessTable:
         for pid in [pid for pid in self._procs if not (self._proc_root / str(pid)).exists()]:
             self._procs.pop(pid, None)
             self._fds.pop(pid, None)
+            self._forget_exec(pid)
+
+    def _forget_exec(self, pid: int) -> None:
+        path = self._exec_of.pop(pid, None)
+        if path is not None:
+            users = self._exec_users.get(path)
+            if users is not None:
+                users.discard(pid)
+                if not users:
+                    del self._exec_users[path]
+
+    def exec_users(self, path: str) -> list[int]:
+        """The running processes whose exec (seen by the sensor) started the program at
+        `path`, in pid order: whom deleting that file leaves running a deleted program."""
+        return sorted(self._exec_users.get(path, ()))
 
     # ------------------------------------------------------------------ file descriptors
 

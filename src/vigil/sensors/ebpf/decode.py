@@ -56,9 +56,14 @@ F_FDS_BEYOND, F_LISTENERS_CUT, F_DNS, F_TARGET, F_PAYLOAD_CUT = 32, 64, 128, 256
 #: SEG_EXTRA holds the first bytes a client sent on a TCP connection
 F_FIRST_SEND = 2048
 F_EXEC_AT = 1024
+#: exec: the record also stands for the child's fork (held back by the kernel for vfork
+#: children): a3 is the fork's time, a4 the parent
+F_FORKED = 4096
 AT_EMPTY_PATH = 0x1000
 #: execve, execveat: a successful one is an exec record
 _EXEC_NRS = frozenset(s.nr for s in sc.SYSCALLS if s.kind == sc.KIND_EXEC)
+#: unlinks: their events say which running processes exec'd the file (`exe_users`)
+_UNLINK_NRS = frozenset(sc.BY_NAME[n].nr for n in ("unlink", "unlinkat"))
 #: the calls that change a process's user ids (their events carry `uid_before`)
 _SETUID_NRS = frozenset(sc.BY_NAME[n].nr for n in ("setuid", "setreuid", "setresuid",
                                                    "setfsuid") if n in sc.BY_NAME)
@@ -183,6 +188,8 @@ class RecordDecoder:
         table = self.table
         ts += self._epoch
         if nr in _EXEC_NRS and res == 0:
+            if flags & F_FORKED:
+                table.on_fork(a4, tgid, a3 + self._epoch)
             proc = table.exec_view(tgid, tid, ppid, uid, gid, euid, loginuid, comm, cgid)
             return self._exec(ts, proc, comm, flags, buf, off + HEADER_SIZE,
                               (l0, l1, l2, l3, l4, l5), a0, a1, a2, aux, fino)
@@ -224,6 +231,10 @@ class RecordDecoder:
                    flags)
         if before is not None and before.uid is not None:
             ev.args["uid_before"], ev.args["euid_before"] = before.uid, before.euid
+        if nr in _UNLINK_NRS and res == 0:
+            path = ev.args.get("path") or ev.args.get("name")
+            if isinstance(path, str):
+                ev.args["exe_users"] = table.exec_users(path)
         return ev
 
     def finish_batch(self, final: bool = True, now_ns: int | None = None) -> list[Event]:

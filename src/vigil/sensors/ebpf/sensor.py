@@ -20,11 +20,13 @@ from typing import Callable
 
 from vigil.events.model import Event, Process
 from vigil.events.proctable import ProcessTable
+from vigil.events.toolchain import toolchain_inode_keys
 from vigil.sensors.base import SensorUnavailable
 from vigil.sensors.ebpf import syscalls as sc
 from vigil.sensors.ebpf.decode import RecordDecoder, flood_event
 from vigil.sensors.ebpf.lanes import ReadFilter, SensitivePaths, lpm_key, suffix_value
 from vigil.sensors.ebpf.libbpf import BpfObject, Libbpf, LibbpfError
+from vigil.sensors.ebpf.quietdirs import QuietDirs
 from vigil.sensors.ebpf.ringbuf import RingReader
 
 log = logging.getLogger("vigil.sensors.ebpf")
@@ -41,15 +43,18 @@ PROGRAMS = ("vigil_sys_exit", "vigil_fork", "vigil_exit", "vigil_exec")
 #: programs the sensor runs without when the kernel refuses them (logged): the size of a
 #: file before a truncation, on any file system (fentry on do_truncate: needs BPF
 #: trampolines) and on ext4 (a tracepoint)
-OPTIONAL_PROGRAMS = ("vigil_truncate", "vigil_ext4_truncate")
-_SETTINGS = struct.Struct("<IIBBBBB3xI8HB3x")
+OPTIONAL_PROGRAMS = ("vigil_truncate", "vigil_ext4_truncate", "vigil_clone")
+#: of those, the ways of seeing a file's size before a truncation
+_TRUNCATION_PROGRAMS = ("vigil_truncate", "vigil_ext4_truncate")
+_SETTINGS = struct.Struct("<IIBBBBB3xI8HBB2x")
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 #: the program's counters (CNT_*), by the names `stats()` reports them under
 _COUNTERS = ("drops", "kernel_events", "drops_contended", "spilled", "parked",
              "ignored_reads", "ignored_missing_reads", "ignored_missing_execs",
              "ignored_by_argument", "dns_payloads", "priority_events", "drops_priority",
-             "flood_folded", "flood_records", "ignored_by_rules")
+             "flood_folded", "flood_records", "ignored_by_rules",
+             "ignored_toolchain_writes")
 #: most DNS ports the kernel compares against (vigil.bpf.c: DNS_PORTS)
 MAX_DNS_PORTS = 8
 #: sizes of the kernel's `ignore_prefixes` map (vigil.bpf.c: PREFIXES, PREFIX_MAX)
@@ -65,8 +70,13 @@ _EXTRA_SLOTS = {sc.MAX_SYSCALLS: "fork", sc.MAX_SYSCALLS + 1: "procexit",
                 sc.MAX_SYSCALLS + 2: "flood"}
 #: a flood window the kernel has not closed after this long is closed by user space
 _STALE_FLOOD_NS = 1_500_000_000
-#: vigil.bpf.c: SUFFIXES (entries of wanted_suffixes)
+#: vigil.bpf.c: SUFFIXES (entries of wanted_suffixes per filter: reads, then writes)
 _SUFFIXES = 16
+#: the opens and unlinks whose relative names teach `quiet_dirs`; renames that void it
+_RELATIVE_TEACHERS = frozenset({"open", "openat", "creat"})
+_RENAMES = frozenset({"rename", "renameat", "renameat2"})
+#: removals that can take a stored directory away (its inode may then be reused)
+_REMOVALS = frozenset({"unlinkat", "rmdir"})
 #: how many processes an "events lost" event names
 TOP_EMITTERS = 5
 #: the events the sensor makes about itself (delivered when asked for, like any type;
@@ -100,8 +110,11 @@ class EbpfSensor:
     the second into one `flood` event. Lost records produce at most one `events_lost` event
     per `lost_interval` seconds, with counts per type and the top emitting processes.
     `read_filter`: the read-only opens the loaded rules and detectors can need
-    (`vigil.rules.kernel_filters`); every other absolute, normal, ordinary read-only open
-    stays in the kernel. None: no such filter.
+    (`vigil.rules.kernel_filters`); every other normal, ordinary read-only open stays in
+    the kernel (a relative one when its working directory is known to hold no wanted
+    path: `quietdirs`). None: no such filter. `write_filter`: the same for the writes and
+    unlinks of the compiler toolchain's programs (`vigil.events.toolchain`); other
+    processes' writes always cross.
     """
 
     name = "ebpf"
@@ -123,7 +136,8 @@ class EbpfSensor:
                  urgent_ring_size: int = 4 << 20,
                  lost_interval: float = 10.0,
                  sensitive: SensitivePaths | None = None,
-                 read_filter: ReadFilter | None = None) -> None:
+                 read_filter: ReadFilter | None = None,
+                 write_filter: ReadFilter | None = None) -> None:
         wanted = sc.ALL_TYPES if event_types is None else frozenset(event_types) & sc.ALL_TYPES
         self.event_types: frozenset[str] = wanted
         #: the sensor's own reports to deliver (`flood`, `events_lost`): those asked for
@@ -147,6 +161,8 @@ class EbpfSensor:
         self.first_sends = "write" in wanted and bool(self._dns_ports)
         #: the optional programs that report sizes before truncation, once started
         self.truncation_sources: list[str] = []
+        #: the other optional programs attached (vigil_clone: vfork forks ride on execs)
+        self.optional_attached: list[str] = []
         self._explicit_object = Path(object_path) if object_path else None
         self._object_choice = bpf_object
         self._object_path = self._explicit_object or DEFAULT_OBJECT
@@ -163,7 +179,13 @@ class EbpfSensor:
         self._lost_interval = lost_interval
         self._sensitive = sensitive if sensitive is not None else SensitivePaths()
         self._read_filter = _fitting(read_filter)
+        self._write_filter = _fitting(write_filter, "writes")
         self._wanted_keys: list[bytes] = []
+        self._wanted_write_keys: list[bytes] = []
+        self._writer_keys: list[bytes] = []
+        self._next_writers = 0.0
+        self._quiet = QuietDirs(self._quiet_update, self._quiet_delete)
+        self._quiet.set_filters(self._read_filter, self._write_filter)
         self._urgent: RingReader | None = None
         #: ids of the events the last `read` took from the priority lane
         self._high_value: set[int] = set()
@@ -299,7 +321,10 @@ class EbpfSensor:
                 continue
             try:
                 obj.attach(prog)
-                self.truncation_sources.append(prog)
+                if prog in _TRUNCATION_PROGRAMS:
+                    self.truncation_sources.append(prog)
+                else:
+                    self.optional_attached.append(prog)
             except LibbpfError as exc:
                 log.info("eBPF sensor: cannot attach %s (%s)", prog, exc)
         if not self.truncation_sources:
@@ -331,7 +356,9 @@ class EbpfSensor:
         for key in self._sensitive.path_keys():
             obj.update("sensitive_paths", key, b"\x01")
         self._refresh_inodes(obj)
+        self._refresh_writers(obj)
         self._fill_wanted_reads(obj)
+        self._fill_wanted_writes(obj)
         self._write_settings(obj)
 
     def _write_settings(self, obj: BpfObject) -> None:
@@ -340,7 +367,8 @@ class EbpfSensor:
                    _SETTINGS.pack(os.getpid(), self._wake_bytes, 1, 1,
                                   int(self._ignore_missing), int(self._ignore_missing_execs),
                                   int(self.first_sends), self._flood_limit, *ports,
-                                  int(self._read_filter is not None)))
+                                  int(self._read_filter is not None),
+                                  int(self._write_filter is not None)))
 
     def _fill_wanted_reads(self, obj: BpfObject) -> None:
         for key in self._wanted_keys:
@@ -357,20 +385,65 @@ class EbpfSensor:
             value = suffix_value(rf.suffixes[i]) if i < len(rf.suffixes) else bytes(36)
             obj.update("wanted_suffixes", _U32.pack(i), value)
 
-    def set_read_filter(self, read_filter: ReadFilter | None
-                        ) -> None:
-        """Replace the rule-derived read filter of a running sensor (after a rule reload):
-        off first, then the new paths, then on, so no needed open is lost meanwhile."""
+    def _fill_wanted_writes(self, obj: BpfObject) -> None:
+        for key in self._wanted_write_keys:
+            obj.delete("wanted_writes", key)
+        self._wanted_write_keys = []
+        wf = self._write_filter
+        if wf is None:
+            return
+        keys = {lpm_key(p, exact=True) for p in wf.exact} | {lpm_key(p) for p in wf.prefixes}
+        for key in sorted(keys):
+            obj.update("wanted_writes", key, b"\x01")
+        self._wanted_write_keys = sorted(keys)
+        for i in range(_SUFFIXES):
+            value = suffix_value(wf.suffixes[i]) if i < len(wf.suffixes) else bytes(36)
+            obj.update("wanted_suffixes", _U32.pack(_SUFFIXES + i), value)
+
+    def set_read_filter(self, read_filter: ReadFilter | None,
+                        write_filter: ReadFilter | None = None) -> None:
+        """Replace the rule-derived filters of a running sensor (after a rule reload):
+        off first (and every quiet directory forgotten), then the new paths, then on, so
+        no needed event is lost meanwhile."""
         obj = self._obj
         read_filter = _fitting(read_filter)
-        self._read_filter = None
+        write_filter = _fitting(write_filter, "writes")
+        self._read_filter = self._write_filter = None
         if obj is None:
-            self._read_filter = read_filter
+            self._read_filter, self._write_filter = read_filter, write_filter
+            self._quiet.set_filters(read_filter, write_filter)
             return
         self._write_settings(obj)
-        self._read_filter = read_filter
+        self._quiet.set_filters(None, None)
+        self._read_filter, self._write_filter = read_filter, write_filter
         self._fill_wanted_reads(obj)
+        self._fill_wanted_writes(obj)
+        self._quiet.set_filters(read_filter, write_filter)
         self._write_settings(obj)
+
+    def _quiet_update(self, key: bytes, value: bytes) -> None:
+        if self._obj is not None:
+            self._obj.update("quiet_dirs", key, value)
+
+    def _quiet_delete(self, key: bytes) -> None:
+        if self._obj is not None:
+            self._obj.delete("quiet_dirs", key)
+
+    def _refresh_writers(self, obj: BpfObject) -> None:
+        """Point `quiet_writers` at the toolchain programs installed now (an upgrade
+        replaces them with new inodes); at most once a minute."""
+        now = time.monotonic()
+        if now < self._next_writers:
+            return
+        self._next_writers = now + 60.0
+        keys = toolchain_inode_keys()
+        if keys == self._writer_keys:
+            return
+        for old in set(self._writer_keys) - set(keys):
+            obj.delete("quiet_writers", old)
+        for key in keys:
+            obj.update("quiet_writers", key, b"\x01")
+        self._writer_keys = keys
 
     def _refresh_inodes(self, obj: BpfObject) -> None:
         """Point `sensitive_inodes` at the sensitive files as they are now (a password
@@ -470,6 +543,8 @@ class EbpfSensor:
             self._next_inodes = now + 10.0
             try:
                 self._refresh_inodes(obj)
+                self._refresh_writers(obj)
+                self._quiet.revalidate()
             except LibbpfError as exc:
                 log.warning("eBPF sensor: cannot refresh the sensitive inodes: %s", exc)
 
@@ -570,8 +645,19 @@ class EbpfSensor:
                 log.exception("eBPF sensor: cannot decode a kernel record (%d bytes); "
                               "counted in decode_errors, further ones are not logged", size)
             return
-        if ev is not None and (ev.type in self.event_types or ev.dns is not None
-                               or ev.type in self._reports):
+        if ev is None:
+            return
+        if self._quiet.active:
+            t = ev.type
+            if t in _RELATIVE_TEACHERS:
+                raw = ev.fd.nameraw if ev.fd is not None else None
+                if raw and raw[0] != "/" and (ev.res is None or ev.res >= 0):
+                    self._quiet.note(ev.proc.cwd)
+            elif t in _RENAMES:
+                self._quiet.renamed(ev.args.get("oldpath"))
+            elif t in _REMOVALS:
+                self._quiet.renamed(ev.args.get("name") or ev.args.get("path"))
+        if ev.type in self.event_types or ev.dns is not None or ev.type in self._reports:
             self._out.append(ev)
 
     def stop(self) -> None:
@@ -636,17 +722,17 @@ class EbpfSensor:
                 **dec.counts.as_dict()}
 
 
-def _fitting(read_filter: ReadFilter | None
+def _fitting(read_filter: ReadFilter | None, what: str = "reads"
              ) -> ReadFilter | None:
-    """The read filter, or None (no filter: every read-only open is sent) when it has more
-    paths than the kernel's trie holds."""
+    """The filter, or None (no filter: every such event is sent) when it has more paths
+    than the kernel's trie holds."""
     if read_filter is None:
         return None
     if not read_filter.fits():
-        log.warning("eBPF sensor: the rules need more read paths (%d) or file name endings "
-                    "(%d) than the kernel filter holds: read-only opens are not filtered",
+        log.warning("eBPF sensor: the rules need more %s paths (%d) or file name endings "
+                    "(%d) than the kernel filter holds: %s are not filtered", what,
                     len(read_filter.exact) + len(read_filter.prefixes),
-                    len(read_filter.suffixes))
+                    len(read_filter.suffixes), what)
         return None
     return read_filter
 

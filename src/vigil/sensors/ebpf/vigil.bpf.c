@@ -78,6 +78,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define F_TARGET 256            /* SEG_EXTRA: the target task's comm; aux: its tgid */
 #define F_PAYLOAD_CUT 512       /* the DNS payload was longer than DNS_MAX */
 #define F_FIRST_SEND 2048       /* SEG_EXTRA: the first bytes a client sent on a TCP connection */
+#define F_FORKED 4096           /* exec: also the child's fork (args[3]: its time, args[4]: parent) */
 #define F_EXEC_AT 1024          /* exec: through a dirfd or an fd (execveat, fexecve); SEG_BUF
 				 * holds the kernel's name for it, "/dev/fd/N[/path]" */
 
@@ -110,6 +111,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define IPPROTO_UDP 17
 #define EINPROGRESS 115
 #define O_TRUNC 01000
+#define AT_FDCWD -100
 
 #define CNT_DROPS 0
 #define CNT_EVENTS 1
@@ -126,7 +128,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define CNT_FLOODED 12          /* records folded into a flood aggregate, not sent */
 #define CNT_FLOOD_RECORDS 13    /* flood aggregates sent */
 #define CNT_FILTERED_RULES 14   /* read-only opens no loaded rule or detector can need */
-#define CNT_MAX 15
+#define CNT_FILTERED_WRITES 15  /* toolchain writes and unlinks no rule or detector can need */
+#define CNT_MAX 16
 
 #ifndef barrier_var
 #define barrier_var(var) asm volatile("" : "+r"(var))
@@ -262,7 +265,8 @@ struct vigil_settings {
 			       * the rest are aggregated (0: no flood control) */
 	__u16 dns_ports[DNS_PORTS]; /* destination ports whose traffic is DNS (0: unused) */
 	__u8 filter_reads;    /* read-only opens must be under `wanted_reads` to be sent */
-	__u8 pad2[3];
+	__u8 filter_writes;   /* the writes of `quiet_writers` must be under `wanted_writes` */
+	__u8 pad2[2];
 };
 
 struct {
@@ -346,6 +350,40 @@ struct {
 	__type(key, __u32);
 	__type(value, struct exec_at);
 } exec_ats SEC(".maps");
+
+/*
+ * The fork records of vfork children (posix_spawn, a compiler driver running its
+ * passes) held back, by child: the parent sleeps until the child execs or exits, so
+ * nothing about it changes meanwhile, and the fork rides on the child's exec record
+ * (F_FORKED) instead of crossing on its own. Any other record of the child, or its exit,
+ * sends the held fork record first. `forks_held` counts entries, so that other records
+ * skip the lookup when none is held.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct vigil_event);
+} held_forks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __s64);
+} forks_held SEC(".maps");
+
+/* By thread: whether its clone in progress is a vfork (set by task_newtask, read by the
+ * fork tracepoint, which runs before the kernel marks the child). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} vforking SEC(".maps");
+
+#define CLONE_VM 0x100
+#define CLONE_VFORK 0x4000
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -434,7 +472,19 @@ struct {
 	__type(value, __u8);
 } wanted_reads SEC(".maps");
 
-/* ... and the suffixes ("*.key": a file name ending) such opens may end with. */
+/* The same for the writes (opens for writing, creat, unlink) of the programs in
+ * `quiet_writers`: the paths the loaded rules and detectors can need of them. Used only
+ * when settings.filter_writes is set. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct path_key);
+	__type(value, __u8);
+} wanted_writes SEC(".maps");
+
+/* ... and the suffixes ("*.key": a file name ending) such paths may end with: slots
+ * [0, SUFFIXES) for reads, [SUFFIXES, 2 * SUFFIXES) for writes. */
 #define SUFFIXES 16
 #define SUFFIX_MAX 32
 
@@ -445,10 +495,37 @@ struct path_suffix {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, SUFFIXES);
+	__uint(max_entries, 2 * SUFFIXES);
 	__type(key, __u32);
 	__type(value, struct path_suffix);
 } wanted_suffixes SEC(".maps");
+
+/* Working directories (inode and mount) under which no path of `wanted_reads` (bit 1) or
+ * `wanted_writes` (bit 2) can lie, decided by user space from the directory's path: a
+ * relative name opened there is judged without resolving it. `max_name`: the longest
+ * relative name (with its NUL) whose full path still fits in what the kernel compares. */
+#define QUIET_READS 1
+#define QUIET_WRITES 2
+
+struct dir_key {
+	__u64 ino;
+	__u32 dev;
+	__u32 mnt_id;
+};
+
+struct dir_quiet {
+	__u8 bits;
+	__u8 max_name;
+	__u8 pad[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct dir_key);
+	__type(value, struct dir_quiet);
+} quiet_dirs SEC(".maps");
+
 
 /* The inodes of the sensitive files that exist, by (device, inode): a relative path, a
  * link or /proc/self/root/... still names them. Refreshed by user space. */
@@ -464,6 +541,15 @@ struct {
 	__type(key, struct inode_key);
 	__type(value, __u8);
 } sensitive_inodes SEC(".maps");
+
+/* The executables (device, inode) whose writes matter only by path: the compiler
+ * toolchain's programs (vigil/events/toolchain.py). Filled by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 512);
+	__type(key, struct inode_key);
+	__type(value, __u8);
+} quiet_writers SEC(".maps");
 
 /* Flood control, per process and syscall: records offered in the current one-second
  * window, and those folded into the aggregate sent when the window is over. */
@@ -627,6 +713,42 @@ static __always_inline void submit_urgent(void *buf, __u32 size)
 		return;
 	}
 	count_drop((struct vigil_event *)buf, true);
+}
+
+/* Send the fork record held for process `tgid`, if any (before its first other record). */
+static __always_inline void release_fork(__u32 tgid)
+{
+	__u32 zero = 0;
+	__s64 *held = bpf_map_lookup_elem(&forks_held, &zero);
+	struct vigil_event *f;
+
+	if (!held || *held <= 0)
+		return;
+	f = bpf_map_lookup_elem(&held_forks, &tgid);
+	if (!f)
+		return;
+	submit_urgent(f, sizeof(*f));
+	if (bpf_map_delete_elem(&held_forks, &tgid) == 0)
+		__sync_fetch_and_add(held, -1);
+}
+
+/* The exec record `e` of process `tgid` carries its held fork, if any. */
+static __always_inline void merge_fork(struct vigil_event *e, __u32 tgid)
+{
+	__u32 zero = 0;
+	__s64 *held = bpf_map_lookup_elem(&forks_held, &zero);
+	struct vigil_event *f;
+
+	if (!held || *held <= 0)
+		return;
+	f = bpf_map_lookup_elem(&held_forks, &tgid);
+	if (!f)
+		return;
+	e->flags |= F_FORKED;
+	e->args[3] = f->ts;
+	e->args[4] = f->tgid;
+	if (bpf_map_delete_elem(&held_forks, &tgid) == 0)
+		__sync_fetch_and_add(held, -1);
 }
 
 static __always_inline void submit(struct vigil_settings *s, void *buf, __u32 size)
@@ -1461,9 +1583,13 @@ __noinline int sensitive_record(struct scratch *sc, __u8 path0)
 	return hit;
 }
 
-/* One suffix of `wanted_suffixes` against the path (bpf_loop callback: verified once). */
+/* One suffix of `wanted_suffixes` against the path (bpf_loop callback: verified once). A
+ * relative name is compared as "/" + name (its full path is the directory's, a slash, the
+ * name); a suffix longer than that counts as a match. */
 struct suffix_ctx {
 	__u32 len;            /* the path's length with its NUL */
+	__u32 base;           /* the first slot: 0 for reads, SUFFIXES for writes */
+	__u32 rel;            /* 1: the path is relative */
 	int hit;
 };
 
@@ -1472,41 +1598,75 @@ static long suffix_step(__u32 i, void *data)
 	struct suffix_ctx *c = data;
 	struct path_suffix *sf;
 	struct scratch *sc;
-	__u32 zero = 0, k = i, n, start;
+	__u32 zero = 0, k = c->base + i, n, m, vlen, rel = c->rel ? 1 : 0;
 	const __u8 *p;
 
 	sf = bpf_map_lookup_elem(&wanted_suffixes, &k);
 	if (!sf || !sf->len)
 		return 1;
 	n = sf->len;
-	if (n > SUFFIX_MAX || n + 1 > c->len || c->len > PRIO_PATH_MAX)
+	vlen = c->len + rel;          /* the compared string ("/" + a relative name) + NUL */
+	if (n > SUFFIX_MAX || c->len > PRIO_PATH_MAX)
 		return 0;
+	/* a relative name shorter than the ending: its tail is compared, and a match may
+	 * continue into the directory's path (unknown here): counted as a hit */
+	if (n + 1 > vlen && !rel)
+		return 0;
+	m = n + 1 > vlen ? vlen - 1 : n;
 	sc = bpf_map_lookup_elem(&scratch_buf, &zero);
 	if (!sc)
 		return 1;
 	p = sc->buf + sizeof(struct vigil_event);
-	start = c->len - 1 - n;
 	for (__u32 j = 0; j < SUFFIX_MAX; j++) {
-		if (j >= n)
+		__u32 at = vlen - 1 - m + j;
+		__u8 ch;
+
+		if (j >= m)
 			break;
-		if (p[(start + j) & (PRIO_PATH_MAX - 1)] != (__u8)sf->s[j])
+		if (rel && at == 0)
+			ch = '/';
+		else
+			ch = p[(at - rel) & (PRIO_PATH_MAX - 1)];
+		if (ch != (__u8)sf->s[(n - m + j) & (SUFFIX_MAX - 1)])
 			return 0;
 	}
 	c->hit = 1;
 	return 1;
 }
 
+/* Whether the calling task's working directory is one of `quiet_dirs` for `bit`, for a
+ * relative name of `len` bytes (with its NUL). */
+static __always_inline int quiet_cwd(__u8 bit, __u32 len)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct dentry *dentry = BPF_CORE_READ(task, fs, pwd.dentry);
+	struct vfsmount *vfsmnt = BPF_CORE_READ(task, fs, pwd.mnt);
+	struct mount *mnt = container_of(vfsmnt, struct mount, mnt);
+	struct dir_key k = {};
+	struct dir_quiet *q;
+
+	if (!dentry || !vfsmnt)
+		return 0;
+	k.ino = BPF_CORE_READ(dentry, d_inode, i_ino);
+	k.dev = BPF_CORE_READ(dentry, d_inode, i_sb, s_dev);
+	k.mnt_id = BPF_CORE_READ(mnt, mnt_id);
+	q = bpf_map_lookup_elem(&quiet_dirs, &k);
+	return q && (q->bits & bit) && len <= q->max_name;
+}
+
 /*
- * Whether a read-only open is one no loaded rule or detector can need: its path (first
- * string, absolute, at most PRIO_PATH_MAX bytes, already normal: no "/.", "//" or "..",
- * which user space resolves or rules look for) is neither under `wanted_reads` nor ends
- * with one of `wanted_suffixes`. Anything else is sent.
+ * Whether a read-only open (`writes` 0) or a toolchain write (`writes` 1) is one no loaded
+ * rule or detector can need. Its path (first string, at most PRIO_PATH_MAX bytes, with no
+ * "/.", "//" or "..", which user space resolves or rules look for) is either absolute and
+ * neither under `wanted_reads`/`wanted_writes` nor ending with one of the suffixes, or
+ * relative to the working directory (`dirfd` AT_FDCWD), which is one of `quiet_dirs`, and
+ * "/" + name ends with none of the suffixes. Anything else is sent.
  */
-__noinline int unwanted_read(struct scratch *sc)
+__noinline int unwanted_path(struct scratch *sc, int writes, int dirfd)
 {
 	struct vigil_event *e;
 	const __u8 *p;
-	__u32 len;
+	__u32 len, rel;
 	int hit;
 
 	if (!sc)
@@ -1514,7 +1674,11 @@ __noinline int unwanted_read(struct scratch *sc)
 	e = (struct vigil_event *)sc->buf;
 	p = sc->buf + sizeof(struct vigil_event);
 	len = e->seglen[0];
-	if (len < 2 || len > PRIO_PATH_MAX || p[0] != '/')
+	if (len < 2 || len > PRIO_PATH_MAX)
+		return 0;
+	rel = p[0] != '/';
+	/* "/" + ".name": a hidden file, always sent like any "/." */
+	if (rel && (dirfd != AT_FDCWD || p[0] == '.'))
 		return 0;
 	for (__u32 i = 0; i < PRIO_PATH_MAX - 1; i++) {
 		if (i + 2 >= len)
@@ -1523,18 +1687,42 @@ __noinline int unwanted_read(struct scratch *sc)
 		    (p[i] == '.' && p[i + 1] == '.'))
 			return 0;
 	}
-	e->pad = len * 8;
-	hit = bpf_map_lookup_elem(&wanted_reads,
-				  sc->buf + offsetof(struct vigil_event, pad)) != NULL;
-	e->pad = 0;
-	if (hit)
-		return 0;
+	if (!rel) {
+		e->pad = len * 8;
+		if (writes)
+			hit = bpf_map_lookup_elem(&wanted_writes,
+						  sc->buf + offsetof(struct vigil_event, pad)) != NULL;
+		else
+			hit = bpf_map_lookup_elem(&wanted_reads,
+						  sc->buf + offsetof(struct vigil_event, pad)) != NULL;
+		e->pad = 0;
+		if (hit)
+			return 0;
+	}
 	{
-		struct suffix_ctx c = {.len = len};
+		struct suffix_ctx c = {.len = len, .base = writes ? SUFFIXES : 0, .rel = rel};
 
 		bpf_loop(SUFFIXES, suffix_step, &c, 0);
-		return !c.hit;
+		if (c.hit)
+			return 0;
 	}
+	if (!rel)
+		return 1;
+	return quiet_cwd(writes ? QUIET_WRITES : QUIET_READS, len);
+}
+
+/* Whether the calling process runs one of `quiet_writers`. */
+static __always_inline int quiet_writer(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+	struct inode_key k = {};
+
+	if (!exe)
+		return 0;
+	k.ino = BPF_CORE_READ(exe, f_inode, i_ino);
+	k.dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+	return bpf_map_lookup_elem(&quiet_writers, &k) != NULL;
 }
 
 /* Send the aggregate of a flood window that is over, on the priority lane: the header of
@@ -1716,10 +1904,15 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 		for (int i = 0; i < 6; i++)
 			e->args[i] = 0;
 		off = exec_record(sc);
-		if (!s->flood_limit || !flooded(sc, s->flood_limit, 1))
-			submit_urgent(sc->buf, off);
+		if (s->flood_limit && flooded(sc, s->flood_limit, 1)) {
+			release_fork(tgid);  /* the fork is not folded with the exec */
+			return 0;
+		}
+		merge_fork(e, tgid);
+		submit_urgent(sc->buf, off);
 		return 0;
 	} else {
+		release_fork(tgid);
 		off = syscall_record(sc, spec, s, &a, dns);
 		if (!off)
 			return 0;
@@ -1735,9 +1928,18 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 	 * reported as a flood */
 	if (s->flood_limit && flooded(sc, s->flood_limit, prio))
 		return 0;
-	if (!prio && s->filter_reads && (nr == 2 || nr == 257) &&
-	    !((nr == 2 ? a.v[1] : a.v[2]) & (03 | 0100 | 01000)) && unwanted_read(sc)) {
+	if (!prio && (nr == 2 || nr == 257) && s->filter_reads &&
+	    !((nr == 2 ? a.v[1] : a.v[2]) & (03 | 0100 | 01000)) &&
+	    unwanted_path(sc, 0, nr == 257 ? (int)a.v[0] : AT_FDCWD)) {
 		count(CNT_FILTERED_RULES);
+		return 0;
+	}
+	/* a compiler's temporary files and objects: wanted only where a rule looks */
+	if (!prio && s->filter_writes &&
+	    (((nr == 2 || nr == 257) && ((nr == 2 ? a.v[1] : a.v[2]) & (03 | 0100 | 01000))) ||
+	     nr == 85 || nr == 87 || nr == 263) && quiet_writer() &&
+	    unwanted_path(sc, 1, (nr == 257 || nr == 263) ? (int)a.v[0] : AT_FDCWD)) {
+		count(CNT_FILTERED_WRITES);
 		return 0;
 	}
 	if (prio)
@@ -1781,6 +1983,18 @@ static __always_inline void keep_size(struct inode *inode)
 	t.size = BPF_CORE_READ(inode, i_size);
 	t.ino = BPF_CORE_READ(inode, i_ino);
 	bpf_map_update_elem(&truncations, &tid, &t, BPF_ANY);
+}
+
+/* Whether the clone under way is a vfork of a new process (task_newtask runs inside
+ * copy_process, before the fork tracepoint, and knows the clone flags). */
+SEC("tp_btf/task_newtask")
+int BPF_PROG(vigil_clone, struct task_struct *p, __u64 clone_flags)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u8 vfork = (clone_flags & (CLONE_VM | CLONE_VFORK)) == (CLONE_VM | CLONE_VFORK);
+
+	bpf_map_update_elem(&vforking, &tid, &vfork, BPF_ANY);
+	return 0;
 }
 
 /* Every truncation, on any file system (needs BPF trampolines; some kernels refuse them). */
@@ -1837,6 +2051,17 @@ int BPF_PROG(vigil_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	e->res = ctgid;
 	e->args[0] = ctgid;
+	{
+		__u32 tid = (__u32)bpf_get_current_pid_tgid(), zero = 0;
+		__u8 *vfork = bpf_map_lookup_elem(&vforking, &tid);
+		__s64 *held = vfork && *vfork && BPF_CORE_READ(parent, signal, nr_threads) == 1 ?
+			bpf_map_lookup_elem(&forks_held, &zero) : NULL;
+
+		if (held && bpf_map_update_elem(&held_forks, &ctgid, e, BPF_NOEXIST) == 0) {
+			__sync_fetch_and_add(held, 1);
+			return 0;
+		}
+	}
 	submit_urgent(e, sizeof(*e));
 	return 0;
 }
@@ -1854,6 +2079,7 @@ int BPF_PROG(vigil_exit, struct task_struct *p)
 	/* only the thread group leader's exit ends the process entry */
 	if ((__u32)pid_tgid != (__u32)(pid_tgid >> 32))
 		return 0;
+	release_fork(pid_tgid >> 32);
 	if (excluded(s, pid_tgid >> 32))
 		return 0;
 	e = begin_record(task, EV_EXIT);
