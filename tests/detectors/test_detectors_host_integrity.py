@@ -172,3 +172,23 @@ def test_kernel_on_demand_udev_and_dkms_are_suppressed() -> None:
     assert [d.suppressed.entry for d in dets] == [
         "kernel_module.kernel_request=modprobe", "kernel_module.system_loaders=systemd-udevd",
         "kernel_module.module_installers=dkms"]
+
+
+def test_uid_change_that_leaves_real_and_effective_uids_is_not_an_escalation() -> None:
+    # a set-uid-root program run by a user already has effective uid 0: setresuid(-1, 0, -1)
+    # (GNU make's call) changes nothing; making the real uid 0 is still an escalation. -1 comes as the sensor reports it
+    # (unsigned) or as a test writes it.
+    user = login_shell()
+    suid = proc("/tmp/.rootbin", pid=650, uid=1000, parent=user)
+    unset = 0xFFFFFFFF
+    dets = run(PrivilegeEscalationDetector(), [
+        syscall(suid, "setresuid", ruid=unset, euid=0, suid=unset, uid_before=1000,
+                euid_before=0),
+        syscall(suid, "setreuid", ruid=-1, euid=0, uid_before=1000, euid_before=0),
+        syscall(suid, "setresuid", ruid=unset, euid=unset, suid=0, uid_before=1000,
+                euid_before=1000),
+        syscall(suid, "setuid", uid=0, uid_before=0, euid_before=0),
+        syscall(suid, "setresuid", ruid=0, euid=0, suid=0, uid_before=1000,
+                euid_before=0)])
+    assert [(d.rule_id, d.evidence[0].args["ruid"]) for d in alerts(dets)] == [
+        ("privilege_escalation.setuid_root", 0)]

@@ -11,6 +11,10 @@
   system()`: GTFOBins' "sudo" escapes). A sudo rule that allows one such program is a
   root shell for whoever holds it.
 
+A call that leaves the real and effective uids as they were (`setresuid(-1, 0, -1)` by a
+process whose effective uid is already 0, as GNU make does before each child) makes no
+one root: it is not judged.
+
 Static allowlist: the elevation tools themselves (`sudo`, `su`, `pkexec`, `login`, `sshd`,
 `doas`, `cron` ...), judged by binary (a copy in `/tmp` named `sudo` is not `sudo`), and
 their direct children. Those are returned suppressed only when they look like an
@@ -77,6 +81,26 @@ def _targets_root(event: Event) -> bool:
     return any(a.get(k) == 0 for k in ("uid", "ruid", "euid", "suid", "fsuid"))
 
 
+_UNSET = frozenset({-1, 0xFFFFFFFF})
+#: the calls whose arguments say which real and effective uids they leave
+_RE_SETUID = frozenset({"setreuid", "setresuid", "setresuid32"})
+
+
+def _leaves_uids(event: Event) -> bool:
+    """Whether a setuid/setreuid/setresuid call left the real and effective uids as the
+    sensor's `uid_before`/`euid_before` say they were (False when it does not say)."""
+    a = event.args
+    before, ebefore = a.get("uid_before"), a.get("euid_before")
+    if not isinstance(before, int) or not isinstance(ebefore, int):
+        return False
+    if event.type in ("setuid", "setuid32"):
+        return a.get("uid") == before == ebefore
+    if event.type not in _RE_SETUID:
+        return False
+    ruid, euid = a.get("ruid"), a.get("euid")
+    return (ruid in _UNSET or ruid == before) and (euid in _UNSET or euid == ebefore)
+
+
 def _nonroot(uid: int | None) -> bool:
     return uid is not None and uid != 0
 
@@ -131,7 +155,8 @@ class PrivilegeEscalationDetector(BuiltinDetector):
         proc, parent = event.proc, event.proc.parent
         parent_uid = parent.uid if parent is not None else None
         if event.type in _SETUID:
-            if not _targets_root(event) or not _gains_root(event, parent_uid):
+            if (not _targets_root(event) or _leaves_uids(event)
+                    or not _gains_root(event, parent_uid)):
                 return []
             subkind, how = "setuid_root", f"{event.type}(0) succeeded"
         elif event.type in _EXEC:
