@@ -371,34 +371,31 @@ class EbpfSensor:
                                   int(self._write_filter is not None)))
 
     def _fill_wanted_reads(self, obj: BpfObject) -> None:
-        for key in self._wanted_keys:
-            obj.delete("wanted_reads", key)
-        self._wanted_keys = []
-        if self._read_filter is None:
-            return
-        rf = self._read_filter
-        keys = {lpm_key(p, exact=True) for p in rf.exact} | {lpm_key(p) for p in rf.prefixes}
-        for key in sorted(keys):
-            obj.update("wanted_reads", key, b"\x01")
-        self._wanted_keys = sorted(keys)
-        for i in range(_SUFFIXES):
-            value = suffix_value(rf.suffixes[i]) if i < len(rf.suffixes) else bytes(36)
-            obj.update("wanted_suffixes", _U32.pack(i), value)
+        self._wanted_keys = self._fill_wanted(obj, "wanted_reads", 0, self._wanted_keys,
+                                              self._read_filter)
 
     def _fill_wanted_writes(self, obj: BpfObject) -> None:
-        for key in self._wanted_write_keys:
-            obj.delete("wanted_writes", key)
-        self._wanted_write_keys = []
-        wf = self._write_filter
-        if wf is None:
-            return
-        keys = {lpm_key(p, exact=True) for p in wf.exact} | {lpm_key(p) for p in wf.prefixes}
-        for key in sorted(keys):
-            obj.update("wanted_writes", key, b"\x01")
-        self._wanted_write_keys = sorted(keys)
+        self._wanted_write_keys = self._fill_wanted(obj, "wanted_writes", _SUFFIXES,
+                                                    self._wanted_write_keys,
+                                                    self._write_filter)
+
+    @staticmethod
+    def _fill_wanted(obj: BpfObject, trie: str, first_suffix: int, old: list[bytes],
+                     wanted: ReadFilter | None) -> list[bytes]:
+        """Replace a filter's paths in `trie` (its endings in the `wanted_suffixes` slots
+        from `first_suffix`); returns the keys now stored."""
+        for key in old:
+            obj.delete(trie, key)
+        if wanted is None:
+            return []
+        keys = sorted({lpm_key(p, exact=True) for p in wanted.exact}
+                      | {lpm_key(p) for p in wanted.prefixes})
+        for key in keys:
+            obj.update(trie, key, b"\x01")
         for i in range(_SUFFIXES):
-            value = suffix_value(wf.suffixes[i]) if i < len(wf.suffixes) else bytes(36)
-            obj.update("wanted_suffixes", _U32.pack(_SUFFIXES + i), value)
+            value = suffix_value(wanted.suffixes[i]) if i < len(wanted.suffixes) else bytes(36)
+            obj.update("wanted_suffixes", _U32.pack(first_suffix + i), value)
+        return keys
 
     def set_read_filter(self, read_filter: ReadFilter | None,
                         write_filter: ReadFilter | None = None) -> None:
@@ -436,26 +433,14 @@ class EbpfSensor:
         if now < self._next_writers:
             return
         self._next_writers = now + 60.0
-        keys = toolchain_inode_keys()
-        if keys == self._writer_keys:
-            return
-        for old in set(self._writer_keys) - set(keys):
-            obj.delete("quiet_writers", old)
-        for key in keys:
-            obj.update("quiet_writers", key, b"\x01")
-        self._writer_keys = keys
+        self._writer_keys = _sync_keys(obj, "quiet_writers", self._writer_keys,
+                                       toolchain_inode_keys())
 
     def _refresh_inodes(self, obj: BpfObject) -> None:
         """Point `sensitive_inodes` at the sensitive files as they are now (a password
         change replaces /etc/shadow with a new inode)."""
-        keys = self._sensitive.inode_keys()
-        if keys == self._inode_keys:
-            return
-        for old in set(self._inode_keys) - set(keys):
-            obj.delete("sensitive_inodes", old)
-        for key in keys:
-            obj.update("sensitive_inodes", key, b"\x01")
-        self._inode_keys = keys
+        self._inode_keys = _sync_keys(obj, "sensitive_inodes", self._inode_keys,
+                                      self._sensitive.inode_keys())
 
     def read(self, timeout: float) -> list[Event]:
         """Events since the last call; waits at most `timeout` seconds when there are none."""
@@ -720,6 +705,16 @@ class EbpfSensor:
                 "events": self._delivered, "decode_errors": dec.errors,
                 "processes": len(self.table), "untracked_fds": self.table.untracked_fds,
                 **dec.counts.as_dict()}
+
+
+def _sync_keys(obj: BpfObject, name: str, old: list[bytes], new: list[bytes]) -> list[bytes]:
+    """Make the set map `name` hold the keys `new` instead of `old`; returns `new`."""
+    if new != old:
+        for key in set(old) - set(new):
+            obj.delete(name, key)
+        for key in new:
+            obj.update(name, key, b"\x01")
+    return new
 
 
 def _fitting(read_filter: ReadFilter | None, what: str = "reads"

@@ -715,40 +715,47 @@ static __always_inline void submit_urgent(void *buf, __u32 size)
 	count_drop((struct vigil_event *)buf, true);
 }
 
+/* The fork record held for process `tgid`, or NULL; `held` is set to the count. */
+static __always_inline struct vigil_event *held_fork(__u32 tgid, __s64 **held)
+{
+	__u32 zero = 0;
+
+	*held = bpf_map_lookup_elem(&forks_held, &zero);
+	if (!*held || **held <= 0)
+		return NULL;
+	return bpf_map_lookup_elem(&held_forks, &tgid);
+}
+
+static __always_inline void forget_fork(__u32 tgid, __s64 *held)
+{
+	if (bpf_map_delete_elem(&held_forks, &tgid) == 0)
+		__sync_fetch_and_add(held, -1);
+}
+
 /* Send the fork record held for process `tgid`, if any (before its first other record). */
 static __always_inline void release_fork(__u32 tgid)
 {
-	__u32 zero = 0;
-	__s64 *held = bpf_map_lookup_elem(&forks_held, &zero);
-	struct vigil_event *f;
+	__s64 *held;
+	struct vigil_event *f = held_fork(tgid, &held);
 
-	if (!held || *held <= 0)
-		return;
-	f = bpf_map_lookup_elem(&held_forks, &tgid);
-	if (!f)
+	if (!f || !held)
 		return;
 	submit_urgent(f, sizeof(*f));
-	if (bpf_map_delete_elem(&held_forks, &tgid) == 0)
-		__sync_fetch_and_add(held, -1);
+	forget_fork(tgid, held);
 }
 
 /* The exec record `e` of process `tgid` carries its held fork, if any. */
 static __always_inline void merge_fork(struct vigil_event *e, __u32 tgid)
 {
-	__u32 zero = 0;
-	__s64 *held = bpf_map_lookup_elem(&forks_held, &zero);
-	struct vigil_event *f;
+	__s64 *held;
+	struct vigil_event *f = held_fork(tgid, &held);
 
-	if (!held || *held <= 0)
-		return;
-	f = bpf_map_lookup_elem(&held_forks, &tgid);
-	if (!f)
+	if (!f || !held)
 		return;
 	e->flags |= F_FORKED;
 	e->args[3] = f->ts;
 	e->args[4] = f->tgid;
-	if (bpf_map_delete_elem(&held_forks, &tgid) == 0)
-		__sync_fetch_and_add(held, -1);
+	forget_fork(tgid, held);
 }
 
 static __always_inline void submit(struct vigil_settings *s, void *buf, __u32 size)
